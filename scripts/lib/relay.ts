@@ -1,0 +1,151 @@
+/**
+ * WebSocket-to-TCP relay standing in for Neon's WebSocket proxy in development and tests
+ * (Neon's own proxy needs Docker). The Neon driver connects to `ws://<relay>/v2?address=host:port`
+ * and speaks the Postgres wire protocol over the socket; this pipes the bytes both ways.
+ *
+ * The driver never closes its socket after `pool.end()` until the server hangs up, so the relay
+ * watches the client's messages and closes both sides once it sees Terminate ('X').
+ * Only loopback targets are accepted: this is a development tool, not an open proxy.
+ */
+import { createServer, type Server } from "node:http";
+import net from "node:net";
+import { type WebSocket, WebSocketServer } from "ws";
+
+export interface RelayStats {
+  open: number;
+  total: number;
+  terminated: number;
+}
+
+export interface Relay {
+  port: number;
+  address: string;
+  stats(): RelayStats;
+  close(): Promise<void>;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
+const SSL_REQUEST = 80877103;
+const GSSENC_REQUEST = 80877104;
+
+/** Follows the frontend message stream just far enough to spot a Terminate message. */
+class FrontendMessageWatcher {
+  private buffered: Buffer = Buffer.alloc(0);
+  private expectStartup = true;
+
+  /** Returns true once a Terminate message has been seen. */
+  push(chunk: Buffer): boolean {
+    this.buffered = this.buffered.length ? Buffer.concat([this.buffered, chunk]) : chunk;
+    for (;;) {
+      if (this.expectStartup) {
+        if (this.buffered.length < 8) return false;
+        const length = this.buffered.readInt32BE(0);
+        if (this.buffered.length < length) return false;
+        const code = this.buffered.readInt32BE(4);
+        // SSL/GSS negotiation requests are followed by the real startup message.
+        this.expectStartup = code === SSL_REQUEST || code === GSSENC_REQUEST;
+        this.buffered = this.buffered.subarray(length);
+        continue;
+      }
+      if (this.buffered.length < 5) return false;
+      const type = this.buffered[0];
+      const length = this.buffered.readInt32BE(1);
+      if (type === 0x58 /* 'X' Terminate */) return true;
+      if (this.buffered.length < 1 + length) return false;
+      this.buffered = this.buffered.subarray(1 + length);
+    }
+  }
+}
+
+function parseTarget(url: string | undefined): { host: string; port: number } | null {
+  const address = new URL(url ?? "/", "http://relay").searchParams.get("address");
+  if (!address) return null;
+  const separator = address.lastIndexOf(":");
+  const host = address.slice(0, separator);
+  const port = Number(address.slice(separator + 1));
+  if (!LOOPBACK.has(host) || !Number.isInteger(port) || port <= 0 || port > 65535) return null;
+  return { host: host.replace(/^\[|\]$/g, ""), port };
+}
+
+function pipe(ws: WebSocket, target: { host: string; port: number }, stats: RelayStats): void {
+  stats.open++;
+  stats.total++;
+  const tcp = net.connect(target.port, target.host);
+  tcp.setNoDelay(true);
+  const watcher = new FrontendMessageWatcher();
+  const pending: Buffer[] = [];
+  let connected = false;
+  let closed = false;
+
+  const closeBoth = () => {
+    if (closed) return;
+    closed = true;
+    stats.open--;
+    tcp.destroy();
+    if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close();
+  };
+
+  tcp.on("connect", () => {
+    connected = true;
+    for (const chunk of pending) tcp.write(chunk);
+    pending.length = 0;
+  });
+  tcp.on("data", (data) => {
+    if (ws.readyState === ws.OPEN) ws.send(data);
+  });
+  tcp.on("error", closeBoth);
+  tcp.on("close", closeBoth);
+
+  ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
+    const chunk = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    const terminate = watcher.push(chunk);
+    if (connected) tcp.write(chunk);
+    else pending.push(chunk);
+    if (terminate) {
+      stats.terminated++;
+      tcp.end(() => closeBoth());
+      setTimeout(closeBoth, 1000).unref();
+    }
+  });
+  ws.on("close", closeBoth);
+  ws.on("error", closeBoth);
+}
+
+/** Starts the relay on `port` (0 picks a free one). `GET /stats` answers with connection counts. */
+export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
+  const stats: RelayStats = { open: 0, total: 0, terminated: 0 };
+  const server: Server = createServer((req, res) => {
+    if (req.url === "/stats") {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(stats));
+      return;
+    }
+    res.writeHead(426).end("WebSocket upgrade expected");
+  });
+  const wss = new WebSocketServer({ server });
+  wss.on("connection", (ws, req) => {
+    const target = parseTarget(req.url);
+    if (!target) {
+      ws.close(1008, "address must be a loopback host:port");
+      return;
+    }
+    pipe(ws, target, stats);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = server.address();
+  const boundPort = typeof actual === "object" && actual ? actual.port : port;
+  return {
+    port: boundPort,
+    address: `${host}:${boundPort}`,
+    stats: () => ({ ...stats }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const client of wss.clients) client.terminate();
+        wss.close();
+        server.close(() => resolve());
+      }),
+  };
+}

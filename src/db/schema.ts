@@ -1,0 +1,376 @@
+/**
+ * The whole product's schema. drizzle-kit turns it into SQL migrations in `migrations/`.
+ *
+ * Integer ids for the organisation's objects (users, departments, tasks and what hangs off them),
+ * UUIDs for uploads and jobs, whose ids are handed out before any row work is done.
+ */
+import { sql } from "drizzle-orm";
+import {
+  type AnyPgColumn,
+  bigint,
+  boolean,
+  check,
+  index,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+  uuid,
+} from "drizzle-orm/pg-core";
+
+const createdAt = () => timestamp("created_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const updatedAt = () => timestamp("updated_at", { withTimezone: true, mode: "date" }).notNull().defaultNow();
+const tstz = (name: string) => timestamp(name, { withTimezone: true, mode: "date" });
+
+export const ROLES = ["ceo", "hr", "manager", "employee"] as const;
+export type Role = (typeof ROLES)[number];
+
+export const TASK_STATUSES = ["todo", "in_progress", "done"] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+export const TASK_PRIORITIES = ["low", "medium", "high", "critical"] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
+export const UPLOAD_STATUSES = [
+  "awaiting_upload",
+  "queued",
+  "processing",
+  "completed",
+  "failed",
+  "cancelled",
+  "rejected",
+] as const;
+export type UploadStatus = (typeof UPLOAD_STATUSES)[number];
+
+export const JOB_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
+export type JobStatus = (typeof JOB_STATUSES)[number];
+
+export const EMAIL_TEMPLATES = [
+  "welcome",
+  "task_created",
+  "task_assigned",
+  "task_completed",
+  "upload_completed",
+  "upload_failed",
+] as const;
+export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
+export const EMAIL_STATUSES = ["queued", "sent", "retrying", "failed"] as const;
+export type EmailStatus = (typeof EMAIL_STATUSES)[number];
+
+const inList = (column: string, values: readonly string[]) =>
+  sql.raw(`${column} in (${values.map((v) => `'${v}'`).join(", ")})`);
+
+export const departments = pgTable(
+  "departments",
+  {
+    id: serial("id").primaryKey(),
+    name: text("name").notNull(),
+    managerId: integer("manager_id").references((): AnyPgColumn => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [uniqueIndex("departments_name_lower_idx").on(sql`lower(${t.name})`)],
+);
+
+export const users = pgTable(
+  "users",
+  {
+    id: serial("id").primaryKey(),
+    email: text("email").notNull(),
+    fullName: text("full_name").notNull().default(""),
+    /** `pbkdf2_sha256$<iterations>$<salt b64>$<hash b64>`: algorithm and cost travel with the hash. */
+    passwordHash: text("password_hash").notNull(),
+    role: text("role").$type<Role>().notNull().default("employee"),
+    departmentId: integer("department_id").references((): AnyPgColumn => departments.id, { onDelete: "set null" }),
+    isActive: boolean("is_active").notNull().default(true),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    uniqueIndex("users_email_lower_idx").on(sql`lower(${t.email})`),
+    index("users_department_idx").on(t.departmentId),
+    check("users_role_check", inList("role", ROLES)),
+  ],
+);
+
+/** One row per login. Access tokens carry its id (`sid`); revoking it ends the login everywhere at once. */
+export const authSessions = pgTable(
+  "auth_sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    createdAt: createdAt(),
+    lastUsedAt: tstz("last_used_at"),
+    expiresAt: tstz("expires_at").notNull(),
+    revokedAt: tstz("revoked_at"),
+    revokedReason: text("revoked_reason"),
+    userAgent: text("user_agent"),
+  },
+  (t) => [index("auth_sessions_user_idx").on(t.userId)],
+);
+
+/** Refresh tokens are opaque; only their SHA-256 is stored. A spent token presented again revokes its session. */
+export const refreshTokens = pgTable(
+  "refresh_tokens",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    sessionId: uuid("session_id")
+      .notNull()
+      .references(() => authSessions.id, { onDelete: "cascade" }),
+    tokenHash: text("token_hash").notNull(),
+    createdAt: createdAt(),
+    expiresAt: tstz("expires_at").notNull(),
+    usedAt: tstz("used_at"),
+  },
+  (t) => [uniqueIndex("refresh_tokens_hash_idx").on(t.tokenHash), index("refresh_tokens_session_idx").on(t.sessionId)],
+);
+
+export const tasks = pgTable(
+  "tasks",
+  {
+    id: serial("id").primaryKey(),
+    title: text("title").notNull(),
+    description: text("description").notNull().default(""),
+    status: text("status").$type<TaskStatus>().notNull().default("todo"),
+    priority: text("priority").$type<TaskPriority>().notNull().default("medium"),
+    dueDate: tstz("due_date"),
+    estimateHours: numeric("estimate_hours", { precision: 7, scale: 2 }),
+    departmentId: integer("department_id").references(() => departments.id, { onDelete: "set null" }),
+    creatorId: integer("creator_id")
+      .notNull()
+      .references(() => users.id),
+    assignedById: integer("assigned_by_id").references(() => users.id, { onDelete: "set null" }),
+    completedAt: tstz("completed_at"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    deletedAt: tstz("deleted_at"),
+  },
+  (t) => [
+    index("tasks_department_idx").on(t.departmentId).where(sql`deleted_at is null`),
+    index("tasks_creator_idx").on(t.creatorId).where(sql`deleted_at is null`),
+    index("tasks_assigned_by_idx").on(t.assignedById).where(sql`deleted_at is null`),
+    index("tasks_due_idx").on(t.dueDate).where(sql`deleted_at is null`),
+    check("tasks_status_check", inList("status", TASK_STATUSES)),
+    check("tasks_priority_check", inList("priority", TASK_PRIORITIES)),
+  ],
+);
+
+export const taskAssignees = pgTable(
+  "task_assignees",
+  {
+    taskId: integer("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    assignedAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.userId] }), index("task_assignees_user_idx").on(t.userId)],
+);
+
+/** Audit trail: one row per user per assign or unassign action. Never updated. */
+export const taskAssignments = pgTable(
+  "task_assignments",
+  {
+    id: serial("id").primaryKey(),
+    taskId: integer("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    assignedToId: integer("assigned_to_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    assignedById: integer("assigned_by_id").references(() => users.id, { onDelete: "set null" }),
+    action: text("action").$type<"assigned" | "unassigned">().notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("task_assignments_task_idx").on(t.taskId),
+    index("task_assignments_to_idx").on(t.assignedToId),
+    check("task_assignments_action_check", inList("action", ["assigned", "unassigned"])),
+  ],
+);
+
+export const taskComments = pgTable(
+  "task_comments",
+  {
+    id: serial("id").primaryKey(),
+    taskId: integer("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    authorId: integer("author_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    content: text("content").notNull(),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("task_comments_task_idx").on(t.taskId, t.createdAt)],
+);
+
+export const taskAttachments = pgTable(
+  "task_attachments",
+  {
+    id: serial("id").primaryKey(),
+    taskId: integer("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    uploadedById: integer("uploaded_by_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    filename: text("filename").notNull(),
+    contentType: text("content_type").notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+    r2Key: text("r2_key").notNull(),
+    /** `pending` until the presigned PUT is confirmed; pending attachments are invisible. */
+    status: text("status").$type<"pending" | "ready">().notNull().default("pending"),
+    createdAt: createdAt(),
+    completedAt: tstz("completed_at"),
+  },
+  (t) => [index("task_attachments_task_idx").on(t.taskId)],
+);
+
+export const jobs = pgTable(
+  "jobs",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    ownerId: integer("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    type: text("type").notNull(),
+    status: text("status").$type<JobStatus>().notNull().default("pending"),
+    message: text("message").notNull().default(""),
+    resultId: text("result_id"),
+    error: text("error"),
+    metadata: jsonb("metadata").$type<Record<string, unknown>>().notNull().default({}),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [
+    index("jobs_owner_created_idx").on(t.ownerId, t.createdAt),
+    check("jobs_status_check", inList("status", JOB_STATUSES)),
+  ],
+);
+
+export interface UploadColumn {
+  key: string;
+  name: string;
+  type: "integer" | "number" | "boolean" | "date" | "datetime" | "string";
+}
+export interface UploadRowError {
+  line: number;
+  reason: string;
+}
+
+export const csvUploads = pgTable(
+  "csv_uploads",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    ownerId: integer("owner_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    jobId: uuid("job_id").references(() => jobs.id, { onDelete: "set null" }),
+    filename: text("filename").notNull(),
+    sizeBytes: bigint("size_bytes", { mode: "number" }).notNull(),
+    contentType: text("content_type"),
+    r2Key: text("r2_key").notNull(),
+    /** The R2 multipart upload id while parts are being sent. */
+    r2UploadId: text("r2_upload_id"),
+    partSize: integer("part_size"),
+    partCount: integer("part_count"),
+    status: text("status").$type<UploadStatus>().notNull().default("awaiting_upload"),
+    delimiter: text("delimiter"),
+    columns: jsonb("columns").$type<UploadColumn[]>().notNull().default([]),
+    /** Byte offset of the first record after the header (BOM and header line skipped). */
+    dataOffset: bigint("data_offset", { mode: "number" }),
+    chunksTotal: integer("chunks_total"),
+    chunksDone: integer("chunks_done").notNull().default(0),
+    totalRows: bigint("total_rows", { mode: "number" }).notNull().default(0),
+    processedRows: bigint("processed_rows", { mode: "number" }).notNull().default(0),
+    errorRows: bigint("error_rows", { mode: "number" }).notNull().default(0),
+    processedBytes: bigint("processed_bytes", { mode: "number" }).notNull().default(0),
+    errors: jsonb("errors").$type<UploadRowError[]>().notNull().default([]),
+    error: text("error"),
+    /** Bumped on re-ingestion or delete so cached pages of the old rows are never served. */
+    dataVersion: integer("data_version").notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    startedAt: tstz("started_at"),
+    completedAt: tstz("completed_at"),
+  },
+  (t) => [
+    index("csv_uploads_owner_created_idx").on(t.ownerId, t.createdAt),
+    check("csv_uploads_status_check", inList("status", UPLOAD_STATUSES)),
+  ],
+);
+
+/** One row per planned chunk: its byte range, first row number and whether its rows are in. */
+export const csvUploadChunks = pgTable(
+  "csv_upload_chunks",
+  {
+    uploadId: uuid("upload_id")
+      .notNull()
+      .references(() => csvUploads.id, { onDelete: "cascade" }),
+    chunkIndex: integer("chunk_index").notNull(),
+    byteStart: bigint("byte_start", { mode: "number" }).notNull(),
+    byteEnd: bigint("byte_end", { mode: "number" }).notNull(),
+    firstRowNumber: bigint("first_row_number", { mode: "number" }).notNull(),
+    firstLine: bigint("first_line", { mode: "number" }).notNull(),
+    rowsInserted: integer("rows_inserted"),
+    recordsRead: integer("records_read"),
+    errorRows: integer("error_rows"),
+    doneAt: tstz("done_at"),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.chunkIndex] })],
+);
+
+/**
+ * Ingested rows, one JSONB document each. In the database this table is LIST-partitioned by
+ * upload (see the migration): each upload gets its own partition, so its indexes are built after
+ * the load and deleting an upload drops a partition instead of deleting a million rows.
+ */
+export const csvRows = pgTable(
+  "csv_rows",
+  {
+    uploadId: uuid("upload_id").notNull(),
+    rowNumber: bigint("row_number", { mode: "number" }).notNull(),
+    data: jsonb("data").$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.uploadId, t.rowNumber] })],
+);
+
+/**
+ * Transactional outbox and delivery log for email: the row is written in the same transaction as
+ * the change that causes it, the queue message (its id) is sent after commit, and the consumer
+ * records every attempt here.
+ */
+export const emailLog = pgTable(
+  "email_log",
+  {
+    id: serial("id").primaryKey(),
+    toAddress: text("to_address").notNull(),
+    toUserId: integer("to_user_id").references(() => users.id, { onDelete: "set null" }),
+    subject: text("subject").notNull(),
+    template: text("template").$type<EmailTemplate>().notNull(),
+    body: text("body").notNull(),
+    status: text("status").$type<EmailStatus>().notNull().default("queued"),
+    /** `mailchannels` or `outbox` (development, no API key). */
+    provider: text("provider"),
+    attempts: integer("attempts").notNull().default(0),
+    error: text("error"),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+    sentAt: tstz("sent_at"),
+  },
+  (t) => [
+    index("email_log_to_created_idx").on(sql`lower(${t.toAddress})`, t.createdAt),
+    index("email_log_created_idx").on(t.createdAt),
+    check("email_log_template_check", inList("template", EMAIL_TEMPLATES)),
+  ],
+);

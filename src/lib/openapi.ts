@@ -1,0 +1,101 @@
+/**
+ * Building blocks for route definitions. Every route is declared with `createRoute` from
+ * @hono/zod-openapi, so the schema that validates a request is the one the OpenAPI document shows.
+ */
+import { OpenAPIHono, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { AppEnv } from "../types.ts";
+import { ApiError } from "./errors.ts";
+import { validationError } from "./validation.ts";
+
+/** A router whose validation failures become the API's 400 shape. Trailing slashes are optional. */
+export function createRouter(): OpenAPIHono<AppEnv> {
+  return new OpenAPIHono<AppEnv>({
+    strict: false,
+    defaultHook: (result) => {
+      if (!result.success) throw validationError(result.error, result.target);
+    },
+  });
+}
+
+export const ErrorSchema = z
+  .object({
+    detail: z.string().openapi({ example: "Task not found." }),
+    errors: z
+      .array(z.object({ field: z.string(), message: z.string() }))
+      .optional()
+      .openapi({ description: "Present on validation errors: one entry per offending field." }),
+  })
+  .openapi("Error");
+
+const errorDescriptions = {
+  400: "Invalid input; `errors` names each offending field.",
+  401: "Not authenticated, or the token is invalid, expired or revoked.",
+  403: "Authenticated but not allowed.",
+  404: "Not found, or not visible to the caller.",
+  409: "Conflicts with the current state.",
+  413: "The body is too large.",
+  415: "The body's content type is not accepted.",
+  422: "Well-formed but cannot be processed.",
+  429: "Throttled; see `Retry-After`.",
+  503: "A dependency is unavailable.",
+} as const;
+
+type ErrorCode = keyof typeof errorDescriptions;
+
+/** Declares the error responses a route can give, all with the shared error schema. */
+export function errorResponses<const C extends ErrorCode>(...codes: C[]) {
+  const entries = codes.map((code) => [
+    code,
+    { description: errorDescriptions[code], content: { "application/json": { schema: ErrorSchema } } },
+  ]);
+  return Object.fromEntries(entries) as {
+    [K in C]: { description: string; content: { "application/json": { schema: typeof ErrorSchema } } };
+  };
+}
+
+export function jsonContent<T extends z.ZodType>(schema: T, description: string) {
+  return { description, content: { "application/json": { schema } } };
+}
+
+/** A required JSON request body. Pair with `requireJson` in the route's middleware. */
+export function jsonBody<T extends z.ZodType>(schema: T, description?: string) {
+  return { required: true, description, content: { "application/json": { schema } } };
+}
+
+const JSON_TYPE = /^application\/([a-z0-9.+-]*\+)?json(\s*;.*)?$/i;
+const jsonBodyLimit = bodyLimit({
+  maxSize: 1024 * 1024,
+  onError: () => {
+    throw ApiError.tooLarge("The JSON body is larger than 1 MiB.");
+  },
+});
+
+/** JSON routes: 415 for any other (or a missing) content type, 413 above 1 MiB. */
+export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const type = c.req.header("Content-Type");
+  if (!type || !JSON_TYPE.test(type.trim())) {
+    throw ApiError.unsupportedMediaType(
+      `This endpoint accepts application/json; the request was sent as ${type ? `'${type.split(";")[0]}'` : "no content type"}.`,
+    );
+  }
+  return jsonBodyLimit(c, next);
+};
+
+/** Reusable param schemas. */
+export const IntIdParam = z.object({
+  id: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .positive("must be positive")
+    .max(2_147_483_647, "is out of range")
+    .openapi({ param: { name: "id", in: "path" }, example: 42 }),
+});
+
+export const UuidIdParam = z.object({
+  id: z
+    .string()
+    .uuid("must be a UUID")
+    .openapi({ param: { name: "id", in: "path" }, example: "0b6f1c4e-8a51-4a43-9d0c-3f2a9c1e7b11" }),
+});

@@ -1,0 +1,62 @@
+/**
+ * First middleware of every request: assigns the request id, parses configuration, offers a lazy
+ * Postgres connection, and writes the one structured log line per request when it ends.
+ */
+import type { MiddlewareHandler } from "hono";
+import { routePath } from "hono/route";
+import { getConfig } from "../config.ts";
+import { connect, type Database } from "../db/client.ts";
+import { log } from "../lib/log.ts";
+import { maskId } from "../lib/mask.ts";
+import type { AppEnv } from "../types.ts";
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{8,128}$/;
+
+export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const started = Date.now();
+  const incoming = c.req.header("X-Request-Id");
+  const requestId = incoming && REQUEST_ID.test(incoming) ? incoming : crypto.randomUUID();
+  c.set("requestId", requestId);
+  c.header("X-Request-Id", requestId);
+
+  let database: Database | undefined;
+  c.set("db", () => {
+    database ??= connect(c.get("config"));
+    return database.db;
+  });
+
+  try {
+    c.set("config", getConfig(c.env));
+    await next();
+  } finally {
+    c.header("X-Request-Id", requestId);
+    if (database) {
+      const closing = database.end();
+      try {
+        c.executionCtx.waitUntil(closing);
+      } catch {
+        await closing;
+      }
+    }
+    const user = c.get("user");
+    log("info", "request", {
+      request_id: requestId,
+      method: c.req.method,
+      route: matchedRoute(c),
+      status: c.res.status,
+      duration_ms: Date.now() - started,
+      user: user ? maskId(user.id) : null,
+      cache: c.res.headers.get("X-Cache") ?? undefined,
+    });
+  }
+};
+
+/** The route pattern (`/api/v1/tasks/:id`), never the raw path, so ids stay out of logs. */
+function matchedRoute(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string {
+  try {
+    const pattern = routePath(c, -1);
+    return pattern && pattern !== "*" && pattern !== "/*" ? pattern : "(unmatched)";
+  } catch {
+    return "(unmatched)";
+  }
+}

@@ -1,0 +1,54 @@
+/**
+ * Runs once, in Node, before the suite: a fresh embedded Postgres with the migrations applied,
+ * the WebSocket relay the Neon driver talks through, and the MailChannels stub. Their addresses
+ * reach the worker as bindings (vitest.config.ts) and the tests through `inject`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import type { TestProject } from "vitest/node";
+import { runMigrations } from "../../scripts/lib/migrate.ts";
+import { freePort, startPostgres } from "../../scripts/lib/postgres.ts";
+import { startRelay } from "../../scripts/lib/relay.ts";
+import { startMailStub } from "./mail-stub.ts";
+
+declare module "vitest" {
+  export interface ProvidedContext {
+    databaseUrl: string;
+    pgRelay: string;
+    mailStubUrl: string;
+    relayStatsUrl: string;
+    closedPort: number;
+  }
+}
+
+export default async function setup(project: TestProject) {
+  // /var/tmp, not a 0700 home: as root the embedded Postgres runs as its own user.
+  const base = process.getuid?.() === 0 ? "/var/tmp" : os.tmpdir();
+  const dataDir = mkdtempSync(path.join(base, "edge-tasks-test-pg-"));
+  const pgPort = await freePort();
+  const postgres = await startPostgres({
+    dataDir: path.join(dataDir, "data"),
+    port: pgPort,
+    persistent: false,
+    quiet: true,
+  });
+  await postgres.createDatabase("tasks_test");
+  const databaseUrl = postgres.url("tasks_test");
+  await runMigrations(databaseUrl);
+  const relay = await startRelay();
+  const mail = await startMailStub();
+
+  project.provide("databaseUrl", databaseUrl);
+  project.provide("pgRelay", relay.address);
+  project.provide("mailStubUrl", mail.url);
+  project.provide("relayStatsUrl", `http://${relay.address}/stats`);
+  project.provide("closedPort", await freePort());
+
+  return async () => {
+    await mail.close();
+    await relay.close();
+    await postgres.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+}

@@ -1,0 +1,33 @@
+import { cloudflareTest } from "@cloudflare/vitest-plugin";
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  plugins: [
+    cloudflareTest(({ inject }) => ({
+      wrangler: { configPath: "./wrangler.toml" },
+      miniflare: {
+        // Test values override wrangler.toml's vars; secrets are set here because CI has no .dev.vars.
+        bindings: {
+          ENVIRONMENT: "development",
+          DATABASE_URL: inject("databaseUrl"),
+          PG_RELAY: inject("pgRelay"),
+          MAILCHANNELS_BASE_URL: inject("mailStubUrl"),
+          MAILCHANNELS_API_KEY: "",
+          JWT_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
+          R2_ACCESS_KEY_ID: "local-dev-access-key",
+          R2_SECRET_ACCESS_KEY: "local-dev-secret-key",
+          INGEST_CHUNK_BYTES: "65536",
+          TEST_RELAY_STATS_URL: inject("relayStatsUrl"),
+          TEST_CLOSED_PORT: String(inject("closedPort")),
+        },
+      },
+    })),
+  ],
+  test: {
+    globalSetup: ["./test/node/global-setup.ts"],
+    include: ["test/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    silent: "passed-only",
+  },
+});
