@@ -5,10 +5,20 @@
  */
 import { Scalar } from "@scalar/hono-api-reference";
 import { cors } from "hono/cors";
+import { attachmentsRoutes } from "./attachments/index.ts";
+import { authRoutes } from "./auth/auth.routes.ts";
+import { commentsRoutes } from "./comments/index.ts";
+import { departmentsRoutes } from "./departments/index.ts";
+import { emailRoutes } from "./email/index.ts";
 import { healthRoutes } from "./health/health.routes.ts";
+import { jobsRoutes } from "./jobs/index.ts";
 import { createRouter } from "./lib/openapi.ts";
 import { notFound, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
+import { legacyReportRoutes, reportsRoutes } from "./reports/index.ts";
+import { tasksRoutes } from "./tasks/index.ts";
+import { uploadsRoutes } from "./uploads/index.ts";
+import { usersRoutes } from "./users/index.ts";
 
 export const API_BASE = "/api/v1";
 
@@ -26,9 +36,24 @@ export function createApp() {
   });
 
   const api = createRouter();
-  api.route("/", healthRoutes);
+  for (const feature of [
+    healthRoutes,
+    authRoutes,
+    usersRoutes,
+    departmentsRoutes,
+    tasksRoutes,
+    commentsRoutes,
+    attachmentsRoutes,
+    reportsRoutes,
+    uploadsRoutes,
+    jobsRoutes,
+    emailRoutes,
+  ]) {
+    api.route("/", feature);
+  }
 
   app.route(API_BASE, api);
+  app.route("/", legacyReportRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
     type: "http",

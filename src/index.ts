@@ -1,23 +1,18 @@
 /** Worker entry point: HTTP through the Hono app, queue batches by queue name, and the Durable Object class. */
 import { createApp } from "./app.ts";
-import { log } from "./lib/log.ts";
-import { createQueueHandler, type QueueConsumer } from "./queues/dispatch.ts";
+import { consumeEmailDeadLetters, consumeEmails } from "./email/email.consumer.ts";
+import { consumeIngest, consumeIngestDeadLetters } from "./ingest/ingest.consumer.ts";
+import { createQueueHandler } from "./queues/dispatch.ts";
 
 export { UploadProgress } from "./progress/upload-progress.ts";
 
 const app = createApp();
 
-/** Until a feature registers its consumer, its messages are logged and acknowledged. */
-const notYetConsumed: QueueConsumer = async (batch) => {
-  log("warn", "queue message without consumer", { queue: batch.queue, messages: batch.messages.length });
-  batch.ackAll();
-};
-
 const queue = createQueueHandler({
-  ingest: notYetConsumed,
-  "ingest-dlq": notYetConsumed,
-  email: notYetConsumed,
-  "email-dlq": notYetConsumed,
+  ingest: consumeIngest,
+  "ingest-dlq": consumeIngestDeadLetters,
+  email: consumeEmails,
+  "email-dlq": consumeEmailDeadLetters,
 });
 
 export default {

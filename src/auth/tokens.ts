@@ -1,0 +1,80 @@
+/**
+ * Access tokens are short-lived HS256 JWTs (jose). Verification pins the algorithm, issuer and
+ * audience, so `alg: none`, other algorithms and foreign tokens are all rejected. Refresh tokens
+ * are opaque random strings; only their SHA-256 is stored.
+ */
+import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import type { AppConfig } from "../config.ts";
+import { ApiError } from "../lib/errors.ts";
+
+const ALGORITHM = "HS256";
+const TOKEN_TYPE = "access";
+
+export interface AccessClaims {
+  userId: number;
+  sessionId: string;
+}
+
+const keys = new Map<string, Uint8Array>();
+function signingKey(secret: string): Uint8Array {
+  let key = keys.get(secret);
+  if (!key) {
+    key = new TextEncoder().encode(secret);
+    keys.set(secret, key);
+  }
+  return key;
+}
+
+export async function signAccessToken(config: AppConfig, claims: AccessClaims): Promise<string> {
+  return new SignJWT({ sid: claims.sessionId, typ: TOKEN_TYPE })
+    .setProtectedHeader({ alg: ALGORITHM, typ: "JWT" })
+    .setSubject(String(claims.userId))
+    .setJti(crypto.randomUUID())
+    .setIssuedAt()
+    .setNotBefore("0s")
+    .setExpirationTime(`${config.ACCESS_TOKEN_TTL_SECONDS}s`)
+    .setIssuer(config.JWT_ISSUER)
+    .setAudience(config.JWT_AUDIENCE)
+    .sign(signingKey(config.JWT_SECRET));
+}
+
+export async function verifyAccessToken(config: AppConfig, token: string): Promise<AccessClaims> {
+  try {
+    const { payload } = await jwtVerify(token, signingKey(config.JWT_SECRET), {
+      algorithms: [ALGORITHM],
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+      requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
+    });
+    const userId = Number(payload.sub);
+    if (payload.typ !== TOKEN_TYPE || !Number.isInteger(userId) || typeof payload.sid !== "string") {
+      throw ApiError.unauthenticated("The access token is invalid.");
+    }
+    return { userId, sessionId: payload.sid };
+  } catch (error) {
+    if (error instanceof ApiError) throw error;
+    if (error instanceof joseErrors.JWTExpired) {
+      throw ApiError.unauthenticated("The access token has expired; refresh it or log in again.");
+    }
+    if (error instanceof joseErrors.JWTClaimValidationFailed) {
+      throw ApiError.unauthenticated(`The access token is not valid here (${error.claim} claim rejected).`);
+    }
+    throw ApiError.unauthenticated("The access token is invalid.");
+  }
+}
+
+function toBase64Url(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+}
+
+/** A new opaque refresh token: 32 random bytes, base64url, with a prefix that says what it is. */
+export function newRefreshToken(): string {
+  return `rt_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
+}
+
+export async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}

@@ -1,0 +1,4 @@
+/** The jobs feature's routes, mounted under /api/v1 by app.ts. */
+import { createRouter } from "../lib/openapi.ts";
+
+export const jobsRoutes = createRouter();

@@ -1,0 +1,117 @@
+/**
+ * Test helpers: real HTTP through the worker's fetch handler, real Postgres for setup and
+ * assertions. Each test makes its own users (unique emails), so files can run in any order.
+ */
+import { env, exports } from "cloudflare:workers";
+import { eq } from "drizzle-orm";
+import { getConfig } from "../src/config.ts";
+import { connect, type Database } from "../src/db/client.ts";
+import { type Role, users } from "../src/db/schema.ts";
+
+export const BASE = "http://api.test/api/v1";
+export const PASSWORD = "Sturdy-Passw0rd!";
+
+export interface TestEnv extends Env {
+  TEST_RELAY_STATS_URL: string;
+  TEST_CLOSED_PORT: string;
+}
+export const testEnv = env as TestEnv;
+
+export interface ApiOptions {
+  method?: string;
+  token?: string;
+  json?: unknown;
+  body?: BodyInit;
+  headers?: Record<string, string>;
+}
+
+export async function api(path: string, options: ApiOptions = {}): Promise<Response> {
+  const headers = new Headers(options.headers);
+  if (options.token) headers.set("Authorization", `Bearer ${options.token}`);
+  let body = options.body;
+  if (options.json !== undefined) {
+    headers.set("Content-Type", "application/json");
+    body = JSON.stringify(options.json);
+  }
+  const url = path.startsWith("http") ? path : `${BASE}${path}`;
+  return exports.default.fetch(new Request(url, { method: options.method ?? (body ? "POST" : "GET"), headers, body }));
+}
+
+export async function json<T = Record<string, unknown>>(response: Response): Promise<T> {
+  return (await response.json()) as T;
+}
+
+let counter = 0;
+export function uniqueEmail(prefix = "user"): string {
+  counter++;
+  return `${prefix}-${Date.now().toString(36)}-${counter}-${Math.random().toString(36).slice(2, 8)}@example.com`;
+}
+
+/** A database handle for setup and assertions; close it with `end()`. */
+export function database(): Database {
+  return connect(getConfig(testEnv));
+}
+
+export async function withDb<T>(work: (db: Database["db"]) => Promise<T>): Promise<T> {
+  const handle = database();
+  try {
+    return await work(handle.db);
+  } finally {
+    await handle.end();
+  }
+}
+
+export interface TestUser {
+  id: number;
+  email: string;
+  token: string;
+  refreshToken: string;
+  role: Role;
+}
+
+/** Registers a user through the API, optionally sets role/department in the database, and logs in. */
+export async function createUser(
+  options: { role?: Role; departmentId?: number | null; prefix?: string } = {},
+): Promise<TestUser> {
+  const email = uniqueEmail(options.prefix ?? options.role ?? "user");
+  const registered = await api("/auth/user/register/", { json: { email, password: PASSWORD, full_name: "Test User" } });
+  if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${await registered.text()}`);
+  const { id } = await json<{ id: number }>(registered);
+  if (options.role || options.departmentId !== undefined) {
+    await withDb((db) =>
+      db
+        .update(users)
+        .set({ role: options.role ?? "employee", departmentId: options.departmentId ?? null })
+        .where(eq(users.id, id)),
+    );
+  }
+  const tokens = await loginAs(email);
+  return {
+    id,
+    email,
+    token: tokens.access_token,
+    refreshToken: tokens.refresh_token,
+    role: options.role ?? "employee",
+  };
+}
+
+export async function loginAs(email: string, password = PASSWORD) {
+  const response = await api("/auth/user/login/", { json: { email, password } });
+  if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`);
+  return json<{ access_token: string; refresh_token: string }>(response);
+}
+
+/** Polls until `check` returns a value (not undefined) or the timeout passes. */
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+  intervalMs = 100,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}
