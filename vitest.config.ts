@@ -1,5 +1,8 @@
 import { cloudflareTest } from "@cloudflare/vitest-plugin";
 import { defineConfig } from "vitest/config";
+import { captureRuntimeOrigin } from "./test/node/runtime-origin.ts";
+
+captureRuntimeOrigin();
 
 export default defineConfig({
   plugins: [
@@ -19,6 +22,7 @@ export default defineConfig({
           INGEST_CHUNK_BYTES: "65536",
           TEST_RELAY_STATS_URL: inject("relayStatsUrl"),
           TEST_CLOSED_PORT: String(inject("closedPort")),
+          TEST_SUPPORT_URL: inject("supportUrl"),
         },
       },
     })),

@@ -14,8 +14,21 @@ export const PASSWORD = "Sturdy-Passw0rd!";
 export interface TestEnv extends Env {
   TEST_RELAY_STATS_URL: string;
   TEST_CLOSED_PORT: string;
+  /** Node-side helper server (test/node/support-server.ts). */
+  TEST_SUPPORT_URL: string;
 }
 export const testEnv = env as TestEnv;
+
+let origin: string | undefined;
+/** The test runtime's real HTTP origin: presigned R2 URLs signed for it reach the local S3 endpoint. */
+export async function runtimeOrigin(): Promise<string> {
+  if (!origin) {
+    const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/runtime-origin`);
+    if (!response.ok) throw new Error(`runtime origin unknown: ${response.status}`);
+    origin = ((await response.json()) as { origin: string }).origin;
+  }
+  return origin;
+}
 
 export interface ApiOptions {
   method?: string;

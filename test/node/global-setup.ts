@@ -11,6 +11,7 @@ import { runMigrations } from "../../scripts/lib/migrate.ts";
 import { freePort, startPostgres } from "../../scripts/lib/postgres.ts";
 import { startRelay } from "../../scripts/lib/relay.ts";
 import { startMailStub } from "./mail-stub.ts";
+import { startSupportServer } from "./support-server.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -19,6 +20,7 @@ declare module "vitest" {
     mailStubUrl: string;
     relayStatsUrl: string;
     closedPort: number;
+    supportUrl: string;
   }
 }
 
@@ -44,8 +46,11 @@ export default async function setup(project: TestProject) {
   project.provide("mailStubUrl", mail.url);
   project.provide("relayStatsUrl", `http://${relay.address}/stats`);
   project.provide("closedPort", await freePort());
+  const support = await startSupportServer();
+  project.provide("supportUrl", support.url);
 
   return async () => {
+    await support.close();
     await mail.close();
     await relay.close();
     await postgres.stop();
