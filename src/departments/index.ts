@@ -1,4 +1,2 @@
 /** The departments feature's routes, mounted under /api/v1 by app.ts. */
-import { createRouter } from "../lib/openapi.ts";
-
-export const departmentsRoutes = createRouter();
+export { departmentsRoutes } from "./departments.routes.ts";

@@ -30,9 +30,15 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/** Auth endpoints (login, register, refresh) share one stricter bucket per client IP. */
+/**
+ * Auth endpoints (login, register, refresh) share one stricter bucket per client IP.
+ * Cloudflare sets `CF-Connecting-IP` on every request from the internet and clients cannot forge
+ * it; `X-Forwarded-For` is client-controlled, so it is not trusted. A request without the header
+ * came from inside (a service binding, the test runtime): there is no client IP to key on, and one
+ * shared bucket for all of them would let any internal caller lock out every other.
+ */
 export const authRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const ip = c.req.header("CF-Connecting-IP") ?? c.req.header("X-Forwarded-For")?.split(",")[0]?.trim() ?? "unknown";
-  await enforceRateLimit(c.env.AUTH_RATE_LIMITER, `auth:${ip}`, c.var.config.RATE_LIMIT_PERIOD_SECONDS);
+  const ip = c.req.header("CF-Connecting-IP")?.trim();
+  if (ip) await enforceRateLimit(c.env.AUTH_RATE_LIMITER, `auth:${ip}`, c.var.config.RATE_LIMIT_PERIOD_SECONDS);
   await next();
 };

@@ -1,4 +1,2 @@
 /** The users feature's routes, mounted under /api/v1 by app.ts. */
-import { createRouter } from "../lib/openapi.ts";
-
-export const usersRoutes = createRouter();
+export { usersRoutes } from "./users.routes.ts";

@@ -1,0 +1,89 @@
+/**
+ * Page-number pagination shared by every list endpoint: `page` (from 1) and `page_size`
+ * (default 20, max 100 unless an endpoint allows more), answered as DRF-style
+ * `{count, next, previous, results}` with `next`/`previous` as full URLs.
+ */
+import { z } from "@hono/zod-openapi";
+
+export const DEFAULT_PAGE_SIZE = 20;
+export const MAX_PAGE_SIZE = 100;
+
+export interface PageParams {
+  page: number;
+  page_size: number;
+}
+
+export interface Page<T> {
+  count: number;
+  next: string | null;
+  previous: string | null;
+  results: T[];
+}
+
+/**
+ * The `page`/`page_size` query fields. Anything but a whole number in range is a 400 (through
+ * the router's validation hook), never silently clamped: a client asking for page 0 has a bug.
+ * Spread `.shape` into a larger query schema to add filters.
+ */
+export function pageQuerySchema(maxPageSize = MAX_PAGE_SIZE, defaultPageSize = DEFAULT_PAGE_SIZE) {
+  return z.object({
+    page: z.coerce
+      .number({ error: "must be a whole number" })
+      .int("must be a whole number")
+      .min(1, "must be 1 or more")
+      .max(1_000_000, "is out of range")
+      .default(1)
+      .openapi({ param: { name: "page", in: "query" }, description: "Page number, from 1.", example: 1 }),
+    page_size: z.coerce
+      .number({ error: "must be a whole number" })
+      .int("must be a whole number")
+      .min(1, "must be 1 or more")
+      .max(maxPageSize, `must be at most ${maxPageSize}`)
+      .default(defaultPageSize)
+      .openapi({
+        param: { name: "page_size", in: "query" },
+        description: `Items per page, 1..${maxPageSize} (default ${defaultPageSize}).`,
+        example: defaultPageSize,
+      }),
+  });
+}
+
+export const PageQuerySchema = pageQuerySchema();
+
+/** SQL `LIMIT`/`OFFSET` for a page. */
+export function pageWindow(params: PageParams): { limit: number; offset: number } {
+  return { limit: params.page_size, offset: (params.page - 1) * params.page_size };
+}
+
+/**
+ * Builds the page envelope. Links keep every other query parameter of the request (filters,
+ * ordering) and only change `page`, so following `next` continues the same listing.
+ */
+export function paginate<T>(requestUrl: string, params: PageParams, count: number, results: T[]): Page<T> {
+  const link = (page: number): string => {
+    const url = new URL(requestUrl);
+    url.searchParams.set("page", String(page));
+    url.searchParams.set("page_size", String(params.page_size));
+    return url.toString();
+  };
+  const lastPage = Math.max(1, Math.ceil(count / params.page_size));
+  return {
+    count,
+    next: params.page < lastPage ? link(params.page + 1) : null,
+    // Past the end, `previous` points at the last real page rather than at another empty one.
+    previous: params.page > 1 ? link(Math.min(params.page - 1, lastPage)) : null,
+    results,
+  };
+}
+
+/** The OpenAPI/zod schema of a page of `item`, registered under `name`. */
+export function pageSchema<T extends z.ZodType>(item: T, name: string) {
+  return z
+    .object({
+      count: z.number().int().openapi({ example: 1 }),
+      next: z.string().url().nullable().openapi({ description: "Full URL of the next page, or null." }),
+      previous: z.string().url().nullable().openapi({ description: "Full URL of the previous page, or null." }),
+      results: z.array(item),
+    })
+    .openapi(name);
+}
