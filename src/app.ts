@@ -8,6 +8,7 @@ import { cors } from "hono/cors";
 import { attachmentsRoutes } from "./attachments/index.ts";
 import { authRoutes } from "./auth/auth.routes.ts";
 import { commentsRoutes } from "./comments/index.ts";
+import { csvDataRoutes } from "./csv-data/index.ts";
 import { departmentsRoutes } from "./departments/index.ts";
 import { emailRoutes } from "./email/index.ts";
 import { healthRoutes } from "./health/health.routes.ts";
@@ -46,6 +47,7 @@ export function createApp() {
     attachmentsRoutes,
     reportsRoutes,
     uploadsRoutes,
+    csvDataRoutes,
     jobsRoutes,
     emailRoutes,
   ]) {

@@ -1,0 +1,32 @@
+/**
+ * KV cache for row pages and counts. Keys carry the upload id, its data version (bumped on
+ * re-ingestion and delete) and a hash of the normalised query, so a changed upload can never
+ * serve an old page. KV trouble never fails a read: it is served uncached.
+ */
+import { errorFields, log } from "../lib/log.ts";
+import { fingerprintHash } from "./csv-data.cursor.ts";
+import { queryFingerprint, type RowQuery } from "./csv-data.query.ts";
+import type { QueryableUpload } from "./csv-data.service.ts";
+
+export async function rowsCacheKey(upload: QueryableUpload, query: RowQuery): Promise<string> {
+  const page = query.pagination === "page" ? `p${query.page}` : `c${query.cursor ?? ""}`;
+  const hash = await fingerprintHash(`${queryFingerprint(query)}|${query.pagination}|${page}|${query.pageSize}`);
+  return `rows:${upload.id}:v${upload.dataVersion}:${hash}`;
+}
+
+export async function readCached<T>(kv: KVNamespace, key: string): Promise<T | null> {
+  try {
+    return await kv.get<T>(key, "json");
+  } catch (error) {
+    log("warn", "row cache read failed", errorFields(error));
+    return null;
+  }
+}
+
+export async function writeCached(kv: KVNamespace, key: string, value: unknown, ttlSeconds: number): Promise<void> {
+  try {
+    await kv.put(key, JSON.stringify(value), { expirationTtl: ttlSeconds });
+  } catch (error) {
+    log("warn", "row cache write failed", errorFields(error));
+  }
+}

@@ -1,0 +1,93 @@
+import { createRoute } from "@hono/zod-openapi";
+import { connect } from "../db/client.ts";
+import { createRouter, errorResponses, UuidIdParam } from "../lib/openapi.ts";
+import { paginate } from "../lib/pagination.ts";
+import { requireAuth } from "../middleware/auth.ts";
+import { readCached, rowsCacheKey, writeCached } from "./csv-data.cache.ts";
+import { parseRowQuery } from "./csv-data.query.ts";
+import { RowCursorPageSchema, RowPageSchema, RowQueryDocSchema } from "./csv-data.schemas.ts";
+import { listCursorPage, listPage, loadUploadForQuery, streamRows } from "./csv-data.service.ts";
+
+const listRowsRoute = createRoute({
+  method: "get",
+  path: "/csv-data/uploads/{id}/data",
+  tags: ["CSV data"],
+  security: [{ bearerAuth: [] }],
+  summary: "List, filter, sort and page an upload's rows",
+  description:
+    "Page pagination answers `CsvRowPage`; `pagination=cursor` answers `CsvRowCursorPage` (keyset: the same speed at any depth); `format=ndjson|csv` streams every matching row. JSON pages are cached in KV (`X-Cache`).",
+  middleware: [requireAuth] as const,
+  request: { params: UuidIdParam, query: RowQueryDocSchema },
+  responses: {
+    200: {
+      description: "A page of rows, or the streamed rows.",
+      content: {
+        "application/json": { schema: RowPageSchema.or(RowCursorPageSchema) },
+        "application/x-ndjson": { schema: { type: "string" } },
+        "text/csv": { schema: { type: "string" } },
+      },
+    },
+    ...errorResponses(400, 401, 404, 429, 503),
+  },
+});
+
+export const csvDataRoutes = createRouter().openapi(listRowsRoute, async (c) => {
+  const { id } = c.req.valid("param");
+  const upload = await loadUploadForQuery(c.var.db(), c.var.user.id, id);
+  const url = new URL(c.req.url);
+  const query = parseRowQuery(url.searchParams, upload.columns);
+  const config = c.var.config;
+
+  if (query.format !== "json") {
+    // The stream outlives this handler, so it gets its own connection and ends it itself.
+    const stream = streamRows(connect(config, { max: 1 }), upload, query);
+    c.header("X-Cache", "BYPASS");
+    if (query.format === "csv") {
+      c.header("Content-Type", "text/csv; charset=utf-8");
+      c.header("Content-Disposition", `attachment; filename="rows-${upload.id}.csv"`);
+    } else {
+      c.header("Content-Type", "application/x-ndjson; charset=utf-8");
+    }
+    return c.body(stream, 200);
+  }
+
+  const bypass = query.nocache || /no-cache/i.test(c.req.header("Cache-Control") ?? "");
+  const key = await rowsCacheKey(upload, query);
+  if (!bypass) {
+    const cached = await readCached<Record<string, unknown>>(c.env.CACHE, key);
+    if (cached) {
+      c.header("X-Cache", "HIT");
+      return c.json(cached, 200);
+    }
+  }
+
+  let body: Record<string, unknown>;
+  if (query.pagination === "cursor") {
+    const page = await listCursorPage(c.var.db(), config.JWT_SECRET, upload, query);
+    let next: string | null = null;
+    if (page.nextCursor) {
+      const nextUrl = new URL(url);
+      nextUrl.searchParams.set("cursor", page.nextCursor);
+      next = nextUrl.toString();
+    }
+    body = { results: page.results, next_cursor: page.nextCursor, next };
+  } else {
+    const page = await listPage(c.var.db(), upload, query);
+    const envelope = paginate(
+      c.req.url,
+      { page: query.page, page_size: query.pageSize },
+      page.count.count,
+      page.results,
+    );
+    body = {
+      count: envelope.count,
+      count_is_estimate: page.count.estimated,
+      next: envelope.next,
+      previous: envelope.previous,
+      results: envelope.results,
+    };
+  }
+  c.header("X-Cache", bypass ? "BYPASS" : "MISS");
+  if (!bypass) c.executionCtx.waitUntil(writeCached(c.env.CACHE, key, body, config.CACHE_TTL_SECONDS));
+  return c.json(body, 200);
+});

@@ -1,0 +1,223 @@
+/**
+ * Row listing over an upload's ingested rows: page, cursor (keyset) and streamed output.
+ * Every query is scoped to the caller's own upload; counts of an unfiltered listing come from the
+ * row count stored at ingestion, filtered counts are exact up to `EXACT_COUNT_LIMIT` and a planner
+ * estimate beyond it (flagged `count_is_estimate`).
+ */
+import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { Database, Db } from "../db/client.ts";
+import { csvUploads, type UploadColumn, type UploadStatus } from "../db/schema.ts";
+import { csvRow } from "../lib/csv.ts";
+import { ApiError } from "../lib/errors.ts";
+import { errorFields, log } from "../lib/log.ts";
+import { decodeCursor, encodeCursor, fingerprintHash } from "./csv-data.cursor.ts";
+import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.query.ts";
+import { afterPosition, columnValue, type KeysetPosition, orderClause, whereClause } from "./csv-data.sql.ts";
+
+export const EXACT_COUNT_LIMIT = 100_000;
+const STREAM_BATCH = 2_000;
+
+export interface QueryableUpload {
+  id: string;
+  filename: string;
+  status: UploadStatus;
+  columns: UploadColumn[];
+  totalRows: number;
+  dataVersion: number;
+}
+
+export interface RowResult {
+  row_number: number;
+  data: Record<string, unknown>;
+}
+
+export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: string): Promise<QueryableUpload> {
+  const [upload] = await db
+    .select({
+      id: csvUploads.id,
+      filename: csvUploads.filename,
+      status: csvUploads.status,
+      columns: csvUploads.columns,
+      totalRows: csvUploads.totalRows,
+      dataVersion: csvUploads.dataVersion,
+    })
+    .from(csvUploads)
+    .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.ownerId, ownerId)))
+    .limit(1);
+  if (!upload) throw ApiError.notFound("Upload");
+  return upload;
+}
+
+type RawRow = {
+  row_number: string | number;
+  data: Record<string, unknown>;
+  sort_value?: TypedValue | null;
+};
+
+function project(query: RowQuery, data: Record<string, unknown>): Record<string, unknown> {
+  if (!query.projection) return data;
+  const projected: Record<string, unknown> = {};
+  for (const column of query.projection) projected[column.key] = data[column.key] ?? null;
+  return projected;
+}
+
+function toResult(query: RowQuery, row: RawRow): RowResult {
+  return { row_number: Number(row.row_number), data: project(query, row.data) };
+}
+
+async function selectRows(
+  db: Db,
+  upload: QueryableUpload,
+  query: RowQuery,
+  extra: SQL | null,
+  limit: number,
+  offset = 0,
+) {
+  const where = whereClause(upload.id, query.filters, query.search);
+  const sortValue = query.sort ? sql`, ${columnValue(query.sort.column)} as sort_value` : sql``;
+  const result = await db.execute<RawRow>(sql`
+    select row_number, data${sortValue}
+    from csv_rows
+    where ${where}${extra ? sql` and ${extra}` : sql``}
+    order by ${orderClause(query.sort)}
+    limit ${limit} offset ${offset}`);
+  return result.rows;
+}
+
+export interface CountResult {
+  count: number;
+  estimated: boolean;
+}
+
+export async function countRows(db: Db, upload: QueryableUpload, query: RowQuery): Promise<CountResult> {
+  if (query.filters.length === 0 && !query.search) return { count: upload.totalRows, estimated: false };
+  const where = whereClause(upload.id, query.filters, query.search);
+  const exact = await db.execute<{ n: string | number }>(
+    sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${EXACT_COUNT_LIMIT + 1}) as matching`,
+  );
+  const n = Number(exact.rows[0]?.n ?? 0);
+  if (n <= EXACT_COUNT_LIMIT) return { count: n, estimated: false };
+  const plan = await db.execute<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(
+    sql`explain (format json) select 1 from csv_rows where ${where}`,
+  );
+  const estimate = Number(plan.rows[0]?.["QUERY PLAN"]?.[0]?.Plan?.["Plan Rows"] ?? n);
+  return { count: Math.max(estimate, n), estimated: true };
+}
+
+export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery) {
+  const offset = (query.page - 1) * query.pageSize;
+  const [rows, count] = await Promise.all([
+    selectRows(db, upload, query, null, query.pageSize, offset),
+    countRows(db, upload, query),
+  ]);
+  return { count, results: rows.map((row) => toResult(query, row)) };
+}
+
+/**
+ * Fetches the rows after `position`. An ascending sort reads the non-null values through the
+ * (value, row_number) index first and the null tail second, so both halves are index range scans.
+ */
+async function rowsAfter(
+  db: Db,
+  upload: QueryableUpload,
+  query: RowQuery,
+  position: KeysetPosition | null,
+  limit: number,
+) {
+  if (!position) return selectRows(db, upload, query, null, limit);
+  if (query.sort && !query.sort.descending && position.value !== null) {
+    const value = columnValue(query.sort.column);
+    const head = await selectRows(
+      db,
+      upload,
+      query,
+      sql`${value} is not null and (${value}, row_number) > (${JSON.stringify(position.value)}::jsonb, ${position.rowNumber}::bigint)`,
+      limit,
+    );
+    if (head.length === limit) return head;
+    const tail = await selectRows(db, upload, query, sql`${value} is null`, limit - head.length);
+    return [...head, ...tail];
+  }
+  return selectRows(db, upload, query, afterPosition(query.sort, position), limit);
+}
+
+function positionOf(query: RowQuery, row: RawRow): KeysetPosition {
+  return { value: query.sort ? (row.sort_value ?? null) : null, rowNumber: Number(row.row_number) };
+}
+
+export async function listCursorPage(db: Db, secret: string, upload: QueryableUpload, query: RowQuery) {
+  const binding = {
+    upload: upload.id,
+    version: upload.dataVersion,
+    query: await fingerprintHash(queryFingerprint(query)),
+  };
+  const position = query.cursor ? await decodeCursor(secret, query.cursor, binding) : null;
+  // One extra row tells whether there is a next page without a count.
+  const rows = await rowsAfter(db, upload, query, position, query.pageSize + 1);
+  const page = rows.slice(0, query.pageSize);
+  const last = page[page.length - 1];
+  const nextCursor =
+    rows.length > query.pageSize && last
+      ? await encodeCursor(secret, { ...binding, ...positionOf(query, last) })
+      : null;
+  return { results: page.map((row) => toResult(query, row)), nextCursor };
+}
+
+function csvValue(value: unknown): string | number | boolean | null {
+  if (value === null || value === undefined) return null;
+  if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  return JSON.stringify(value);
+}
+
+/**
+ * Every matching row, streamed: rows are read in keyset batches as the client consumes them, so
+ * memory stays bounded whatever the result size. The stream owns its database connection.
+ */
+export function streamRows(database: Database, upload: QueryableUpload, query: RowQuery): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  const columns = query.projection ?? upload.columns;
+  let position: KeysetPosition | null = null;
+  let headerSent = false;
+  let finished = false;
+  const finish = () => {
+    finished = true;
+    return database.end();
+  };
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          let text = "";
+          if (query.format === "csv" && !headerSent) {
+            text += csvRow(["row_number", ...columns.map((c) => c.name)]);
+            headerSent = true;
+          }
+          const rows: RawRow[] = await rowsAfter(database.db, upload, query, position, STREAM_BATCH);
+          for (const row of rows) {
+            const result = toResult(query, row);
+            text +=
+              query.format === "csv"
+                ? csvRow([result.row_number, ...columns.map((c) => csvValue(row.data[c.key]))])
+                : `${JSON.stringify(result)}\n`;
+          }
+          if (text) controller.enqueue(encoder.encode(text));
+          const last = rows[rows.length - 1];
+          if (rows.length < STREAM_BATCH || !last) {
+            controller.close();
+            await finish();
+            return;
+          }
+          position = positionOf(query, last);
+        } catch (error) {
+          log("error", "row stream failed", errorFields(error));
+          controller.error(error);
+          await finish();
+        }
+      },
+      async cancel() {
+        if (!finished) await finish();
+      },
+    },
+    { highWaterMark: 1 },
+  );
+}

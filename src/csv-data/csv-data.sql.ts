@@ -1,0 +1,113 @@
+/**
+ * SQL fragments for row queries. Values are always bound parameters. Column keys are the only
+ * names that appear in SQL text, and only keys the ingestion produced and that match a strict
+ * snake_case charset; any other key is bound as a parameter instead (correct, but unindexed).
+ *
+ * A column's value is `nullif(data->'key', 'null')`: a jsonb scalar, or SQL NULL when missing or
+ * null. jsonb compares numbers numerically and strings bytewise, so typed values (numbers as JSON
+ * numbers, dates as YYYY-MM-DD, datetimes as ISO strings) compare and sort correctly without casts
+ * that could fail, and the same expression is what the per-upload indexes cover.
+ */
+import { type SQL, sql } from "drizzle-orm";
+import type { UploadColumn } from "../db/schema.ts";
+import type { Filter, Sort, TypedValue } from "./csv-data.query.ts";
+
+const SAFE_KEY = /^[a-z0-9_]{1,63}$/;
+
+export function jsonKey(key: string): SQL {
+  return SAFE_KEY.test(key) ? sql.raw(`'${key}'`) : sql`${key}::text`;
+}
+
+/** The indexed value expression of a column. */
+export function columnValue(column: Pick<UploadColumn, "key">): SQL {
+  return sql`nullif(data -> ${jsonKey(column.key)}, 'null'::jsonb)`;
+}
+
+const json = (value: TypedValue): SQL => sql`${JSON.stringify(value)}::jsonb`;
+
+const JSON_TYPE: Record<UploadColumn["type"], string> = {
+  integer: "number",
+  number: "number",
+  boolean: "boolean",
+  date: "string",
+  datetime: "string",
+  string: "string",
+};
+
+/** Escapes LIKE wildcards so `%` and `_` in user input match themselves. */
+export function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+function comparison(filter: Filter): SQL {
+  const value = columnValue(filter.column);
+  const typed = sql`jsonb_typeof(${value}) = ${JSON_TYPE[filter.column.type]}`;
+  const [first] = filter.values;
+  switch (filter.op) {
+    case "eq":
+      return sql`${value} = ${json(first ?? "")}`;
+    case "ne":
+      return sql`(${value} is not null and ${value} <> ${json(first ?? "")})`;
+    case "lt":
+      return sql`(${typed} and ${value} < ${json(first ?? "")})`;
+    case "lte":
+      return sql`(${typed} and ${value} <= ${json(first ?? "")})`;
+    case "gt":
+      return sql`(${typed} and ${value} > ${json(first ?? "")})`;
+    case "gte":
+      return sql`(${typed} and ${value} >= ${json(first ?? "")})`;
+    case "contains":
+      return sql`(${value} #>> '{}') ilike ${likePattern(String(first ?? ""))}`;
+    case "in":
+      return sql`${value} in (select jsonb_array_elements(${JSON.stringify(filter.values)}::jsonb))`;
+    case "is_null":
+      return first === true ? sql`${value} is null` : sql`${value} is not null`;
+  }
+}
+
+/**
+ * Case-insensitive substring over all values. The trigram index on `data::text` narrows the
+ * candidates; the exact check over the values then removes matches in keys or JSON escaping.
+ * Terms with characters JSON escapes (quotes, backslashes, control characters) skip the narrowing.
+ */
+function searchCondition(term: string): SQL {
+  const pattern = likePattern(term);
+  const exact = sql`exists (select 1 from jsonb_each_text(data) as e(key, value) where e.value ilike ${pattern})`;
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes.
+  if (/["\\\u0000-\u001f]/.test(term)) return exact;
+  return sql`(data::text ilike ${pattern} and ${exact})`;
+}
+
+export function whereClause(uploadId: string, filters: Filter[], search: string | null): SQL {
+  const conditions: SQL[] = [sql`upload_id = ${uploadId}::uuid`];
+  for (const filter of filters) conditions.push(comparison(filter));
+  if (search) conditions.push(searchCondition(search));
+  return sql.join(conditions, sql` and `);
+}
+
+/** Ordering over the whole result: nulls last either way, ties by ascending row number. */
+export function orderClause(sort: Sort | null): SQL {
+  if (!sort) return sql`row_number asc`;
+  const value = columnValue(sort.column);
+  return sort.descending ? sql`${value} desc nulls last, row_number asc` : sql`${value} asc nulls last, row_number asc`;
+}
+
+/** Where a cursor page resumes: strictly after the last row of the previous page. */
+export interface KeysetPosition {
+  /** The last row's sort value, or null when it had none (the null tail). Unused without a sort. */
+  value: TypedValue | null;
+  rowNumber: number;
+}
+
+/** The keyset predicate that continues an ordering after `position`. */
+export function afterPosition(sort: Sort | null, position: KeysetPosition): SQL {
+  if (!sort) return sql`row_number > ${position.rowNumber}`;
+  const value = columnValue(sort.column);
+  if (position.value === null) return sql`(${value} is null and row_number > ${position.rowNumber})`;
+  const last = json(position.value);
+  if (!sort.descending) {
+    // Row comparison: one index range scan on (value, row_number).
+    return sql`((${value}, row_number) > (${last}, ${position.rowNumber}::bigint) or ${value} is null)`;
+  }
+  return sql`(${value} < ${last} or (${value} = ${last} and row_number > ${position.rowNumber}) or ${value} is null)`;
+}

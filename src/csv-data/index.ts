@@ -1,0 +1,2 @@
+/** Row listing over ingested CSV uploads (GET /csv-data/uploads/{id}/data/). */
+export { csvDataRoutes } from "./csv-data.routes.ts";

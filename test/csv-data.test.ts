@@ -1,0 +1,338 @@
+import { sql } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { csvUploads, type UploadColumn } from "../src/db/schema.ts";
+import { api, createUser, json, type TestUser, withDb } from "./helpers.ts";
+
+const COLUMNS: UploadColumn[] = [
+  { key: "id", name: "ID", type: "integer" },
+  { key: "name", name: "Full Name", type: "string" },
+  { key: "amount", name: "Amount", type: "number" },
+  { key: "active", name: "Active?", type: "boolean" },
+  { key: "joined", name: "Joined", type: "date" },
+  { key: "seen_at", name: "Seen At", type: "datetime" },
+];
+
+interface Row {
+  row_number: number;
+  data: Record<string, unknown>;
+}
+
+/** 40 rows; row 7 and 33 were "rejected" (gaps); amounts repeat so ties exist; some values are null. */
+function makeRows(): Row[] {
+  const rows: Row[] = [];
+  for (let n = 1; n <= 42; n++) {
+    if (n === 7 || n === 33) continue;
+    rows.push({
+      row_number: n,
+      data: {
+        id: n,
+        name:
+          n === 5
+            ? "=SUM(A1:A9)"
+            : n === 6
+              ? '50% off_sale, "quoted"'
+              : `Person ${String.fromCharCode(65 + (n % 26))}${n}`,
+        amount: n % 5 === 0 ? null : (n % 7) * 1.5 + (n % 3 === 0 ? 10 : 0),
+        active: n % 2 === 0,
+        joined: `2024-0${1 + (n % 9)}-1${n % 10}`,
+        seen_at: n % 4 === 0 ? null : `2024-03-${String(1 + (n % 28)).padStart(2, "0")}T1${n % 10}:00:00.000Z`,
+      },
+    });
+  }
+  return rows;
+}
+
+async function createUpload(ownerId: number, rows: Row[]): Promise<string> {
+  return withDb(async (db) => {
+    const [upload] = await db
+      .insert(csvUploads)
+      .values({
+        ownerId,
+        filename: "people.csv",
+        sizeBytes: 1234,
+        r2Key: `test/${crypto.randomUUID()}`,
+        status: "completed",
+        columns: COLUMNS,
+        totalRows: rows.length,
+        processedRows: rows.length + 2,
+        errorRows: 2,
+      })
+      .returning({ id: csvUploads.id });
+    const id = upload!.id;
+    const partition = `csv_rows_test_${id.replaceAll("-", "")}`;
+    await db.execute(sql.raw(`create table if not exists ${partition} partition of csv_rows for values in ('${id}')`));
+    await db.execute(
+      sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, (r->>'row_number')::bigint, r->'data' from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`,
+    );
+    return id;
+  });
+}
+
+let owner: TestUser;
+let other: TestUser;
+let uploadId: string;
+const rows = makeRows();
+
+const data = (path: string, user = owner) => api(`/csv-data/uploads/${uploadId}/data/${path}`, { token: user.token });
+const results = async (path: string) => {
+  const response = await data(path);
+  expect(response.status, await response.clone().text()).toBe(200);
+  return (await json<{ results: Row[] }>(response)).results;
+};
+
+beforeAll(async () => {
+  owner = await createUser();
+  other = await createUser();
+  uploadId = await createUpload(owner.id, rows);
+});
+
+/** Reference semantics: JS filter + sort over the fixture, nulls last, ties by row number. */
+function expected(filter: (r: Row) => boolean, sortKey?: string, descending = false): number[] {
+  const matching = rows.filter(filter);
+  if (sortKey) {
+    matching.sort((a, b) => {
+      const av = a.data[sortKey] as number | string | null;
+      const bv = b.data[sortKey] as number | string | null;
+      if (av === null && bv === null) return a.row_number - b.row_number;
+      if (av === null) return 1;
+      if (bv === null) return -1;
+      if (av === bv) return a.row_number - b.row_number;
+      return (av < bv ? -1 : 1) * (descending ? -1 : 1);
+    });
+  }
+  return matching.map((r) => r.row_number);
+}
+
+describe("row listing: pages", () => {
+  it("lists rows in file order with count, links and gaps for rejected records", async () => {
+    const response = await data("?page_size=10");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("X-Cache")).toMatch(/MISS|HIT/);
+    const body = await json<{
+      count: number;
+      count_is_estimate: boolean;
+      next: string;
+      previous: null;
+      results: Row[];
+    }>(response);
+    expect(body.count).toBe(40);
+    expect(body.count_is_estimate).toBe(false);
+    expect(body.previous).toBeNull();
+    expect(new URL(body.next).searchParams.get("page")).toBe("2");
+    expect(body.results.map((r) => r.row_number)).toEqual([1, 2, 3, 4, 5, 6, 8, 9, 10, 11]);
+    expect(body.results[0]?.data).toEqual(rows[0]?.data);
+  });
+
+  it("answers an empty page past the end and 400 for bad page parameters", async () => {
+    expect(await results("?page=99&page_size=10")).toEqual([]);
+    for (const [query, field] of [
+      ["?page=0", "page"],
+      ["?page=abc", "page"],
+      ["?page_size=1001", "page_size"],
+      ["?page_size=0", "page_size"],
+      ["?pagination=sideways", "pagination"],
+      ["?format=xml", "format"],
+    ] as const) {
+      const response = await data(query);
+      expect(response.status, query).toBe(400);
+      const body = await json<{ detail: string; errors: { field: string }[] }>(response);
+      expect(body.errors[0]?.field).toBe(field);
+    }
+  });
+
+  it("projects columns and rejects unknown columns, operators and parameters by name", async () => {
+    const page = await results("?columns=name,amount&page_size=2");
+    expect(Object.keys(page[0]?.data ?? {})).toEqual(["name", "amount"]);
+    for (const query of [
+      "?columns=nope",
+      "?filter[nope][eq]=1",
+      "?filter[amount][like]=1",
+      "?nope=1",
+      "?sort_by=-nope",
+    ]) {
+      const response = await data(query);
+      expect(response.status, query).toBe(400);
+      expect((await json<{ detail: string }>(response)).detail).toMatch(/nope|like/);
+    }
+  });
+});
+
+describe("row listing: filters compare by type", () => {
+  const cases: [string, (r: Row) => boolean][] = [
+    ["?id=12", (r) => r.data.id === 12],
+    ["?filter[amount][gt]=9", (r) => typeof r.data.amount === "number" && r.data.amount > 9],
+    ["?filter[amount][lte]=4.5", (r) => typeof r.data.amount === "number" && r.data.amount <= 4.5],
+    ["?filter[amount][ne]=3", (r) => typeof r.data.amount === "number" && r.data.amount !== 3],
+    ["?filter[id][gte]=30&filter[id][lt]=35", (r) => (r.data.id as number) >= 30 && (r.data.id as number) < 35],
+    ["?filter[joined][gte]=2024-05-01", (r) => (r.data.joined as string) >= "2024-05-01"],
+    [
+      "?filter[seen_at][lt]=2024-03-10T00:00:00Z",
+      (r) => r.data.seen_at !== null && (r.data.seen_at as string) < "2024-03-10",
+    ],
+    ["?active=true", (r) => r.data.active === true],
+    ["?filter[name][contains]=person a", (r) => String(r.data.name).toLowerCase().includes("person a")],
+    ["?filter[name][contains]=50%25 off_", (r) => String(r.data.name).includes("50% off_")],
+    ["?filter[id][in]=1,2,3,99", (r) => [1, 2, 3].includes(r.data.id as number)],
+    [
+      '?filter[name][in]=["50% off_sale, \\"quoted\\"","Person B1"]',
+      (r) => r.data.name === "Person B1" || r.data.id === 6,
+    ],
+    ["?filter[amount][is_null]=true", (r) => r.data.amount === null],
+    ["?filter[seen_at][is_null]=false", (r) => r.data.seen_at !== null],
+    ["?search=PERSON Z", (r) => String(r.data.name).toLowerCase().includes("person z")],
+    ['?search="quoted"', (r) => r.data.id === 6],
+  ];
+  for (const [query, predicate] of cases) {
+    it(`${query}`, async () => {
+      const response = await data(`${query}&page_size=1000`);
+      expect(response.status, await response.clone().text()).toBe(200);
+      const body = await json<{ count: number; results: Row[] }>(response);
+      const want = expected(predicate);
+      expect(body.results.map((r) => r.row_number)).toEqual(want);
+      expect(body.count).toBe(want.length);
+    });
+  }
+
+  it("rejects values that do not fit the column's type, naming the parameter", async () => {
+    for (const query of [
+      "?id=abc",
+      "?filter[amount][gt]=lots",
+      "?filter[joined][gte]=2024-02-31",
+      "?filter[seen_at][lt]=yesterday",
+      "?active=maybe",
+      "?filter[amount][is_null]=perhaps",
+    ]) {
+      const response = await data(query);
+      expect(response.status, query).toBe(400);
+      expect((await json<{ errors: { field: string }[] }>(response)).errors[0]?.field).toBe(
+        decodeURIComponent(query.slice(1).split("=")[0] ?? ""),
+      );
+    }
+  });
+
+  it("keeps SQL out of reach: quotes, semicolons and keywords are just text", async () => {
+    const response = await data("?filter[name][contains]=';drop table csv_rows;--&search=' or 1=1 --");
+    expect(response.status).toBe(200);
+    expect((await json<{ count: number }>(response)).count).toBe(0);
+    expect(await results("?page_size=1")).toHaveLength(1);
+  });
+});
+
+describe("row listing: sorting", () => {
+  for (const [sortBy, key, descending] of [
+    ["amount", "amount", false],
+    ["-amount", "amount", true],
+    ["joined", "joined", false],
+    ["-seen_at", "seen_at", true],
+    ["name", "name", false],
+  ] as const) {
+    it(`sort_by=${sortBy} orders the whole result, nulls last, ties by row number`, async () => {
+      const all = await results(`?sort_by=${sortBy}&page_size=1000`);
+      expect(all.map((r) => r.row_number)).toEqual(expected(() => true, key, descending));
+      // Page 2 continues page 1 over the whole ordering, not within a page.
+      const second = await results(`?sort_by=${sortBy}&page_size=7&page=2`);
+      expect(second.map((r) => r.row_number)).toEqual(expected(() => true, key, descending).slice(7, 14));
+    });
+  }
+});
+
+describe("row listing: cursors", () => {
+  async function walk(query: string): Promise<number[]> {
+    const seen: number[] = [];
+    let url: string | null = `/csv-data/uploads/${uploadId}/data/?pagination=cursor&page_size=6${query}`;
+    for (let guard = 0; url && guard < 50; guard++) {
+      const response: Response = await api(url, { token: owner.token });
+      expect(response.status).toBe(200);
+      const body = await json<{ results: Row[]; next: string | null; next_cursor: string | null }>(response);
+      expect(body).not.toHaveProperty("count");
+      seen.push(...body.results.map((r) => r.row_number));
+      expect(body.next === null).toBe(body.next_cursor === null);
+      url = body.next;
+    }
+    return seen;
+  }
+
+  it("walks every row exactly once, in order", async () => {
+    expect(await walk("")).toEqual(expected(() => true));
+  });
+
+  it("walks a sorted, filtered listing exactly once, nulls last", async () => {
+    expect(await walk("&sort_by=amount")).toEqual(expected(() => true, "amount"));
+    expect(await walk("&sort_by=-seen_at")).toEqual(expected(() => true, "seen_at", true));
+    expect(await walk("&sort_by=joined&active=false")).toEqual(expected((r) => r.data.active === false, "joined"));
+  });
+
+  it("rejects a tampered cursor or one from another query with 400", async () => {
+    const first = await json<{ next_cursor: string }>(await data("?pagination=cursor&page_size=5"));
+    const [body, signature] = first.next_cursor.split(".");
+    const forged = `${btoa(JSON.stringify({ upload: uploadId, version: 1, query: "x", value: null, rowNumber: 1 })).replace(/=+$/, "")}.${signature}`;
+    for (const cursor of [forged, `${body}.AAAA`, "garbage", first.next_cursor.slice(0, -2)]) {
+      const response = await data(`?pagination=cursor&cursor=${encodeURIComponent(cursor)}`);
+      expect(response.status).toBe(400);
+      expect((await json<{ errors: { field: string }[] }>(response)).errors[0]?.field).toBe("cursor");
+    }
+    const otherQuery = await data(`?pagination=cursor&sort_by=amount&cursor=${encodeURIComponent(first.next_cursor)}`);
+    expect(otherQuery.status).toBe(400);
+  });
+});
+
+describe("row listing: streaming", () => {
+  it("streams every matching row as NDJSON", async () => {
+    const response = await data("?format=ndjson&filter[id][gt]=10");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Type")).toMatch(/application\/x-ndjson/);
+    const lines = (await response.text())
+      .trim()
+      .split("\n")
+      .map((line) => JSON.parse(line) as Row);
+    expect(lines.map((r) => r.row_number)).toEqual(expected((r) => (r.data.id as number) > 10));
+  });
+
+  it("streams CSV with original names, RFC 4180 quoting and formula escaping", async () => {
+    const response = await data("?format=csv&columns=id,name&filter[id][in]=5,6");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Type")).toMatch(/text\/csv/);
+    const text = await response.text();
+    expect(text).toBe(`row_number,ID,Full Name\r\n5,5,'=SUM(A1:A9)\r\n6,6,"50% off_sale, ""quoted"""\r\n`);
+  });
+});
+
+describe("row listing: caching and access", () => {
+  it("serves MISS then HIT, and BYPASS with nocache=1 or Cache-Control: no-cache", async () => {
+    const query = `?filter[id][lt]=20&sort_by=-amount&page_size=3&page=2&r=${Date.now()}`.replace(/&r=\d+$/, "");
+    const fresh = `${query}&filter[id][gt]=${Math.floor(Math.random() * 1000) - 2000}`;
+    const first = await data(fresh);
+    expect(first.headers.get("X-Cache")).toBe("MISS");
+    const firstBody = await first.json();
+    const second = await data(fresh);
+    expect(second.headers.get("X-Cache")).toBe("HIT");
+    expect(await second.json()).toEqual(firstBody);
+    expect((await data(`${fresh}&nocache=1`)).headers.get("X-Cache")).toBe("BYPASS");
+    const header = await api(`/csv-data/uploads/${uploadId}/data/${fresh}`, {
+      token: owner.token,
+      headers: { "Cache-Control": "no-cache" },
+    });
+    expect(header.headers.get("X-Cache")).toBe("BYPASS");
+  });
+
+  it("never serves another user's upload, cached or not", async () => {
+    expect((await data("?page_size=3")).status).toBe(200);
+    const response = await data("?page_size=3", other);
+    expect(response.status).toBe(404);
+    expect((await json<{ detail: string }>(response)).detail).toBe("Upload not found.");
+  });
+
+  it("stops serving cached pages once the upload is deleted", async () => {
+    const id = await createUpload(owner.id, rows.slice(0, 5));
+    const path = `/csv-data/uploads/${id}/data/`;
+    expect((await api(path, { token: owner.token })).headers.get("X-Cache")).toBe("MISS");
+    expect((await api(path, { token: owner.token })).headers.get("X-Cache")).toBe("HIT");
+    await withDb((db) => db.execute(sql`delete from csv_uploads where id = ${id}::uuid`));
+    expect((await api(path, { token: owner.token })).status).toBe(404);
+  });
+
+  it("requires authentication", async () => {
+    const response = await api(`/csv-data/uploads/${uploadId}/data/`);
+    expect(response.status).toBe(401);
+  });
+});
