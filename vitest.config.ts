@@ -15,7 +15,10 @@ export default defineConfig({
           DATABASE_URL: inject("databaseUrl"),
           PG_RELAY: inject("pgRelay"),
           MAILCHANNELS_BASE_URL: inject("mailStubUrl"),
-          MAILCHANNELS_API_KEY: "",
+          // A test key sends the whole suite's mail to the stub; retries back off by 0 s so the
+          // retry and dead-letter paths finish in seconds.
+          MAILCHANNELS_API_KEY: "test-mailchannels-key",
+          EMAIL_RETRY_BASE_SECONDS: "0",
           JWT_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
           R2_ACCESS_KEY_ID: "local-dev-access-key",
           R2_SECRET_ACCESS_KEY: "local-dev-secret-key",

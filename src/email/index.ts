@@ -1,4 +1,2 @@
 /** The email feature's routes, mounted under /api/v1 by app.ts. */
-import { createRouter } from "../lib/openapi.ts";
-
-export const emailRoutes = createRouter();
+export { emailRoutes } from "./email.routes.ts";

@@ -2,13 +2,19 @@
  * A local server speaking MailChannels' send API (`POST /tx/v1/send`), for tests. It records every
  * request it receives and can be told to fail the next N sends, so the email pipeline's retry and
  * dead-letter paths run against real HTTP.
- * Control: GET /__requests, POST /__fail {"count": n, "status": 503}, POST /__reset.
+ * Control:
+ * - GET /__requests[?to=<address>]: recorded sends, optionally only those to one recipient.
+ * - POST /__fail {"count": n, "status": 503, "to"?: "<address>"}: fail the next n sends (to that
+ *   recipient only, when `to` is given; test files run concurrently, so tests should scope failures).
+ * - POST /__reset: forget requests and failures.
  */
 import { createServer, type IncomingMessage } from "node:http";
 
 export interface RecordedRequest {
   path: string;
   apiKey: string | undefined;
+  /** Lower-cased recipients of every personalization, for filtering. */
+  to: string[];
   body: unknown;
   status: number;
   at: string;
@@ -19,6 +25,11 @@ export interface MailStub {
   close(): Promise<void>;
 }
 
+interface Failure {
+  count: number;
+  status: number;
+}
+
 async function readJson(request: IncomingMessage): Promise<unknown> {
   const chunks: Buffer[] = [];
   for await (const chunk of request) chunks.push(chunk as Buffer);
@@ -26,9 +37,34 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   return text ? (JSON.parse(text) as unknown) : undefined;
 }
 
+function recipientsOf(body: unknown): string[] {
+  const personalizations = (body as { personalizations?: { to?: { email?: unknown }[] }[] } | undefined)
+    ?.personalizations;
+  return (personalizations ?? []).flatMap((p) =>
+    (p.to ?? []).map((r) => (typeof r.email === "string" ? r.email.toLowerCase() : "")),
+  );
+}
+
 export async function startMailStub(): Promise<MailStub> {
   let requests: RecordedRequest[] = [];
-  let failures = { count: 0, status: 503 };
+  let failures: Failure = { count: 0, status: 503 };
+  let failuresByRecipient = new Map<string, Failure>();
+
+  /** The status a send gets: a scoped failure first, then a global one, else success. */
+  function takeFailure(to: string[]): number | null {
+    for (const address of to) {
+      const scoped = failuresByRecipient.get(address);
+      if (scoped && scoped.count > 0) {
+        scoped.count--;
+        return scoped.status;
+      }
+    }
+    if (failures.count > 0) {
+      failures.count--;
+      return failures.status;
+    }
+    return null;
+  }
 
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://stub");
@@ -37,26 +73,32 @@ export async function startMailStub(): Promise<MailStub> {
       response.end(JSON.stringify(body));
     };
     try {
-      if (url.pathname === "/__requests") return reply(200, requests);
+      if (url.pathname === "/__requests") {
+        const to = url.searchParams.get("to")?.toLowerCase();
+        return reply(200, to ? requests.filter((r) => r.to.includes(to)) : requests);
+      }
       if (url.pathname === "/__reset") {
         requests = [];
         failures = { count: 0, status: 503 };
+        failuresByRecipient = new Map();
         return reply(200, { ok: true });
       }
       if (url.pathname === "/__fail") {
-        const body = (await readJson(request)) as { count?: number; status?: number } | undefined;
-        failures = { count: body?.count ?? 1, status: body?.status ?? 503 };
-        return reply(200, failures);
+        const body = (await readJson(request)) as { count?: number; status?: number; to?: string } | undefined;
+        const failure = { count: body?.count ?? 1, status: body?.status ?? 503 };
+        if (body?.to) failuresByRecipient.set(body.to.toLowerCase(), failure);
+        else failures = failure;
+        return reply(200, failure);
       }
       if (request.method === "POST" && url.pathname === "/tx/v1/send") {
         const body = await readJson(request);
         const apiKey = request.headers["x-api-key"];
-        const failing = failures.count > 0;
-        const status = typeof apiKey !== "string" || !apiKey ? 401 : failing ? failures.status : 200;
-        if (failing) failures.count--;
+        const to = recipientsOf(body);
+        const status = typeof apiKey !== "string" || !apiKey ? 401 : (takeFailure(to) ?? 200);
         requests.push({
           path: url.pathname,
           apiKey: typeof apiKey === "string" ? apiKey : undefined,
+          to,
           body,
           status,
           at: new Date().toISOString(),

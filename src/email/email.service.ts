@@ -1,0 +1,62 @@
+/** Queries behind the development outbox: who may read which mail, newest first. */
+import { and, count, desc, eq, or, type SQL, sql } from "drizzle-orm";
+import type { Queryable } from "../db/client.ts";
+import { type EmailTemplate, emailLog, type Role } from "../db/schema.ts";
+import { type PageParams, pageWindow } from "../lib/pagination.ts";
+import type { OutboxEmail } from "./email.schemas.ts";
+
+export interface OutboxViewer {
+  id: number;
+  email: string;
+  role: Role;
+}
+
+export interface OutboxFilters {
+  template?: EmailTemplate;
+  to?: string;
+}
+
+/** CEO and HR read every mail; anyone else only mail addressed to them (by user or by address). */
+export function canReadAllMail(role: Role): boolean {
+  return role === "ceo" || role === "hr";
+}
+
+function visibleTo(viewer: OutboxViewer): SQL | undefined {
+  if (canReadAllMail(viewer.role)) return undefined;
+  return or(eq(emailLog.toUserId, viewer.id), sql`lower(${emailLog.toAddress}) = ${viewer.email.toLowerCase()}`);
+}
+
+export async function listOutbox(
+  db: Queryable,
+  viewer: OutboxViewer,
+  filters: OutboxFilters,
+  page: PageParams,
+): Promise<{ count: number; results: OutboxEmail[] }> {
+  const where = and(
+    visibleTo(viewer),
+    filters.template ? eq(emailLog.template, filters.template) : undefined,
+    filters.to ? sql`lower(${emailLog.toAddress}) = ${filters.to.toLowerCase()}` : undefined,
+  );
+  const { limit, offset } = pageWindow(page);
+  const [total, rows] = await Promise.all([
+    db.select({ value: count() }).from(emailLog).where(where),
+    db
+      .select({
+        to: emailLog.toAddress,
+        subject: emailLog.subject,
+        template: emailLog.template,
+        body: emailLog.body,
+        status: emailLog.status,
+        createdAt: emailLog.createdAt,
+      })
+      .from(emailLog)
+      .where(where)
+      .orderBy(desc(emailLog.createdAt), desc(emailLog.id))
+      .limit(limit)
+      .offset(offset),
+  ]);
+  return {
+    count: total[0]?.value ?? 0,
+    results: rows.map(({ createdAt, ...row }) => ({ ...row, created_at: createdAt.toISOString() })),
+  };
+}
