@@ -1,4 +1,2 @@
-/** The tasks feature's routes, mounted under /api/v1 by app.ts. */
-import { createRouter } from "../lib/openapi.ts";
-
-export const tasksRoutes = createRouter();
+/** The tasks feature's routes (tasks and /task-assignments), mounted under /api/v1 by app.ts. */
+export { tasksRoutes } from "./tasks.routes.ts";

@@ -1,0 +1,84 @@
+/**
+ * Read-through caching of GET responses in KV, per user. The key is
+ * `cache:<scope>:<user>:<sha256(role, department, KV version, Postgres marker, request params)>`:
+ * - role and department, because they decide what the user may see;
+ * - the user's KV version, bumped after each commit that affects the user (`versions.ts`);
+ * - a freshness marker from Postgres (count and latest `updated_at` of the tasks the user relates
+ *   to, deleted ones included): any committed task write the user could see changes it, even if
+ *   the KV bump was throttled or has not propagated yet.
+ * `X-Cache` says HIT, MISS or BYPASS (`nocache=1`, `Cache-Control: no-cache`, or KV unavailable:
+ * a KV failure never fails the request).
+ */
+import type { Context } from "hono";
+import { errorFields, log } from "../lib/log.ts";
+import type { AppEnv } from "../types.ts";
+import { userVersion } from "./versions.ts";
+
+export type CacheStatus = "HIT" | "MISS" | "BYPASS";
+
+export interface CachedBody {
+  body: string;
+  contentType: string;
+}
+
+export interface CacheRequest {
+  /** What is cached: `tasks:list`, `tasks:detail`, `reports:overdue`, ... */
+  scope: string;
+  /** Everything that changes the answer besides the user (query, path id, format). */
+  params: unknown;
+  ttlSeconds: number;
+  /** Reads the Postgres freshness marker for this user. */
+  marker: () => Promise<string>;
+  /** Produces the response body on a miss. */
+  load: () => Promise<CachedBody>;
+}
+
+export function wantsBypass(c: Context<AppEnv>): boolean {
+  const nocache = c.req.query("nocache");
+  if (nocache === "1" || nocache === "true") return true;
+  return /(^|,)\s*no-(cache|store)\s*(,|$)/i.test(c.req.header("Cache-Control") ?? "");
+}
+
+async function sha256(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Answers from KV when possible, else loads, stores (after responding) and answers. */
+export async function cachedResponse(c: Context<AppEnv>, request: CacheRequest): Promise<Response> {
+  const user = c.var.user;
+  const respond = (cached: CachedBody, status: CacheStatus): Response => {
+    c.header("X-Cache", status);
+    c.header("Content-Type", cached.contentType);
+    c.header("Cache-Control", "private, no-cache");
+    return c.body(cached.body, 200);
+  };
+  if (wantsBypass(c)) return respond(await request.load(), "BYPASS");
+
+  const kv = c.env.CACHE;
+  const [version, marker] = await Promise.all([userVersion(kv, user.id).catch(kvFailed), request.marker()]);
+  if (version === null) return respond(await request.load(), "BYPASS");
+
+  const digest = await sha256(JSON.stringify([user.role, user.departmentId, version, marker, request.params]));
+  const key = `cache:${request.scope}:u${user.id}:${digest}`;
+  let hit: CachedBody | null = null;
+  try {
+    hit = await kv.get<CachedBody>(key, "json");
+  } catch (error) {
+    kvFailed(error);
+    return respond(await request.load(), "BYPASS");
+  }
+  if (hit && typeof hit.body === "string") return respond(hit, "HIT");
+
+  const fresh = await request.load();
+  const store = kv
+    .put(key, JSON.stringify(fresh), { expirationTtl: Math.max(60, request.ttlSeconds) })
+    .catch((error: unknown) => log("warn", "cache write failed", errorFields(error)));
+  c.executionCtx.waitUntil(store);
+  return respond(fresh, "MISS");
+}
+
+function kvFailed(error: unknown): null {
+  log("warn", "cache unavailable", errorFields(error));
+  return null;
+}
