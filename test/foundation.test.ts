@@ -1,0 +1,170 @@
+import { describe, expect, it } from "vitest";
+import { api, createUser, eventually, json, testEnv, uniqueEmail } from "./helpers.ts";
+
+interface RelayStats {
+  open: number;
+  total: number;
+  terminated: number;
+}
+
+async function relayStats(): Promise<RelayStats> {
+  const response = await fetch(testEnv.TEST_RELAY_STATS_URL);
+  return (await response.json()) as RelayStats;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+describe("error shape", () => {
+  it("an unknown route is a 404 JSON {detail}", async () => {
+    for (const path of ["http://api.test/api/v1/no-such-thing/", "http://api.test/nowhere", "/users/1/unknown/"]) {
+      const response = await api(path);
+      expect(response.status, path).toBe(404);
+      expect(response.headers.get("Content-Type")).toMatch(/^application\/json/);
+      const body = await json(response);
+      expect(Object.keys(body)).toEqual(["detail"]);
+      expect(body.detail).toMatch(/No route matches GET/);
+    }
+  });
+
+  it("an invalid JSON body is a 400 {detail} that says JSON", async () => {
+    const response = await api("/auth/user/register/", {
+      method: "POST",
+      body: '{"email": "a@example.com", "password": ',
+      headers: { "Content-Type": "application/json" },
+    });
+    expect(response.status).toBe(400);
+    const body = await json(response);
+    expect(body).toEqual({ detail: expect.stringMatching(/JSON/) });
+  });
+
+  it("a JSON route sent text/plain or no content type answers 415", async () => {
+    const payload = JSON.stringify({ email: uniqueEmail(), password: "Sturdy-Passw0rd!", full_name: "X" });
+    const textPlain = await api("/auth/user/register/", {
+      method: "POST",
+      body: payload,
+      headers: { "Content-Type": "text/plain" },
+    });
+    expect(textPlain.status).toBe(415);
+    expect((await json(textPlain)).detail).toMatch(/application\/json.*text\/plain/);
+
+    // Bytes, not a string: a string body would get `text/plain` added by the Request constructor.
+    const untyped = await api("/auth/user/register/", { method: "POST", body: new TextEncoder().encode(payload) });
+    expect(untyped.status).toBe(415);
+    expect((await json(untyped)).detail).toMatch(/no content type/);
+
+    const withCharset = await api("/auth/user/register/", {
+      method: "POST",
+      body: payload,
+      headers: { "Content-Type": "application/json; charset=utf-8" },
+    });
+    expect(withCharset.status).toBe(201);
+  });
+
+  it("validation errors name each field", async () => {
+    const response = await api("/auth/user/register/", { json: { email: "nope", full_name: "" } });
+    expect(response.status).toBe(400);
+    const body = await json<{ detail: string; errors: { field: string; message: string }[] }>(response);
+    expect(body.errors.map((e) => e.field).sort()).toEqual(["email", "full_name", "password"]);
+  });
+});
+
+describe("request id", () => {
+  it("every response carries X-Request-Id, success or error", async () => {
+    const user = await createUser();
+    const responses = [
+      await api("/auth/user/me/", { token: user.token }),
+      await api("/auth/user/me/"),
+      await api("/no-such-route/"),
+      await api("/users/", { token: user.token }),
+      await api("/auth/user/login/", { method: "POST", body: "x", headers: { "Content-Type": "text/plain" } }),
+      await api("http://api.test/api/v1/openapi.json"),
+    ];
+    expect(responses.map((r) => r.status)).toEqual([200, 401, 404, 403, 415, 200]);
+    const ids = responses.map((r) => r.headers.get("X-Request-Id"));
+    for (const id of ids) expect(id).toMatch(UUID);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("echoes a well-formed incoming X-Request-Id and replaces a malformed one", async () => {
+    const mine = `client-${crypto.randomUUID()}`;
+    const echoed = await api("/health-check/", { headers: { "X-Request-Id": mine } });
+    expect(echoed.headers.get("X-Request-Id")).toBe(mine);
+    const replaced = await api("/health-check/", { headers: { "X-Request-Id": "bad id <script>" } });
+    expect(replaced.headers.get("X-Request-Id")).toMatch(UUID);
+  });
+});
+
+describe("routing", () => {
+  it("answers with and without the trailing slash, without redirecting", async () => {
+    const user = await createUser();
+    for (const path of ["/auth/user/me", "/auth/user/me/", `/users/${user.id}`, `/users/${user.id}/`]) {
+      const response = await api(path, { token: user.token });
+      expect(response.status, path).toBe(200);
+      expect((await json(response)).id).toBe(user.id);
+    }
+    for (const path of ["/departments", "/departments/"]) {
+      expect((await api(path, { token: user.token })).status, path).toBe(200);
+    }
+  });
+});
+
+describe("OpenAPI document", () => {
+  it("is OpenAPI 3.1 and lists the auth, users and departments routes with trailing slashes and schemas", async () => {
+    const response = await api("http://api.test/api/v1/openapi.json");
+    expect(response.status).toBe(200);
+    const doc = await json<{
+      openapi: string;
+      paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>>;
+      components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+    }>(response);
+    expect(doc.openapi).toMatch(/^3\.1\./);
+    const expected: Record<string, string[]> = {
+      "/api/v1/auth/user/register/": ["post"],
+      "/api/v1/auth/user/login/": ["post"],
+      "/api/v1/auth/token/refresh/": ["post"],
+      "/api/v1/auth/user/me/": ["get"],
+      "/api/v1/auth/user/logout/": ["post"],
+      "/api/v1/users/": ["get"],
+      "/api/v1/users/{id}/": ["get", "patch"],
+      "/api/v1/departments/": ["get", "post"],
+      "/api/v1/departments/{id}/": ["delete", "get", "patch"],
+    };
+    for (const [path, methods] of Object.entries(expected)) {
+      expect(doc.paths[path], path).toBeDefined();
+      expect(Object.keys(doc.paths[path] ?? {}).sort(), path).toEqual(expect.arrayContaining(methods));
+    }
+    expect(doc.paths["/api/v1/users"]).toBeUndefined();
+    expect(doc.paths["/api/v1/auth/user/register/"]?.post?.requestBody).toBeDefined();
+    expect(Object.keys(doc.paths["/api/v1/departments/"]?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(["201", "400", "401", "403", "409", "415", "429"]),
+    );
+    expect(Object.keys(doc.paths["/api/v1/users/{id}/"]?.patch?.responses ?? {})).toEqual(
+      expect.arrayContaining(["200", "400", "403", "404"]),
+    );
+    for (const schema of ["User", "UserPage", "Department", "DepartmentPage", "TokenPair", "Error"]) {
+      expect(doc.components.schemas[schema], schema).toBeDefined();
+    }
+    expect(doc.components.securitySchemes.bearerAuth).toBeDefined();
+  });
+});
+
+describe("Postgres connections", () => {
+  it("the relay sees every request's connection closed (Terminate sent), so none leak", async () => {
+    const user = await createUser();
+    const before = await relayStats();
+    for (let i = 0; i < 30; i++) {
+      // Each authenticated request checks its login in Postgres: one pool, one connection.
+      expect((await api("/auth/user/me/", { token: user.token })).status).toBe(200);
+    }
+    const after = await eventually(
+      async () => {
+        const stats = await relayStats();
+        return stats.open <= 5 && stats.terminated >= before.terminated + 30 ? stats : undefined;
+      },
+      20_000,
+      200,
+    );
+    expect(after.total).toBeGreaterThanOrEqual(before.total + 30);
+    expect(after.open).toBeLessThanOrEqual(5);
+  });
+});

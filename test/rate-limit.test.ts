@@ -1,0 +1,56 @@
+import { describe, expect, it } from "vitest";
+import { api, createUser, json, PASSWORD } from "./helpers.ts";
+
+const WINDOW_MS = 60_000;
+
+/**
+ * The binding counts in fixed windows aligned to the wall clock; if 31 requests straddled a
+ * boundary the count would restart mid-way. Start early in a window instead of hoping.
+ */
+async function startOfWindow(neededMs: number): Promise<void> {
+  const left = WINDOW_MS - (Date.now() % WINDOW_MS);
+  if (left < neededMs) await new Promise((resolve) => setTimeout(resolve, left + 50));
+}
+
+describe("auth rate limit (per client IP, login + register + refresh share one bucket)", () => {
+  it("the 31st attempt from one IP in a minute is 429 with Retry-After; another IP is unaffected", async () => {
+    const user = await createUser();
+    const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}-${crypto.randomUUID().slice(0, 8)}`;
+    const login = (from: string, password = PASSWORD) =>
+      api("/auth/user/login/", { json: { email: user.email, password }, headers: { "CF-Connecting-IP": from } });
+
+    await startOfWindow(20_000);
+    // One bucket for all three endpoints: spend part of it on register and refresh.
+    const registerAttempt = await api("/auth/user/register/", {
+      json: { email: user.email, password: PASSWORD, full_name: "Again" },
+      headers: { "CF-Connecting-IP": ip },
+    });
+    expect(registerAttempt.status).toBe(409);
+    const refreshAttempt = await api("/auth/token/refresh/", {
+      json: { refresh_token: "rt_unknown" },
+      headers: { "CF-Connecting-IP": ip },
+    });
+    expect(refreshAttempt.status).toBe(401);
+    // Failed logins count too, so guessing passwords is throttled.
+    expect((await login(ip, "Wrong-Passw0rd!")).status).toBe(401);
+    for (let i = 4; i <= 30; i++) expect((await login(ip)).status, `attempt ${i}`).toBe(200);
+
+    const throttled = await login(ip);
+    expect(throttled.status).toBe(429);
+    expect(await throttled.text()).toBe(JSON.stringify({ detail: "Request was throttled." }));
+    expect(throttled.headers.get("Retry-After")).toBe("60");
+    expect(throttled.headers.get("X-Request-Id")).toBeTruthy();
+    const registerThrottled = await api("/auth/user/register/", {
+      json: { email: "someone-new@example.com", password: PASSWORD, full_name: "New" },
+      headers: { "CF-Connecting-IP": ip },
+    });
+    expect(registerThrottled.status).toBe(429);
+
+    const otherIp = await login(`203.0.113.7-${crypto.randomUUID().slice(0, 8)}`);
+    expect(otherIp.status).toBe(200);
+    // Authenticated routes are limited per user, not per IP: the throttled IP can still use a token.
+    const token = (await json<{ access_token: string }>(otherIp)).access_token;
+    const me = await api("/auth/user/me/", { token, headers: { "CF-Connecting-IP": ip } });
+    expect(me.status).toBe(200);
+  });
+});
