@@ -9,6 +9,7 @@ import { eq, sql } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import { emailLog } from "../src/db/schema.ts";
 import { recordEmail } from "../src/email/outbox.ts";
+import { redriveEmails } from "../src/email/redrive.ts";
 import { MAX_RETRY_DELAY_SECONDS, retryDelaySeconds } from "../src/email/retry.ts";
 import worker from "../src/index.ts";
 import { api, BASE, createUser, eventually, json, PASSWORD, testEnv, uniqueEmail, withDb } from "./helpers.ts";
@@ -243,6 +244,36 @@ describe("email delivery through MailChannels", () => {
     expect(result.explicitAcks).toEqual(["local"]);
     expect((await emailRows(email))[0]).toMatchObject({ status: "sent", provider: "outbox", attempts: 1 });
     expect(await stubRequests(email)).toHaveLength(0);
+  });
+});
+
+describe("re-drive of mail whose enqueue failed", () => {
+  it("enqueues stale never-attempted rows again and they are delivered once", async () => {
+    const stale = uniqueEmail("stale");
+    const fresh = uniqueEmail("fresh");
+    const [staleId, freshId] = await withDb(async (db) => {
+      const ids = [
+        ...(await recordEmail(db, "welcome", [{ email: stale }], { fullName: "Stale" })),
+        ...(await recordEmail(db, "welcome", [{ email: fresh }], { fullName: "Fresh" })),
+      ];
+      // As if the request committed an hour ago and its enqueue was lost.
+      await db
+        .update(emailLog)
+        .set({ createdAt: new Date(Date.now() - 3_600_000) })
+        .where(eq(emailLog.id, ids[0] ?? 0));
+      return ids;
+    });
+
+    const redriven = await redriveEmails(testEnv, { olderThanSeconds: 600 });
+    expect(redriven).toContain(staleId);
+    expect(redriven).not.toContain(freshId);
+
+    const row = await settledRow(stale);
+    expect(row).toMatchObject({ status: "sent", attempts: 1 });
+    expect(await stubRequests(stale)).toHaveLength(1);
+    expect((await emailRows(fresh))[0]).toMatchObject({ status: "queued", attempts: 0 });
+    // A second run finds nothing left to re-drive for that row.
+    expect(await redriveEmails(testEnv, { olderThanSeconds: 600 })).not.toContain(staleId);
   });
 });
 

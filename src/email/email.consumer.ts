@@ -37,13 +37,26 @@ async function sendOne(db: Db, config: ReturnType<typeof getConfig>, emailId: nu
   if (result.ok) {
     await db
       .update(emailLog)
-      .set({ status: "sent", provider: result.provider, attempts, error: null, sentAt: new Date() })
+      .set({
+        status: "sent",
+        provider: result.provider,
+        attempts,
+        error: null,
+        sentAt: new Date(),
+        updatedAt: new Date(),
+      })
       .where(eq(emailLog.id, emailId));
     return "ack";
   }
   await db
     .update(emailLog)
-    .set({ status: result.retryable ? "retrying" : "failed", provider: result.provider, attempts, error: result.error })
+    .set({
+      status: result.retryable ? "retrying" : "failed",
+      provider: result.provider,
+      attempts,
+      error: result.error,
+      updatedAt: new Date(),
+    })
     .where(eq(emailLog.id, emailId));
   log(result.retryable ? "warn" : "error", "email send failed", {
     email_id: emailId,
@@ -57,7 +70,8 @@ async function sendOne(db: Db, config: ReturnType<typeof getConfig>, emailId: nu
 export const consumeEmails: QueueConsumer = async (batch, env) => {
   const config = getConfig(env);
   const baseSeconds = retryBaseSeconds(env);
-  const database = connect(config);
+  // One connection per batch: consumers scale out under load, and each batch's queries are short.
+  const database = connect(config, { max: 1 });
   try {
     await Promise.all(
       batch.messages.map(async (message) => {
@@ -87,7 +101,7 @@ export const consumeEmails: QueueConsumer = async (batch, env) => {
 
 /** Messages that exhausted their retries: the row becomes `failed`, keeping the last error. */
 export const consumeEmailDeadLetters: QueueConsumer = async (batch, env) => {
-  const database = connect(getConfig(env));
+  const database = connect(getConfig(env), { max: 1 });
   try {
     await Promise.all(
       batch.messages.map(async (message) => {
@@ -102,6 +116,7 @@ export const consumeEmailDeadLetters: QueueConsumer = async (batch, env) => {
             .set({
               status: "failed",
               error: sql`coalesce(${emailLog.error}, 'Delivery failed after the last retry.')`,
+              updatedAt: new Date(),
             })
             .where(and(eq(emailLog.id, emailId), ne(emailLog.status, "sent")));
           log("error", "email dead-lettered", { email_id: emailId });
