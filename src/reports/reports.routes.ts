@@ -1,0 +1,172 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { Context } from "hono";
+import { type CachedBody, cachedResponse } from "../cache/http.ts";
+import { toCsv } from "../lib/csv.ts";
+import { ApiError } from "../lib/errors.ts";
+import { createRouter, errorResponses } from "../lib/openapi.ts";
+import { requireAuth } from "../middleware/auth.ts";
+import { isoDay, parseIsoDate } from "../tasks/dates.ts";
+import { taskFreshness } from "../tasks/tasks.service.ts";
+import type { AppEnv } from "../types.ts";
+import {
+  OverdueReportSchema,
+  PerDayQuerySchema,
+  PerDayReportSchema,
+  ReportQuerySchema,
+  StatusReportSchema,
+} from "./reports.schemas.ts";
+import { countsPerDay, overdueTasks, statusCounts } from "./reports.service.ts";
+
+const tags = ["Reports"];
+const security = [{ bearerAuth: [] }];
+const MAX_DAYS = 366;
+const DAY_MS = 86_400_000;
+
+const csvOrJson = <T extends z.ZodType>(schema: T, description: string) => ({
+  description: `${description} CSV by default; JSON with \`Accept: application/json\`. Header \`X-Cache\`: HIT, MISS or BYPASS.`,
+  content: { "text/csv": { schema: z.string() }, "application/json": { schema } },
+});
+
+/** JSON when the client asks for it (and does not put CSV first); CSV otherwise. */
+function wantsJson(c: Context<AppEnv>): boolean {
+  const accept = (c.req.header("Accept") ?? "").toLowerCase();
+  if (!accept.includes("application/json")) return false;
+  const csvAt = accept.indexOf("text/csv");
+  return csvAt === -1 || accept.indexOf("application/json") < csvAt;
+}
+
+function report(
+  c: Context<AppEnv>,
+  scope: string,
+  params: unknown,
+  filename: string,
+  format: "csv" | "json",
+  build: () => Promise<{ json: unknown; header: string[]; rows: (string | number)[][] }>,
+): Promise<Response> {
+  const db = c.var.db();
+  if (format === "csv") c.header("Content-Disposition", `attachment; filename="${filename}"`);
+  c.header("Vary", "Accept");
+  return cachedResponse(c, {
+    scope: `reports:${scope}`,
+    params: { params, format },
+    ttlSeconds: c.var.config.REPORT_CACHE_TTL_SECONDS,
+    marker: () => taskFreshness(db, c.var.user),
+    load: async (): Promise<CachedBody> => {
+      const data = await build();
+      return format === "json"
+        ? { body: JSON.stringify(data.json), contentType: "application/json" }
+        : { body: toCsv(data.header, data.rows), contentType: "text/csv" };
+    },
+  });
+}
+
+async function statusReport(c: Context<AppEnv>, format: "csv" | "json"): Promise<Response> {
+  return report(c, "task-status", {}, "tasks.csv", format, async () => {
+    const counts = await statusCounts(c.var.db(), c.var.user);
+    return {
+      json: counts,
+      header: ["Total tasks", "Completed Task", "Incompleted Task"],
+      rows: [[counts.total_tasks, counts.completed_tasks, counts.incomplete_tasks]],
+    };
+  });
+}
+
+function dayRange(query: { from?: string; to?: string }): { from: string; to: string } {
+  const to = query.to ?? isoDay(new Date());
+  const toDate = parseIsoDate(to);
+  const from = query.from ?? isoDay(new Date((toDate?.getTime() ?? Date.now()) - 29 * DAY_MS));
+  const fromDate = parseIsoDate(from);
+  if (!toDate || !fromDate) throw ApiError.invalidParameter("from", "must be a date as YYYY-MM-DD");
+  if (fromDate > toDate) throw ApiError.invalidParameter("from", "must not be after 'to'");
+  if ((toDate.getTime() - fromDate.getTime()) / DAY_MS + 1 > MAX_DAYS) {
+    throw ApiError.invalidParameter("from", `the range may span at most ${MAX_DAYS} days`);
+  }
+  return { from, to };
+}
+
+const legacyRoute = createRoute({
+  method: "get",
+  path: "/user/tasks/get_task_status_report",
+  tags,
+  security,
+  summary: "Task status report (seed 000)",
+  description:
+    "Exactly seed 000: a CSV `Total tasks,Completed Task,Incompleted Task` and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.",
+  middleware: [requireAuth] as const,
+  request: { query: ReportQuerySchema },
+  responses: {
+    200: { description: "The CSV.", content: { "text/csv": { schema: z.string() } } },
+    ...errorResponses(400, 401, 429),
+  },
+});
+
+const statusRoute = createRoute({
+  method: "get",
+  path: "/reports/task-status",
+  tags,
+  security,
+  summary: "Task status counts",
+  middleware: [requireAuth] as const,
+  request: { query: ReportQuerySchema },
+  responses: { 200: csvOrJson(StatusReportSchema, "Counts."), ...errorResponses(400, 401, 429) },
+});
+
+const overdueRoute = createRoute({
+  method: "get",
+  path: "/reports/overdue",
+  tags,
+  security,
+  summary: "Overdue tasks",
+  description: "Visible tasks past due and not done; `days_overdue` in whole days, rounded down.",
+  middleware: [requireAuth] as const,
+  request: { query: ReportQuerySchema },
+  responses: { 200: csvOrJson(OverdueReportSchema, "Rows."), ...errorResponses(400, 401, 429) },
+});
+
+const perDayRoute = (kind: "completed" | "opened") =>
+  createRoute({
+    method: "get",
+    path: `/reports/${kind}-per-day`,
+    tags,
+    security,
+    summary: kind === "completed" ? "Tasks completed per day" : "Tasks opened per day",
+    description:
+      "One row per UTC day from `from` to `to` (both inclusive, at most 366 days), zeros included. Default: the last 30 days.",
+    middleware: [requireAuth] as const,
+    request: { query: PerDayQuerySchema },
+    responses: { 200: csvOrJson(PerDayReportSchema, "Rows."), ...errorResponses(400, 401, 429) },
+  });
+
+function perDayHandler(kind: "completed" | "opened") {
+  return (c: Context<AppEnv>, query: { from?: string; to?: string }) => {
+    const range = dayRange(query);
+    return report(c, `${kind}-per-day`, range, `${kind}-per-day.csv`, wantsJson(c) ? "json" : "csv", async () => {
+      const rows = await countsPerDay(c.var.db(), c.var.user, kind, range.from, range.to);
+      return { json: { results: rows }, header: ["date", "count"], rows: rows.map((row) => [row.date, row.count]) };
+    });
+  };
+}
+
+const completedPerDay = perDayHandler("completed");
+const openedPerDay = perDayHandler("opened");
+
+export const reportsRoutes = createRouter()
+  .openapi(statusRoute, async (c) => (await statusReport(c, wantsJson(c) ? "json" : "csv")) as never)
+  .openapi(overdueRoute, async (c) => {
+    const format = wantsJson(c) ? "json" : "csv";
+    return (await report(c, "overdue", {}, "overdue.csv", format, async () => {
+      const rows = await overdueTasks(c.var.db(), c.var.user);
+      return {
+        json: { results: rows },
+        header: ["id", "title", "due_date", "days_overdue", "assignees"],
+        rows: rows.map((row) => [row.id, row.title, row.due_date, row.days_overdue, row.assignees.join(" ")]),
+      };
+    })) as never;
+  })
+  .openapi(perDayRoute("completed"), async (c) => (await completedPerDay(c, c.req.valid("query"))) as never)
+  .openapi(perDayRoute("opened"), async (c) => (await openedPerDay(c, c.req.valid("query"))) as never);
+
+export const legacyReportRoutes = createRouter().openapi(
+  legacyRoute,
+  async (c) => (await statusReport(c, "csv")) as never,
+);
