@@ -347,6 +347,15 @@ describe("GET /dev/outbox/", () => {
     }
   });
 
+  it("is described in the OpenAPI document with its query parameters and page schema", async () => {
+    const document = await json<{
+      paths: Record<string, { get?: { parameters?: { name: string }[]; responses: Record<string, unknown> } }>;
+    }>(await api("/openapi.json"));
+    const operation = document.paths["/api/v1/dev/outbox/"]?.get;
+    expect(operation?.parameters?.map((p) => p.name).sort()).toEqual(["page", "page_size", "template", "to"]);
+    expect(Object.keys(operation?.responses ?? {})).toEqual(expect.arrayContaining(["200", "400", "401", "404"]));
+  });
+
   it("requires authentication", async () => {
     const response = await api("/dev/outbox/");
     expect(response.status).toBe(401);
