@@ -54,3 +54,34 @@ describe("auth rate limit (per client IP, login + register + refresh share one b
     expect(me.status).toBe(200);
   });
 });
+
+describe("per-user rate limit on authenticated routes", () => {
+  it("the 601st request of one user within a minute is 429; another user is unaffected", async () => {
+    const other = await createUser();
+    const wave = 40;
+    // Sending 600 requests takes several seconds; if they straddled a window boundary the count
+    // would restart, so such a run proves nothing and is repeated with a fresh user.
+    for (let attempt = 1; ; attempt++) {
+      const user = await createUser();
+      await startOfWindow(30_000);
+      const window = Math.floor(Date.now() / WINDOW_MS);
+      const statuses: number[] = [];
+      for (let sent = 0; sent < 600; sent += wave) {
+        const batch = await Promise.all(
+          Array.from({ length: wave }, () => api("/departments/?page_size=1", { token: user.token })),
+        );
+        statuses.push(...batch.map((r) => r.status));
+      }
+      const throttled = await api("/departments/", { token: user.token });
+      if (Math.floor(Date.now() / WINDOW_MS) !== window && attempt < 3) continue;
+
+      expect(statuses.filter((s) => s !== 200)).toEqual([]);
+      expect(throttled.status).toBe(429);
+      expect(await json(throttled)).toEqual({ detail: "Request was throttled." });
+      expect(throttled.headers.get("Retry-After")).toBe("60");
+      expect((await api("/auth/user/me/", { token: user.token })).status).toBe(429);
+      expect((await api("/departments/", { token: other.token })).status).toBe(200);
+      return;
+    }
+  }, 180_000);
+});
