@@ -1,4 +1,2 @@
 /** The attachments feature's routes, mounted under /api/v1 by app.ts. */
-import { createRouter } from "../lib/openapi.ts";
-
-export const attachmentsRoutes = createRouter();
+export { attachmentsRoutes } from "./attachments.routes.ts";

@@ -1,4 +1,2 @@
 /** The comments feature's routes, mounted under /api/v1 by app.ts. */
-import { createRouter } from "../lib/openapi.ts";
-
-export const commentsRoutes = createRouter();
+export { commentsRoutes } from "./comments.routes.ts";

@@ -1,0 +1,208 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { ApiError } from "../lib/errors.ts";
+import { createRouter, errorResponses, IntIdParam, jsonContent } from "../lib/openapi.ts";
+import { requireAuth } from "../middleware/auth.ts";
+import type { AppEnv } from "../types.ts";
+import {
+  completeUpload,
+  deleteAttachment,
+  getAttachment,
+  listAttachments,
+  registerUpload,
+  storeFile,
+} from "./attachments.service.ts";
+
+const tags = ["Attachments"];
+const security = [{ bearerAuth: [] }];
+/** Room for the multipart envelope around a file of the maximum size. */
+const FORM_OVERHEAD = 64 * 1024;
+
+const AttachmentSchema = z
+  .object({
+    id: z.number().int(),
+    task: z.number().int(),
+    uploaded_by: z.number().int(),
+    filename: z.string(),
+    content_type: z.string(),
+    size_bytes: z.number().int(),
+    status: z.enum(["pending", "ready"]),
+    created_at: z.string().openapi({ format: "date-time" }),
+    completed_at: z.string().nullable().openapi({ format: "date-time" }),
+  })
+  .openapi("Attachment");
+
+const PresignedAttachmentSchema = AttachmentSchema.extend({
+  upload: z.object({
+    method: z.literal("PUT"),
+    url: z.string().url(),
+    headers: z.record(z.string(), z.string()),
+    expires_at: z.string().openapi({ format: "date-time" }),
+  }),
+}).openapi("PresignedAttachment");
+
+const AttachmentDetailSchema = AttachmentSchema.extend({
+  download_url: z.string().url().openapi({ description: "Presigned GET URL, valid for 5 minutes." }),
+  download_expires_at: z.string().openapi({ format: "date-time" }),
+}).openapi("AttachmentDetail");
+
+const RegisterSchema = z
+  .object({
+    filename: z.string().trim().min(1, "is required").max(255, "must be at most 255 characters"),
+    size_bytes: z
+      .number()
+      .int("must be a whole number")
+      .min(1, "must be at least 1")
+      .max(5 * 1024 ** 3, "must be at most 5 GiB"),
+    content_type: z
+      .string()
+      .regex(/^[\w.+-]+\/[\w.+-]+$/, "must be a media type such as application/pdf")
+      .default("application/octet-stream"),
+  })
+  .strict()
+  .openapi("AttachmentUploadRequest", {
+    example: { filename: "plan.pdf", size_bytes: 52_428_800, content_type: "application/pdf" },
+  });
+
+const FileFormSchema = z.object({
+  file: z
+    .any()
+    .openapi({
+      type: "string",
+      format: "binary",
+      description: "The file (up to ATTACHMENT_MAX_BYTES, 10 MiB by default).",
+    }),
+});
+
+/** 413 before the body is read when the declared length is already too large. */
+const attachmentBodyLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
+  const length = Number(c.req.header("Content-Length") ?? "0");
+  if (Number.isFinite(length) && length > c.var.config.ATTACHMENT_MAX_BYTES + FORM_OVERHEAD) {
+    throw ApiError.tooLarge(
+      `Attachments may be at most ${c.var.config.ATTACHMENT_MAX_BYTES} bytes; use a presigned upload for larger files.`,
+    );
+  }
+  await next();
+};
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/tasks/{id}/attachments",
+  tags,
+  security,
+  summary: "A task's attachments",
+  description: "Completed attachments only; anyone who can read the task.",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam },
+  responses: {
+    200: jsonContent(z.object({ results: z.array(AttachmentSchema) }).openapi("AttachmentList"), "The attachments."),
+    ...errorResponses(400, 401, 404, 429),
+  },
+});
+
+const createAttachmentRoute = createRoute({
+  method: "post",
+  path: "/tasks/{id}/attachments",
+  tags,
+  security,
+  summary: "Attach a file",
+  description:
+    "`multipart/form-data` with `file` (up to ATTACHMENT_MAX_BYTES; 413 above): stored at once. Or JSON `{filename, size_bytes, content_type}`: answers with a presigned `upload` the client PUTs the bytes to, then calls `/attachments/{id}/complete/`. Needs the right to edit the task.",
+  middleware: [requireAuth, attachmentBodyLimit] as const,
+  request: {
+    params: IntIdParam,
+    // Not `required`: with two media types, zod-openapi then validates only the one sent.
+    body: {
+      required: false,
+      content: { "multipart/form-data": { schema: FileFormSchema }, "application/json": { schema: RegisterSchema } },
+    },
+  },
+  responses: {
+    201: {
+      description: "The attachment (with `upload` for the JSON form).",
+      content: { "application/json": { schema: z.union([AttachmentSchema, PresignedAttachmentSchema]) } },
+    },
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429, 503),
+  },
+});
+
+const completeRoute = createRoute({
+  method: "post",
+  path: "/attachments/{id}/complete",
+  tags,
+  security,
+  summary: "Confirm a presigned upload",
+  description:
+    "Checks the object exists in R2 with the announced size; 409 when nothing (or something else) was uploaded.",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam },
+  responses: {
+    200: jsonContent(AttachmentSchema, "The attachment, now visible."),
+    ...errorResponses(400, 401, 403, 404, 409, 429),
+  },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/attachments/{id}",
+  tags,
+  security,
+  summary: "An attachment and its download URL",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam },
+  responses: {
+    200: jsonContent(AttachmentDetailSchema, "The attachment."),
+    ...errorResponses(400, 401, 404, 429, 503),
+  },
+});
+
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/attachments/{id}",
+  tags,
+  security,
+  summary: "Delete an attachment and its file",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam },
+  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
+});
+
+export const attachmentsRoutes = createRouter()
+  .openapi(listRoute, async (c) => {
+    const results = await listAttachments(c.var.db(), c.var.user, c.req.valid("param").id);
+    return c.json({ results }, 200);
+  })
+  .openapi(createAttachmentRoute, async (c) => {
+    const taskId = c.req.valid("param").id;
+    const type = c.req.header("Content-Type") ?? "";
+    if (/^multipart\/form-data/i.test(type)) {
+      const form = c.req.valid("form");
+      const file: unknown = "file" in form ? form.file : undefined;
+      if (!(file instanceof File)) {
+        throw ApiError.badRequest("Invalid input in file: must be a file.", [
+          { field: "file", message: "must be a file" },
+        ]);
+      }
+      if (file.size > c.var.config.ATTACHMENT_MAX_BYTES) {
+        throw ApiError.tooLarge(
+          `Attachments may be at most ${c.var.config.ATTACHMENT_MAX_BYTES} bytes; use a presigned upload for larger files.`,
+        );
+      }
+      return c.json(await storeFile(c.var.db(), c.env.FILES, c.var.user, taskId, file), 201);
+    }
+    const presign = { config: c.var.config, requestOrigin: new URL(c.req.url).origin };
+    const body = c.req.valid("json");
+    if (!("filename" in body)) throw ApiError.badRequest("Invalid input in filename: is required.");
+    return c.json(await registerUpload(c.var.db(), presign, c.var.user, taskId, body), 201);
+  })
+  .openapi(completeRoute, async (c) =>
+    c.json(await completeUpload(c.var.db(), c.env.FILES, c.var.user, c.req.valid("param").id), 200),
+  )
+  .openapi(getRoute, async (c) => {
+    const presign = { config: c.var.config, requestOrigin: new URL(c.req.url).origin };
+    return c.json(await getAttachment(c.var.db(), presign, c.var.user, c.req.valid("param").id), 200);
+  })
+  .openapi(deleteRoute, async (c) => {
+    await deleteAttachment(c.var.db(), c.env.FILES, c.var.user, c.req.valid("param").id);
+    return c.body(null, 204);
+  });

@@ -1,0 +1,198 @@
+/**
+ * Task attachments in R2. Small files arrive as multipart and are stored at once (`ready`); larger
+ * ones are registered (`pending`) and uploaded by the client straight to R2 through a presigned
+ * PUT, then confirmed with `complete`, which checks the object really is there with the announced
+ * size. Pending attachments are invisible. Attachments of a deleted task are unreachable because
+ * every lookup joins the live task and applies the task policy.
+ */
+import { and, asc, eq, isNull } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { taskAttachments, tasks } from "../db/schema.ts";
+import { ApiError } from "../lib/errors.ts";
+import { errorFields, log } from "../lib/log.ts";
+import { type PresignContext, presignGet, presignPut } from "../storage/presign.ts";
+import { type Actor, assertCanChangeAttachments, assertCanRead } from "../tasks/tasks.policy.ts";
+import { facts, getTask, loadTask } from "../tasks/tasks.service.ts";
+
+type AttachmentRow = typeof taskAttachments.$inferSelect;
+
+export interface AttachmentResponse {
+  id: number;
+  task: number;
+  uploaded_by: number;
+  filename: string;
+  content_type: string;
+  size_bytes: number;
+  status: "pending" | "ready";
+  created_at: string;
+  completed_at: string | null;
+}
+
+export function toAttachmentResponse(row: AttachmentRow): AttachmentResponse {
+  return {
+    id: row.id,
+    task: row.taskId,
+    uploaded_by: row.uploadedById,
+    filename: row.filename,
+    content_type: row.contentType,
+    size_bytes: row.sizeBytes,
+    status: row.status,
+    created_at: row.createdAt.toISOString(),
+    completed_at: row.completedAt?.toISOString() ?? null,
+  };
+}
+
+/** Keeps the name readable in the key while making it safe for S3 paths. */
+function objectKey(taskId: number, filename: string): string {
+  const safe = filename.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120) || "file";
+  return `attachments/${taskId}/${crypto.randomUUID()}/${safe}`;
+}
+
+export async function listAttachments(db: Db, user: Actor, taskId: number): Promise<AttachmentResponse[]> {
+  await getTask(db, user, taskId);
+  const rows = await db
+    .select()
+    .from(taskAttachments)
+    .where(and(eq(taskAttachments.taskId, taskId), eq(taskAttachments.status, "ready")))
+    .orderBy(asc(taskAttachments.createdAt), asc(taskAttachments.id));
+  return rows.map(toAttachmentResponse);
+}
+
+export async function storeFile(
+  db: Db,
+  bucket: R2Bucket,
+  user: Actor,
+  taskId: number,
+  file: File,
+): Promise<AttachmentResponse> {
+  const task = await loadTask(db, taskId);
+  assertCanChangeAttachments(user, facts(task));
+  const filename = file.name || "file";
+  const contentType = file.type || "application/octet-stream";
+  const key = objectKey(taskId, filename);
+  await bucket.put(key, file.stream(), { httpMetadata: { contentType } });
+  try {
+    const [row] = await db
+      .insert(taskAttachments)
+      .values({
+        taskId,
+        uploadedById: user.id,
+        filename,
+        contentType,
+        sizeBytes: file.size,
+        r2Key: key,
+        status: "ready",
+        completedAt: new Date(),
+      })
+      .returning();
+    if (!row) throw new Error("insert returned no row");
+    return toAttachmentResponse(row);
+  } catch (error) {
+    await bucket.delete(key).catch(() => undefined);
+    throw error;
+  }
+}
+
+export interface PresignedAttachment extends AttachmentResponse {
+  upload: { method: "PUT"; url: string; headers: Record<string, string>; expires_at: string };
+}
+
+export async function registerUpload(
+  db: Db,
+  presign: PresignContext,
+  user: Actor,
+  taskId: number,
+  input: { filename: string; size_bytes: number; content_type: string },
+): Promise<PresignedAttachment> {
+  const task = await loadTask(db, taskId);
+  assertCanChangeAttachments(user, facts(task));
+  const key = objectKey(taskId, input.filename);
+  const signed = await presignPut(presign, key);
+  const [row] = await db
+    .insert(taskAttachments)
+    .values({
+      taskId,
+      uploadedById: user.id,
+      filename: input.filename,
+      contentType: input.content_type,
+      sizeBytes: input.size_bytes,
+      r2Key: key,
+      status: "pending",
+    })
+    .returning();
+  if (!row) throw new Error("insert returned no row");
+  return {
+    ...toAttachmentResponse(row),
+    upload: { method: "PUT", url: signed.url, headers: {}, expires_at: signed.expiresAt.toISOString() },
+  };
+}
+
+/** An attachment whose task is live and readable by the user (pending ones only if asked). */
+async function findAttachment(
+  db: Db,
+  user: Actor,
+  id: number,
+  options: { includePending?: boolean } = {},
+): Promise<{ row: AttachmentRow; access: ReturnType<typeof facts> }> {
+  const [found] = await db
+    .select({ row: taskAttachments })
+    .from(taskAttachments)
+    .innerJoin(tasks, eq(tasks.id, taskAttachments.taskId))
+    .where(and(eq(taskAttachments.id, id), isNull(tasks.deletedAt)));
+  if (!found || (!options.includePending && found.row.status !== "ready")) throw ApiError.notFound("Attachment");
+  const task = await loadTask(db, found.row.taskId).catch(() => {
+    throw ApiError.notFound("Attachment");
+  });
+  try {
+    assertCanRead(user, facts(task));
+  } catch {
+    throw ApiError.notFound("Attachment");
+  }
+  return { row: found.row, access: facts(task) };
+}
+
+export async function getAttachment(
+  db: Db,
+  presign: PresignContext,
+  user: Actor,
+  id: number,
+): Promise<AttachmentResponse & { download_url: string; download_expires_at: string }> {
+  const { row } = await findAttachment(db, user, id);
+  const signed = await presignGet(presign, row.r2Key, { filename: row.filename });
+  return {
+    ...toAttachmentResponse(row),
+    download_url: signed.url,
+    download_expires_at: signed.expiresAt.toISOString(),
+  };
+}
+
+/** Confirms a presigned upload: the object must exist with the announced size. Idempotent. */
+export async function completeUpload(db: Db, bucket: R2Bucket, user: Actor, id: number): Promise<AttachmentResponse> {
+  const { row, access } = await findAttachment(db, user, id, { includePending: true });
+  if (row.uploadedById !== user.id) assertCanChangeAttachments(user, access);
+  if (row.status === "ready") return toAttachmentResponse(row);
+  const object = await bucket.head(row.r2Key);
+  if (!object) throw ApiError.conflict("Nothing has been uploaded to this attachment's URL yet; PUT the file first.");
+  if (object.size !== row.sizeBytes) {
+    throw ApiError.conflict(`The uploaded object is ${object.size} bytes, but ${row.sizeBytes} were announced.`);
+  }
+  const [updated] = await db
+    .update(taskAttachments)
+    .set({ status: "ready", completedAt: new Date() })
+    .where(eq(taskAttachments.id, id))
+    .returning();
+  if (!updated) throw ApiError.notFound("Attachment");
+  return toAttachmentResponse(updated);
+}
+
+/** Removes the record, then the object (a failed object delete is logged; the record is gone). */
+export async function deleteAttachment(db: Db, bucket: R2Bucket, user: Actor, id: number): Promise<void> {
+  const { row, access } = await findAttachment(db, user, id);
+  assertCanChangeAttachments(user, access);
+  await db.delete(taskAttachments).where(eq(taskAttachments.id, id));
+  try {
+    await bucket.delete(row.r2Key);
+  } catch (error) {
+    log("error", "attachment object delete failed", errorFields(error));
+  }
+}
