@@ -15,44 +15,52 @@ async function startOfWindow(neededMs: number): Promise<void> {
 describe("auth rate limit (per client IP, login + register + refresh share one bucket)", () => {
   it("the 31st attempt from one IP in a minute is 429 with Retry-After; another IP is unaffected", async () => {
     const user = await createUser();
-    const ip = `198.51.100.${Math.floor(Math.random() * 250) + 1}-${crypto.randomUUID().slice(0, 8)}`;
     const login = (from: string, password = PASSWORD) =>
       api("/auth/user/login/", { json: { email: user.email, password }, headers: { "CF-Connecting-IP": from } });
 
-    await startOfWindow(20_000);
-    // One bucket for all three endpoints: spend part of it on register and refresh.
-    const registerAttempt = await api("/auth/user/register/", {
-      json: { email: user.email, password: PASSWORD, full_name: "Again" },
-      headers: { "CF-Connecting-IP": ip },
-    });
-    expect(registerAttempt.status).toBe(409);
-    const refreshAttempt = await api("/auth/token/refresh/", {
-      json: { refresh_token: "rt_unknown" },
-      headers: { "CF-Connecting-IP": ip },
-    });
-    expect(refreshAttempt.status).toBe(401);
-    // Failed logins count too, so guessing passwords is throttled.
-    expect((await login(ip, "Wrong-Passw0rd!")).status).toBe(401);
-    for (let i = 4; i <= 30; i++) expect((await login(ip)).status, `attempt ${i}`).toBe(200);
+    // A run that straddles a window boundary proves nothing; it is repeated from a fresh IP.
+    for (let attempt = 1; ; attempt++) {
+      const ip = `198.51.100.${attempt}-${crypto.randomUUID().slice(0, 8)}`;
+      await startOfWindow(10_000);
+      const window = Math.floor(Date.now() / WINDOW_MS);
+      // One bucket for all three endpoints: spend part of it on register and refresh.
+      const registerAttempt = await api("/auth/user/register/", {
+        json: { email: user.email, password: PASSWORD, full_name: "Again" },
+        headers: { "CF-Connecting-IP": ip },
+      });
+      const refreshAttempt = await api("/auth/token/refresh/", {
+        json: { refresh_token: "rt_unknown" },
+        headers: { "CF-Connecting-IP": ip },
+      });
+      // Failed logins count too, so guessing passwords is throttled.
+      const wrongPassword = await login(ip, "Wrong-Passw0rd!");
+      const logins: number[] = [];
+      for (let i = 4; i <= 30; i++) logins.push((await login(ip)).status);
+      const throttled = await login(ip);
+      const registerThrottled = await api("/auth/user/register/", {
+        json: { email: "someone-new@example.com", password: PASSWORD, full_name: "New" },
+        headers: { "CF-Connecting-IP": ip },
+      });
+      if (Math.floor(Date.now() / WINDOW_MS) !== window && attempt < 3) continue;
 
-    const throttled = await login(ip);
-    expect(throttled.status).toBe(429);
-    expect(await throttled.text()).toBe(JSON.stringify({ detail: "Request was throttled." }));
-    expect(throttled.headers.get("Retry-After")).toBe("60");
-    expect(throttled.headers.get("X-Request-Id")).toBeTruthy();
-    const registerThrottled = await api("/auth/user/register/", {
-      json: { email: "someone-new@example.com", password: PASSWORD, full_name: "New" },
-      headers: { "CF-Connecting-IP": ip },
-    });
-    expect(registerThrottled.status).toBe(429);
+      expect(registerAttempt.status).toBe(409);
+      expect(refreshAttempt.status).toBe(401);
+      expect(wrongPassword.status).toBe(401);
+      expect(logins.filter((status) => status !== 200)).toEqual([]);
+      expect(throttled.status).toBe(429);
+      expect(await throttled.text()).toBe(JSON.stringify({ detail: "Request was throttled." }));
+      expect(throttled.headers.get("Retry-After")).toBe("60");
+      expect(throttled.headers.get("X-Request-Id")).toBeTruthy();
+      expect(registerThrottled.status).toBe(429);
 
-    const otherIp = await login(`203.0.113.7-${crypto.randomUUID().slice(0, 8)}`);
-    expect(otherIp.status).toBe(200);
-    // Authenticated routes are limited per user, not per IP: the throttled IP can still use a token.
-    const token = (await json<{ access_token: string }>(otherIp)).access_token;
-    const me = await api("/auth/user/me/", { token, headers: { "CF-Connecting-IP": ip } });
-    expect(me.status).toBe(200);
-  });
+      const otherIp = await login(`203.0.113.7-${crypto.randomUUID().slice(0, 8)}`);
+      expect(otherIp.status).toBe(200);
+      // Authenticated routes are limited per user, not per IP: the throttled IP can still use a token.
+      const token = (await json<{ access_token: string }>(otherIp)).access_token;
+      expect((await api("/auth/user/me/", { token, headers: { "CF-Connecting-IP": ip } })).status).toBe(200);
+      return;
+    }
+  }, 120_000);
 });
 
 describe("per-user rate limit on authenticated routes", () => {
@@ -63,7 +71,7 @@ describe("per-user rate limit on authenticated routes", () => {
     // would restart, so such a run proves nothing and is repeated with a fresh user.
     for (let attempt = 1; ; attempt++) {
       const user = await createUser();
-      await startOfWindow(30_000);
+      await startOfWindow(20_000);
       const window = Math.floor(Date.now() / WINDOW_MS);
       const statuses: number[] = [];
       for (let sent = 0; sent < 600; sent += wave) {
