@@ -286,6 +286,8 @@ export const csvUploads = pgTable(
     partCount: integer("part_count"),
     status: text("status").$type<UploadStatus>().notNull().default("awaiting_upload"),
     delimiter: text("delimiter"),
+    /** `\n` or `\r\n`, detected from the header; the chunk parser needs it to close quoted fields. */
+    newline: text("newline"),
     columns: jsonb("columns").$type<UploadColumn[]>().notNull().default([]),
     /** Byte offset of the first record after the header (BOM and header line skipped). */
     dataOffset: bigint("data_offset", { mode: "number" }),

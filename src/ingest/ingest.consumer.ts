@@ -1,10 +1,92 @@
-/** Consumers of the `ingest` queue (planning and chunk messages) and its dead-letter queue. */
+/**
+ * Consumers of the `ingest` queue (planning and chunk messages) and its dead-letter queue.
+ * Messages are acked one by one, so one failing chunk does not retry the whole batch; a chunk
+ * that fails every retry reaches the dead-letter queue, whose consumer fails the upload.
+ */
+import { getConfig } from "../config.ts";
+import { connect, type Database } from "../db/client.ts";
+import { errorFields, log } from "../lib/log.ts";
+import { maskId } from "../lib/mask.ts";
+import { progressOf } from "../progress/upload-progress.ts";
 import type { QueueConsumer } from "../queues/dispatch.ts";
+import { ingestChunk } from "./chunk.ts";
+import { type ChunkMessage, IngestMessage } from "./messages.ts";
+import { persistOutcome } from "./outcome.ts";
+import { planUpload } from "./planner.ts";
 
-export const consumeIngest: QueueConsumer = async (batch) => {
-  batch.ackAll();
+/** Chunks processed at once per batch: enough to overlap parsing with Postgres round trips, within 128 MB. */
+const CONCURRENCY = 3;
+
+async function handleChunk(database: Database, env: Env, message: ChunkMessage): Promise<void> {
+  const outcome = await ingestChunk(database.db, env, message);
+  if (outcome.kind === "skipped") return;
+  const state = await progressOf(env, message.uploadId).chunkDone(outcome.report);
+  // Every report that sees the final state persists it; only the first one changes anything.
+  if (state && (state.status === "completed" || state.status === "failed")) {
+    await persistOutcome(database.db, env, message.uploadId, {
+      status: state.status,
+      error: state.error,
+      errors: state.errors,
+    });
+  }
+}
+
+export const consumeIngest: QueueConsumer = async (batch, env) => {
+  const config = getConfig(env);
+  const database = connect(config, { max: CONCURRENCY + 1 });
+  try {
+    const queue = [...batch.messages];
+    const worker = async () => {
+      for (let message = queue.shift(); message; message = queue.shift()) {
+        const parsed = IngestMessage.safeParse(message.body);
+        if (!parsed.success) {
+          log("error", "unreadable ingest message dropped", { id: message.id });
+          message.ack();
+          continue;
+        }
+        try {
+          if (parsed.data.kind === "plan") await planUpload(database.db, env, config, parsed.data);
+          else await handleChunk(database, env, parsed.data);
+          message.ack();
+        } catch (error) {
+          log("warn", "ingest message failed; will retry", {
+            kind: parsed.data.kind,
+            upload: maskId(parsed.data.uploadId),
+            attempts: message.attempts,
+            ...errorFields(error),
+          });
+          message.retry();
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, batch.messages.length) }, worker));
+  } finally {
+    await database.end();
+  }
 };
 
-export const consumeIngestDeadLetters: QueueConsumer = async (batch) => {
-  batch.ackAll();
+/** A message that failed every retry: its upload ends `failed` with the reason. */
+export const consumeIngestDeadLetters: QueueConsumer = async (batch, env) => {
+  const database = connect(getConfig(env));
+  try {
+    for (const message of batch.messages) {
+      const parsed = IngestMessage.safeParse(message.body);
+      if (!parsed.success) {
+        message.ack();
+        continue;
+      }
+      const what = parsed.data.kind === "plan" ? "Planning the ingestion" : `Ingesting chunk ${parsed.data.index + 1}`;
+      const reason = `${what} failed repeatedly; the upload was stopped.`;
+      try {
+        await progressOf(env, parsed.data.uploadId).end("failed", reason);
+        await persistOutcome(database.db, env, parsed.data.uploadId, { status: "failed", error: reason });
+        message.ack();
+      } catch (error) {
+        log("error", "dead-lettered ingest message could not fail its upload", errorFields(error));
+        message.retry();
+      }
+    }
+  } finally {
+    await database.end();
+  }
 };

@@ -1,13 +1,169 @@
 /**
- * One Durable Object per upload: the single writer of its live ingestion progress.
- * The full state machine and the WebSocket (Hibernation API) feed arrive with the ingestion
- * feature; the foundation needs the class bound and reachable.
+ * One Durable Object per upload: the single writer of its live ingestion progress. Chunk
+ * consumers report here; because a Durable Object handles one call at a time, exactly one report
+ * sees "all chunks done" and settles the upload, with no race between consumers. State is kept in
+ * the object's SQLite-backed storage, so eviction loses nothing; WebSockets use the Hibernation
+ * API, so watchers survive eviction too.
  */
 import { DurableObject } from "cloudflare:workers";
+import type { UploadStatus } from "../db/schema.ts";
+import {
+  type ChunkReport,
+  isTerminal,
+  mergeErrors,
+  type ProgressSnapshot,
+  type ProgressState,
+  settle,
+  snapshotOf,
+} from "./progress-state.ts";
+
+const STATE = "state";
+const chunkKey = (index: number) => `chunk:${index}`;
+
+export interface ProgressInit {
+  totalBytes: number;
+  headerBytes: number;
+  maxErrorRatio: number;
+}
 
 export class UploadProgress extends DurableObject<Env> {
   /** Liveness probe used by the health check. */
   async ping(): Promise<"pong"> {
     return "pong";
   }
+
+  /** Called when the file is accepted. Idempotent: an existing state is kept. */
+  async init(init: ProgressInit): Promise<ProgressState> {
+    const existing = await this.load();
+    if (existing) return existing;
+    const state: ProgressState = {
+      status: "queued",
+      ...init,
+      chunksTotal: null,
+      chunksDone: 0,
+      rows: 0,
+      records: 0,
+      errorRows: 0,
+      bytesDone: 0,
+      startedAt: null,
+      finishedAt: null,
+      error: null,
+      errors: [],
+    };
+    await this.save(state);
+    return state;
+  }
+
+  async markProcessing(startedAt: number): Promise<ProgressState | null> {
+    const state = await this.load();
+    if (!state || state.status !== "queued") return state;
+    return this.save({ ...state, status: "processing", startedAt });
+  }
+
+  /** The planner found every chunk; with zero chunks (header only) this settles at once. */
+  async planned(chunksTotal: number): Promise<ProgressState | null> {
+    const state = await this.load();
+    if (!state || isTerminal(state.status)) return state;
+    return this.save(settle({ ...state, chunksTotal }, Date.now()));
+  }
+
+  /** A chunk's rows are committed. A repeated report of the same chunk changes nothing. */
+  async chunkDone(report: ChunkReport): Promise<ProgressState | null> {
+    const state = await this.load();
+    if (!state || isTerminal(state.status)) return state;
+    if (await this.ctx.storage.get(chunkKey(report.index))) return state;
+    await this.ctx.storage.put(chunkKey(report.index), true);
+    const next: ProgressState = {
+      ...state,
+      chunksDone: state.chunksDone + 1,
+      rows: state.rows + report.rows,
+      records: state.records + report.records,
+      errorRows: state.errorRows + report.errorRows,
+      bytesDone: state.bytesDone + report.bytes,
+      errors: mergeErrors(state.errors, report.errors),
+    };
+    return this.save(settle(next, Date.now()));
+  }
+
+  /** Ends the upload as failed or cancelled unless it already ended. */
+  async end(
+    status: Extract<UploadStatus, "failed" | "cancelled">,
+    error: string | null,
+  ): Promise<ProgressState | null> {
+    const state = await this.load();
+    if (!state || isTerminal(state.status)) return state;
+    return this.save({ ...state, status, error, finishedAt: Date.now() });
+  }
+
+  async snapshot(): Promise<ProgressSnapshot | null> {
+    const state = await this.load();
+    return state ? snapshotOf(state) : null;
+  }
+
+  async state(): Promise<ProgressState | null> {
+    return this.load();
+  }
+
+  /** Forgets everything (the upload was deleted); open sockets are closed. */
+  async reset(): Promise<void> {
+    for (const socket of this.ctx.getWebSockets()) socket.close(1000, "upload deleted");
+    await this.ctx.storage.deleteAll();
+  }
+
+  /** WebSocket upgrade: the current state at once, then every change; closed after the final state. */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("expected a WebSocket upgrade", { status: 426 });
+    }
+    const state = await this.load();
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server);
+    if (state) server.send(JSON.stringify(snapshotOf(state)));
+    if (!state || isTerminal(state.status)) server.close(1000, "final state");
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  override async webSocketMessage(socket: WebSocket): Promise<void> {
+    // Any message from a watcher is answered with the current state (a cheap "refresh").
+    const state = await this.load();
+    if (state) socket.send(JSON.stringify(snapshotOf(state)));
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
+    try {
+      socket.close(code === 1005 ? 1000 : code, "closed");
+    } catch {
+      // Already closed by the runtime.
+    }
+  }
+
+  private async load(): Promise<ProgressState | null> {
+    return (await this.ctx.storage.get<ProgressState>(STATE)) ?? null;
+  }
+
+  private async save(state: ProgressState): Promise<ProgressState> {
+    await this.ctx.storage.put(STATE, state);
+    this.broadcast(state);
+    return state;
+  }
+
+  private broadcast(state: ProgressState): void {
+    const sockets = this.ctx.getWebSockets();
+    if (sockets.length === 0) return;
+    const message = JSON.stringify(snapshotOf(state));
+    const terminal = isTerminal(state.status);
+    for (const socket of sockets) {
+      try {
+        socket.send(message);
+        if (terminal) socket.close(1000, "final state");
+      } catch {
+        // A socket that went away is not an error for the writer.
+      }
+    }
+  }
+}
+
+/** The progress object of an upload. */
+export function progressOf(env: Env, uploadId: string): DurableObjectStub<UploadProgress> {
+  return env.UPLOAD_PROGRESS.get(env.UPLOAD_PROGRESS.idFromName(uploadId));
 }

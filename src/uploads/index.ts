@@ -1,4 +1,2 @@
 /** The uploads feature's routes, mounted under /api/v1 by app.ts. */
-import { createRouter } from "../lib/openapi.ts";
-
-export const uploadsRoutes = createRouter();
+export { uploadsRoutes } from "./uploads.routes.ts";

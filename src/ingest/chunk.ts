@@ -1,0 +1,193 @@
+/**
+ * The chunk step: reads one byte range from R2, parses it with papaparse (from text, never raw
+ * bytes), types each record, and inserts the good ones in one transaction that also marks the
+ * chunk done. A redelivered chunk finds its marker set and inserts nothing; `ON CONFLICT DO
+ * NOTHING` on (upload_id, row_number) is the second guard. Row numbers come from the planner, so
+ * they follow the file's order whatever order chunks run in.
+ */
+import { and, eq, isNull, sql } from "drizzle-orm";
+import Papa from "papaparse";
+import type { Db } from "../db/client.ts";
+import { csvUploadChunks, csvUploads, type UploadColumn, type UploadRowError } from "../db/schema.ts";
+import { type ChunkReport, MAX_KEPT_ERRORS } from "../progress/progress-state.ts";
+import { convertValue } from "./csv-format.ts";
+import type { ChunkMessage } from "./messages.ts";
+import { partitionName } from "./partitions.ts";
+
+/** Rows per INSERT: one JSON parameter each, so no bind-parameter limit applies. */
+const INSERT_BATCH = 5000;
+
+export interface ParsedChunk {
+  rows: [number, Record<string, unknown>][];
+  records: number;
+  errorRows: number;
+  errors: UploadRowError[];
+}
+
+/** Pure: turns a chunk's text into typed rows and counted errors. */
+export function parseChunk(
+  text: string,
+  layout: { delimiter: string; newline: string; columns: UploadColumn[] },
+  position: { firstRow: number; firstLine: number; records: number },
+): ParsedChunk {
+  const parsed = Papa.parse<string[]>(text, { delimiter: layout.delimiter, newline: layout.newline as "\n" });
+  const badQuotes = new Set<number>();
+  for (const error of parsed.errors) if (error.type === "Quotes" && error.row !== undefined) badQuotes.add(error.row);
+  const out: ParsedChunk = { rows: [], records: 0, errorRows: 0, errors: [] };
+  const fail = (line: number, reason: string) => {
+    out.errorRows++;
+    if (out.errors.length < MAX_KEPT_ERRORS) out.errors.push({ line, reason });
+  };
+  const { columns } = layout;
+  let line = position.firstLine;
+  for (const [i, fields] of parsed.data.entries()) {
+    const recordLine = line;
+    let newlines = 0;
+    for (const field of fields) {
+      for (let at = field.indexOf("\n"); at !== -1; at = field.indexOf("\n", at + 1)) newlines++;
+    }
+    line += 1 + newlines;
+    if (fields.length === 1 && (fields[0] === "" || fields[0] === "\r")) continue;
+    if (out.records >= position.records) {
+      // The planner and the parser disagree on where records end (malformed quoting); a row
+      // number beyond the planned range could collide with the next chunk's, so it is an error.
+      fail(recordLine, "malformed quoting: the record's end could not be determined");
+      continue;
+    }
+    const rowNumber = position.firstRow + out.records;
+    out.records++;
+    if (badQuotes.has(i)) {
+      fail(recordLine, "malformed quoting");
+      continue;
+    }
+    if (fields.length !== columns.length) {
+      fail(recordLine, `expected ${columns.length} fields, found ${fields.length}`);
+      continue;
+    }
+    const data: Record<string, unknown> = {};
+    let reason: string | undefined;
+    for (const [c, column] of columns.entries()) {
+      const raw = fields[c] ?? "";
+      // jsonb rejects NUL; such a record is counted as an error rather than silently altered.
+      if (raw.includes("\u0000")) {
+        reason = `column '${column.key}': contains a NUL character`;
+        break;
+      }
+      const converted = convertValue(raw, column.type);
+      if (!converted.ok) {
+        reason = `column '${column.key}': ${converted.reason}`;
+        break;
+      }
+      data[column.key] = converted.value;
+    }
+    if (reason) fail(recordLine, reason);
+    else out.rows.push([rowNumber, data]);
+  }
+  return out;
+}
+
+export type ChunkOutcome = { kind: "skipped" } | { kind: "done"; report: ChunkReport };
+
+export async function ingestChunk(db: Db, env: Env, message: ChunkMessage): Promise<ChunkOutcome> {
+  const [upload] = await db
+    .select({
+      status: csvUploads.status,
+      r2Key: csvUploads.r2Key,
+      delimiter: csvUploads.delimiter,
+      newline: csvUploads.newline,
+      columns: csvUploads.columns,
+    })
+    .from(csvUploads)
+    .where(eq(csvUploads.id, message.uploadId));
+  if (!upload || upload.status !== "processing") return { kind: "skipped" };
+
+  const [chunk] = await db
+    .select()
+    .from(csvUploadChunks)
+    .where(and(eq(csvUploadChunks.uploadId, message.uploadId), eq(csvUploadChunks.chunkIndex, message.index)));
+  if (!chunk) throw new Error(`chunk ${message.index} of the upload is not planned`);
+  if (chunk.doneAt) return { kind: "done", report: reportOf(message, chunk, []) };
+
+  const object = await env.FILES.get(upload.r2Key, {
+    range: { offset: message.start, length: message.end - message.start },
+  });
+  if (!object) throw new Error("The uploaded file is missing from storage.");
+  // One range read decoded at once: chunks start and end at LF, never inside a character.
+  const text = new TextDecoder().decode(await object.arrayBuffer());
+  const parsed = parseChunk(
+    text,
+    { delimiter: upload.delimiter ?? ",", newline: upload.newline ?? "\n", columns: upload.columns },
+    message,
+  );
+
+  const table = sql.identifier(partitionName(message.uploadId));
+  const committed = await db.transaction(async (tx) => {
+    // FOR SHARE: a concurrent cancel or delete (which update this row) waits for this chunk, or
+    // this chunk sees their result and writes nothing.
+    const [current] = await tx
+      .select({ status: csvUploads.status })
+      .from(csvUploads)
+      .where(eq(csvUploads.id, message.uploadId))
+      .for("share");
+    if (current?.status !== "processing") return false;
+    const marked = await tx
+      .update(csvUploadChunks)
+      .set({
+        doneAt: new Date(),
+        rowsInserted: parsed.rows.length,
+        recordsRead: parsed.records,
+        errorRows: parsed.errorRows,
+      })
+      .where(
+        and(
+          eq(csvUploadChunks.uploadId, message.uploadId),
+          eq(csvUploadChunks.chunkIndex, message.index),
+          isNull(csvUploadChunks.doneAt),
+        ),
+      )
+      .returning({ index: csvUploadChunks.chunkIndex });
+    // Another delivery of this chunk committed first: its rows are in, ours are not needed.
+    if (marked.length === 0) return false;
+    for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
+      const payload = JSON.stringify(parsed.rows.slice(i, i + INSERT_BATCH));
+      await tx.execute(sql`
+        insert into ${table} (upload_id, row_number, data)
+        select ${message.uploadId}::uuid, (e->>0)::bigint, (e->1)::jsonb from json_array_elements(${payload}::json) e
+        on conflict do nothing`);
+    }
+    return true;
+  });
+  if (!committed) {
+    const [again] = await db
+      .select()
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, message.uploadId), eq(csvUploadChunks.chunkIndex, message.index)));
+    return again?.doneAt ? { kind: "done", report: reportOf(message, again, []) } : { kind: "skipped" };
+  }
+  return {
+    kind: "done",
+    report: {
+      index: message.index,
+      rows: parsed.rows.length,
+      records: parsed.records,
+      errorRows: parsed.errorRows,
+      bytes: message.end - message.start,
+      errors: parsed.errors,
+    },
+  };
+}
+
+function reportOf(
+  message: ChunkMessage,
+  chunk: { rowsInserted: number | null; recordsRead: number | null; errorRows: number | null },
+  errors: UploadRowError[],
+): ChunkReport {
+  return {
+    index: message.index,
+    rows: chunk.rowsInserted ?? 0,
+    records: chunk.recordsRead ?? 0,
+    errorRows: chunk.errorRows ?? 0,
+    bytes: message.end - message.start,
+    errors,
+  };
+}

@@ -1,0 +1,94 @@
+/**
+ * Column naming and typing rules for ingested CSV files: header normalisation to unique
+ * snake_case keys, per-column type inference from a sample, and conversion of each cell to the
+ * typed JSON value stored in JSONB (so numbers compare as numbers in later queries).
+ */
+import type { UploadColumn } from "../db/schema.ts";
+
+export type ColumnType = UploadColumn["type"];
+
+/** `"Unit Price (€)"` → `unit_price`; diacritics folded, anything else non-alphanumeric becomes `_`. */
+export function normaliseHeader(name: string): string {
+  return name
+    .normalize("NFKD")
+    .replace(/[\u0300-\u036f]/g, "")
+    .replace(/([a-z0-9])([A-Z])/g, "$1_$2")
+    .toLowerCase()
+    .replace(/[^a-z0-9]+/g, "_")
+    .replace(/^_+|_+$/g, "");
+}
+
+const INTEGER = /^[+-]?(0|[1-9]\d*)$/;
+// Leading zeros ("007") stay strings: they are identifiers, not quantities.
+const NUMBER = /^[+-]?(0|[1-9]\d*)?(\.\d+)?([eE][+-]?\d+)?$/;
+const BOOLEAN = /^(true|false)$/i;
+const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
+const DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(:(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
+
+function validDate(y: string, m: string, d: string): boolean {
+  const date = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
+  return date.getUTCFullYear() === Number(y) && date.getUTCMonth() === Number(m) - 1 && date.getUTCDate() === Number(d);
+}
+
+function parseInteger(value: string): number | undefined {
+  if (!INTEGER.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isSafeInteger(n) ? n : undefined;
+}
+
+function parseNumber(value: string): number | undefined {
+  if (!/\d/.test(value) || !NUMBER.test(value)) return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) ? n : undefined;
+}
+
+function parseDate(value: string): string | undefined {
+  const m = DATE.exec(value);
+  return m?.[1] && m[2] && m[3] && validDate(m[1], m[2], m[3]) ? value : undefined;
+}
+
+/** Datetimes are stored as ISO 8601 in UTC; a value without an offset is taken as UTC. */
+function parseDatetime(value: string): string | undefined {
+  const m = DATETIME.exec(value);
+  if (!m?.[1] || !m[2] || !m[3] || !validDate(m[1], m[2], m[3])) return undefined;
+  if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[7] ?? 0) > 59) return undefined;
+  const zone = m[9] ? (m[9].toUpperCase() === "Z" ? "Z" : m[9].replace(/^([+-]\d{2})(\d{2})$/, "$1:$2")) : "Z";
+  const iso = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[7] ?? "00"}${m[8] ?? ""}${zone}`;
+  const time = Date.parse(iso);
+  return Number.isNaN(time) ? undefined : new Date(time).toISOString();
+}
+
+const parsers: Record<Exclude<ColumnType, "string">, (value: string) => unknown> = {
+  integer: parseInteger,
+  number: parseNumber,
+  boolean: (value) => (BOOLEAN.test(value) ? value.toLowerCase() === "true" : undefined),
+  date: parseDate,
+  datetime: parseDatetime,
+};
+
+const CANDIDATES: Exclude<ColumnType, "string">[] = ["integer", "number", "boolean", "date", "datetime"];
+
+/** The narrowest type every non-empty sample value fits; `string` when none (or no values). */
+export function inferType(values: string[]): ColumnType {
+  const present = values.map((v) => v.trim()).filter((v) => v !== "");
+  if (present.length === 0) return "string";
+  for (const type of CANDIDATES) {
+    if (present.every((value) => parsers[type](value) !== undefined)) return type;
+  }
+  return "string";
+}
+
+export type Converted = { ok: true; value: unknown } | { ok: false; reason: string };
+
+/** Empty cells are `null` whatever the type; a value that does not fit its column is an error. */
+export function convertValue(raw: string, type: ColumnType): Converted {
+  if (type === "string") return { ok: true, value: raw === "" ? null : raw };
+  const trimmed = raw.trim();
+  if (trimmed === "") return { ok: true, value: null };
+  const value = parsers[type](trimmed);
+  return value === undefined ? { ok: false, reason: `'${truncate(raw)}' is not a valid ${type}` } : { ok: true, value };
+}
+
+function truncate(value: string): string {
+  return value.length > 40 ? `${value.slice(0, 40)}…` : value;
+}

@@ -1,0 +1,24 @@
+/** Messages on the `ingest` queue: one `plan` per upload, then one `chunk` per byte range. */
+import { z } from "zod";
+
+export const PlanMessage = z.object({
+  kind: z.literal("plan"),
+  uploadId: z.string().uuid(),
+  /** Physical line of the first data record (a quoted header may span lines). */
+  dataLine: z.number().int().min(1),
+});
+export const ChunkMessage = z.object({
+  kind: z.literal("chunk"),
+  uploadId: z.string().uuid(),
+  index: z.number().int().min(0),
+  start: z.number().int().min(0),
+  end: z.number().int().min(0),
+  firstRow: z.number().int().min(1),
+  firstLine: z.number().int().min(1),
+  records: z.number().int().min(0),
+});
+export const IngestMessage = z.discriminatedUnion("kind", [PlanMessage, ChunkMessage]);
+
+export type PlanMessage = z.infer<typeof PlanMessage>;
+export type ChunkMessage = z.infer<typeof ChunkMessage>;
+export type IngestMessage = z.infer<typeof IngestMessage>;

@@ -1,0 +1,111 @@
+/**
+ * Persists an upload's final state to Postgres (upload and job), records its email in the same
+ * transaction, and removes the rows of an upload that did not complete. Idempotent: only the first
+ * call moves the upload out of `queued`/`processing`, so a retried consumer never mails twice.
+ */
+import { and, eq, inArray, sql } from "drizzle-orm";
+import type { Db } from "../db/client.ts";
+import { csvUploadChunks, csvUploads, type JobStatus, jobs, type UploadStatus, users } from "../db/schema.ts";
+import { dispatchEmails, recordEmail } from "../email/outbox.ts";
+import type { ProgressState } from "../progress/progress-state.ts";
+import { analysePartition, dropPartition } from "./partitions.ts";
+
+export const JOB_STATUS_OF: Record<UploadStatus, JobStatus> = {
+  awaiting_upload: "pending",
+  queued: "pending",
+  processing: "running",
+  completed: "completed",
+  failed: "failed",
+  rejected: "failed",
+  cancelled: "cancelled",
+};
+
+export interface Outcome {
+  status: Extract<UploadStatus, "completed" | "failed" | "cancelled">;
+  error: string | null;
+  errors?: ProgressState["errors"];
+}
+
+/** Returns true when this call was the one that ended the upload. */
+export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome: Outcome): Promise<boolean> {
+  const result = await db.transaction(async (tx) => {
+    const [totals] = await tx
+      .select({
+        rows: sql<string>`coalesce(sum(${csvUploadChunks.rowsInserted}), 0)`,
+        records: sql<string>`coalesce(sum(${csvUploadChunks.recordsRead}), 0)`,
+        errorRows: sql<string>`coalesce(sum(${csvUploadChunks.errorRows}), 0)`,
+        bytes: sql<string>`coalesce(sum(${csvUploadChunks.byteEnd} - ${csvUploadChunks.byteStart}) filter (where ${csvUploadChunks.doneAt} is not null), 0)`,
+        done: sql<string>`count(${csvUploadChunks.doneAt})`,
+      })
+      .from(csvUploadChunks)
+      .where(eq(csvUploadChunks.uploadId, uploadId));
+    const completed = outcome.status === "completed";
+    const [upload] = await tx
+      .update(csvUploads)
+      .set({
+        status: outcome.status,
+        error: outcome.error,
+        // Rows of an upload that did not complete are removed, so nothing is left half-counted.
+        totalRows: completed ? Number(totals?.rows ?? 0) : 0,
+        processedRows: Number(totals?.records ?? 0),
+        errorRows: Number(totals?.errorRows ?? 0),
+        processedBytes: completed
+          ? sql`${csvUploads.sizeBytes}`
+          : sql`coalesce(${csvUploads.dataOffset}, 0) + ${Number(totals?.bytes ?? 0)}`,
+        chunksDone: Number(totals?.done ?? 0),
+        ...(outcome.errors ? { errors: outcome.errors } : {}),
+        completedAt: new Date(),
+        updatedAt: new Date(),
+      })
+      .where(and(eq(csvUploads.id, uploadId), inArray(csvUploads.status, ["awaiting_upload", "queued", "processing"])))
+      .returning();
+    if (!upload) return null;
+    const seconds = upload.startedAt ? (upload.completedAt!.getTime() - upload.startedAt.getTime()) / 1000 : 0;
+    if (upload.jobId) {
+      await tx
+        .update(jobs)
+        .set({
+          status: JOB_STATUS_OF[outcome.status],
+          message: completed
+            ? `Ingested ${upload.totalRows} rows (${upload.errorRows} rejected) in ${seconds.toFixed(1)} s.`
+            : outcome.status === "cancelled"
+              ? "Cancelled."
+              : "Ingestion failed.",
+          error: outcome.error,
+          metadata: {
+            upload_id: upload.id,
+            filename: upload.filename,
+            total_rows: upload.totalRows,
+            processed_rows: upload.processedRows,
+            error_rows: upload.errorRows,
+            duration_seconds: seconds,
+          },
+          updatedAt: new Date(),
+        })
+        .where(eq(jobs.id, upload.jobId));
+    }
+    let emailIds: number[] = [];
+    if (outcome.status !== "cancelled") {
+      const [owner] = await tx.select({ email: users.email }).from(users).where(eq(users.id, upload.ownerId));
+      if (owner) {
+        emailIds = completed
+          ? await recordEmail(tx, "upload_completed", [{ email: owner.email, userId: upload.ownerId }], {
+              filename: upload.filename,
+              rows: upload.totalRows,
+              errorRows: upload.errorRows,
+              seconds,
+            })
+          : await recordEmail(tx, "upload_failed", [{ email: owner.email, userId: upload.ownerId }], {
+              filename: upload.filename,
+              reason: outcome.error ?? "unknown error",
+            });
+      }
+    }
+    return { emailIds };
+  });
+  if (!result) return false;
+  await dispatchEmails(env, result.emailIds);
+  if (outcome.status === "completed") await analysePartition(db, uploadId);
+  else await dropPartition(db, uploadId);
+  return true;
+}

@@ -1,0 +1,110 @@
+/**
+ * The planning step: reads the object once, cuts it into chunks at record boundaries (quote
+ * aware), records each chunk's byte range and first row/line in `csv_upload_chunks`, and enqueues
+ * one message per chunk in batches. Chunk consumers start while planning continues. Re-running
+ * the planner (queue redelivery) re-derives the same chunks, so its writes are idempotent.
+ */
+import { eq } from "drizzle-orm";
+import type { AppConfig } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
+import { progressOf } from "../progress/upload-progress.ts";
+import { BoundaryScanner, type ChunkPlan, RunawayRecordError } from "./boundaries.ts";
+import type { ChunkMessage, PlanMessage } from "./messages.ts";
+import { persistOutcome } from "./outcome.ts";
+import { createPartition } from "./partitions.ts";
+
+const SEND_BATCH = 100;
+
+export async function planUpload(db: Db, env: Env, config: AppConfig, message: PlanMessage): Promise<void> {
+  const [upload] = await db.select().from(csvUploads).where(eq(csvUploads.id, message.uploadId));
+  if (!upload || (upload.status !== "queued" && upload.status !== "processing")) return;
+  const startedAt = upload.startedAt ?? new Date();
+  await db
+    .update(csvUploads)
+    .set({ status: "processing", startedAt, updatedAt: new Date() })
+    .where(eq(csvUploads.id, upload.id));
+  if (upload.jobId) {
+    await db
+      .update(jobs)
+      .set({ status: "running", message: "Ingesting rows.", updatedAt: new Date() })
+      .where(eq(jobs.id, upload.jobId));
+  }
+  await createPartition(db, upload.id);
+  const progress = progressOf(env, upload.id);
+  await progress.markProcessing(startedAt.getTime());
+
+  const dataOffset = upload.dataOffset ?? 0;
+  const scanner = new BoundaryScanner({
+    offset: dataOffset,
+    firstLine: message.dataLine,
+    delimiter: (upload.delimiter ?? ",").charCodeAt(0),
+    chunkBytes: config.INGEST_CHUNK_BYTES,
+    maxChunkBytes: Math.max(config.INGEST_CHUNK_BYTES * 8, 16 * 1024 * 1024),
+  });
+  let total = 0;
+  let pending: ChunkPlan[] = [];
+  const flush = async () => {
+    if (pending.length === 0) return;
+    const batch = pending;
+    pending = [];
+    await db
+      .insert(csvUploadChunks)
+      .values(
+        batch.map((plan) => ({
+          uploadId: upload.id,
+          chunkIndex: plan.index,
+          byteStart: plan.start,
+          byteEnd: plan.end,
+          firstRowNumber: plan.firstRow,
+          firstLine: plan.firstLine,
+        })),
+      )
+      .onConflictDoNothing();
+    await env.INGEST_QUEUE.sendBatch(
+      batch.map((plan) => ({
+        body: {
+          kind: "chunk",
+          uploadId: upload.id,
+          index: plan.index,
+          start: plan.start,
+          end: plan.end,
+          firstRow: plan.firstRow,
+          firstLine: plan.firstLine,
+          records: plan.records,
+        } satisfies ChunkMessage,
+      })),
+    );
+  };
+  const accept = async (plans: ChunkPlan[]) => {
+    pending.push(...plans);
+    total += plans.length;
+    if (pending.length >= SEND_BATCH) await flush();
+  };
+
+  try {
+    if (dataOffset < upload.sizeBytes) {
+      const object = await env.FILES.get(upload.r2Key, { range: { offset: dataOffset } });
+      if (!object) throw new Error("The uploaded file is missing from storage.");
+      const reader = object.body.getReader();
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        await accept(scanner.push(value));
+      }
+      await accept(scanner.finish());
+    }
+    await flush();
+  } catch (error) {
+    if (!(error instanceof RunawayRecordError)) throw error;
+    await progress.end("failed", error.message);
+    await persistOutcome(db, env, upload.id, { status: "failed", error: error.message });
+    return;
+  }
+
+  await db.update(csvUploads).set({ chunksTotal: total, updatedAt: new Date() }).where(eq(csvUploads.id, upload.id));
+  const state = await progress.planned(total);
+  if (state && (state.status === "completed" || state.status === "failed")) {
+    await persistOutcome(db, env, upload.id, { status: state.status, error: state.error, errors: state.errors });
+  }
+}

@@ -1,0 +1,89 @@
+/** The live progress of one upload, as held by its Durable Object, and the public snapshot of it. */
+import type { UploadRowError, UploadStatus } from "../db/schema.ts";
+
+export const MAX_KEPT_ERRORS = 100;
+export const TERMINAL_STATUSES: readonly UploadStatus[] = ["completed", "failed", "cancelled", "rejected"];
+export const isTerminal = (status: UploadStatus): boolean => TERMINAL_STATUSES.includes(status);
+
+export interface ProgressState {
+  status: UploadStatus;
+  totalBytes: number;
+  /** Bytes before the first record (BOM and header): counted as processed from the start. */
+  headerBytes: number;
+  maxErrorRatio: number;
+  chunksTotal: number | null;
+  chunksDone: number;
+  rows: number;
+  records: number;
+  errorRows: number;
+  bytesDone: number;
+  startedAt: number | null;
+  finishedAt: number | null;
+  error: string | null;
+  errors: UploadRowError[];
+}
+
+export interface ChunkReport {
+  index: number;
+  rows: number;
+  records: number;
+  errorRows: number;
+  bytes: number;
+  errors: UploadRowError[];
+}
+
+export interface ProgressSnapshot {
+  status: UploadStatus;
+  percent: number;
+  processed_rows: number;
+  processed_bytes: number;
+  total_bytes: number;
+  rows_per_second: number | null;
+  eta_seconds: number | null;
+}
+
+export function snapshotOf(state: ProgressState, now = Date.now()): ProgressSnapshot {
+  const terminal = isTerminal(state.status);
+  const processedBytes =
+    state.status === "completed" ? state.totalBytes : Math.min(state.totalBytes, state.headerBytes + state.bytesDone);
+  const elapsed = state.startedAt ? ((state.finishedAt ?? now) - state.startedAt) / 1000 : 0;
+  const rate = elapsed > 0 && state.records > 0 ? state.records / elapsed : null;
+  const byteRate = elapsed > 0 && state.bytesDone > 0 ? state.bytesDone / elapsed : null;
+  const remaining = state.totalBytes - processedBytes;
+  return {
+    status: state.status,
+    percent:
+      state.status === "completed"
+        ? 100
+        : state.totalBytes > 0
+          ? Math.floor((processedBytes / state.totalBytes) * 1000) / 10
+          : 0,
+    processed_rows: state.records,
+    processed_bytes: processedBytes,
+    total_bytes: state.totalBytes,
+    rows_per_second: rate === null ? null : Math.round(rate),
+    eta_seconds: terminal ? 0 : byteRate === null ? null : Math.ceil(remaining / byteRate),
+  };
+}
+
+/** Keeps the first `MAX_KEPT_ERRORS` errors by line, whatever order chunks finish in. */
+export function mergeErrors(kept: UploadRowError[], incoming: UploadRowError[]): UploadRowError[] {
+  if (incoming.length === 0) return kept;
+  return [...kept, ...incoming].sort((a, b) => a.line - b.line).slice(0, MAX_KEPT_ERRORS);
+}
+
+/** The completion rule: every chunk in, then the error ratio decides completed or failed. */
+export function settle(state: ProgressState, now: number): ProgressState {
+  if (isTerminal(state.status) || state.chunksTotal === null || state.chunksDone < state.chunksTotal) return state;
+  const ratio = state.records > 0 ? state.errorRows / state.records : 0;
+  if (ratio > state.maxErrorRatio) {
+    const percent = (value: number) => `${Math.round(value * 1000) / 10}%`;
+    return {
+      ...state,
+      status: "failed",
+      finishedAt: now,
+      error: `${state.errorRows} of ${state.records} records were rejected (${percent(ratio)}), above the allowed ${percent(state.maxErrorRatio)}.`,
+    };
+  }
+  return { ...state, status: "completed", finishedAt: now };
+}

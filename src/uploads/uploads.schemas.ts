@@ -1,0 +1,96 @@
+/** Request and response schemas of the CSV upload routes. */
+import { z } from "@hono/zod-openapi";
+import { UPLOAD_STATUSES } from "../db/schema.ts";
+
+export const CreateUploadSchema = z
+  .object({
+    filename: z.string().trim().min(1).max(255).openapi({ example: "sales-2026.csv" }),
+    size_bytes: z.number().int("must be a whole number").positive("must be positive").openapi({ example: 419430400 }),
+  })
+  .strict()
+  .openapi("CreateUpload");
+
+export const UploadFormSchema = z.object({
+  file: z
+    .custom<File>((value) => value instanceof File, { message: "a file is required" })
+    .openapi({ type: "string", format: "binary" }),
+});
+
+export const CompleteUploadSchema = z
+  .object({
+    parts: z
+      .array(
+        z.object({
+          part_number: z.number().int().min(1).max(10_000),
+          etag: z.string().min(1).max(200),
+        }),
+      )
+      .min(1)
+      .max(10_000),
+  })
+  .openapi("CompleteUpload");
+
+const ColumnSchema = z.object({
+  key: z.string().openapi({ description: "snake_case key used in `data` and in filters", example: "unit_price" }),
+  name: z.string().openapi({ description: "the header as written in the file", example: "Unit Price" }),
+  type: z.enum(["integer", "number", "boolean", "date", "datetime", "string"]),
+});
+
+export const UploadSchema = z
+  .object({
+    id: z.string().uuid(),
+    filename: z.string(),
+    size_bytes: z.number().int(),
+    status: z.enum(UPLOAD_STATUSES),
+    total_rows: z.number().int().openapi({ description: "rows stored" }),
+    processed_rows: z.number().int().openapi({ description: "records read, bad ones included" }),
+    error_rows: z.number().int().openapi({ description: "records rejected" }),
+    errors: z
+      .array(z.object({ line: z.number().int(), reason: z.string() }))
+      .openapi({ description: "the first 100 rejected records by line (the header is line 1)" }),
+    columns: z.array(ColumnSchema),
+    delimiter: z.string().nullable(),
+    error: z.string().nullable(),
+    job: z.string().uuid().nullable(),
+    created_at: z.string().openapi({ format: "date-time" }),
+    started_at: z.string().nullable().openapi({ format: "date-time" }),
+    completed_at: z.string().nullable().openapi({ format: "date-time" }),
+  })
+  .openapi("Upload");
+
+export const UploadPlanSchema = z.object({
+  part_size: z.number().int().openapi({ description: "every part is this size but the last" }),
+  parts: z.array(z.object({ part_number: z.number().int(), url: z.string().url() })),
+  expires_at: z.string().openapi({ format: "date-time" }),
+});
+
+export const CreatedUploadSchema = UploadSchema.extend({ upload: UploadPlanSchema }).openapi("CreatedUpload");
+
+export const UploadListSchema = z
+  .object({
+    count: z.number().int(),
+    next: z.string().nullable(),
+    previous: z.string().nullable(),
+    results: z.array(UploadSchema),
+  })
+  .openapi("UploadList");
+
+export const ProgressSchema = z
+  .object({
+    status: z.enum(UPLOAD_STATUSES),
+    percent: z.number(),
+    processed_rows: z.number().int(),
+    processed_bytes: z.number().int(),
+    total_bytes: z.number().int(),
+    rows_per_second: z.number().nullable(),
+    eta_seconds: z.number().nullable(),
+  })
+  .openapi("UploadProgress");
+
+export const PageQuery = z.object({
+  page: z.coerce.number({ error: "must be a whole number" }).int().min(1).default(1),
+  page_size: z.coerce.number({ error: "must be a whole number" }).int().min(1).max(100).default(20),
+});
+
+export type UploadResponse = z.infer<typeof UploadSchema>;
+export type ProgressResponse = z.infer<typeof ProgressSchema>;

@@ -1,0 +1,248 @@
+/**
+ * Rules and queries of CSV uploads: creating an upload with its job, accepting the stored file
+ * (validation before any row is written), listing, cancelling and deleting. Byte work happens in
+ * the ingest feature; this module only decides and records.
+ */
+import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
+import type { AppConfig } from "../config.ts";
+import type { Db } from "../db/client.ts";
+import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
+import type { PlanMessage } from "../ingest/messages.ts";
+import { JOB_STATUS_OF } from "../ingest/outcome.ts";
+import { dropPartition } from "../ingest/partitions.ts";
+import { analyseSample, CsvRejection, SAMPLE_BYTES } from "../ingest/validate.ts";
+import { ApiError } from "../lib/errors.ts";
+import { errorFields, log } from "../lib/log.ts";
+import { isTerminal } from "../progress/progress-state.ts";
+import { progressOf } from "../progress/upload-progress.ts";
+
+export type UploadRow = typeof csvUploads.$inferSelect;
+
+export function checkFile(config: AppConfig, filename: string, sizeBytes: number, maxBytes: number): void {
+  const lower = filename.toLowerCase();
+  if (!config.UPLOAD_ALLOWED_EXTENSIONS.some((ext) => lower.endsWith(ext.toLowerCase()))) {
+    throw ApiError.invalidParameter("filename", `must end with one of ${config.UPLOAD_ALLOWED_EXTENSIONS.join(", ")}`);
+  }
+  if (sizeBytes > maxBytes) {
+    throw ApiError.tooLarge(`The file is ${sizeBytes} bytes; the limit is ${maxBytes} bytes.`);
+  }
+}
+
+/** Creates the upload (awaiting its bytes) and its job in one transaction. */
+export async function createUpload(
+  db: Db,
+  input: { ownerId: number; filename: string; sizeBytes: number; contentType?: string | null },
+): Promise<UploadRow> {
+  return db.transaction(async (tx) => {
+    const [job] = await tx
+      .insert(jobs)
+      .values({ ownerId: input.ownerId, type: "csv_ingest", status: "pending", message: "Waiting for the file." })
+      .returning();
+    if (!job) throw new Error("job insert returned nothing");
+    const id = crypto.randomUUID();
+    const [upload] = await tx
+      .insert(csvUploads)
+      .values({
+        id,
+        ownerId: input.ownerId,
+        jobId: job.id,
+        filename: input.filename,
+        sizeBytes: input.sizeBytes,
+        contentType: input.contentType ?? null,
+        r2Key: `csv-uploads/${id}`,
+      })
+      .returning();
+    if (!upload) throw new Error("upload insert returned nothing");
+    await tx
+      .update(jobs)
+      .set({ resultId: id, metadata: { upload_id: id, filename: input.filename } })
+      .where(eq(jobs.id, job.id));
+    return upload;
+  });
+}
+
+export async function recordMultipart(db: Db, id: string, r2UploadId: string, partSize: number, partCount: number) {
+  await db.update(csvUploads).set({ r2UploadId, partSize, partCount }).where(eq(csvUploads.id, id));
+}
+
+/** The caller's upload, or 404 (other users' uploads are not visible). */
+export async function getOwnUpload(db: Db, ownerId: number, id: string): Promise<UploadRow> {
+  const [upload] = await db
+    .select()
+    .from(csvUploads)
+    .where(and(eq(csvUploads.id, id), eq(csvUploads.ownerId, ownerId)));
+  if (!upload) throw ApiError.notFound("Upload");
+  return upload;
+}
+
+/** Assembles the presigned parts into the object; the upload must still be awaiting its bytes. */
+export async function completeMultipart(
+  env: Env,
+  upload: UploadRow,
+  parts: { part_number: number; etag: string }[],
+): Promise<void> {
+  if (upload.status !== "awaiting_upload" || !upload.r2UploadId) {
+    throw ApiError.conflict(`The upload is already ${upload.status.replace("_", " ")}.`);
+  }
+  const sorted = [...parts].sort((a, b) => a.part_number - b.part_number);
+  try {
+    await env.FILES.resumeMultipartUpload(upload.r2Key, upload.r2UploadId).complete(
+      sorted.map((part) => ({ partNumber: part.part_number, etag: part.etag.replace(/^W\//, "").replaceAll('"', "") })),
+    );
+  } catch (error) {
+    log("warn", "multipart completion failed", errorFields(error));
+    throw ApiError.badRequest(
+      "The parts could not be assembled: check that every part was uploaded and that each etag is the one R2 returned.",
+      [{ field: "parts", message: "do not match the uploaded parts" }],
+    );
+  }
+}
+
+/**
+ * Validates the stored object and starts ingestion, or rejects it (422, status `rejected`, job
+ * failed, object deleted). Returns the updated upload.
+ */
+export async function acceptStoredFile(db: Db, env: Env, config: AppConfig, upload: UploadRow): Promise<UploadRow> {
+  const head = await env.FILES.head(upload.r2Key);
+  if (!head) throw ApiError.conflict("Nothing has been uploaded for this upload yet.");
+  let layout: ReturnType<typeof analyseSample>;
+  try {
+    if (head.size !== upload.sizeBytes) {
+      throw new CsvRejection(`The upload declared ${upload.sizeBytes} bytes but ${head.size} bytes were stored.`);
+    }
+    let sample = new Uint8Array(0);
+    if (head.size > 0) {
+      const object = await env.FILES.get(upload.r2Key, {
+        range: { offset: 0, length: Math.min(head.size, SAMPLE_BYTES) },
+      });
+      if (!object) throw ApiError.conflict("Nothing has been uploaded for this upload yet.");
+      sample = new Uint8Array(await object.arrayBuffer());
+    }
+    layout = analyseSample(sample, head.size, { maxColumns: config.UPLOAD_MAX_COLUMNS });
+  } catch (error) {
+    if (!(error instanceof CsvRejection)) throw error;
+    await rejectUpload(db, env, upload, error.message);
+    throw ApiError.unprocessable(error.message);
+  }
+
+  const [queued] = await db.transaction(async (tx) => {
+    const rows = await tx
+      .update(csvUploads)
+      .set({
+        status: "queued",
+        delimiter: layout.delimiter,
+        newline: layout.newline,
+        columns: layout.columns,
+        dataOffset: layout.dataOffset,
+        r2UploadId: null,
+        updatedAt: new Date(),
+      })
+      .where(and(eq(csvUploads.id, upload.id), eq(csvUploads.status, "awaiting_upload")))
+      .returning();
+    if (rows.length === 0) throw ApiError.conflict("The upload is no longer awaiting its file.");
+    if (upload.jobId) {
+      await tx
+        .update(jobs)
+        .set({ status: "pending", message: "Queued for ingestion.", updatedAt: new Date() })
+        .where(eq(jobs.id, upload.jobId));
+    }
+    return rows;
+  });
+  if (!queued) throw new Error("upload update returned nothing");
+  await progressOf(env, upload.id).init({
+    totalBytes: upload.sizeBytes,
+    headerBytes: layout.dataOffset,
+    maxErrorRatio: config.UPLOAD_MAX_ERROR_RATIO,
+  });
+  await env.INGEST_QUEUE.send({ kind: "plan", uploadId: upload.id, dataLine: layout.dataLine } satisfies PlanMessage);
+  return queued;
+}
+
+async function rejectUpload(db: Db, env: Env, upload: UploadRow, reason: string): Promise<void> {
+  await db.transaction(async (tx) => {
+    await tx
+      .update(csvUploads)
+      .set({ status: "rejected", error: reason, r2UploadId: null, completedAt: new Date(), updatedAt: new Date() })
+      .where(eq(csvUploads.id, upload.id));
+    if (upload.jobId) {
+      await tx
+        .update(jobs)
+        .set({ status: "failed", message: "The file was rejected.", error: reason, updatedAt: new Date() })
+        .where(eq(jobs.id, upload.jobId));
+    }
+  });
+  await env.FILES.delete(upload.r2Key);
+}
+
+export async function listUploads(db: Db, ownerId: number, page: number, pageSize: number) {
+  const [total] = await db.select({ n: count() }).from(csvUploads).where(eq(csvUploads.ownerId, ownerId));
+  const rows = await db
+    .select()
+    .from(csvUploads)
+    .where(eq(csvUploads.ownerId, ownerId))
+    .orderBy(desc(csvUploads.createdAt), desc(csvUploads.id))
+    .limit(pageSize)
+    .offset((page - 1) * pageSize);
+  return { count: total?.n ?? 0, rows: await withLiveCounts(db, rows) };
+}
+
+/** While an upload is processing its counters live in its chunk rows; the upload row has the final ones. */
+export async function withLiveCounts(db: Db, rows: UploadRow[]): Promise<UploadRow[]> {
+  const live = rows.filter((row) => row.status === "processing").map((row) => row.id);
+  if (live.length === 0) return rows;
+  const sums = await db
+    .select({
+      uploadId: csvUploadChunks.uploadId,
+      rows: sql<string>`coalesce(sum(${csvUploadChunks.rowsInserted}), 0)`,
+      records: sql<string>`coalesce(sum(${csvUploadChunks.recordsRead}), 0)`,
+      errorRows: sql<string>`coalesce(sum(${csvUploadChunks.errorRows}), 0)`,
+    })
+    .from(csvUploadChunks)
+    .where(inArray(csvUploadChunks.uploadId, live))
+    .groupBy(csvUploadChunks.uploadId);
+  const byId = new Map(sums.map((s) => [s.uploadId, s]));
+  return rows.map((row) => {
+    const s = byId.get(row.id);
+    return s
+      ? { ...row, totalRows: Number(s.rows), processedRows: Number(s.records), errorRows: Number(s.errorRows) }
+      : row;
+  });
+}
+
+/** Cancels an upload that has not ended; 409 once it has. Its rows (if any) are removed. */
+export async function cancelUpload(db: Db, env: Env, upload: UploadRow): Promise<UploadRow> {
+  if (isTerminal(upload.status)) throw ApiError.conflict(`The upload has already ended (${upload.status}).`);
+  const [cancelled] = await db.transaction(async (tx) => {
+    const rows = await tx
+      .update(csvUploads)
+      .set({ status: "cancelled", completedAt: new Date(), updatedAt: new Date() })
+      .where(and(eq(csvUploads.id, upload.id), inArray(csvUploads.status, ["awaiting_upload", "queued", "processing"])))
+      .returning();
+    if (rows.length === 0) throw ApiError.conflict("The upload has already ended.");
+    if (upload.jobId) {
+      await tx
+        .update(jobs)
+        .set({ status: JOB_STATUS_OF.cancelled, message: "Cancelled.", updatedAt: new Date() })
+        .where(eq(jobs.id, upload.jobId));
+    }
+    return rows;
+  });
+  await progressOf(env, upload.id).end("cancelled", null);
+  await dropPartition(db, upload.id);
+  if (upload.status === "awaiting_upload" && upload.r2UploadId) {
+    await env.FILES.resumeMultipartUpload(upload.r2Key, upload.r2UploadId)
+      .abort()
+      .catch(() => undefined);
+  }
+  if (!cancelled) throw new Error("cancel returned nothing");
+  return cancelled;
+}
+
+/** Removes the rows (a partition drop), the file and the live progress, then the upload itself. */
+export async function deleteUpload(db: Db, env: Env, upload: UploadRow): Promise<void> {
+  if (!isTerminal(upload.status)) await cancelUpload(db, env, upload).catch(() => undefined);
+  await dropPartition(db, upload.id);
+  await db.delete(csvUploads).where(eq(csvUploads.id, upload.id));
+  await env.FILES.delete(upload.r2Key);
+  await progressOf(env, upload.id).reset();
+}
