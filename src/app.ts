@@ -88,7 +88,7 @@ export function openApiDocument(app: ReturnType<typeof createRouter>, origin: st
   });
   const paths: typeof document.paths = {};
   for (const [path, item] of Object.entries(document.paths ?? {})) {
-    paths[path.startsWith(API_BASE) && !path.endsWith("/") ? `${path}/` : path] = item;
+    paths[path.endsWith("/") ? path : `${path}/`] = item;
   }
   return { ...document, paths };
 }

@@ -82,12 +82,24 @@ export interface TestUser {
   role: Role;
 }
 
+/**
+ * A distinct client address per call: login/register/refresh share one rate-limit bucket per IP,
+ * and the whole suite would otherwise be one client exhausting it.
+ */
+export function clientIp(): string {
+  const part = () => Math.floor(Math.random() * 254) + 1;
+  return `198.18.${part()}.${part()}`;
+}
+
 /** Registers a user through the API, optionally sets role/department in the database, and logs in. */
 export async function createUser(
   options: { role?: Role; departmentId?: number | null; prefix?: string } = {},
 ): Promise<TestUser> {
   const email = uniqueEmail(options.prefix ?? options.role ?? "user");
-  const registered = await api("/auth/user/register/", { json: { email, password: PASSWORD, full_name: "Test User" } });
+  const registered = await api("/auth/user/register/", {
+    json: { email, password: PASSWORD, full_name: "Test User" },
+    headers: { "CF-Connecting-IP": clientIp() },
+  });
   if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${await registered.text()}`);
   const { id } = await json<{ id: number }>(registered);
   if (options.role || options.departmentId !== undefined) {
@@ -109,7 +121,7 @@ export async function createUser(
 }
 
 export async function loginAs(email: string, password = PASSWORD) {
-  const response = await api("/auth/user/login/", { json: { email, password } });
+  const response = await api("/auth/user/login/", { json: { email, password }, headers: { "CF-Connecting-IP": clientIp() } });
   if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`);
   return json<{ access_token: string; refresh_token: string }>(response);
 }
