@@ -12,7 +12,18 @@ import { recordEmail } from "../src/email/outbox.ts";
 import { redriveEmails } from "../src/email/redrive.ts";
 import { MAX_RETRY_DELAY_SECONDS, retryDelaySeconds } from "../src/email/retry.ts";
 import worker from "../src/index.ts";
-import { api, BASE, createUser, eventually, json, PASSWORD, testEnv, uniqueEmail, withDb } from "./helpers.ts";
+import {
+  api,
+  BASE,
+  clientIp,
+  createUser,
+  eventually,
+  json,
+  PASSWORD,
+  testEnv,
+  uniqueEmail,
+  withDb,
+} from "./helpers.ts";
 
 interface StubRequest {
   apiKey: string | undefined;
@@ -65,7 +76,10 @@ async function emailRows(address: string) {
 }
 
 async function register(email: string, fullName = "Grace Hopper"): Promise<Response> {
-  return api("/auth/user/register/", { json: { email, password: PASSWORD, full_name: fullName } });
+  return api("/auth/user/register/", {
+    json: { email, password: PASSWORD, full_name: fullName },
+    headers: { "CF-Connecting-IP": clientIp() },
+  });
 }
 
 /** Waits until the address's single email row reaches a terminal status, and returns it. */
