@@ -1,6 +1,7 @@
 /** Worker entry point: HTTP through the Hono app, queue batches by queue name, and the Durable Object class. */
 import { createApp } from "./app.ts";
 import { consumeEmailDeadLetters, consumeEmails } from "./email/email.consumer.ts";
+import { redriveEmails } from "./email/redrive.ts";
 import { consumeIngest, consumeIngestDeadLetters } from "./ingest/ingest.consumer.ts";
 import { createQueueHandler } from "./queues/dispatch.ts";
 
@@ -18,4 +19,7 @@ const queue = createQueueHandler({
 export default {
   fetch: app.fetch,
   queue,
+  scheduled(_controller, env, ctx) {
+    ctx.waitUntil(redriveEmails(env).then(() => undefined));
+  },
 } satisfies ExportedHandler<Env>;
