@@ -344,7 +344,7 @@ async function main(): Promise<number> {
   );
   // The server's own start and end stamps measure ingestion without the queue wait before it.
   const serverMs =
-    details.started_at && details.completed_at
+    final.status === "completed" && details.started_at && details.completed_at
       ? Date.parse(details.completed_at) - Date.parse(details.started_at)
       : null;
   const ingestRate = details.processed_rows / Math.max((serverMs ?? ingestMs) / 1000, 0.001);
