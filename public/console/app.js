@@ -1,0 +1,265 @@
+/**
+ * The console's wiring: login, upload with live progress, the rows browser and the report
+ * download. Each concern lives in its own module; this one only connects them to the page.
+ */
+import { api, send, session } from "./api.js";
+import { RowsView } from "./rows.js";
+import { isTerminal, uploadFile, watchProgress } from "./upload.js";
+
+const $ = (id) => document.getElementById(id);
+const numberFormat = new Intl.NumberFormat("en-US");
+const fmt = (n) => numberFormat.format(Math.round(n));
+const mb = (bytes) => (bytes / 1_000_000).toFixed(1);
+
+function showError(error) {
+  const message = $("message");
+  message.textContent = error instanceof Error ? error.message : String(error);
+  message.hidden = false;
+}
+
+function clearError() {
+  $("message").hidden = true;
+}
+
+const rows = new RowsView({
+  table: $("rows"),
+  summary: $("rows-summary"),
+  prev: $("prev"),
+  next: $("next"),
+  onError: showError,
+});
+
+// ---- session ---------------------------------------------------------------------------------
+
+function showLoggedIn() {
+  const user = session.user;
+  $("who").textContent = user ? user.email : "";
+  $("login-section").hidden = true;
+  $("account").hidden = false;
+  $("workspace").hidden = false;
+  return loadUploads();
+}
+
+function showLoggedOut() {
+  $("login-section").hidden = false;
+  $("account").hidden = true;
+  $("workspace").hidden = true;
+}
+
+window.addEventListener("console:unauthorized", () => {
+  session.clear();
+  showLoggedOut();
+});
+
+$("login-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearError();
+  try {
+    const login = await api("/auth/user/login/", {
+      json: { email: $("email").value.trim(), password: $("password").value },
+    });
+    session.save(login);
+    $("password").value = "";
+    await showLoggedIn();
+  } catch (error) {
+    showError(error);
+  }
+});
+
+$("logout").addEventListener("click", async () => {
+  await api("/auth/user/logout/", { method: "POST" }).catch(() => {});
+  session.clear();
+  showLoggedOut();
+});
+
+$("report").addEventListener("click", async () => {
+  clearError();
+  try {
+    const response = await send("/user/tasks/get_task_status_report/", { root: true, accept: "text/csv" });
+    const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? "tasks.csv";
+    const link = document.createElement("a");
+    link.href = URL.createObjectURL(await response.blob());
+    link.download = name;
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
+  } catch (error) {
+    showError(error);
+  }
+});
+
+// ---- upload ----------------------------------------------------------------------------------
+
+let current = null;
+
+function setUploadBar(sent, total, startedAt) {
+  const percent = total > 0 ? (sent / total) * 100 : 100;
+  const seconds = (performance.now() - startedAt) / 1000;
+  const rate = seconds > 0 ? sent / seconds / 1_000_000 : 0;
+  $("upload-bar").value = percent;
+  $("upload-text").textContent = `${percent.toFixed(1)}% · ${mb(sent)} / ${mb(total)} MB · ${rate.toFixed(1)} MB/s`;
+}
+
+function setIngestBar(progress) {
+  $("ingest-bar").value = progress.percent;
+  const rate = progress.rows_per_second === null ? "" : ` · ${fmt(progress.rows_per_second)} rows/s`;
+  const eta = progress.eta_seconds === null || isTerminal(progress.status) ? "" : ` · ETA ${progress.eta_seconds}s`;
+  $("ingest-text").textContent =
+    `${progress.percent.toFixed(1)}% · ${fmt(progress.processed_rows)} rows${rate}${eta} · ${progress.status}`;
+}
+
+function setOutcome(text, ok) {
+  const outcome = $("outcome");
+  outcome.textContent = text;
+  outcome.className = `outcome ${ok ? "ok" : "bad"}`;
+}
+
+$("upload-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearError();
+  const file = $("file").files[0];
+  if (!file) return;
+  current = { id: null, abort: new AbortController() };
+  $("upload-button").disabled = true;
+  $("cancel-button").hidden = false;
+  $("progress").hidden = false;
+  $("ingest-bar").value = 0;
+  $("ingest-text").textContent = "waiting for the upload";
+  $("outcome").textContent = "";
+  const startedAt = performance.now();
+  setUploadBar(0, file.size, startedAt);
+  try {
+    const accepted = await uploadFile(file, {
+      signal: current.abort.signal,
+      onCreated: (upload) => {
+        current.id = upload.id;
+      },
+      onBytes: (sent, total) => setUploadBar(sent, total, startedAt),
+    });
+    setUploadBar(file.size, file.size, startedAt);
+    const final = await watchProgress(accepted.id, setIngestBar);
+    const details = await api(`/csv-data/uploads/${accepted.id}/`);
+    if (final.status === "completed") {
+      setOutcome(
+        `Completed: ${fmt(details.total_rows)} rows stored, ${fmt(details.error_rows)} rejected (${details.filename}).`,
+        true,
+      );
+    } else {
+      setOutcome(
+        `${final.status[0].toUpperCase()}${final.status.slice(1)}: ${details.error ?? "no further detail"}`,
+        false,
+      );
+    }
+    await loadUploads(accepted.id);
+  } catch (error) {
+    if (error?.name === "AbortError") setOutcome("Upload cancelled.", false);
+    else setOutcome(`Upload failed: ${error.message}`, false);
+    if (current.id) await loadUploads(current.id).catch(() => {});
+  } finally {
+    $("upload-button").disabled = false;
+    $("cancel-button").hidden = true;
+    current = null;
+  }
+});
+
+$("cancel-button").addEventListener("click", async () => {
+  if (!current || !window.confirm("Cancel this upload?")) return;
+  const { id, abort } = current;
+  abort.abort();
+  if (id) await api(`/csv-data/uploads/${id}/cancel/`, { method: "POST" }).catch(showError);
+});
+
+// ---- rows ------------------------------------------------------------------------------------
+
+async function loadUploads(selectId) {
+  const list = await api("/csv-data/uploads/?page_size=100");
+  const select = $("upload-select");
+  const options = list.results.map((upload) => {
+    const option = document.createElement("option");
+    option.value = upload.id;
+    const when = new Date(upload.created_at).toLocaleString();
+    option.textContent = `${upload.filename} — ${upload.status}, ${fmt(upload.total_rows)} rows — ${when}`;
+    return option;
+  });
+  select.replaceChildren(select.options[0], ...options);
+  if (selectId) {
+    select.value = selectId;
+    await openUpload(selectId);
+  }
+}
+
+async function openUpload(id) {
+  clearError();
+  if (!id) return;
+  try {
+    const upload = await api(`/csv-data/uploads/${id}/`);
+    $("filter-column").replaceChildren(
+      ...upload.columns.map((column) => {
+        const option = document.createElement("option");
+        option.value = column.key;
+        option.textContent = `${column.name} (${column.type})`;
+        return option;
+      }),
+    );
+    $("search").value = "";
+    renderChips([]);
+    $("rows-tools").hidden = upload.columns.length === 0;
+    await rows.show(upload);
+  } catch (error) {
+    showError(error);
+  }
+}
+
+function renderChips(filters) {
+  $("active-filters").replaceChildren(
+    ...filters.map((filter, index) => {
+      const li = document.createElement("li");
+      li.textContent = `${filter.column} ${filter.op} ${filter.value}`;
+      const remove = document.createElement("button");
+      remove.type = "button";
+      remove.textContent = "×";
+      remove.setAttribute("aria-label", `Remove filter ${filter.column} ${filter.op} ${filter.value}`);
+      remove.addEventListener("click", async () => {
+        await rows.removeFilter(index);
+        renderChips(rows.filters);
+      });
+      li.append(remove);
+      return li;
+    }),
+  );
+}
+
+$("upload-select").addEventListener("change", (event) => openUpload(event.target.value));
+
+$("filter-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  clearError();
+  await rows.addFilter($("filter-column").value, $("filter-op").value, $("filter-value").value);
+  renderChips(rows.filters);
+});
+
+$("clear-filters").addEventListener("click", async () => {
+  clearError();
+  $("filter-value").value = "";
+  $("search").value = "";
+  await rows.clearFilters();
+  renderChips([]);
+});
+
+$("search-form").addEventListener("submit", (event) => {
+  event.preventDefault();
+  clearError();
+  rows.setSearch($("search").value);
+});
+
+$("pagination").addEventListener("change", (event) => rows.setMode(event.target.value));
+
+// ---- start -----------------------------------------------------------------------------------
+
+if (session.token) {
+  // A token from earlier in this tab: confirm it still works (a 401 brings the login back).
+  api("/auth/user/me/")
+    .then(() => showLoggedIn())
+    .catch(() => showLoggedOut());
+} else showLoggedOut();

@@ -1,0 +1,340 @@
+/**
+ * `npm run test:e2e`: the web console driven by a real browser against the real dev stack.
+ * Starts its own stack (an embedded Postgres in a temporary directory, so it never fights a running
+ * `npm run dev` over .data/postgres, then `npm run dev` on PORT 8812 with 64 KiB ingestion chunks),
+ * registers a user through the API, and in headless Chromium logs in, uploads a generated CSV,
+ * watches ingestion, browses, sorts and filters the rows and downloads the task report.
+ * Screenshots go to test-results/. Set E2E_BASE_URL to run against a stack that is already up.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Browser, chromium, type Page } from "playwright-core";
+import { freePort, type RunningPostgres, startPostgres } from "./lib/postgres.ts";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const results = path.join(root, "test-results");
+const PORT = Number(process.env.E2E_PORT ?? 8812);
+const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
+const PASSWORD = "E2e-Sturdy-Passw0rd!";
+
+// ---- a tiny runner: named checks, a summary line, a non-zero exit on any failure ----------------
+
+let passed = 0;
+let failed = 0;
+async function check(name: string, work: () => Promise<void>): Promise<boolean> {
+  const started = Date.now();
+  try {
+    await work();
+    passed++;
+    console.log(`  ✓ ${name} (${Date.now() - started} ms)`);
+    return true;
+  } catch (error) {
+    failed++;
+    console.log(`  ✗ ${name}\n    ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+    return false;
+  }
+}
+
+function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+// ---- the stack ------------------------------------------------------------------------------------
+
+let postgres: RunningPostgres | undefined;
+let postgresDir: string | undefined;
+let dev: ChildProcess | undefined;
+let devLog = "";
+
+async function waitForHealth(base: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (dev && dev.exitCode !== null)
+      throw new Error(`npm run dev exited with ${dev.exitCode}:\n${devLog.slice(-3000)}`);
+    const ok = await fetch(`${base}/api/v1/health-check/`)
+      .then((r) => r.status === 200)
+      .catch(() => false);
+    if (ok) return;
+    if (Date.now() > deadline)
+      throw new Error(`the stack was not healthy in ${timeoutMs / 1000} s:\n${devLog.slice(-3000)}`);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+}
+
+async function startStack(): Promise<string> {
+  postgresDir = mkdtempSync(path.join(tmpdir(), "edge-tasks-e2e-"));
+  postgres = await startPostgres({
+    dataDir: path.join(postgresDir, "pg"),
+    port: await freePort(),
+    persistent: false,
+    quiet: true,
+  });
+  await postgres.createDatabase("tasks");
+  // Its own process group, so stopping it reaches wrangler and workerd too.
+  dev = spawn("npm", ["run", "dev"], {
+    cwd: root,
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, PORT: String(PORT), INGEST_CHUNK_BYTES: "65536", DATABASE_URL: postgres.url("tasks") },
+  });
+  const keep = (chunk: Buffer) => {
+    devLog = (devLog + chunk.toString()).slice(-20_000);
+  };
+  dev.stdout?.on("data", keep);
+  dev.stderr?.on("data", keep);
+  const base = `http://127.0.0.1:${PORT}`;
+  await waitForHealth(base, 120_000);
+  return base;
+}
+
+async function stopStack(): Promise<void> {
+  if (dev?.pid && dev.exitCode === null) {
+    const exited = new Promise((resolve) => dev?.once("exit", resolve));
+    try {
+      process.kill(-dev.pid, "SIGINT");
+    } catch {
+      // Already gone.
+    }
+    const timer = setTimeout(() => {
+      try {
+        if (dev?.pid) process.kill(-dev.pid, "SIGKILL");
+      } catch {
+        // Already gone.
+      }
+    }, 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+  await postgres?.stop().catch(() => {});
+  if (postgresDir) rmSync(postgresDir, { recursive: true, force: true });
+}
+
+// ---- test data ------------------------------------------------------------------------------------
+
+const CITIES = ["Paris", "Berlin", "Lisbon", "Oslo", "Madrid", "Rome", "Vienna", "Dublin"];
+/** A record the test looks for by filter: unique customer, known city. */
+const NEEDLE = { row: 4242, customer: "Zebulon Quux", city: "Reykjavik" };
+
+/** About `bytes` of CSV with a few column types; deterministic, so the expected values are known. */
+function generateCsv(file: string, bytes: number): { rows: number; minAmount: number } {
+  const lines = ["id,customer,city,amount,order_date,active"];
+  let size = lines[0]!.length + 1;
+  let rows = 0;
+  let minAmount = Number.POSITIVE_INFINITY;
+  while (size < bytes) {
+    rows++;
+    const amount = ((rows * 7919) % 100_000) / 100 + 1;
+    minAmount = Math.min(minAmount, amount);
+    const needle = rows === NEEDLE.row;
+    const customer = needle ? NEEDLE.customer : `Customer ${rows}`;
+    const city = needle ? NEEDLE.city : CITIES[rows % CITIES.length];
+    const date = `2026-${String((rows % 12) + 1).padStart(2, "0")}-${String((rows % 28) + 1).padStart(2, "0")}`;
+    const line = `${rows},"${customer}",${city},${amount.toFixed(2)},${date},${rows % 3 === 0}`;
+    lines.push(line);
+    size += line.length + 1;
+  }
+  writeFileSync(file, `${lines.join("\n")}\n`);
+  return { rows, minAmount };
+}
+
+// ---- the browser steps ----------------------------------------------------------------------------
+
+const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? "").trim();
+
+async function run(base: string, browser: Browser): Promise<void> {
+  const email = `e2e-${Date.now().toString(36)}@example.com`;
+  const csv = path.join(results, "e2e-orders.csv");
+  const data = generateCsv(csv, 4 * 1024 * 1024);
+  console.log(`  (${base}; ${email}; ${data.rows} rows in ${path.basename(csv)})`);
+
+  const ok = await check("registers a user through the API", async () => {
+    const response = await fetch(`${base}/api/v1/auth/user/register/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email, password: PASSWORD, full_name: "E2E Tester" }),
+    });
+    assert(response.status === 201, `register answered ${response.status}: ${await response.text()}`);
+  });
+  if (!ok) return;
+
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  const consoleErrors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(message.text());
+  });
+  page.on("pageerror", (error) => consoleErrors.push(error.message));
+  page.on("response", (response) => {
+    if (response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
+  });
+
+  await check("logs in through the console", async () => {
+    await page.goto(`${base}/console/`);
+    await page.getByLabel("Email", { exact: true }).fill(email);
+    await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
+    await page.getByRole("button", { name: "Log in" }).click();
+    await page.waitForSelector("#workspace", { state: "visible", timeout: 10_000 });
+    assert((await text(page, "#who")) === email, `the header shows ${await text(page, "#who")}`);
+  });
+
+  await check("uploads the CSV straight to R2 and shows ingestion live", async () => {
+    await page.setInputFiles("#file", csv);
+    await page.getByRole("button", { name: "Upload" }).click();
+    // The moment ingestion is visibly under way (or, on a very fast machine, already over).
+    await page.waitForFunction(
+      () => {
+        const t = document.getElementById("ingest-text")?.textContent ?? "";
+        return /processing/.test(t) && !/^100\.0%/.test(t) ? true : /completed|failed|rejected/.test(t);
+      },
+      undefined,
+      { timeout: 60_000, polling: 50 },
+    );
+    await page.screenshot({ path: path.join(results, "console-ingesting.png"), fullPage: true });
+    const uploadText = await text(page, "#upload-text");
+    assert(/^100\.0% · 4\.2 \/ 4\.2 MB · [\d.]+ MB\/s$/.test(uploadText), `upload text: "${uploadText}"`);
+    const barValue = await page.$eval("#upload-bar", (bar) => (bar as HTMLProgressElement).value);
+    assert(barValue === 100, `the upload bar is at ${barValue}`);
+    const ingestText = await text(page, "#ingest-text");
+    assert(
+      /^\d+\.\d% · [\d,]+ rows( · [\d,]+ rows\/s)?( · ETA \d+s)? · (processing|completed)$/.test(ingestText),
+      `ingestion text: "${ingestText}"`,
+    );
+    console.log(`    while ingesting: upload "${uploadText}", ingestion "${ingestText}"`);
+  });
+
+  await check("ingestion completes and the outcome names the row count", async () => {
+    await page.waitForSelector("#outcome.ok, #outcome.bad", { timeout: 120_000 });
+    const outcome = await text(page, "#outcome");
+    assert(
+      outcome.startsWith(`Completed: ${data.rows.toLocaleString("en-US")} rows stored, 0 rejected`),
+      `outcome: "${outcome}"`,
+    );
+    const ingestText = await text(page, "#ingest-text");
+    assert(
+      ingestText.startsWith(`100.0% · ${data.rows.toLocaleString("en-US")} rows`),
+      `ingestion text: "${ingestText}"`,
+    );
+  });
+
+  await check("shows the rows with the exact count, 25 to a page", async () => {
+    await page.waitForFunction(() => document.getElementById("rows-summary")?.dataset.count, undefined, {
+      timeout: 10_000,
+    });
+    const summary = await text(page, "#rows-summary");
+    assert(summary === `Rows 1–25 of ${data.rows.toLocaleString("en-US")}`, `summary: "${summary}"`);
+    assert((await page.locator("#rows tbody tr").count()) === 25, "not 25 rows in the table");
+    const headers = await page.locator("#rows thead th").allTextContents();
+    assert(headers.join("|") === "#|id|customer|city|amount|order_date|active", `headers: ${headers.join("|")}`);
+    assert(
+      (await page.locator("#rows tbody tr").first().locator("td").nth(1).textContent()) === "Customer 1",
+      "first row",
+    );
+  });
+
+  await check("pages forward and back", async () => {
+    await page.getByRole("button", { name: "Next →" }).click();
+    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent?.startsWith("Rows 26–50"));
+    assert(
+      (await page.locator("#rows tbody tr").first().locator("th").textContent()) === "26",
+      "page 2 starts at row 26",
+    );
+    await page.getByRole("button", { name: "← Previous" }).click();
+    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent?.startsWith("Rows 1–25"));
+  });
+
+  await check("sorts by a column when its header is clicked", async () => {
+    await page.getByRole("button", { name: "amount", exact: true }).click();
+    await page.waitForSelector('#rows th[aria-sort="ascending"]');
+    const amounts = await page.locator("#rows tbody tr td:nth-child(5)").allTextContents();
+    const values = amounts.map(Number);
+    assert(values[0] === data.minAmount, `smallest amount first: got ${values[0]}, expected ${data.minAmount}`);
+    assert(
+      values.every((v, i) => i === 0 || values[i - 1]! <= v),
+      `not ascending: ${amounts.join(", ")}`,
+    );
+    await page.screenshot({ path: path.join(results, "console-rows.png"), fullPage: true });
+  });
+
+  await check("filters by column, operator and value and finds the known record", async () => {
+    await page.getByLabel("Column", { exact: true }).selectOption("customer");
+    await page.getByLabel("Operator", { exact: true }).selectOption("eq");
+    await page.getByLabel("Value", { exact: true }).fill(NEEDLE.customer);
+    await page.getByRole("button", { name: "Add filter" }).click();
+    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent === "Rows 1–1 of 1");
+    const cells = await page.locator("#rows tbody tr").first().locator("th, td").allTextContents();
+    assert(cells[0] === String(NEEDLE.row), `row number ${cells[0]}`);
+    assert(cells[2] === NEEDLE.customer && cells[3] === NEEDLE.city, `cells: ${cells.join(" | ")}`);
+    assert((await text(page, "#active-filters")).startsWith(`customer eq ${NEEDLE.customer}`), "the filter chip");
+    await page.screenshot({ path: path.join(results, "console-filtered.png"), fullPage: true });
+  });
+
+  await check("cursor pagination walks forward and back", async () => {
+    await page.getByRole("button", { name: "Clear" }).click();
+    await page.getByLabel("Pagination", { exact: true }).selectOption("cursor");
+    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent === "Rows 1–25");
+    await page.getByRole("button", { name: "Next →" }).click();
+    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent === "Rows 26–50");
+    await page.getByRole("button", { name: "← Previous" }).click();
+    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent === "Rows 1–25");
+  });
+
+  await check("downloads the task status report", async () => {
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Download task status report" }).click(),
+    ]);
+    assert(download.suggestedFilename() === "tasks.csv", `file name ${download.suggestedFilename()}`);
+    const saved = path.join(results, "tasks.csv");
+    await download.saveAs(saved);
+    const body = readFileSync(saved, "utf8");
+    assert(/^Total tasks,Completed Task,Incompleted Task\r?\n0,0,0/.test(body), `report: ${JSON.stringify(body)}`);
+  });
+
+  await check("the page logged no errors", async () => {
+    assert(consoleErrors.length === 0, consoleErrors.join("\n"));
+  });
+
+  await context.close();
+}
+
+async function main(): Promise<number> {
+  mkdirSync(results, { recursive: true });
+  let browser: Browser | undefined;
+  try {
+    const base = process.env.E2E_BASE_URL ?? (await startStack());
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    console.log("console e2e");
+    await run(base, browser);
+  } catch (error) {
+    failed++;
+    console.log(`  ✗ setup\n    ${error instanceof Error ? error.message : String(error)}`);
+  } finally {
+    await browser?.close().catch(() => {});
+    await stopStack();
+  }
+  console.log(`\n${passed} passed, ${failed} failed`);
+  return failed === 0 && passed > 0 ? 0 : 1;
+}
+
+for (const signal of ["SIGINT", "SIGTERM"] as const) {
+  process.on(signal, () => {
+    void stopStack().finally(() => process.exit(130));
+  });
+}
+
+main().then((code) => process.exit(code));
