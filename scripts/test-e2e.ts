@@ -144,6 +144,26 @@ function generateCsv(file: string, bytes: number): { rows: number; minAmount: nu
 
 const text = async (page: Page, selector: string) => ((await page.textContent(selector)) ?? "").trim();
 
+/**
+ * Polls an element's text from Node until `matches` accepts it (the page's own code is not typed
+ * here: this tsconfig has no DOM library). Fails with the last text seen.
+ */
+async function waitForText(
+  page: Page,
+  selector: string,
+  matches: (value: string) => boolean,
+  timeoutMs = 10_000,
+  intervalMs = 50,
+): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await text(page, selector);
+    if (matches(value)) return value;
+    if (Date.now() > deadline) throw new Error(`${selector} never matched; last text: "${value}"`);
+    await page.waitForTimeout(intervalMs);
+  }
+}
+
 async function run(base: string, browser: Browser): Promise<void> {
   const email = `e2e-${Date.now().toString(36)}@example.com`;
   const csv = path.join(results, "e2e-orders.csv");
@@ -183,19 +203,20 @@ async function run(base: string, browser: Browser): Promise<void> {
   await check("uploads the CSV straight to R2 and shows ingestion live", async () => {
     await page.setInputFiles("#file", csv);
     await page.getByRole("button", { name: "Upload" }).click();
-    // The moment ingestion is visibly under way (or, on a very fast machine, already over).
-    await page.waitForFunction(
-      () => {
-        const t = document.getElementById("ingest-text")?.textContent ?? "";
-        return /processing/.test(t) && !/^100\.0%/.test(t) ? true : /completed|failed|rejected/.test(t);
+    // The moment ingestion is visibly part-way (or, on a very fast machine, already over).
+    await waitForText(
+      page,
+      "#ingest-text",
+      (t) => {
+        const percent = Number.parseFloat(t);
+        return (/processing/.test(t) && percent > 0 && percent < 100) || /completed|failed|rejected/.test(t);
       },
-      undefined,
-      { timeout: 60_000, polling: 50 },
+      60_000,
     );
     await page.screenshot({ path: path.join(results, "console-ingesting.png"), fullPage: true });
     const uploadText = await text(page, "#upload-text");
     assert(/^100\.0% · 4\.2 \/ 4\.2 MB · [\d.]+ MB\/s$/.test(uploadText), `upload text: "${uploadText}"`);
-    const barValue = await page.$eval("#upload-bar", (bar) => (bar as HTMLProgressElement).value);
+    const barValue = await page.evaluate<number>('document.getElementById("upload-bar").value');
     assert(barValue === 100, `the upload bar is at ${barValue}`);
     const ingestText = await text(page, "#ingest-text");
     assert(
@@ -220,9 +241,7 @@ async function run(base: string, browser: Browser): Promise<void> {
   });
 
   await check("shows the rows with the exact count, 25 to a page", async () => {
-    await page.waitForFunction(() => document.getElementById("rows-summary")?.dataset.count, undefined, {
-      timeout: 10_000,
-    });
+    await waitForText(page, "#rows-summary", (t) => t.startsWith("Rows 1–25 of"));
     const summary = await text(page, "#rows-summary");
     assert(summary === `Rows 1–25 of ${data.rows.toLocaleString("en-US")}`, `summary: "${summary}"`);
     assert((await page.locator("#rows tbody tr").count()) === 25, "not 25 rows in the table");
@@ -236,13 +255,13 @@ async function run(base: string, browser: Browser): Promise<void> {
 
   await check("pages forward and back", async () => {
     await page.getByRole("button", { name: "Next →" }).click();
-    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent?.startsWith("Rows 26–50"));
+    await waitForText(page, "#rows-summary", (t) => t.startsWith("Rows 26–50"));
     assert(
       (await page.locator("#rows tbody tr").first().locator("th").textContent()) === "26",
       "page 2 starts at row 26",
     );
     await page.getByRole("button", { name: "← Previous" }).click();
-    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent?.startsWith("Rows 1–25"));
+    await waitForText(page, "#rows-summary", (t) => t.startsWith("Rows 1–25"));
   });
 
   await check("sorts by a column when its header is clicked", async () => {
@@ -263,7 +282,7 @@ async function run(base: string, browser: Browser): Promise<void> {
     await page.getByLabel("Operator", { exact: true }).selectOption("eq");
     await page.getByLabel("Value", { exact: true }).fill(NEEDLE.customer);
     await page.getByRole("button", { name: "Add filter" }).click();
-    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent === "Rows 1–1 of 1");
+    await waitForText(page, "#rows-summary", (t) => t === "Rows 1–1 of 1");
     const cells = await page.locator("#rows tbody tr").first().locator("th, td").allTextContents();
     assert(cells[0] === String(NEEDLE.row), `row number ${cells[0]}`);
     assert(cells[2] === NEEDLE.customer && cells[3] === NEEDLE.city, `cells: ${cells.join(" | ")}`);
@@ -274,11 +293,11 @@ async function run(base: string, browser: Browser): Promise<void> {
   await check("cursor pagination walks forward and back", async () => {
     await page.getByRole("button", { name: "Clear" }).click();
     await page.getByLabel("Pagination", { exact: true }).selectOption("cursor");
-    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent === "Rows 1–25");
+    await waitForText(page, "#rows-summary", (t) => t === "Rows 1–25");
     await page.getByRole("button", { name: "Next →" }).click();
-    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent === "Rows 26–50");
+    await waitForText(page, "#rows-summary", (t) => t === "Rows 26–50");
     await page.getByRole("button", { name: "← Previous" }).click();
-    await page.waitForFunction(() => document.getElementById("rows-summary")?.textContent === "Rows 1–25");
+    await waitForText(page, "#rows-summary", (t) => t === "Rows 1–25");
   });
 
   await check("downloads the task status report", async () => {
