@@ -52,6 +52,12 @@ const program = new Command()
 const numberFormat = new Intl.NumberFormat("en-US");
 const fmt = (n: number) => numberFormat.format(Math.round(n));
 const mb = (bytes: number) => (bytes / 1_000_000).toFixed(1);
+/** Sizes in decimal units, the unit chosen so small files do not read "0.0 MB". */
+function size(bytes: number): string {
+  if (bytes < 1_000_000) return `${(bytes / 1000).toFixed(1)} kB`;
+  if (bytes < 1_000_000_000) return `${mb(bytes)} MB`;
+  return `${(bytes / 1_000_000_000).toFixed(2)} GB`;
+}
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 function eta(secondsLeft: number | null): string {
   if (secondsLeft === null || !Number.isFinite(secondsLeft)) return "ETA --";
@@ -80,7 +86,7 @@ function uploadText({ sent, total, elapsedMs }: UploadFigures) {
   const rate = elapsedMs > 0 ? sent / (elapsedMs / 1000) : 0;
   return {
     pct: `${total > 0 ? ((sent / total) * 100).toFixed(1) : "0.0"}%`.padStart(6),
-    detail: `${mb(sent)}/${mb(total)} MB | ${(rate / 1_000_000).toFixed(1)} MB/s | ${eta(rate > 0 ? (total - sent) / rate : null)}`,
+    detail: `${size(sent)} / ${size(total)} | ${(rate / 1_000_000).toFixed(1)} MB/s | ${eta(rate > 0 ? (total - sent) / rate : null)}`,
   };
 }
 
@@ -281,7 +287,7 @@ async function main(): Promise<number> {
   upload = await createUpload(session, basename(file), info.size);
   const plan = upload.upload;
   display.log(
-    `Upload ${upload.id}: ${basename(file)}, ${mb(info.size)} MB in ${plan.parts.length} part(s) of ${mb(plan.part_size)} MB`,
+    `Upload ${upload.id}: ${basename(file)}, ${size(info.size)} in ${plan.parts.length} part(s) of ${size(plan.part_size)}`,
   );
 
   phase = "uploading";
