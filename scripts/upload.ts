@@ -18,6 +18,7 @@ import {
   createUpload,
   followProgress,
   getUpload,
+  isTerminal,
   login,
   type Progress,
   type Session,
@@ -339,18 +340,18 @@ async function main(): Promise<number> {
   display.suspend();
 
   const details = await getUpload(session, completed.id);
+  // The stored upload is the record of what happened; the last live message only says what was seen.
+  const status = isTerminal(details.status) ? details.status : final.status;
   const totalMs = Date.now() - started;
   const out = (line: string) => process.stdout.write(`${line}\n`);
   out("");
-  out(
-    `${final.status === "completed" ? "Completed" : final.status[0]?.toUpperCase() + final.status.slice(1)}: ${basename(file)} (${details.id})`,
-  );
+  out(`${status[0]?.toUpperCase()}${status.slice(1)}: ${basename(file)} (${details.id})`);
   out(
     `  rows: ${fmt(details.total_rows)} stored, ${fmt(details.error_rows)} rejected, ${fmt(details.processed_rows)} records read`,
   );
   // The server's own start and end stamps measure ingestion without the queue wait before it.
   const serverMs =
-    final.status === "completed" && details.started_at && details.completed_at
+    status === "completed" && details.started_at && details.completed_at
       ? Date.parse(details.completed_at) - Date.parse(details.started_at)
       : null;
   const ingestRate = details.processed_rows / Math.max((serverMs ?? ingestMs) / 1000, 0.001);
@@ -361,8 +362,8 @@ async function main(): Promise<number> {
   for (const e of details.errors.slice(0, 5)) out(`  line ${e.line}: ${e.reason}`);
   if (details.errors.length > 5) out(`  … and ${fmt(details.error_rows - 5)} more rejected records`);
   if (details.error) out(`  error: ${details.error}`);
-  if (final.status === "completed") return 0;
-  return final.status === "cancelled" ? 130 : 1;
+  if (status === "completed") return 0;
+  return status === "cancelled" ? 130 : 1;
 }
 
 main().then(

@@ -140,7 +140,9 @@ $("upload-form").addEventListener("submit", async (event) => {
     setUploadBar(file.size, file.size, startedAt);
     const final = await watchProgress(accepted.id, setIngestBar);
     const details = await api(`/csv-data/uploads/${accepted.id}/`);
-    if (final.status === "completed") {
+    // The stored upload is the record of what happened; the last live message only says what was seen.
+    const status = isTerminal(details.status) ? details.status : final.status;
+    if (status === "completed") {
       setOutcome(
         `Completed: ${fmt(details.total_rows)} rows stored, ${fmt(details.error_rows)} rejected (${details.filename}).`,
         true,
