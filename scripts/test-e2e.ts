@@ -187,6 +187,11 @@ async function run(base: string, browser: Browser): Promise<void> {
     if (message.type() === "error") consoleErrors.push(message.text());
   });
   page.on("pageerror", (error) => consoleErrors.push(error.message));
+  // Progress must arrive over the WebSocket, not the polling fallback: count its messages.
+  let progressFrames = 0;
+  page.on("websocket", (socket) => {
+    if (/\/progress\/\?access_token=/.test(socket.url())) socket.on("framereceived", () => progressFrames++);
+  });
   page.on("response", (response) => {
     if (response.status() >= 400) consoleErrors.push(`${response.status()} ${response.url()}`);
   });
@@ -238,6 +243,8 @@ async function run(base: string, browser: Browser): Promise<void> {
       ingestText.startsWith(`100.0% · ${data.rows.toLocaleString("en-US")} rows`),
       `ingestion text: "${ingestText}"`,
     );
+    assert(progressFrames >= 2, `only ${progressFrames} progress message(s) came over the WebSocket`);
+    console.log(`    ${progressFrames} progress messages over the WebSocket`);
   });
 
   await check("shows the rows with the exact count, 25 to a page", async () => {
