@@ -12,7 +12,7 @@ import { type SQL, sql } from "drizzle-orm";
 import type { UploadColumn } from "../db/schema.ts";
 import type { Filter, Sort, TypedValue } from "./csv-data.query.ts";
 
-const SAFE_KEY = /^[a-z0-9_]{1,63}$/;
+export const SAFE_KEY = /^[a-z0-9_]{1,63}$/;
 
 export function jsonKey(key: string): SQL {
   return SAFE_KEY.test(key) ? sql.raw(`'${key}'`) : sql`${key}::text`;
