@@ -38,11 +38,24 @@ async function presignedUpload(user: TestUser, bytes: Uint8Array, filename = "da
   return { upload, completed };
 }
 
+let last: Upload | undefined;
 async function finished(user: TestUser, id: string): Promise<Upload> {
   return eventually(async () => {
     const body = await json<Upload>(await api(`/csv-data/uploads/${id}/`, { token: user.token }));
+    last = body;
     return ["completed", "failed", "cancelled"].includes(body.status) ? body : undefined;
-  }, 100_000);
+  }, 30_000).catch(async (error: unknown) => {
+    const progress = await (await api(`/csv-data/uploads/${id}/progress/`, { token: user.token })).text();
+    const chunks = await withDb((db) =>
+      db.execute(
+        sql`select count(*), count(done_at) as done, (select chunks_total from csv_uploads where id = ${id}) from csv_upload_chunks where upload_id = ${id}`,
+      ),
+    );
+    throw new Error(
+      `upload did not finish: ${JSON.stringify({ ...last, columns: undefined })} ${progress} ${JSON.stringify(chunks.rows)}`,
+      { cause: error },
+    );
+  });
 }
 
 const encode = (text: string) => new TextEncoder().encode(text);
