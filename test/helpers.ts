@@ -121,7 +121,10 @@ export async function createUser(
 }
 
 export async function loginAs(email: string, password = PASSWORD) {
-  const response = await api("/auth/user/login/", { json: { email, password }, headers: { "CF-Connecting-IP": clientIp() } });
+  const response = await api("/auth/user/login/", {
+    json: { email, password },
+    headers: { "CF-Connecting-IP": clientIp() },
+  });
   if (response.status !== 200) throw new Error(`login failed: ${response.status} ${await response.text()}`);
   return json<{ access_token: string; refresh_token: string }>(response);
 }

@@ -65,13 +65,11 @@ const RegisterSchema = z
   });
 
 const FileFormSchema = z.object({
-  file: z
-    .any()
-    .openapi({
-      type: "string",
-      format: "binary",
-      description: "The file (up to ATTACHMENT_MAX_BYTES, 10 MiB by default).",
-    }),
+  file: z.any().openapi({
+    type: "string",
+    format: "binary",
+    description: "The file (up to ATTACHMENT_MAX_BYTES, 10 MiB by default).",
+  }),
 });
 
 /** 413 before the body is read when the declared length is already too large. */

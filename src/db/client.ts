@@ -42,9 +42,12 @@ export function connect(
     max: options.max ?? 5,
     connectionTimeoutMillis: 10_000,
   });
-  // An idle client's socket dying must not crash the isolate; the next query reports the failure.
-  pool.on("error", (error: Error) => log("warn", "postgres pool error", errorFields(error)));
   let ended: Promise<void> | undefined;
+  // An idle client's socket dying must not crash the isolate; the next query reports the failure.
+  // Once the pool is ending, the relay or Neon hanging up is the expected goodbye, not an error.
+  pool.on("error", (error: Error) => {
+    if (!ended) log("warn", "postgres pool error", errorFields(error));
+  });
   return {
     db: drizzle({ client: pool, schema }),
     pool,

@@ -99,7 +99,7 @@ export async function ingestChunk(db: Db, env: Env, message: ChunkMessage): Prom
     })
     .from(csvUploads)
     .where(eq(csvUploads.id, message.uploadId));
-  if (!upload || upload.status !== "processing") return { kind: "skipped" };
+  if (upload?.status !== "processing") return { kind: "skipped" };
 
   const [chunk] = await db
     .select()

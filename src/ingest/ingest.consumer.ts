@@ -10,6 +10,7 @@ import { maskId } from "../lib/mask.ts";
 import { progressOf } from "../progress/upload-progress.ts";
 import type { QueueConsumer } from "../queues/dispatch.ts";
 import { ingestChunk } from "./chunk.ts";
+import { doneChunkTotals } from "./chunk-totals.ts";
 import { type ChunkMessage, IngestMessage } from "./messages.ts";
 import { persistOutcome } from "./outcome.ts";
 import { planUpload } from "./planner.ts";
@@ -20,7 +21,8 @@ const CONCURRENCY = 3;
 async function handleChunk(database: Database, env: Env, message: ChunkMessage): Promise<void> {
   const outcome = await ingestChunk(database.db, env, message);
   if (outcome.kind === "skipped") return;
-  const state = await progressOf(env, message.uploadId).chunkDone(outcome.report);
+  const totals = await doneChunkTotals(database.db, message.uploadId);
+  const state = await progressOf(env, message.uploadId).chunkDone(outcome.report, totals);
   // Every report that sees the final state persists it; only the first one changes anything.
   if (state && (state.status === "completed" || state.status === "failed")) {
     await persistOutcome(database.db, env, message.uploadId, {

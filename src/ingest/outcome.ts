@@ -40,6 +40,22 @@ export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome
       .from(csvUploadChunks)
       .where(eq(csvUploadChunks.uploadId, uploadId));
     const completed = outcome.status === "completed";
+    if (completed) {
+      // Completion is final only when Postgres holds every planned chunk. Should the progress
+      // object ever settle before the last commit is visible here, nothing is written now: the
+      // remaining chunks' reports find the object already completed and persist again, in full.
+      const [plan] = await tx
+        .select({ chunksTotal: csvUploads.chunksTotal })
+        .from(csvUploads)
+        .where(eq(csvUploads.id, uploadId));
+      if (
+        plan?.chunksTotal === null ||
+        plan?.chunksTotal === undefined ||
+        Number(totals?.done ?? 0) < plan.chunksTotal
+      ) {
+        return null;
+      }
+    }
     const [upload] = await tx
       .update(csvUploads)
       .set({

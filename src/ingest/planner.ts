@@ -4,12 +4,14 @@
  * one message per chunk in batches. Chunk consumers start while planning continues. Re-running
  * the planner (queue redelivery) re-derives the same chunks, so its writes are idempotent.
  */
+
 import { eq } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
 import { progressOf } from "../progress/upload-progress.ts";
 import { BoundaryScanner, type ChunkPlan, RunawayRecordError } from "./boundaries.ts";
+import { doneChunkTotals } from "./chunk-totals.ts";
 import type { ChunkMessage, PlanMessage } from "./messages.ts";
 import { persistOutcome } from "./outcome.ts";
 import { createPartition } from "./partitions.ts";
@@ -103,7 +105,7 @@ export async function planUpload(db: Db, env: Env, config: AppConfig, message: P
   }
 
   await db.update(csvUploads).set({ chunksTotal: total, updatedAt: new Date() }).where(eq(csvUploads.id, upload.id));
-  const state = await progress.planned(total);
+  const state = await progress.planned(total, await doneChunkTotals(db, upload.id));
   if (state && (state.status === "completed" || state.status === "failed")) {
     await persistOutcome(db, env, upload.id, { status: state.status, error: state.error, errors: state.errors });
   }

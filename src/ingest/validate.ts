@@ -82,7 +82,7 @@ export function analyseSample(sample: Uint8Array, size: number, limits: { maxCol
   }
 
   const keys = names.map(normaliseHeader);
-  const empty = keys.findIndex((key) => key === "");
+  const empty = keys.indexOf("");
   if (empty !== -1) reject(`Column ${empty + 1} ('${names[empty]}') has no usable name.`);
   const seen = new Map<string, string>();
   for (const [i, key] of keys.entries()) {

@@ -32,6 +32,31 @@ export interface ChunkReport {
   errors: UploadRowError[];
 }
 
+/** The database's totals over an upload's committed chunks (see ingest/chunk-totals.ts). */
+export interface ChunkTotals {
+  chunksDone: number;
+  rows: number;
+  records: number;
+  errorRows: number;
+  bytes: number;
+}
+
+/**
+ * Brings the counts up to what Postgres has committed. Counts only grow: the database's totals
+ * include every chunk this object heard about, so taking the larger of each is exact.
+ */
+export function absorbTotals(state: ProgressState, totals: ChunkTotals | undefined): ProgressState {
+  if (!totals) return state;
+  return {
+    ...state,
+    chunksDone: Math.max(state.chunksDone, totals.chunksDone),
+    rows: Math.max(state.rows, totals.rows),
+    records: Math.max(state.records, totals.records),
+    errorRows: Math.max(state.errorRows, totals.errorRows),
+    bytesDone: Math.max(state.bytesDone, totals.bytes),
+  };
+}
+
 export interface ProgressSnapshot {
   status: UploadStatus;
   percent: number;

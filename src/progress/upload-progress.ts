@@ -8,7 +8,9 @@
 import { DurableObject } from "cloudflare:workers";
 import type { UploadStatus } from "../db/schema.ts";
 import {
+  absorbTotals,
   type ChunkReport,
+  type ChunkTotals,
   isTerminal,
   mergeErrors,
   type ProgressSnapshot,
@@ -56,32 +58,43 @@ export class UploadProgress extends DurableObject<Env> {
 
   async markProcessing(startedAt: number): Promise<ProgressState | null> {
     const state = await this.load();
-    if (!state || state.status !== "queued") return state;
+    if (state?.status !== "queued") return state;
     return this.save({ ...state, status: "processing", startedAt });
   }
 
-  /** The planner found every chunk; with zero chunks (header only) this settles at once. */
-  async planned(chunksTotal: number): Promise<ProgressState | null> {
+  /**
+   * The planner found every chunk; with zero chunks (header only) this settles at once. `totals`
+   * covers chunks that finished while planning was still going on.
+   */
+  async planned(chunksTotal: number, totals?: ChunkTotals): Promise<ProgressState | null> {
     const state = await this.load();
     if (!state || isTerminal(state.status)) return state;
-    return this.save(settle({ ...state, chunksTotal }, Date.now()));
+    return this.save(settle(absorbTotals({ ...state, chunksTotal }, totals), Date.now()));
   }
 
-  /** A chunk's rows are committed. A repeated report of the same chunk changes nothing. */
-  async chunkDone(report: ChunkReport): Promise<ProgressState | null> {
+  /**
+   * A chunk's rows are committed. A repeated report of the same chunk adds nothing; `totals` (the
+   * database's view of all committed chunks) makes the counts exact even if an earlier report was
+   * lost, so completion never depends on every report arriving.
+   */
+  async chunkDone(report: ChunkReport, totals?: ChunkTotals): Promise<ProgressState | null> {
     const state = await this.load();
     if (!state || isTerminal(state.status)) return state;
-    if (await this.ctx.storage.get(chunkKey(report.index))) return state;
-    await this.ctx.storage.put(chunkKey(report.index), true);
-    const next: ProgressState = {
-      ...state,
-      chunksDone: state.chunksDone + 1,
-      rows: state.rows + report.rows,
-      records: state.records + report.records,
-      errorRows: state.errorRows + report.errorRows,
-      bytesDone: state.bytesDone + report.bytes,
-      errors: mergeErrors(state.errors, report.errors),
-    };
+    let next = state;
+    if (!(await this.ctx.storage.get(chunkKey(report.index)))) {
+      await this.ctx.storage.put(chunkKey(report.index), true);
+      next = {
+        ...state,
+        chunksDone: state.chunksDone + 1,
+        rows: state.rows + report.rows,
+        records: state.records + report.records,
+        errorRows: state.errorRows + report.errorRows,
+        bytesDone: state.bytesDone + report.bytes,
+        errors: mergeErrors(state.errors, report.errors),
+      };
+    }
+    next = absorbTotals(next, totals);
+    if (next === state) return state;
     return this.save(settle(next, Date.now()));
   }
 

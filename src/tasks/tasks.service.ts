@@ -261,16 +261,14 @@ async function changeAssignees(
     ...removed.map((userId) => ({ userId, action: "unassigned" as const })),
   ];
   if (audit.length > 0) {
-    await tx
-      .insert(taskAssignments)
-      .values(
-        audit.map((row) => ({
-          taskId: task.id,
-          assignedToId: row.userId,
-          assignedById: caller.id,
-          action: row.action,
-        })),
-      );
+    await tx.insert(taskAssignments).values(
+      audit.map((row) => ({
+        taskId: task.id,
+        assignedToId: row.userId,
+        assignedById: caller.id,
+        action: row.action,
+      })),
+    );
   }
   const emailIds = await recordEmail(tx, "task_assigned", await recipients(tx, added), {
     taskId: task.id,
