@@ -133,6 +133,31 @@ describe("CSV uploads", () => {
       expect(mails).toHaveLength(1);
       expect(mails[0]?.body).toContain("Rows stored: 150000");
     });
+
+    // Once completed, the upload's query indexes are built in the background...
+    const indexes = await eventually(async () => {
+      const result = await withDb((db) =>
+        db.execute<{ indexname: string }>(
+          sql`select indexname from pg_indexes where tablename = ${partitionName(upload.id)} order by indexname`,
+        ),
+      );
+      return result.rows.length >= 8 ? result.rows.map((r) => r.indexname) : undefined;
+    }, 30_000);
+    expect(indexes.some((name) => name.endsWith("_trgm"))).toBe(true);
+    // ...and the rows answer typed queries end to end.
+    const found = await api(
+      `/csv-data/uploads/${upload.id}/data/?filter[amount][gte]=10500&filter[amount][lt]=10503&sort_by=-id`,
+      {
+        token: user.token,
+      },
+    );
+    expect(found.status).toBe(200);
+    const page = await json<{ count: number; results: { row_number: number; data: { id: number } }[] }>(found);
+    expect(page.count).toBe(2);
+    expect(page.results.map((r) => [r.row_number, r.data.id])).toEqual([
+      [7001, 7001],
+      [7000, 7000],
+    ]);
     const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
     expect(progress).toMatchObject({
       status: "completed",

@@ -8,19 +8,15 @@
 import { sql } from "drizzle-orm";
 import type { Queryable } from "../db/client.ts";
 import type { UploadColumn } from "../db/schema.ts";
+import { partitionName } from "../ingest/partitions.ts";
 import { columnValue, SAFE_KEY } from "./csv-data.sql.ts";
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-function hexOf(uploadId: string): string {
-  if (!UUID.test(uploadId)) throw new Error("not an upload id");
-  return uploadId.replaceAll("-", "").toLowerCase();
-}
 
 /** The statements, in build order: the cheap B-trees first so sorting and filters speed up soonest. */
 export function rowIndexStatements(uploadId: string, columns: UploadColumn[]) {
-  const hex = hexOf(uploadId);
-  const table = sql.raw(`"csv_rows_${hex}"`);
+  // partitionName checks the id is a UUID, so these names are safe identifiers.
+  const partition = partitionName(uploadId);
+  const hex = partition.slice("csv_rows_".length);
+  const table = sql.identifier(partition);
   const statements = columns
     .map((column, index) => ({ column, index }))
     .filter(({ column }) => SAFE_KEY.test(column.key))
@@ -36,5 +32,5 @@ export function rowIndexStatements(uploadId: string, columns: UploadColumn[]) {
 
 export async function buildRowIndexes(db: Queryable, uploadId: string, columns: UploadColumn[]): Promise<void> {
   for (const statement of rowIndexStatements(uploadId, columns)) await db.execute(statement);
-  await db.execute(sql.raw(`analyze "csv_rows_${hexOf(uploadId)}"`));
+  await db.execute(sql`analyze ${sql.identifier(partitionName(uploadId))}`);
 }

@@ -11,6 +11,7 @@ import { progressOf } from "../progress/upload-progress.ts";
 import type { QueueConsumer } from "../queues/dispatch.ts";
 import { ingestChunk } from "./chunk.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
+import { indexUpload } from "./index-upload.ts";
 import { type ChunkMessage, IngestMessage } from "./messages.ts";
 import { persistOutcome } from "./outcome.ts";
 import { planUpload } from "./planner.ts";
@@ -48,6 +49,7 @@ export const consumeIngest: QueueConsumer = async (batch, env) => {
         }
         try {
           if (parsed.data.kind === "plan") await planUpload(database.db, env, config, parsed.data);
+          else if (parsed.data.kind === "index") await indexUpload(database.db, parsed.data.uploadId);
           else await handleChunk(database, env, parsed.data);
           message.ack();
         } catch (error) {
@@ -74,6 +76,12 @@ export const consumeIngestDeadLetters: QueueConsumer = async (batch, env) => {
     for (const message of batch.messages) {
       const parsed = IngestMessage.safeParse(message.body);
       if (!parsed.success) {
+        message.ack();
+        continue;
+      }
+      if (parsed.data.kind === "index") {
+        // Rows are in and queryable without their indexes; only speed is lost.
+        log("error", "index build dead-lettered", { upload: maskId(parsed.data.uploadId) });
         message.ack();
         continue;
       }

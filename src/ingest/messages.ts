@@ -17,8 +17,14 @@ export const ChunkMessage = z.object({
   firstLine: z.number().int().min(1),
   records: z.number().int().min(0),
 });
-export const IngestMessage = z.discriminatedUnion("kind", [PlanMessage, ChunkMessage]);
+/** Sent once an upload completed: build its query indexes (kept out of the load, which they slow). */
+export const IndexMessage = z.object({
+  kind: z.literal("index"),
+  uploadId: z.string().uuid(),
+});
+export const IngestMessage = z.discriminatedUnion("kind", [PlanMessage, ChunkMessage, IndexMessage]);
 
 export type PlanMessage = z.infer<typeof PlanMessage>;
 export type ChunkMessage = z.infer<typeof ChunkMessage>;
+export type IndexMessage = z.infer<typeof IndexMessage>;
 export type IngestMessage = z.infer<typeof IngestMessage>;

@@ -8,6 +8,7 @@ import type { Db } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, type JobStatus, jobs, type UploadStatus, users } from "../db/schema.ts";
 import { dispatchEmails, recordEmail } from "../email/outbox.ts";
 import type { ProgressState } from "../progress/progress-state.ts";
+import type { IndexMessage } from "./messages.ts";
 import { analysePartition, dropPartition } from "./partitions.ts";
 
 export const JOB_STATUS_OF: Record<UploadStatus, JobStatus> = {
@@ -121,7 +122,9 @@ export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome
   });
   if (!result) return false;
   await dispatchEmails(env, result.emailIds);
-  if (outcome.status === "completed") await analysePartition(db, uploadId);
-  else await dropPartition(db, uploadId);
+  if (outcome.status === "completed") {
+    await analysePartition(db, uploadId);
+    await env.INGEST_QUEUE.send({ kind: "index", uploadId } satisfies IndexMessage);
+  } else await dropPartition(db, uploadId);
   return true;
 }
