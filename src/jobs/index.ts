@@ -1,4 +1,2 @@
 /** The jobs feature's routes, mounted under /api/v1 by app.ts. */
-import { createRouter } from "../lib/openapi.ts";
-
-export const jobsRoutes = createRouter();
+export { jobsRoutes } from "./jobs.routes.ts";

@@ -1,0 +1,38 @@
+/** Request and response schemas of the background-job routes (seed 003). */
+import { z } from "@hono/zod-openapi";
+import { JOB_STATUSES } from "../db/schema.ts";
+
+export const JobSchema = z
+  .object({
+    id: z.string().uuid(),
+    status: z.enum(JOB_STATUSES),
+    message: z.string().openapi({ description: "human-readable state", example: "Ingesting rows." }),
+    type: z.string().openapi({ example: "csv_ingest" }),
+    created_at: z.string().openapi({ format: "date-time" }),
+    updated_at: z.string().openapi({ format: "date-time" }),
+    result_id: z
+      .string()
+      .nullable()
+      .openapi({ description: "the resource the job produces (for `csv_ingest`, the upload)" }),
+    error: z.string().nullable(),
+    metadata: z.record(z.string(), z.unknown()),
+  })
+  .openapi("Job");
+
+export const JobListSchema = z.array(JobSchema).openapi("JobList");
+
+export const JobListQuery = z.object({
+  status: z
+    .enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(", ")}` })
+    .optional()
+    .openapi({ param: { name: "status", in: "query" }, description: "Only jobs in this status." }),
+  limit: z.coerce
+    .number({ error: "must be a whole number" })
+    .int("must be a whole number")
+    .min(1, "must be 1 or more")
+    .max(50, "must be at most 50")
+    .default(10)
+    .openapi({ param: { name: "limit", in: "query" }, description: "1..50 (default 10).", example: 10 }),
+});
+
+export type JobResponse = z.infer<typeof JobSchema>;
