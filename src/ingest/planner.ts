@@ -5,7 +5,7 @@
  * the planner (queue redelivery) re-derives the same chunks, so its writes are idempotent.
  */
 
-import { eq } from "drizzle-orm";
+import { and, eq, inArray } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
@@ -18,21 +18,32 @@ import { createPartition } from "./partitions.ts";
 
 const SEND_BATCH = 100;
 
+/** The upload left `processing` (cancelled, deleted or failed) while it was being planned. */
+class PlanningStopped extends Error {}
+
 export async function planUpload(db: Db, env: Env, config: AppConfig, message: PlanMessage): Promise<void> {
   const [upload] = await db.select().from(csvUploads).where(eq(csvUploads.id, message.uploadId));
   if (!upload || (upload.status !== "queued" && upload.status !== "processing")) return;
   const startedAt = upload.startedAt ?? new Date();
-  await db
-    .update(csvUploads)
-    .set({ status: "processing", startedAt, updatedAt: new Date() })
-    .where(eq(csvUploads.id, upload.id));
-  if (upload.jobId) {
-    await db
-      .update(jobs)
-      .set({ status: "running", message: "Ingesting rows.", updatedAt: new Date() })
-      .where(eq(jobs.id, upload.jobId));
-  }
-  await createPartition(db, upload.id);
+  // Guarded and in one transaction with the partition: a cancel that lands in between either
+  // wins (nothing is started) or waits on the row lock and drops the partition after it exists.
+  const started = await db.transaction(async (tx) => {
+    const rows = await tx
+      .update(csvUploads)
+      .set({ status: "processing", startedAt, updatedAt: new Date() })
+      .where(and(eq(csvUploads.id, upload.id), inArray(csvUploads.status, ["queued", "processing"])))
+      .returning({ id: csvUploads.id });
+    if (rows.length === 0) return false;
+    if (upload.jobId) {
+      await tx
+        .update(jobs)
+        .set({ status: "running", message: "Ingesting rows.", updatedAt: new Date() })
+        .where(eq(jobs.id, upload.jobId));
+    }
+    await createPartition(tx, upload.id);
+    return true;
+  });
+  if (!started) return;
   const progress = progressOf(env, upload.id);
   await progress.markProcessing(startedAt.getTime());
 
@@ -50,6 +61,12 @@ export async function planUpload(db: Db, env: Env, config: AppConfig, message: P
     if (pending.length === 0) return;
     const batch = pending;
     pending = [];
+    // Stop planning an upload that was cancelled meanwhile rather than queue chunks it would skip.
+    const [current] = await db
+      .select({ status: csvUploads.status })
+      .from(csvUploads)
+      .where(eq(csvUploads.id, upload.id));
+    if (current?.status !== "processing") throw new PlanningStopped();
     await db
       .insert(csvUploadChunks)
       .values(
@@ -98,6 +115,7 @@ export async function planUpload(db: Db, env: Env, config: AppConfig, message: P
     }
     await flush();
   } catch (error) {
+    if (error instanceof PlanningStopped) return;
     if (!(error instanceof RunawayRecordError)) throw error;
     await progress.end("failed", error.message);
     await persistOutcome(db, env, upload.id, { status: "failed", error: error.message });

@@ -8,11 +8,12 @@ import type { AppConfig } from "../config.ts";
 import type { Db } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
 import type { PlanMessage } from "../ingest/messages.ts";
-import { JOB_STATUS_OF } from "../ingest/outcome.ts";
+import { JOB_STATUS_OF, persistOutcome } from "../ingest/outcome.ts";
 import { dropPartition } from "../ingest/partitions.ts";
 import { analyseSample, CsvRejection, SAMPLE_BYTES } from "../ingest/validate.ts";
 import { ApiError } from "../lib/errors.ts";
 import { errorFields, log } from "../lib/log.ts";
+import { maskId } from "../lib/mask.ts";
 import { isTerminal } from "../progress/progress-state.ts";
 import { progressOf } from "../progress/upload-progress.ts";
 
@@ -209,10 +210,29 @@ export async function withLiveCounts(db: Db, rows: UploadRow[]): Promise<UploadR
   });
 }
 
-/** Cancels an upload that has not ended; 409 once it has. Its rows (if any) are removed. */
+/**
+ * Cancels an upload that has not ended; 409 once it has. Its rows (if any) are removed.
+ *
+ * The progress object decides first, because it is the single writer of an ingestion's outcome:
+ * Postgres may still say `processing` a moment after the object settled `completed` (the last
+ * chunk's report persists the outcome after the object answers). Cancelling on Postgres's word
+ * alone would answer 202 and drop a complete upload's rows. So the object is asked to end
+ * `cancelled`; only if it did (or it holds no state yet: nothing is being ingested) is the cancel
+ * recorded and the partition dropped. If it had already settled, that outcome is persisted (a
+ * no-op if the reporting consumer got there first) and the answer is 409.
+ */
 export async function cancelUpload(db: Db, env: Env, upload: UploadRow): Promise<UploadRow> {
   if (isTerminal(upload.status)) throw ApiError.conflict(`The upload has already ended (${upload.status}).`);
+  const live = await progressOf(env, upload.id).end("cancelled", null);
+  if (live && live.status !== "cancelled") {
+    if (live.status === "completed" || live.status === "failed") {
+      await persistOutcome(db, env, upload.id, { status: live.status, error: live.error, errors: live.errors });
+    }
+    log("info", "cancel lost to the ingestion's outcome", { upload: maskId(upload.id), status: live.status });
+    throw ApiError.conflict(`The upload has already ended (${live.status}).`);
+  }
   const [cancelled] = await db.transaction(async (tx) => {
+    // Waits for any chunk transaction holding the row FOR SHARE; chunks starting later see `cancelled`.
     const rows = await tx
       .update(csvUploads)
       .set({ status: "cancelled", completedAt: new Date(), updatedAt: new Date() })
@@ -227,7 +247,6 @@ export async function cancelUpload(db: Db, env: Env, upload: UploadRow): Promise
     }
     return rows;
   });
-  await progressOf(env, upload.id).end("cancelled", null);
   await dropPartition(db, upload.id);
   if (upload.status === "awaiting_upload" && upload.r2UploadId) {
     await env.FILES.resumeMultipartUpload(upload.r2Key, upload.r2UploadId)
@@ -235,6 +254,7 @@ export async function cancelUpload(db: Db, env: Env, upload: UploadRow): Promise
       .catch(() => undefined);
   }
   if (!cancelled) throw new Error("cancel returned nothing");
+  log("info", "upload cancelled", { upload: maskId(upload.id) });
   return cancelled;
 }
 
