@@ -3,7 +3,7 @@
  * Messages are acked one by one, so one failing chunk does not retry the whole batch; a chunk
  * that fails every retry reaches the dead-letter queue, whose consumer fails the upload.
  */
-import { getConfig } from "../config.ts";
+import { type AppConfig, getConfig } from "../config.ts";
 import { connect, type Database } from "../db/client.ts";
 import { errorFields, log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
@@ -15,15 +15,18 @@ import { indexUpload } from "./index-upload.ts";
 import { type ChunkMessage, IngestMessage } from "./messages.ts";
 import { persistOutcome } from "./outcome.ts";
 import { planUpload } from "./planner.ts";
+import { reportProgress } from "./progress-recovery.ts";
 
 /** Chunks processed at once per batch: enough to overlap parsing with Postgres round trips, within 128 MB. */
 const CONCURRENCY = 3;
 
-async function handleChunk(database: Database, env: Env, message: ChunkMessage): Promise<void> {
+async function handleChunk(database: Database, env: Env, config: AppConfig, message: ChunkMessage): Promise<void> {
   const outcome = await ingestChunk(database.db, env, message);
   if (outcome.kind === "skipped") return;
   const totals = await doneChunkTotals(database.db, message.uploadId);
-  const state = await progressOf(env, message.uploadId).chunkDone(outcome.report, totals);
+  const state = await reportProgress(database.db, env, config, message.uploadId, (progress) =>
+    progress.chunkDone(outcome.report, totals),
+  );
   // Every report that sees the final state persists it; only the first one changes anything.
   if (state && (state.status === "completed" || state.status === "failed")) {
     await persistOutcome(database.db, env, message.uploadId, {
@@ -50,7 +53,7 @@ export const consumeIngest: QueueConsumer = async (batch, env) => {
         try {
           if (parsed.data.kind === "plan") await planUpload(database.db, env, config, parsed.data);
           else if (parsed.data.kind === "index") await indexUpload(database.db, parsed.data.uploadId);
-          else await handleChunk(database, env, parsed.data);
+          else await handleChunk(database, env, config, parsed.data);
           message.ack();
         } catch (error) {
           log("warn", "ingest message failed; will retry", {

@@ -15,6 +15,7 @@ import { doneChunkTotals } from "./chunk-totals.ts";
 import type { ChunkMessage, PlanMessage } from "./messages.ts";
 import { persistOutcome } from "./outcome.ts";
 import { createPartition } from "./partitions.ts";
+import { reportProgress } from "./progress-recovery.ts";
 
 const SEND_BATCH = 100;
 
@@ -45,7 +46,7 @@ export async function planUpload(db: Db, env: Env, config: AppConfig, message: P
   });
   if (!started) return;
   const progress = progressOf(env, upload.id);
-  await progress.markProcessing(startedAt.getTime());
+  await reportProgress(db, env, config, upload.id, (p) => p.markProcessing(startedAt.getTime()));
 
   const dataOffset = upload.dataOffset ?? 0;
   const scanner = new BoundaryScanner({
@@ -123,7 +124,8 @@ export async function planUpload(db: Db, env: Env, config: AppConfig, message: P
   }
 
   await db.update(csvUploads).set({ chunksTotal: total, updatedAt: new Date() }).where(eq(csvUploads.id, upload.id));
-  const state = await progress.planned(total, await doneChunkTotals(db, upload.id));
+  const totals = await doneChunkTotals(db, upload.id);
+  const state = await reportProgress(db, env, config, upload.id, (p) => p.planned(total, totals));
   if (state && (state.status === "completed" || state.status === "failed")) {
     await persistOutcome(db, env, upload.id, { status: state.status, error: state.error, errors: state.errors });
   }

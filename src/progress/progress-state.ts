@@ -23,6 +23,29 @@ export interface ProgressState {
   errors: UploadRowError[];
 }
 
+export interface ProgressInit {
+  totalBytes: number;
+  headerBytes: number;
+  maxErrorRatio: number;
+}
+
+export function initialState(init: ProgressInit): ProgressState {
+  return {
+    status: "queued",
+    ...init,
+    chunksTotal: null,
+    chunksDone: 0,
+    rows: 0,
+    records: 0,
+    errorRows: 0,
+    bytesDone: 0,
+    startedAt: null,
+    finishedAt: null,
+    error: null,
+    errors: [],
+  };
+}
+
 export interface ChunkReport {
   index: number;
   rows: number;
@@ -42,11 +65,20 @@ export interface ChunkTotals {
 }
 
 /**
- * Brings the counts up to what Postgres has committed. Counts only grow: the database's totals
- * include every chunk this object heard about, so taking the larger of each is exact.
+ * Brings the counts up to what Postgres has committed. Snapshots taken by concurrent consumers may
+ * arrive out of order, and counts only grow, so the largest of each is the latest truth.
  */
 export function absorbTotals(state: ProgressState, totals: ChunkTotals | undefined): ProgressState {
   if (!totals) return state;
+  if (
+    totals.chunksDone <= state.chunksDone &&
+    totals.rows <= state.rows &&
+    totals.records <= state.records &&
+    totals.errorRows <= state.errorRows &&
+    totals.bytes <= state.bytesDone
+  ) {
+    return state;
+  }
   return {
     ...state,
     chunksDone: Math.max(state.chunksDone, totals.chunksDone),

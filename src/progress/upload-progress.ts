@@ -11,8 +11,10 @@ import {
   absorbTotals,
   type ChunkReport,
   type ChunkTotals,
+  initialState,
   isTerminal,
   mergeErrors,
+  type ProgressInit,
   type ProgressSnapshot,
   type ProgressState,
   settle,
@@ -21,12 +23,6 @@ import {
 
 const STATE = "state";
 const chunkKey = (index: number) => `chunk:${index}`;
-
-export interface ProgressInit {
-  totalBytes: number;
-  headerBytes: number;
-  maxErrorRatio: number;
-}
 
 export class UploadProgress extends DurableObject<Env> {
   /** Liveness probe used by the health check. */
@@ -38,22 +34,22 @@ export class UploadProgress extends DurableObject<Env> {
   async init(init: ProgressInit): Promise<ProgressState> {
     const existing = await this.load();
     if (existing) return existing;
-    const state: ProgressState = {
-      status: "queued",
-      ...init,
-      chunksTotal: null,
-      chunksDone: 0,
-      rows: 0,
-      records: 0,
-      errorRows: 0,
-      bytesDone: 0,
-      startedAt: null,
-      finishedAt: null,
-      error: null,
-      errors: [],
-    };
-    await this.save(state);
-    return state;
+    return this.save(initialState(init));
+  }
+
+  /**
+   * Rebuilds a lost state (its storage was reset) from what Postgres knows: the upload's plan and
+   * its committed chunks' totals. Does not settle; the caller's next report or `planned` does.
+   * Errors kept by the lost state are not recoverable (Postgres keeps no per-chunk errors).
+   */
+  async restore(
+    init: ProgressInit,
+    plan: { startedAt: number; chunksTotal: number | null },
+    totals: ChunkTotals,
+  ): Promise<ProgressState> {
+    const existing = await this.load();
+    if (existing) return existing;
+    return this.save(absorbTotals({ ...initialState(init), status: "processing", ...plan }, totals));
   }
 
   async markProcessing(startedAt: number): Promise<ProgressState | null> {
@@ -73,25 +69,18 @@ export class UploadProgress extends DurableObject<Env> {
   }
 
   /**
-   * A chunk's rows are committed. A repeated report of the same chunk adds nothing; `totals` (the
-   * database's view of all committed chunks) makes the counts exact even if an earlier report was
-   * lost, so completion never depends on every report arriving.
+   * A chunk's rows are committed. The counts come from `totals`, Postgres's own sums over every
+   * committed chunk taken after this chunk's commit: the largest snapshot seen is exact, so counts
+   * can neither drift from the database nor stall on a lost report. The report itself contributes
+   * its sample of rejected lines, once per chunk.
    */
-  async chunkDone(report: ChunkReport, totals?: ChunkTotals): Promise<ProgressState | null> {
+  async chunkDone(report: ChunkReport, totals: ChunkTotals): Promise<ProgressState | null> {
     const state = await this.load();
     if (!state || isTerminal(state.status)) return state;
     let next = state;
-    if (!(await this.ctx.storage.get(chunkKey(report.index)))) {
+    if (report.errors.length > 0 && !(await this.ctx.storage.get(chunkKey(report.index)))) {
       await this.ctx.storage.put(chunkKey(report.index), true);
-      next = {
-        ...state,
-        chunksDone: state.chunksDone + 1,
-        rows: state.rows + report.rows,
-        records: state.records + report.records,
-        errorRows: state.errorRows + report.errorRows,
-        bytesDone: state.bytesDone + report.bytes,
-        errors: mergeErrors(state.errors, report.errors),
-      };
+      next = { ...state, errors: mergeErrors(state.errors, report.errors) };
     }
     next = absorbTotals(next, totals);
     if (next === state) return state;

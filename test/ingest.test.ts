@@ -1,0 +1,215 @@
+import {
+  createExecutionContext,
+  createMessageBatch,
+  evictDurableObject,
+  getQueueResult,
+  runInDurableObject,
+} from "cloudflare:test";
+import { and, eq, sql } from "drizzle-orm";
+import { describe, expect, it } from "vitest";
+import { csvUploadChunks, csvUploads, emailLog, jobs } from "../src/db/schema.ts";
+import worker from "../src/index.ts";
+import type { ChunkMessage } from "../src/ingest/messages.ts";
+import { partitionName } from "../src/ingest/partitions.ts";
+import { progressOf } from "../src/progress/upload-progress.ts";
+import { api, createUser, eventually, json, testEnv, withDb } from "./helpers.ts";
+import {
+  chunkCounts,
+  finished,
+  formUpload,
+  getJob,
+  getUpload,
+  partitionExists,
+  processingWith,
+  sampleCsv,
+  storedRows,
+} from "./uploads-fixtures.ts";
+
+/** The chunk message the planner sent for `index`, rebuilt from its csv_upload_chunks row. */
+async function chunkMessage(uploadId: string, index: number): Promise<ChunkMessage> {
+  const [chunk] = await withDb((db) =>
+    db
+      .select()
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index))),
+  );
+  if (!chunk) throw new Error(`chunk ${index} not planned`);
+  const [next] = await withDb((db) =>
+    db
+      .select({ firstRow: csvUploadChunks.firstRowNumber })
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index + 1))),
+  );
+  if (!next) throw new Error("pick a chunk that is not the last");
+  return {
+    kind: "chunk",
+    uploadId,
+    index,
+    start: chunk.byteStart,
+    end: chunk.byteEnd,
+    firstRow: chunk.firstRowNumber,
+    firstLine: chunk.firstLine,
+    // The planner counted the records in the range; the next chunk starts right after them.
+    records: next.firstRow - chunk.firstRowNumber,
+  };
+}
+
+/** Runs the worker's own queue handler on a batch of `bodies` for `queue`, as the runtime would. */
+async function deliver(queue: string, bodies: unknown[]) {
+  const batch = createMessageBatch(
+    queue,
+    bodies.map((body, i) => ({ id: `test-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, testEnv, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+async function chunkRow(uploadId: string, index: number) {
+  const [chunk] = await withDb((db) =>
+    db
+      .select()
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index))),
+  );
+  return chunk;
+}
+
+describe("ingestion: at-least-once delivery", () => {
+  it("a chunk delivered twice never inserts its rows twice", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+    const message = await chunkMessage(upload.id, 2);
+    const before = await chunkRow(upload.id, 2);
+    expect(before?.rowsInserted).toBeGreaterThan(0);
+
+    // 1. The same chunk twice in one batch after the upload completed: both acked, nothing added.
+    const late = await deliver("ingest", [message, message]);
+    expect(late.explicitAcks).toHaveLength(2);
+    expect(late.retryMessages).toEqual([]);
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+
+    // 2. The same chunk twice while its upload is still ingesting it: put the upload back to the
+    // state before chunk 2 committed (processing, chunk not done, its rows absent), then deliver
+    // it twice in one batch so both copies run concurrently.
+    await withDb(async (db) => {
+      await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
+      await db.update(jobs).set({ status: "running" }).where(eq(jobs.id, upload.job!));
+      await db
+        .update(csvUploadChunks)
+        .set({ doneAt: null, rowsInserted: null, recordsRead: null, errorRows: null })
+        .where(and(eq(csvUploadChunks.uploadId, upload.id), eq(csvUploadChunks.chunkIndex, 2)));
+      await db.execute(
+        sql`delete from ${sql.identifier(partitionName(upload.id))} where row_number between ${message.firstRow} and ${message.firstRow + message.records - 1}`,
+      );
+    });
+    expect((await storedRows(upload.id)).n).toBe(3000 - message.records);
+
+    const twice = await deliver("ingest", [message, message]);
+    expect(twice.explicitAcks).toHaveLength(2);
+    expect(twice.retryMessages).toEqual([]);
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+    const after = await chunkRow(upload.id, 2);
+    expect(after).toMatchObject({
+      rowsInserted: before?.rowsInserted,
+      recordsRead: before?.recordsRead,
+      errorRows: before?.errorRows,
+    });
+    expect(after?.doneAt).not.toBeNull();
+    // Completion is persisted again from the chunks' totals: exact.
+    expect(await getUpload(user, upload.id)).toMatchObject({
+      status: "completed",
+      total_rows: 3000,
+      processed_rows: 3000,
+      error_rows: 0,
+    });
+  });
+});
+
+describe("ingestion: failures", () => {
+  it("a dead-lettered chunk ends the upload failed with the reason; nothing is left half-counted", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 2);
+    const message = await chunkMessage(upload.id, 1);
+    const result = await deliver("ingest-dlq", [message]);
+    expect(result.explicitAcks).toHaveLength(1);
+
+    const done = await getUpload(user, upload.id);
+    expect(done).toMatchObject({
+      status: "failed",
+      error: "Ingesting chunk 2 failed repeatedly; the upload was stopped.",
+      total_rows: 0,
+    });
+    expect(done.completed_at).not.toBeNull();
+    expect(await partitionExists(upload.id)).toBe(false);
+    const job = await getJob(user, upload.job!);
+    expect(job).toMatchObject({ status: "failed", error: done.error, message: "Ingestion failed." });
+    const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
+    expect(progress).toMatchObject({ status: "failed" });
+    const settled = (await chunkCounts(upload.id)).done;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect((await chunkCounts(upload.id)).done).toBe(settled);
+    expect(await partitionExists(upload.id)).toBe(false);
+    await withDb(async (db) => {
+      const mails = await db
+        .select()
+        .from(emailLog)
+        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_failed")));
+      expect(mails).toHaveLength(1);
+      expect(mails[0]?.body).toContain("failed repeatedly");
+    });
+  });
+
+  it("a chunk whose bytes are gone keeps failing, is dead-lettered by the real queue and fails the upload", {
+    timeout: 120_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 1);
+    await testEnv.FILES.delete(`csv-uploads/${upload.id}`);
+    const done = await finished(user, upload.id, 110_000);
+    expect(done.status).toBe("failed");
+    expect(done.error).toMatch(/failed repeatedly; the upload was stopped\.$/);
+    expect(done.total_rows).toBe(0);
+    expect(await partitionExists(upload.id)).toBe(false);
+    expect((await getJob(user, upload.job!)).status).toBe("failed");
+  });
+});
+
+describe("ingestion: the progress object", () => {
+  it("evicted mid-ingestion: nothing is lost, the counts are exact", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 3);
+    await evictDurableObject(progressOf(testEnv, upload.id));
+    const done = await finished(user, upload.id, 50_000);
+    expect(done).toMatchObject({ status: "completed", total_rows: 60_000, processed_rows: 60_000, error_rows: 0 });
+    expect(await storedRows(upload.id)).toEqual({ n: 60_000, distinct: 60_000 });
+  });
+
+  it("with its storage wiped mid-ingestion: rebuilt from Postgres, completes with exact counts", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 3);
+    const stub = progressOf(testEnv, upload.id);
+    await runInDurableObject(stub, async (_instance, state) => {
+      await state.storage.deleteAll();
+    });
+    const done = await finished(user, upload.id, 50_000);
+    expect(done).toMatchObject({ status: "completed", total_rows: 60_000, processed_rows: 60_000, error_rows: 0 });
+    expect(await storedRows(upload.id)).toEqual({ n: 60_000, distinct: 60_000 });
+    const live = await stub.state();
+    expect(live).toMatchObject({ status: "completed", rows: 60_000, records: 60_000, errorRows: 0 });
+    expect(live?.chunksDone).toBe(live?.chunksTotal);
+    const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
+    expect(progress).toMatchObject({ status: "completed", percent: 100, processed_rows: 60_000 });
+    await eventually(async () => ((await getJob(user, upload.job!)).status === "completed" ? true : undefined));
+  });
+});
