@@ -1,13 +1,29 @@
 /** Worker entry point: HTTP through the Hono app, queue batches by queue name, and the Durable Object class. */
 import { createApp } from "./app.ts";
+import { getConfig } from "./config.ts";
+import { sweepMissingIndexes } from "./csv-data/csv-data.index-sweep.ts";
+import { connect } from "./db/client.ts";
 import { consumeEmailDeadLetters, consumeEmails } from "./email/email.consumer.ts";
 import { redriveEmails } from "./email/redrive.ts";
 import { consumeIngest, consumeIngestDeadLetters } from "./ingest/ingest.consumer.ts";
+import { errorFields, log } from "./lib/log.ts";
 import { createQueueHandler } from "./queues/dispatch.ts";
 
 export { UploadProgress } from "./progress/upload-progress.ts";
 
 const app = createApp();
+
+async function sweepIndexes(env: Env): Promise<void> {
+  const database = connect(getConfig(env), { max: 1 });
+  try {
+    const queued = await sweepMissingIndexes(database.db, env.INGEST_QUEUE);
+    if (queued > 0) log("info", "re-enqueued index builds", { uploads: queued });
+  } catch (error) {
+    log("error", "index sweep failed", errorFields(error));
+  } finally {
+    await database.end();
+  }
+}
 
 const queue = createQueueHandler({
   ingest: consumeIngest,
@@ -21,5 +37,6 @@ export default {
   queue,
   scheduled(_controller, env, ctx) {
     ctx.waitUntil(redriveEmails(env).then(() => undefined));
+    ctx.waitUntil(sweepIndexes(env));
   },
 } satisfies ExportedHandler<Env>;

@@ -1,7 +1,9 @@
+import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { csvUploads, type UploadColumn } from "../src/db/schema.ts";
-import { api, createUser, json, type TestUser, withDb } from "./helpers.ts";
+import worker from "../src/index.ts";
+import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "./helpers.ts";
 
 const COLUMNS: UploadColumn[] = [
   { key: "id", name: "ID", type: "integer" },
@@ -59,7 +61,7 @@ async function createUpload(ownerId: number, rows: Row[]): Promise<string> {
       })
       .returning({ id: csvUploads.id });
     const id = upload!.id;
-    const partition = `csv_rows_test_${id.replaceAll("-", "")}`;
+    const partition = `csv_rows_${id.replaceAll("-", "")}`;
     await db.execute(sql.raw(`create table if not exists ${partition} partition of csv_rows for values in ('${id}')`));
     await db.execute(
       sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, (r->>'row_number')::bigint, r->'data' from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`,
@@ -334,5 +336,32 @@ describe("row listing: caching and access", () => {
   it("requires authentication", async () => {
     const response = await api(`/csv-data/uploads/${uploadId}/data/`);
     expect(response.status).toBe(401);
+  });
+});
+
+describe("row listing: index repair", () => {
+  it("the scheduled sweep builds the indexes of a completed upload whose build never ran", async () => {
+    const id = await createUpload(owner.id, rows.slice(0, 10));
+    await withDb((db) =>
+      db.execute(sql`update csv_uploads set completed_at = now() - interval '10 minutes' where id = ${id}::uuid`),
+    );
+    const partition = `csv_rows_${id.replaceAll("-", "")}`;
+    const count = async () =>
+      Number(
+        (
+          await withDb((db) =>
+            db.execute<{ n: string }>(sql`select count(*) as n from pg_indexes where tablename = ${partition}`),
+          )
+        ).rows[0]?.n,
+      );
+    expect(await count()).toBe(1);
+    const ctx = createExecutionContext();
+    await worker.scheduled(createScheduledController({ cron: "*/10 * * * *" }), testEnv, ctx);
+    await waitOnExecutionContext(ctx);
+    // Primary key + one B-tree per column + the trigram index, built by the real ingest queue.
+    expect(await eventually(async () => ((await count()) === COLUMNS.length + 2 ? true : undefined), 20_000)).toBe(
+      true,
+    );
+    expect(await results(`?page_size=3`)).toHaveLength(3);
   });
 });
