@@ -1,6 +1,7 @@
 import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { csvUploads, emailLog, jobs } from "../src/db/schema.ts";
+import { csvUploadChunks, csvUploads, emailLog, jobs } from "../src/db/schema.ts";
+import { progressOf } from "../src/progress/upload-progress.ts";
 import { api, createUser, json, testEnv, withDb } from "./helpers.ts";
 import {
   chunkCounts,
@@ -8,6 +9,7 @@ import {
   formUpload,
   getJob,
   getUpload,
+  type Job,
   partitionExists,
   processingWith,
   sampleCsv,
@@ -111,5 +113,156 @@ describe("cancelling an upload", () => {
         .rows;
       expect(row?.status).toBe("completed");
     });
+  });
+});
+
+const UPLOAD_FIELDS = [
+  "columns",
+  "completed_at",
+  "created_at",
+  "delimiter",
+  "error",
+  "error_rows",
+  "errors",
+  "filename",
+  "id",
+  "job",
+  "processed_rows",
+  "size_bytes",
+  "started_at",
+  "status",
+  "total_rows",
+];
+
+/** Every 12th record has two fields instead of three; no quoted newlines, so record i is on line i + 1. */
+function csvWithBadRows(rows: number): string {
+  const lines = ["id,Name,Amount"];
+  for (let i = 1; i <= rows; i++) {
+    lines.push(i % 12 === 0 ? `${i},only two fields` : `${i},name ${i} ${"y".repeat(120)},${i}.5`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+describe("upload details and list", () => {
+  it("details: counts, the first 100 errors by line across chunks, the job id, timestamps", {
+    timeout: 30_000,
+  }, async () => {
+    const user = await createUser();
+    const text = csvWithBadRows(1500);
+    const upload = await formUpload(user, text, "bad-rows.csv");
+    await finished(user, upload.id);
+    // Several chunks, so errors from different chunks are merged by line.
+    expect((await chunkCounts(upload.id)).planned).toBeGreaterThan(2);
+    const response = await api(`/csv-data/uploads/${upload.id}/`, { token: user.token });
+    expect(response.status).toBe(200);
+    const body = await json<Upload>(response);
+    expect(Object.keys(body).sort()).toEqual(UPLOAD_FIELDS);
+    // 125 of 1500 rejected (8.3%) is under the 10% limit: completed, the good rows stored.
+    expect(body).toMatchObject({
+      filename: "bad-rows.csv",
+      size_bytes: new TextEncoder().encode(text).length,
+      status: "completed",
+      total_rows: 1375,
+      processed_rows: 1500,
+      error_rows: 125,
+      delimiter: ",",
+      error: null,
+      job: upload.job,
+      columns: [
+        { key: "id", name: "id", type: "integer" },
+        { key: "name", name: "Name", type: "string" },
+        { key: "amount", name: "Amount", type: "number" },
+      ],
+    });
+    expect(body.errors).toHaveLength(100);
+    expect(body.errors).toEqual(
+      Array.from({ length: 100 }, (_, k) => ({ line: 12 * (k + 1) + 1, reason: "expected 3 fields, found 2" })),
+    );
+    const created = Date.parse(body.created_at);
+    const started = Date.parse(body.started_at!);
+    const completed = Date.parse(body.completed_at!);
+    expect(created).toBeLessThanOrEqual(started);
+    expect(started).toBeLessThanOrEqual(completed);
+    expect(await storedRows(upload.id)).toEqual({ n: 1375, distinct: 1375 });
+    const job = await getJob(user, upload.job!);
+    expect(job).toMatchObject({
+      status: "completed",
+      result_id: upload.id,
+      metadata: { total_rows: 1375, processed_rows: 1500, error_rows: 125 },
+    });
+  });
+
+  it("list: the caller's uploads newest first, paginated with full links", async () => {
+    const user = await createUser();
+    const other = await createUser();
+    const first = await startPresignedUpload(user, 100, "first.csv");
+    const second = await startPresignedUpload(user, 100, "second.csv");
+    await startPresignedUpload(other, 100, "other.csv");
+    const response = await api("/csv-data/uploads/?page_size=1", { token: user.token });
+    expect(response.status).toBe(200);
+    const page = await json<{ count: number; next: string | null; previous: string | null; results: Upload[] }>(
+      response,
+    );
+    expect(page.count).toBe(2);
+    expect(page.previous).toBeNull();
+    expect(page.results.map((u) => u.id)).toEqual([second.id]);
+    expect(Object.keys(page.results[0]!).sort()).toEqual(UPLOAD_FIELDS);
+    expect(page.results[0]).toMatchObject({ status: "awaiting_upload", job: second.job, started_at: null });
+    expect(page.next).toMatch(/^http:\/\/.+\/api\/v1\/csv-data\/uploads\/\?.*page=2/);
+    const next = await json<{ results: Upload[]; next: string | null }>(await api(page.next!, { token: user.token }));
+    expect(next.results.map((u) => u.id)).toEqual([first.id]);
+    expect(next.next).toBeNull();
+    expect((await api("/csv-data/uploads/?page_size=101", { token: user.token })).status).toBe(400);
+  });
+});
+
+describe("deleting an upload", () => {
+  it("204: rows (partition), file, progress and details are gone; the job stays as history", async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(500));
+    await finished(user, upload.id);
+    expect(await partitionExists(upload.id)).toBe(true);
+    const response = await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token });
+    expect(response.status).toBe(204);
+    expect(await response.text()).toBe("");
+    expect(await partitionExists(upload.id)).toBe(false);
+    expect(await testEnv.FILES.head(`csv-uploads/${upload.id}`)).toBeNull();
+    expect(await progressOf(testEnv, upload.id).state()).toBeNull();
+    for (const path of ["/", "/progress/", "/data/"]) {
+      expect((await api(`/csv-data/uploads/${upload.id}${path}`, { token: user.token })).status).toBe(404);
+    }
+    expect((await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token })).status).toBe(404);
+    await withDb(async (db) => {
+      expect(await db.select().from(csvUploadChunks).where(eq(csvUploadChunks.uploadId, upload.id))).toHaveLength(0);
+    });
+    // The job keeps its record of what happened; its result is gone.
+    expect(await getJob(user, upload.job!)).toMatchObject({ status: "completed", result_id: upload.id });
+  });
+
+  it("the /delete/ alias answers the same", async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, "a,b\n1,2\n");
+    await finished(user, upload.id);
+    const response = await api(`/csv-data/uploads/${upload.id}/delete/`, { method: "DELETE", token: user.token });
+    expect(response.status).toBe(204);
+    expect((await api(`/csv-data/uploads/${upload.id}/`, { token: user.token })).status).toBe(404);
+  });
+
+  it("while processing: cancelled first (the job ends cancelled), then everything is removed", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 2);
+    const response = await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token });
+    expect(response.status).toBe(204);
+    expect(await getJob(user, upload.job!)).toMatchObject({ status: "cancelled" });
+    await sleep(1500);
+    // Chunks still in the queue find no upload and write nothing; the partition stays gone.
+    expect(await partitionExists(upload.id)).toBe(false);
+    expect(await testEnv.FILES.head(`csv-uploads/${upload.id}`)).toBeNull();
+    expect(await progressOf(testEnv, upload.id).state()).toBeNull();
+    const jobs = await json<Job[]>(await api("/jobs/?status=cancelled", { token: user.token }));
+    expect(jobs.map((job) => job.id)).toContain(upload.job);
   });
 });

@@ -13,7 +13,7 @@ import { ingestChunk } from "./chunk.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
 import { indexUpload } from "./index-upload.ts";
 import { type ChunkMessage, IngestMessage } from "./messages.ts";
-import { persistOutcome } from "./outcome.ts";
+import { persistOutcome, recordChunkErrors } from "./outcome.ts";
 import { planUpload } from "./planner.ts";
 import { reportProgress } from "./progress-recovery.ts";
 
@@ -23,6 +23,7 @@ const CONCURRENCY = 3;
 async function handleChunk(database: Database, env: Env, config: AppConfig, message: ChunkMessage): Promise<void> {
   const outcome = await ingestChunk(database.db, env, message);
   if (outcome.kind === "skipped") return;
+  await recordChunkErrors(database.db, message.uploadId, outcome.report.errors);
   const totals = await doneChunkTotals(database.db, message.uploadId);
   const state = await reportProgress(database.db, env, config, message.uploadId, (progress) =>
     progress.chunkDone(outcome.report, totals),

@@ -4,10 +4,18 @@
  * call moves the upload out of `queued`/`processing`, so a retried consumer never mails twice.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
-import { csvUploadChunks, csvUploads, type JobStatus, jobs, type UploadStatus, users } from "../db/schema.ts";
+import type { Db, Queryable } from "../db/client.ts";
+import {
+  csvUploadChunks,
+  csvUploads,
+  type JobStatus,
+  jobs,
+  type UploadRowError,
+  type UploadStatus,
+  users,
+} from "../db/schema.ts";
 import { dispatchEmails, recordEmail } from "../email/outbox.ts";
-import type { ProgressState } from "../progress/progress-state.ts";
+import { MAX_KEPT_ERRORS, type ProgressState } from "../progress/progress-state.ts";
 import type { IndexMessage } from "./messages.ts";
 import { analysePartition, dropPartition } from "./partitions.ts";
 
@@ -25,6 +33,42 @@ export interface Outcome {
   status: Extract<UploadStatus, "completed" | "failed" | "cancelled">;
   error: string | null;
   errors?: ProgressState["errors"];
+}
+
+/**
+ * The upload's kept errors united with `incoming`: the first MAX_KEPT_ERRORS by line, each once.
+ * A merge, never an overwrite, so writers may arrive in any order and none loses another's errors.
+ */
+function mergedErrors(incoming: UploadRowError[]) {
+  return sql`(
+    select coalesce(jsonb_agg(e order by (e->>'line')::bigint, e->>'reason'), '[]'::jsonb) from (
+      select e from (
+        select distinct e from jsonb_array_elements(${csvUploads.errors} || ${JSON.stringify(incoming)}::jsonb) as t(e)
+      ) d order by (e->>'line')::bigint, e->>'reason' limit ${MAX_KEPT_ERRORS}
+    ) kept
+  )`;
+}
+
+/**
+ * Records a chunk's rejected records on the upload as soon as the chunk commits. The progress
+ * object also collects them, but it may settle on Postgres's chunk totals before a committed
+ * chunk's report arrives (or lose them in a reset), and a report reaching a settled object is
+ * dropped; so Postgres keeps its own copy. Skipped without a lock once the list is full of
+ * earlier lines, so error-heavy files do not serialise their chunks on the upload row.
+ */
+export async function recordChunkErrors(db: Queryable, uploadId: string, errors: UploadRowError[]): Promise<void> {
+  if (errors.length === 0) return;
+  const first = Math.min(...errors.map((error) => error.line));
+  await db
+    .update(csvUploads)
+    .set({ errors: mergedErrors(errors) })
+    .where(
+      and(
+        eq(csvUploads.id, uploadId),
+        inArray(csvUploads.status, ["processing", "completed", "failed"]),
+        sql`(jsonb_array_length(${csvUploads.errors}) < ${MAX_KEPT_ERRORS} or (${csvUploads.errors}->${MAX_KEPT_ERRORS - 1}->>'line')::bigint > ${first})`,
+      ),
+    );
 }
 
 /** Returns true when this call was the one that ended the upload. */
@@ -70,7 +114,7 @@ export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome
           ? sql`${csvUploads.sizeBytes}`
           : sql`coalesce(${csvUploads.dataOffset}, 0) + ${Number(totals?.bytes ?? 0)}`,
         chunksDone: Number(totals?.done ?? 0),
-        ...(outcome.errors ? { errors: outcome.errors } : {}),
+        ...(outcome.errors ? { errors: mergedErrors(outcome.errors) } : {}),
         completedAt: new Date(),
         updatedAt: new Date(),
       })
