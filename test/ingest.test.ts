@@ -6,7 +6,7 @@ import {
   runInDurableObject,
 } from "cloudflare:test";
 import { and, eq, sql } from "drizzle-orm";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { csvUploadChunks, csvUploads, emailLog, jobs } from "../src/db/schema.ts";
 import worker from "../src/index.ts";
 import type { ChunkMessage } from "../src/ingest/messages.ts";
@@ -55,10 +55,10 @@ async function chunkMessage(uploadId: string, index: number): Promise<ChunkMessa
 }
 
 /** Runs the worker's own queue handler on a batch of `bodies` for `queue`, as the runtime would. */
-async function deliver(queue: string, bodies: unknown[]) {
+async function deliver(queue: string, bodies: unknown[], attempts = 1) {
   const batch = createMessageBatch(
     queue,
-    bodies.map((body, i) => ({ id: `test-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts: 1, body })),
+    bodies.map((body, i) => ({ id: `test-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts, body })),
   );
   const ctx = createExecutionContext();
   await worker.queue(batch, testEnv, ctx);
@@ -165,6 +165,37 @@ describe("ingestion: failures", () => {
     });
   });
 
+  it("a failing chunk is retried with exponential backoff", { timeout: 30_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    await finished(user, upload.id);
+    const message = await chunkMessage(upload.id, 1);
+    // Back to "processing, chunk 1 not yet in", with the file gone: the chunk cannot succeed.
+    await withDb(async (db) => {
+      await db.update(csvUploads).set({ status: "processing" }).where(eq(csvUploads.id, upload.id));
+      await db
+        .update(csvUploadChunks)
+        .set({ doneAt: null })
+        .where(and(eq(csvUploadChunks.uploadId, upload.id), eq(csvUploadChunks.chunkIndex, 1)));
+    });
+    await testEnv.FILES.delete(`csv-uploads/${upload.id}`);
+    const delays: (number | undefined)[] = [];
+    for (const attempts of [1, 2, 3, 4, 5]) {
+      const batch = createMessageBatch("ingest", [
+        { id: `backoff-${attempts}`, timestamp: new Date(), attempts, body: message },
+      ]);
+      // getQueueResult does not report a retry's delay in this runtime, so the call itself is watched.
+      const retry = vi.spyOn(batch.messages[0]!, "retry");
+      const ctx = createExecutionContext();
+      await worker.queue(batch, testEnv, ctx);
+      const result = await getQueueResult(batch, ctx);
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages).toHaveLength(1);
+      delays.push(retry.mock.calls[0]?.[0]?.delaySeconds);
+    }
+    expect(delays).toEqual([1, 2, 4, 8, 16]);
+  });
+
   it("a chunk whose bytes are gone keeps failing, is dead-lettered by the real queue and fails the upload", {
     timeout: 120_000,
   }, async () => {
@@ -172,7 +203,10 @@ describe("ingestion: failures", () => {
     const upload = await formUpload(user, sampleCsv(60_000));
     await processingWith(user, upload.id, 1);
     await testEnv.FILES.delete(`csv-uploads/${upload.id}`);
+    const lost = Date.now();
     const done = await finished(user, upload.id, 110_000);
+    // Dead-lettered only after backing off 1 + 2 + 4 + 8 + 16 s between its six attempts.
+    expect(Date.now() - lost).toBeGreaterThan(25_000);
     expect(done.status).toBe("failed");
     expect(done.error).toMatch(/failed repeatedly; the upload was stopped\.$/);
     expect(done.total_rows).toBe(0);

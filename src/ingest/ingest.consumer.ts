@@ -1,7 +1,8 @@
 /**
  * Consumers of the `ingest` queue (planning and chunk messages) and its dead-letter queue.
- * Messages are acked one by one, so one failing chunk does not retry the whole batch; a chunk
- * that fails every retry reaches the dead-letter queue, whose consumer fails the upload.
+ * Messages are acked one by one, so one failing chunk does not retry the whole batch; retries back
+ * off exponentially (retry.ts); a chunk that fails every retry reaches the dead-letter queue, whose
+ * consumer fails the upload.
  */
 import { type AppConfig, getConfig } from "../config.ts";
 import { connect, type Database } from "../db/client.ts";
@@ -16,6 +17,7 @@ import { type ChunkMessage, IngestMessage } from "./messages.ts";
 import { persistOutcome, recordChunkErrors } from "./outcome.ts";
 import { planUpload } from "./planner.ts";
 import { reportProgress } from "./progress-recovery.ts";
+import { ingestRetryBaseSeconds, ingestRetryDelaySeconds } from "./retry.ts";
 
 /** Chunks processed at once per batch: enough to overlap parsing with Postgres round trips, within 128 MB. */
 const CONCURRENCY = 3;
@@ -41,6 +43,7 @@ async function handleChunk(database: Database, env: Env, config: AppConfig, mess
 export const consumeIngest: QueueConsumer = async (batch, env) => {
   const config = getConfig(env);
   const database = connect(config, { max: CONCURRENCY + 1 });
+  const retryBase = ingestRetryBaseSeconds(env);
   try {
     const queue = [...batch.messages];
     const worker = async () => {
@@ -57,13 +60,15 @@ export const consumeIngest: QueueConsumer = async (batch, env) => {
           else await handleChunk(database, env, config, parsed.data);
           message.ack();
         } catch (error) {
+          const delaySeconds = ingestRetryDelaySeconds(retryBase, message.attempts);
           log("warn", "ingest message failed; will retry", {
             kind: parsed.data.kind,
             upload: maskId(parsed.data.uploadId),
             attempts: message.attempts,
+            delay_seconds: delaySeconds,
             ...errorFields(error),
           });
-          message.retry();
+          message.retry({ delaySeconds });
         }
       }
     };
