@@ -165,6 +165,22 @@ describe("ingestion: failures", () => {
     });
   });
 
+  it("a dead-lettered chunk of an upload its progress object already completed leaves it completed", {
+    timeout: 30_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    await finished(user, upload.id);
+    const message = await chunkMessage(upload.id, 1);
+    // The chunk committed but its report kept failing: Postgres still says processing.
+    await withDb((db) =>
+      db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id)),
+    );
+    expect((await deliver("ingest-dlq", [message])).explicitAcks).toHaveLength(1);
+    expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 3000, error: null });
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+  });
+
   it("a failing chunk is retried with exponential backoff", { timeout: 30_000 }, async () => {
     const user = await createUser();
     const upload = await formUpload(user, sampleCsv(3000));

@@ -14,7 +14,7 @@ import { ingestChunk } from "./chunk.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
 import { indexUpload } from "./index-upload.ts";
 import { type ChunkMessage, IngestMessage } from "./messages.ts";
-import { persistOutcome, recordChunkErrors } from "./outcome.ts";
+import { type Outcome, persistOutcome, recordChunkErrors } from "./outcome.ts";
 import { planUpload } from "./planner.ts";
 import { reportProgress } from "./progress-recovery.ts";
 import { ingestRetryBaseSeconds, ingestRetryDelaySeconds } from "./retry.ts";
@@ -97,8 +97,15 @@ export const consumeIngestDeadLetters: QueueConsumer = async (batch, env) => {
       const what = parsed.data.kind === "plan" ? "Planning the ingestion" : `Ingesting chunk ${parsed.data.index + 1}`;
       const reason = `${what} failed repeatedly; the upload was stopped.`;
       try {
-        await progressOf(env, parsed.data.uploadId).end("failed", reason);
-        await persistOutcome(database.db, env, parsed.data.uploadId, { status: "failed", error: reason });
+        const state = await progressOf(env, parsed.data.uploadId).end("failed", reason);
+        // The progress object decides, as for a cancel: a chunk whose rows committed but whose
+        // report kept failing can be dead-lettered after the object settled `completed` on
+        // Postgres's totals; failing that upload would drop a complete set of rows.
+        const outcome: Outcome =
+          state?.status === "completed" || state?.status === "cancelled" || state?.status === "failed"
+            ? { status: state.status, error: state.error, errors: state.errors }
+            : { status: "failed", error: reason };
+        await persistOutcome(database.db, env, parsed.data.uploadId, outcome);
         message.ack();
       } catch (error) {
         log("error", "dead-lettered ingest message could not fail its upload", errorFields(error));
