@@ -17,7 +17,14 @@ import { persistOutcome } from "./outcome.ts";
 import { createPartition } from "./partitions.ts";
 import { reportProgress } from "./progress-recovery.ts";
 
+/** Queues take at most 100 messages per send. */
 const SEND_BATCH = 100;
+/**
+ * Chunks are handed out as soon as a few are planned, so consumers start inserting while the
+ * planner still reads the rest of the file (with 4 MiB chunks a 100-chunk batch would be the whole
+ * 400 MB file, and ingestion would wait for planning to finish).
+ */
+const EARLY_SEND = 4;
 
 /** The upload left `processing` (cancelled, deleted or failed) while it was being planned. */
 class PlanningStopped extends Error {}
@@ -99,7 +106,7 @@ export async function planUpload(db: Db, env: Env, config: AppConfig, message: P
   const accept = async (plans: ChunkPlan[]) => {
     pending.push(...plans);
     total += plans.length;
-    if (pending.length >= SEND_BATCH) await flush();
+    if (pending.length >= (total <= SEND_BATCH ? EARLY_SEND : SEND_BATCH)) await flush();
   };
 
   try {
