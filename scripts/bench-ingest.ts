@@ -17,7 +17,7 @@
  * `npm run bench:query`. The database is found through `.data/dev-state.json` (or $DATABASE_URL).
  */
 import { createReadStream } from "node:fs";
-import { open, readFile, writeFile } from "node:fs/promises";
+import { open, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Papa from "papaparse";
@@ -65,13 +65,9 @@ export interface LastUpload {
 const out = (line = "") => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** The dev database: $DATABASE_URL, else the one `npm run dev` wrote to `.data/dev-state.json`. */
-export async function devDatabaseUrl(): Promise<string> {
-  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  const state = JSON.parse(await readFile(path.join(root, ".data/dev-state.json"), "utf8")) as { databaseUrl?: string };
-  if (!state.databaseUrl) throw new Error(".data/dev-state.json has no databaseUrl: is `npm run dev` running?");
-  return state.databaseUrl;
-}
+import { devDatabaseUrl } from "./lib/dev-state.ts";
+
+export { devDatabaseUrl };
 
 export function partitionOf(uploadId: string): string {
   if (!/^[0-9a-f-]{36}$/i.test(uploadId)) throw new Error(`not a UUID: ${uploadId}`);
@@ -409,7 +405,7 @@ async function main(): Promise<void> {
   const product = await productIngest(session, generated.path, generated.bytes, concurrency, timeoutMs);
   const d = product.details;
 
-  const client = new pg.Client({ connectionString: await devDatabaseUrl() });
+  const client = new pg.Client({ connectionString: devDatabaseUrl() });
   await client.connect();
   try {
     if (d.status === "completed" && d.completed_at) {

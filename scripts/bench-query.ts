@@ -188,7 +188,7 @@ async function main(): Promise<void> {
   if (details.status !== "completed") throw new Error(`upload is ${details.status}; run npm run bench:ingest again`);
   const columns: UploadColumn[] = details.columns.map((c) => ({ ...c, type: c.type as UploadColumn["type"] }));
 
-  const db = new pg.Client({ connectionString: await devDatabaseUrl() });
+  const db = new pg.Client({ connectionString: devDatabaseUrl() });
   await db.connect();
   try {
     const partition = partitionOf(details.id);

@@ -6,9 +6,10 @@
  * Ctrl-C (or wrangler exiting) stops all of it.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeDevState } from "./lib/dev-state.ts";
 import { runMigrations } from "./lib/migrate.ts";
 import { freePort, type RunningPostgres, startPostgres } from "./lib/postgres.ts";
 import { type Relay, startRelay } from "./lib/relay.ts";
@@ -75,10 +76,7 @@ async function main(): Promise<void> {
 
   relay = await startRelay(Number(process.env.PG_RELAY_PORT ?? 0));
   // Scripts (seed, benchmarks) find the running stack here.
-  writeFileSync(
-    path.join(dataDir, "dev-state.json"),
-    JSON.stringify({ databaseUrl, relay: relay.address, port }, null, 2),
-  );
+  writeDevState({ databaseUrl, relay: relay.address, port });
 
   const vars = [`DATABASE_URL:${databaseUrl}`, `PG_RELAY:${relay.address}`];
   if (process.env.INGEST_CHUNK_BYTES) vars.push(`INGEST_CHUNK_BYTES:${process.env.INGEST_CHUNK_BYTES}`);

@@ -7,13 +7,9 @@
  * Refuses production and, unless SEED_ALLOW_REMOTE=1, any database that is not on this machine,
  * because it resets passwords.
  */
-import { readFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { hashPassword } from "../src/auth/password.ts";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+import { devDatabaseUrl } from "./lib/dev-state.ts";
 
 export const SEED_PASSWORD = "Passw0rd!Seed";
 export const SEED_DEPARTMENT = "Engineering";
@@ -24,16 +20,6 @@ export const SEED_USERS = [
   { email: "employee@example.com", fullName: "Emery Employee", role: "employee" },
   { email: "employee2@example.com", fullName: "Ellis Employee", role: "employee" },
 ] as const;
-
-function databaseUrl(): string {
-  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
-  try {
-    const state = JSON.parse(readFileSync(path.join(root, ".data/dev-state.json"), "utf8")) as { databaseUrl: string };
-    return state.databaseUrl;
-  } catch {
-    throw new Error("Set DATABASE_URL or start `npm run dev` first (it writes .data/dev-state.json).");
-  }
-}
 
 function refuseUnsafeTarget(url: string): void {
   if ([process.env.ENVIRONMENT, process.env.NODE_ENV].includes("production")) {
@@ -89,7 +75,7 @@ async function seed(client: pg.Client): Promise<void> {
 }
 
 async function main(): Promise<void> {
-  const url = databaseUrl();
+  const url = devDatabaseUrl();
   refuseUnsafeTarget(url);
   const client = new pg.Client({ connectionString: url });
   await client.connect();

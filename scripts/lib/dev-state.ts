@@ -1,0 +1,33 @@
+/**
+ * `npm run dev` records where its stack runs in `.data/dev-state.json`, so the other scripts
+ * (migrate, seed, benchmarks) reach the same database without being told.
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export interface DevState {
+  databaseUrl: string;
+  relay: string;
+  port: number;
+}
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+const STATE_FILE = path.join(ROOT, ".data/dev-state.json");
+
+export function writeDevState(state: DevState): void {
+  writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+}
+
+/** $DATABASE_URL when set, else the database of the running (or last) `npm run dev`. */
+export function devDatabaseUrl(): string {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  let state: Partial<DevState>;
+  try {
+    state = JSON.parse(readFileSync(STATE_FILE, "utf8")) as Partial<DevState>;
+  } catch {
+    throw new Error("Set DATABASE_URL (e.g. your Neon connection string) or start `npm run dev` first.");
+  }
+  if (!state.databaseUrl) throw new Error(".data/dev-state.json has no databaseUrl: start `npm run dev` first.");
+  return state.databaseUrl;
+}
