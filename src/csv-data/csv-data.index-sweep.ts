@@ -6,11 +6,12 @@
  */
 import { sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
-import { SAFE_KEY } from "./csv-data.sql.ts";
+import type { UploadColumn } from "../db/schema.ts";
+import { rowIndexStatements } from "./csv-data.indexes.ts";
 
 interface Candidate extends Record<string, unknown> {
   id: string;
-  columns: { key: string }[];
+  columns: UploadColumn[];
   indexes: string | number;
 }
 
@@ -26,8 +27,8 @@ export async function uploadsMissingIndexes(db: Db, limit = 20): Promise<string[
     limit 200`);
   return result.rows
     .filter((upload) => {
-      // Primary key + one B-tree per indexable column + the trigram index.
-      const expected = 2 + upload.columns.filter((column) => SAFE_KEY.test(column.key)).length;
+      // The partition's primary key plus every index the builder creates.
+      const expected = 1 + rowIndexStatements(upload.id, upload.columns).length;
       return Number(upload.indexes) < expected;
     })
     .slice(0, limit)

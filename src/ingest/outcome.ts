@@ -5,17 +5,10 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { Db, Queryable } from "../db/client.ts";
-import {
-  csvUploadChunks,
-  csvUploads,
-  type JobStatus,
-  jobs,
-  type UploadRowError,
-  type UploadStatus,
-  users,
-} from "../db/schema.ts";
+import { csvUploads, type JobStatus, jobs, type UploadRowError, type UploadStatus, users } from "../db/schema.ts";
 import { dispatchEmails, recordEmail } from "../email/outbox.ts";
 import { MAX_KEPT_ERRORS, type ProgressState } from "../progress/progress-state.ts";
+import { doneChunkTotals } from "./chunk-totals.ts";
 import type { IndexMessage } from "./messages.ts";
 import { analysePartition, dropPartition } from "./partitions.ts";
 
@@ -74,16 +67,7 @@ export async function recordChunkErrors(db: Queryable, uploadId: string, errors:
 /** Returns true when this call was the one that ended the upload. */
 export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome: Outcome): Promise<boolean> {
   const result = await db.transaction(async (tx) => {
-    const [totals] = await tx
-      .select({
-        rows: sql<string>`coalesce(sum(${csvUploadChunks.rowsInserted}), 0)`,
-        records: sql<string>`coalesce(sum(${csvUploadChunks.recordsRead}), 0)`,
-        errorRows: sql<string>`coalesce(sum(${csvUploadChunks.errorRows}), 0)`,
-        bytes: sql<string>`coalesce(sum(${csvUploadChunks.byteEnd} - ${csvUploadChunks.byteStart}) filter (where ${csvUploadChunks.doneAt} is not null), 0)`,
-        done: sql<string>`count(${csvUploadChunks.doneAt})`,
-      })
-      .from(csvUploadChunks)
-      .where(eq(csvUploadChunks.uploadId, uploadId));
+    const totals = await doneChunkTotals(tx, uploadId);
     const completed = outcome.status === "completed";
     if (completed) {
       // Completion is final only when Postgres holds every planned chunk. Should the progress
@@ -93,11 +77,7 @@ export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome
         .select({ chunksTotal: csvUploads.chunksTotal })
         .from(csvUploads)
         .where(eq(csvUploads.id, uploadId));
-      if (
-        plan?.chunksTotal === null ||
-        plan?.chunksTotal === undefined ||
-        Number(totals?.done ?? 0) < plan.chunksTotal
-      ) {
+      if (plan?.chunksTotal === null || plan?.chunksTotal === undefined || totals.chunksDone < plan.chunksTotal) {
         return null;
       }
     }
@@ -107,13 +87,13 @@ export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome
         status: outcome.status,
         error: outcome.error,
         // Rows of an upload that did not complete are removed, so nothing is left half-counted.
-        totalRows: completed ? Number(totals?.rows ?? 0) : 0,
-        processedRows: Number(totals?.records ?? 0),
-        errorRows: Number(totals?.errorRows ?? 0),
+        totalRows: completed ? totals.rows : 0,
+        processedRows: totals.records,
+        errorRows: totals.errorRows,
         processedBytes: completed
           ? sql`${csvUploads.sizeBytes}`
-          : sql`coalesce(${csvUploads.dataOffset}, 0) + ${Number(totals?.bytes ?? 0)}`,
-        chunksDone: Number(totals?.done ?? 0),
+          : sql`coalesce(${csvUploads.dataOffset}, 0) + ${totals.bytes}`,
+        chunksDone: totals.chunksDone,
         ...(outcome.errors ? { errors: mergedErrors(outcome.errors) } : {}),
         completedAt: new Date(),
         updatedAt: new Date(),
