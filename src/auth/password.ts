@@ -3,24 +3,13 @@
  * iterations, so that is the cost; it is stored with each hash (`pbkdf2_sha256$<iter>$<salt>$<hash>`)
  * so it can be raised later and old hashes still verify.
  */
+import { fromBase64, toBase64 } from "../lib/base64.ts";
+
 const ALGORITHM = "pbkdf2_sha256";
 export const PBKDF2_ITERATIONS = 100_000;
 const KEY_BITS = 256;
 
 const encoder = new TextEncoder();
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
-}
-
-function fromBase64(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text);
-  const bytes = new Uint8Array(binary.length);
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
-  return bytes;
-}
 
 async function derive(password: string, salt: Uint8Array<ArrayBuffer>, iterations: number): Promise<Uint8Array> {
   const key = await crypto.subtle.importKey("raw", encoder.encode(password), "PBKDF2", false, ["deriveBits"]);

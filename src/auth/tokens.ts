@@ -5,6 +5,7 @@
  */
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { AppConfig } from "../config.ts";
+import { toBase64Url } from "../lib/base64.ts";
 import { ApiError } from "../lib/errors.ts";
 
 const ALGORITHM = "HS256";
@@ -61,12 +62,6 @@ export async function verifyAccessToken(config: AppConfig, token: string): Promi
     }
     throw ApiError.unauthenticated("The access token is invalid.");
   }
-}
-
-function toBase64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
 }
 
 /** A new opaque refresh token: 32 random bytes, base64url, with a prefix that says what it is. */

@@ -3,6 +3,7 @@
  * the upload, its data version and the query's fingerprint. A cursor edited by hand, replayed
  * against another query, or kept across a re-ingestion is a 400, never a wrong page.
  */
+import { fromBase64Url, toBase64Url } from "../lib/base64.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { KeysetPosition } from "./csv-data.sql.ts";
 
@@ -27,26 +28,15 @@ function hmacKey(secret: string): Promise<CryptoKey> {
   return key;
 }
 
-function base64Url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
-
-function fromBase64Url(text: string): Uint8Array {
-  const binary = atob(text.replaceAll("-", "+").replaceAll("_", "/"));
-  return Uint8Array.from(binary, (c) => c.charCodeAt(0));
-}
-
 export async function fingerprintHash(fingerprint: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", encoder.encode(fingerprint));
-  return base64Url(new Uint8Array(digest)).slice(0, 22);
+  return toBase64Url(new Uint8Array(digest)).slice(0, 22);
 }
 
 export async function encodeCursor(secret: string, payload: CursorPayload): Promise<string> {
-  const body = base64Url(encoder.encode(JSON.stringify(payload)));
+  const body = toBase64Url(encoder.encode(JSON.stringify(payload)));
   const signature = new Uint8Array(await crypto.subtle.sign("HMAC", await hmacKey(secret), encoder.encode(body)));
-  return `${body}.${base64Url(signature)}`;
+  return `${body}.${toBase64Url(signature)}`;
 }
 
 const INVALID = "The cursor is invalid, was changed, or belongs to another query; start again without a cursor.";
