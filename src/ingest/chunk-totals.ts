@@ -2,10 +2,12 @@
  * What Postgres knows about an upload's finished chunks. Each report to the progress object
  * carries these totals, so the object's counts converge on the database's even when a report is
  * lost (a failed RPC after commit) or the object was reset: any later report brings it level.
+ * They include the planned chunk count once the planner has committed it, so the object can settle
+ * on any report, not only on the planner's own.
  */
 import { and, eq, isNotNull, sql } from "drizzle-orm";
 import type { Queryable } from "../db/client.ts";
-import { csvUploadChunks } from "../db/schema.ts";
+import { csvUploadChunks, csvUploads } from "../db/schema.ts";
 import type { ChunkTotals } from "../progress/progress-state.ts";
 
 export async function doneChunkTotals(db: Queryable, uploadId: string): Promise<ChunkTotals> {
@@ -16,6 +18,9 @@ export async function doneChunkTotals(db: Queryable, uploadId: string): Promise<
       records: sql<string>`coalesce(sum(${csvUploadChunks.recordsRead}), 0)`,
       errorRows: sql<string>`coalesce(sum(${csvUploadChunks.errorRows}), 0)`,
       bytes: sql<string>`coalesce(sum(${csvUploadChunks.byteEnd} - ${csvUploadChunks.byteStart}), 0)`,
+      chunksTotal: sql<
+        number | null
+      >`(select ${csvUploads.chunksTotal} from ${csvUploads} where ${csvUploads.id} = ${uploadId})`,
     })
     .from(csvUploadChunks)
     .where(and(eq(csvUploadChunks.uploadId, uploadId), isNotNull(csvUploadChunks.doneAt)));
@@ -25,5 +30,6 @@ export async function doneChunkTotals(db: Queryable, uploadId: string): Promise<
     records: Number(totals?.records ?? 0),
     errorRows: Number(totals?.errorRows ?? 0),
     bytes: Number(totals?.bytes ?? 0),
+    chunksTotal: totals?.chunksTotal === null || totals?.chunksTotal === undefined ? null : Number(totals.chunksTotal),
   };
 }

@@ -69,18 +69,10 @@ export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome
   const result = await db.transaction(async (tx) => {
     const totals = await doneChunkTotals(tx, uploadId);
     const completed = outcome.status === "completed";
-    if (completed) {
-      // Completion is final only when Postgres holds every planned chunk. Should the progress
-      // object ever settle before the last commit is visible here, nothing is written now: the
-      // remaining chunks' reports find the object already completed and persist again, in full.
-      const [plan] = await tx
-        .select({ chunksTotal: csvUploads.chunksTotal })
-        .from(csvUploads)
-        .where(eq(csvUploads.id, uploadId));
-      if (plan?.chunksTotal === null || plan?.chunksTotal === undefined || totals.chunksDone < plan.chunksTotal) {
-        return null;
-      }
-    }
+    // Completion is final only when Postgres holds every planned chunk. Should the progress
+    // object ever settle before the last commit is visible here, nothing is written now: the
+    // remaining chunks' reports find the object already completed and persist again, in full.
+    if (completed && (totals.chunksTotal === null || totals.chunksDone < totals.chunksTotal)) return null;
     const [upload] = await tx
       .update(csvUploads)
       .set({

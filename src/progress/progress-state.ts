@@ -62,6 +62,8 @@ export interface ChunkTotals {
   records: number;
   errorRows: number;
   bytes: number;
+  /** The planned chunk count, once the planner has committed it. */
+  chunksTotal: number | null;
 }
 
 /**
@@ -71,6 +73,7 @@ export interface ChunkTotals {
 export function absorbTotals(state: ProgressState, totals: ChunkTotals | undefined): ProgressState {
   if (!totals) return state;
   if (
+    (state.chunksTotal !== null || totals.chunksTotal === null) &&
     totals.chunksDone <= state.chunksDone &&
     totals.rows <= state.rows &&
     totals.records <= state.records &&
@@ -81,6 +84,7 @@ export function absorbTotals(state: ProgressState, totals: ChunkTotals | undefin
   }
   return {
     ...state,
+    chunksTotal: state.chunksTotal ?? totals.chunksTotal,
     chunksDone: Math.max(state.chunksDone, totals.chunksDone),
     rows: Math.max(state.rows, totals.rows),
     records: Math.max(state.records, totals.records),
