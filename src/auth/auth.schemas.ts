@@ -28,7 +28,9 @@ export const LoginSchema = z
   .openapi("LoginRequest", { example: { email: "ada@example.com", password: "c0rrect-Horse" } });
 
 export const RefreshSchema = z
-  .object({ refresh_token: z.string().min(1, "is required").max(200, "is not a refresh token") })
+  // The bound only caps the work done on junk: anything shorter, an access token included, is a
+  // wrong credential (401 from the service), not malformed input.
+  .object({ refresh_token: z.string().min(1, "is required").max(4096, "is too long to be a refresh token") })
   .strict()
   .openapi("RefreshRequest");
 

@@ -123,6 +123,9 @@ export async function revokeSession(db: Db, sessionId: string, reason: string): 
  * two concurrent refreshes only one wins; presenting a spent token revokes the whole login.
  */
 export async function refresh(db: Db, config: AppConfig, presented: string): Promise<TokenPair> {
+  if (presented.split(".").length === 3) {
+    throw ApiError.unauthenticated("This is an access token; refresh with the refresh token issued with it.");
+  }
   if (!presented.startsWith("rt_")) throw ApiError.unauthenticated(INVALID_REFRESH);
   const tokenHash = await sha256Hex(presented);
   const [record] = await db

@@ -46,6 +46,11 @@ export async function verifyAccessToken(config: AppConfig, token: string): Promi
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
       requiredClaims: ["sub", "sid", "jti", "iat", "exp"],
+      // jose checks `iat` only against a maximum age. We sign every token with exp = iat + TTL, so
+      // this rejects nothing we issued, but it does reject a token stamped as issued in the future
+      // (a clock we do not trust or a forged stamp) and caps any token's life at the TTL whatever
+      // its `exp` says.
+      maxTokenAge: config.ACCESS_TOKEN_TTL_SECONDS,
     });
     const userId = Number(payload.sub);
     if (payload.typ !== TOKEN_TYPE || !Number.isInteger(userId) || typeof payload.sid !== "string") {
@@ -56,6 +61,9 @@ export async function verifyAccessToken(config: AppConfig, token: string): Promi
     if (error instanceof ApiError) throw error;
     if (error instanceof joseErrors.JWTExpired) {
       throw ApiError.unauthenticated("The access token has expired; refresh it or log in again.");
+    }
+    if (error instanceof joseErrors.JWTClaimValidationFailed && (error.claim === "nbf" || error.claim === "iat")) {
+      throw ApiError.unauthenticated("The access token is not valid yet (issued or valid from a time in the future).");
     }
     if (error instanceof joseErrors.JWTClaimValidationFailed) {
       throw ApiError.unauthenticated(`The access token is not valid here (${error.claim} claim rejected).`);

@@ -10,6 +10,7 @@ import Papa from "papaparse";
 import type { Db } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, type UploadColumn, type UploadRowError } from "../db/schema.ts";
 import { type ChunkReport, MAX_KEPT_ERRORS } from "../progress/progress-state.ts";
+import { BoundaryScanner } from "./boundaries.ts";
 import { convertValue } from "./csv-format.ts";
 import type { ChunkMessage } from "./messages.ts";
 import { partitionName } from "./partitions.ts";
@@ -34,34 +35,29 @@ export function parseChunk(
   const badQuotes = new Set<number>();
   for (const error of parsed.errors) if (error.type === "Quotes" && error.row !== undefined) badQuotes.add(error.row);
   const out: ParsedChunk = { rows: [], records: 0, errorRows: 0, errors: [] };
-  const fail = (line: number, reason: string) => {
+  // Errors are kept by record index; their lines are found only when there are any.
+  const failed: { record: number; reason: string }[] = [];
+  const fail = (record: number, reason: string) => {
     out.errorRows++;
-    if (out.errors.length < MAX_KEPT_ERRORS) out.errors.push({ line, reason });
+    if (failed.length < MAX_KEPT_ERRORS) failed.push({ record, reason });
   };
   const { columns } = layout;
-  let line = position.firstLine;
   for (const [i, fields] of parsed.data.entries()) {
-    const recordLine = line;
-    let newlines = 0;
-    for (const field of fields) {
-      for (let at = field.indexOf("\n"); at !== -1; at = field.indexOf("\n", at + 1)) newlines++;
-    }
-    line += 1 + newlines;
     if (fields.length === 1 && (fields[0] === "" || fields[0] === "\r")) continue;
     if (out.records >= position.records) {
       // The planner and the parser disagree on where records end (malformed quoting); a row
       // number beyond the planned range could collide with the next chunk's, so it is an error.
-      fail(recordLine, "malformed quoting: the record's end could not be determined");
+      fail(i, "malformed quoting: the record's end could not be determined");
       continue;
     }
     const rowNumber = position.firstRow + out.records;
     out.records++;
     if (badQuotes.has(i)) {
-      fail(recordLine, "malformed quoting");
+      fail(i, "malformed quoting");
       continue;
     }
     if (fields.length !== columns.length) {
-      fail(recordLine, `expected ${columns.length} fields, found ${fields.length}`);
+      fail(i, `expected ${columns.length} fields, found ${fields.length}`);
       continue;
     }
     const data: Record<string, unknown> = {};
@@ -80,10 +76,32 @@ export function parseChunk(
       }
       data[column.key] = converted.value;
     }
-    if (reason) fail(recordLine, reason);
+    if (reason) fail(i, reason);
     else out.rows.push([rowNumber, data]);
   }
+  if (failed.length > 0) {
+    const lines = recordLines(text, layout, position.firstLine);
+    out.errors = failed.map(({ record, reason }) => ({ line: lines[record] ?? position.firstLine, reason }));
+  }
   return out;
+}
+
+/**
+ * The first physical line of each record papaparse returns for `text` (empty lines included), from
+ * the same scanner the planner cuts chunks with: counting line breaks inside the parsed fields
+ * would miss the ones papaparse drops (a bare LF between a closing quote and the delimiter).
+ */
+function recordLines(text: string, layout: { delimiter: string; newline: string }, firstLine: number): number[] {
+  const scanner = new BoundaryScanner({
+    offset: 0,
+    firstLine,
+    delimiter: layout.delimiter.charCodeAt(0),
+    newline: layout.newline === "\r\n" ? "\r\n" : "\n",
+    chunkBytes: 1,
+    maxChunkBytes: Number.MAX_SAFE_INTEGER,
+  });
+  const plans = [...scanner.push(new TextEncoder().encode(text)), ...scanner.finish()];
+  return plans.map((plan) => plan.firstLine);
 }
 
 export type ChunkOutcome = { kind: "skipped" } | { kind: "done"; report: ChunkReport };

@@ -60,6 +60,7 @@ export async function planUpload(db: Db, env: Env, config: AppConfig, message: P
     offset: dataOffset,
     firstLine: message.dataLine,
     delimiter: (upload.delimiter ?? ",").charCodeAt(0),
+    newline: upload.newline === "\r\n" ? "\r\n" : "\n",
     chunkBytes: config.INGEST_CHUNK_BYTES,
     maxChunkBytes: Math.max(config.INGEST_CHUNK_BYTES * 8, 16 * 1024 * 1024),
   });

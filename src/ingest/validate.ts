@@ -57,11 +57,18 @@ export function analyseSample(sample: Uint8Array, size: number, limits: { maxCol
   const busiest = DELIMITERS.reduce((best, d) => (occurrences(d) > occurrences(best) ? d : best), ",");
   const delimiter = occurrences(guessed) > 0 ? guessed : busiest;
 
+  // papaparse's own guess (CRLF when most CRs precede an LF), so that ingestion splits a file with
+  // mixed line endings exactly as papaparse does on the whole file.
+  const linebreak = Papa.parse<string[]>(text, { delimiter, preview: 1 }).meta.linebreak;
+  if (linebreak === "\r") reject("Lines end with a bare CR; use LF or CRLF line endings.");
+  const newline = linebreak === "\r\n" ? "\r\n" : "\n";
+
   // The header's byte length comes from the same scanner the planner uses, so both agree.
   const scanner = new BoundaryScanner({
     offset: 0,
     firstLine: 1,
     delimiter: delimiter.charCodeAt(0),
+    newline,
     chunkBytes: 1,
     maxChunkBytes: Number.MAX_SAFE_INTEGER,
   });
@@ -73,8 +80,13 @@ export function analyseSample(sample: Uint8Array, size: number, limits: { maxCol
       : reject("The header line could not be found in the first 1 MiB.");
   const headerBytes = sample.subarray(bom, headerEnd);
   const headerText = new TextDecoder().decode(headerBytes);
-  const newline = headerText.endsWith("\r\n") ? "\r\n" : "\n";
-  const parsedHeader = Papa.parse<string[]>(headerText.replace(/\r?\n$/, ""), { delimiter });
+  const parsedHeader = Papa.parse<string[]>(
+    headerText.slice(0, headerText.endsWith(newline) ? -newline.length : undefined),
+    {
+      delimiter,
+      newline,
+    },
+  );
   const names = parsedHeader.data[0] ?? [];
   if (names.length === 0 || names.every((name) => name.trim() === "")) reject("The file has no header row.");
   if (names.length > limits.maxColumns) {
