@@ -83,14 +83,17 @@ export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
   return jsonBodyLimit(c, next);
 };
 
-/** Reusable param schemas. */
+/**
+ * Reusable param schemas. Integer ids are digits only: `z.coerce.number()` would read " 1" and
+ * "0x10" as ids 1 and 16, so a malformed URL could act (even DELETE) on a real object.
+ */
 export const IntIdParam = z.object({
-  id: z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .positive("must be positive")
-    .max(2_147_483_647, "is out of range")
-    .openapi({ param: { name: "id", in: "path" }, example: 42 }),
+  id: z
+    .string()
+    .regex(/^\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().positive("must be positive").max(2_147_483_647, "is out of range"))
+    .openapi({ param: { name: "id", in: "path" }, type: "integer", example: 42 }),
 });
 
 export const UuidIdParam = z.object({
