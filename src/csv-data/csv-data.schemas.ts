@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { unstorableText } from "../lib/validation.ts";
 import { DEFAULT_ROW_PAGE_SIZE, MAX_ROW_PAGE_SIZE, OPERATORS } from "./csv-data.query.ts";
 
 export const RowSchema = z
@@ -49,6 +50,21 @@ export const RowQueryDocSchema = z
     nocache: text("`1` bypasses the cache (so does `Cache-Control: no-cache`)."),
   })
   .loose()
+  .superRefine((query, ctx) => {
+    // An `in` list may be a JSON array, whose escapes (`"\u0000"`, `"\ud800"`) the router's
+    // text check cannot see in the raw parameter; jsonb would refuse them in the query (a 500).
+    for (const [name, value] of Object.entries(query)) {
+      if (!name.endsWith("[in]") || typeof value !== "string" || !value.trim().startsWith("[")) continue;
+      let items: unknown;
+      try {
+        items = JSON.parse(value);
+      } catch {
+        continue; // the row query parser answers malformed lists with its own 400
+      }
+      for (const problem of unstorableText(items))
+        ctx.addIssue({ code: "custom", path: [name], message: problem.message });
+    }
+  })
   .openapi({
     description: `Filters: \`<column>=<value>\` (equality) or \`filter[<column>][<op>]=<value>\` with op in ${OPERATORS.join(", ")}; values compare by the column's type; \`in\` takes a comma list or a JSON array; null or missing values match only \`is_null\`.`,
   });

@@ -7,14 +7,20 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../types.ts";
 import { ApiError } from "./errors.ts";
-import { validationError } from "./validation.ts";
+import { invalidFields, unstorableText, validationError } from "./validation.ts";
 
-/** A router whose validation failures become the API's 400 shape. Trailing slashes are optional. */
+/**
+ * A router whose validation failures become the API's 400 shape. Trailing slashes are optional.
+ * The hook also sees every input that passed its schema, so text Postgres cannot store (NUL,
+ * unpaired surrogates) is refused here for every route, query and body alike.
+ */
 export function createRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     strict: false,
     defaultHook: (result) => {
       if (!result.success) throw validationError(result.error, result.target);
+      const unstorable = unstorableText(result.data);
+      if (unstorable.length > 0) throw invalidFields(unstorable);
     },
   });
 }
