@@ -17,11 +17,79 @@ export interface RelayStats {
   terminated: number;
 }
 
+/**
+ * A database outage for tests, scoped to the traffic of one object (an upload) so the rest of a
+ * parallel test suite keeps its database: the first `skip` client messages containing every
+ * string of `trigger` pass; the next one is not delivered and its connection is cut, as if
+ * Postgres went away at that statement; then for `outageMs` every message mentioning `scope` is
+ * cut the same way (the object's work cannot reach the database, retries included).
+ */
+export interface RelayFault {
+  trigger: string[];
+  skip?: number;
+  scope: string;
+  outageMs: number;
+}
+
+export interface RelayFaultState {
+  fired: boolean;
+  /** Connections cut, the triggering one included. */
+  cut: number;
+}
+
 export interface Relay {
   port: number;
   address: string;
   stats(): RelayStats;
+  /** Arms a fault; returns its id for `fault(id)`. */
+  injectFault(fault: RelayFault): number;
+  fault(id: number): RelayFaultState | undefined;
   close(): Promise<void>;
+}
+
+interface ArmedFault extends RelayFault, RelayFaultState {
+  seen: number;
+  until: number;
+}
+
+/** Decides, per client message, whether an armed fault cuts the connection instead of delivering it. */
+class FaultInjector {
+  private readonly faults = new Map<number, ArmedFault>();
+  private nextId = 1;
+
+  arm(fault: RelayFault): number {
+    const id = this.nextId++;
+    this.faults.set(id, { ...fault, seen: 0, until: 0, fired: false, cut: 0 });
+    return id;
+  }
+
+  state(id: number): RelayFaultState | undefined {
+    const fault = this.faults.get(id);
+    return fault && { fired: fault.fired, cut: fault.cut };
+  }
+
+  /** True when `chunk` must not reach Postgres and its connection must be cut. */
+  cuts(chunk: Buffer): boolean {
+    if (this.faults.size === 0) return false;
+    const now = Date.now();
+    for (const fault of this.faults.values()) {
+      if (fault.fired) {
+        if (now < fault.until && chunk.includes(fault.scope)) {
+          fault.cut++;
+          return true;
+        }
+        continue;
+      }
+      if (!fault.trigger.every((text) => chunk.includes(text))) continue;
+      fault.seen++;
+      if (fault.seen <= (fault.skip ?? 0)) continue;
+      fault.fired = true;
+      fault.until = now + fault.outageMs;
+      fault.cut++;
+      return true;
+    }
+    return false;
+  }
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
@@ -67,7 +135,7 @@ function parseTarget(url: string | undefined): { host: string; port: number } | 
   return { host: host.replace(/^\[|\]$/g, ""), port };
 }
 
-function pipe(ws: WebSocket, target: { host: string; port: number }, stats: RelayStats): void {
+function pipe(ws: WebSocket, target: { host: string; port: number }, stats: RelayStats, faults: FaultInjector): void {
   stats.open++;
   stats.total++;
   const tcp = net.connect(target.port, target.host);
@@ -98,6 +166,12 @@ function pipe(ws: WebSocket, target: { host: string; port: number }, stats: Rela
 
   ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
     const chunk = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
+    if (faults.cuts(chunk)) {
+      // Cut without a word, as a dead network would: Postgres rolls back the open transaction.
+      closeBoth();
+      ws.terminate();
+      return;
+    }
     const terminate = watcher.push(chunk);
     if (connected) tcp.write(chunk);
     else pending.push(chunk);
@@ -114,6 +188,7 @@ function pipe(ws: WebSocket, target: { host: string; port: number }, stats: Rela
 /** Starts the relay on `port` (0 picks a free one). `GET /stats` answers with connection counts. */
 export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
   const stats: RelayStats = { open: 0, total: 0, terminated: 0 };
+  const faults = new FaultInjector();
   const server: Server = createServer((req, res) => {
     if (req.url === "/stats") {
       res.writeHead(200, { "content-type": "application/json" });
@@ -129,7 +204,7 @@ export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
       ws.close(1008, "address must be a loopback host:port");
       return;
     }
-    pipe(ws, target, stats);
+    pipe(ws, target, stats, faults);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -141,6 +216,8 @@ export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
     port: boundPort,
     address: `${host}:${boundPort}`,
     stats: () => ({ ...stats }),
+    injectFault: (fault) => faults.arm(fault),
+    fault: (id) => faults.state(id),
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();

@@ -3,7 +3,7 @@
  * drizzle. Workers cannot keep sockets across requests, so each unit of work opens its own pool
  * and ends it when done (`ctx.waitUntil(database.end())`).
  */
-import { neonConfig, Pool } from "@neondatabase/serverless";
+import { neonConfig, Pool, type PoolClient } from "@neondatabase/serverless";
 import { drizzle, type NeonDatabase } from "drizzle-orm/neon-serverless";
 import type { AppConfig } from "../config.ts";
 import { errorFields, log } from "../lib/log.ts";
@@ -43,11 +43,15 @@ export function connect(
     connectionTimeoutMillis: 10_000,
   });
   let ended: Promise<void> | undefined;
-  // An idle client's socket dying must not crash the isolate; the next query reports the failure.
+  // A socket dying must not crash the isolate; the query in flight or the next one reports it.
   // Once the pool is ending, the relay or Neon hanging up is the expected goodbye, not an error.
-  pool.on("error", (error: Error) => {
-    if (!ended) log("warn", "postgres pool error", errorFields(error));
-  });
+  const onError = (error: Error) => {
+    if (!ended) log("warn", "postgres connection error", errorFields(error));
+  };
+  pool.on("error", onError);
+  // A checked-out client (a transaction) has no pool listener: its socket dying would be an
+  // uncaught exception. Its queries reject anyway, so the event only needs to be heard.
+  pool.on("connect", (client: PoolClient) => client.on("error", onError));
   return {
     db: drizzle({ client: pool, schema }),
     pool,

@@ -46,7 +46,7 @@ export default async function setup(project: TestProject) {
   project.provide("mailStubUrl", mail.url);
   project.provide("relayStatsUrl", `http://${relay.address}/stats`);
   project.provide("closedPort", await freePort());
-  const support = await startSupportServer();
+  const support = await startSupportServer(relay);
   project.provide("supportUrl", support.url);
 
   return async () => {

@@ -1,13 +1,38 @@
-/** A Node-side server tests can ask for what only Node knows: the runtime's real origin. */
-import { createServer } from "node:http";
+/**
+ * A Node-side server tests reach over HTTP for what only Node knows or controls: the runtime's real
+ * origin, and faults injected into the database relay (scripts/lib/relay.ts, `RelayFault`).
+ */
+import { createServer, type IncomingMessage } from "node:http";
+import type { Relay, RelayFault } from "../../scripts/lib/relay.ts";
 import { runtimeOrigin } from "./runtime-origin.ts";
 
-export async function startSupportServer(): Promise<{ url: string; close(): Promise<void> }> {
+async function readJson(request: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of request) chunks.push(chunk as Buffer);
+  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+}
+
+export async function startSupportServer(relay: Relay): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((request, response) => {
+    const send = (status: number, body: unknown) => {
+      response.writeHead(status, { "content-type": "application/json" });
+      response.end(JSON.stringify(body));
+    };
     if (request.url === "/runtime-origin") {
       const origin = runtimeOrigin();
-      response.writeHead(origin ? 200 : 503, { "content-type": "application/json" });
-      response.end(JSON.stringify({ origin: origin ?? null }));
+      send(origin ? 200 : 503, { origin: origin ?? null });
+      return;
+    }
+    if (request.url === "/relay/faults" && request.method === "POST") {
+      readJson(request)
+        .then((fault) => send(201, { id: relay.injectFault(fault as RelayFault) }))
+        .catch((error: unknown) => send(400, { detail: String(error) }));
+      return;
+    }
+    const faultId = /^\/relay\/faults\/(\d+)$/.exec(request.url ?? "")?.[1];
+    if (faultId) {
+      const state = relay.fault(Number(faultId));
+      send(state ? 200 : 404, state ?? { detail: "no such fault" });
       return;
     }
     response.writeHead(404).end();
