@@ -20,14 +20,18 @@ export const CompleteUploadSchema = z
   .object({
     parts: z
       .array(
-        z.object({
-          part_number: z.number().int().min(1).max(10_000),
-          etag: z.string().min(1).max(200),
-        }),
+        z
+          .object({
+            part_number: z.number().int().min(1).max(10_000),
+            etag: z.string().min(1).max(200),
+          })
+          .strict(),
       )
       .min(1)
       .max(10_000),
   })
+  // Unknown keys are a client's mistake to hear about, as on every other JSON route.
+  .strict()
   .openapi("CompleteUpload");
 
 const ColumnSchema = z.object({
