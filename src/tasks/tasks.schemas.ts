@@ -26,16 +26,28 @@ export const isoDateTime = z
 const estimateHours = z
   .union([z.number(), z.string().regex(/^\s*\d+(\.\d+)?\s*$/, "must be a number")])
   .transform((value) => Number(value))
-  .pipe(z.number().min(0, "must be 0 or more").max(10_000, "must be at most 10000"))
-  .openapi({ type: "number", example: 8 });
+  .pipe(z.number().min(0, "must be 0 or more").max(10_000, "must be at most 10000"));
 
 const writableFields = {
   title: z.string().trim().min(1, "is required").max(200, "must be at most 200 characters"),
   description: z.string().max(10_000, "must be at most 10000 characters"),
   status: z.enum(TASK_STATUSES),
   priority: z.enum(TASK_PRIORITIES),
-  due_date: isoDateTime.nullable(),
-  estimate_hours: estimateHours.nullable(),
+  // The inner schemas override their OpenAPI type (a transform has none of its own), which hid
+  // `null` and the decimal-string form from the document: both are declared here as accepted.
+  due_date: isoDateTime.nullable().openapi({
+    type: ["string", "null"],
+    format: "date-time",
+    example: "2030-09-30T17:00:00Z",
+  }),
+  estimate_hours: estimateHours.nullable().openapi({
+    anyOf: [
+      { type: "number", minimum: 0, maximum: 10_000 },
+      { type: "string", pattern: "^\\s*\\d+(\\.\\d+)?\\s*$", description: 'A decimal string such as "8.00".' },
+      { type: "null" },
+    ],
+    example: 8,
+  }),
   department: z.number().int().positive().max(2_147_483_647).nullable(),
   assignees: z.array(userId).max(100, "at most 100 assignees"),
 };
