@@ -166,10 +166,16 @@ export async function getAttachment(
   };
 }
 
-/** Confirms a presigned upload: the object must exist with the announced size. Idempotent. */
+/**
+ * Confirms a presigned upload: the object must exist with the announced size. Idempotent.
+ * A pending attachment is "404 and unlisted" (API.md) to everyone but its uploader, so anyone else
+ * completing it gets the 404 an unknown id gets, not a 403 that would reveal it; the uploader, like
+ * anyone completing a ready one, still needs the right to change the task's attachments.
+ */
 export async function completeUpload(db: Db, bucket: R2Bucket, user: Actor, id: number): Promise<AttachmentResponse> {
   const { row, access } = await findAttachment(db, user, id, { includePending: true });
-  if (row.uploadedById !== user.id) assertCanChangeAttachments(user, access);
+  if (row.status === "pending" && row.uploadedById !== user.id) throw ApiError.notFound("Attachment");
+  assertCanChangeAttachments(user, access);
   if (row.status === "ready") return toAttachmentResponse(row);
   const object = await bucket.head(row.r2Key);
   if (!object) throw ApiError.conflict("Nothing has been uploaded to this attachment's URL yet; PUT the file first.");
