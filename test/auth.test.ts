@@ -2,8 +2,10 @@ import { env } from "cloudflare:workers";
 import { and, eq } from "drizzle-orm";
 import { decodeJwt, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { emailLog, users } from "../src/db/schema.ts";
+import { departments, emailLog, users } from "../src/db/schema.ts";
+import { documentedOperations, expectErrorShape, urlOf } from "./access-fixtures.ts";
 import { api, createUser, json, loginAs, PASSWORD, uniqueEmail, withDb } from "./helpers.ts";
+import { makeTask, makeUser } from "./tasks-fixtures.ts";
 
 const NOT_PROVIDED = { detail: "Authentication credentials were not provided." };
 
@@ -250,5 +252,272 @@ describe("access tokens", () => {
     const malformed = await api("/auth/user/me/", { headers: { Authorization: `Token ${user.token}` } });
     expect(malformed.status).toBe(401);
     expect((await json(malformed)).detail).toMatch(/Bearer/);
+  });
+});
+
+describe("access tokens: not yet valid, wrong kind", () => {
+  const secret = () => new TextEncoder().encode((env as Env).JWT_SECRET);
+  const signed = (user: { id: number }, sid: unknown, edit: (jwt: SignJWT) => SignJWT) =>
+    edit(
+      new SignJWT({ sid, typ: "access" })
+        .setProtectedHeader({ alg: "HS256" })
+        .setSubject(String(user.id))
+        .setJti(crypto.randomUUID())
+        .setIssuer("edge-tasks-api")
+        .setAudience("edge-tasks-api-clients"),
+    ).sign(secret());
+
+  it("a token whose nbf or iat lies in the future, or older than the access TTL, gets 401 in the error shape", async () => {
+    const user = await createUser();
+    const { sid } = decodeJwt(user.token);
+    const now = Math.floor(Date.now() / 1000);
+    const cases: Record<string, [string, RegExp]> = {
+      nbf_future: [
+        await signed(user, sid, (t) =>
+          t
+            .setIssuedAt(now)
+            .setNotBefore(now + 600)
+            .setExpirationTime(now + 900),
+        ),
+        /not valid yet/,
+      ],
+      iat_future: [
+        await signed(user, sid, (t) => t.setIssuedAt(now + 600).setExpirationTime(now + 1200)),
+        /not valid yet/,
+      ],
+      // Its exp is still ahead, but no token we issue lives longer than the TTL (900 s).
+      older_than_ttl: [
+        await signed(user, sid, (t) => t.setIssuedAt(now - 3600).setExpirationTime(now + 3600)),
+        /expired/,
+      ],
+    };
+    // Sanity: the same construction with sound times is accepted.
+    const good = await signed(user, sid, (t) =>
+      t
+        .setIssuedAt(now)
+        .setNotBefore(now)
+        .setExpirationTime(now + 300),
+    );
+    expect((await me(good)).status).toBe(200);
+    for (const [name, [token, detail]] of Object.entries(cases)) {
+      const response = await me(token);
+      expect(response.status, name).toBe(401);
+      expect(response.headers.get("WWW-Authenticate"), name).toMatch(/^Bearer/);
+      const body = await expectErrorShape(response, name);
+      expect(body.detail, name).toMatch(detail);
+    }
+  });
+
+  it("a refresh token is not an access token, and an access token is not a refresh token", async () => {
+    const user = await createUser();
+    const asAccess = await me(user.refreshToken);
+    expect(asAccess.status).toBe(401);
+    await expectErrorShape(asAccess, "refresh token as access token");
+
+    const asRefresh = await refresh(user.token);
+    expect(asRefresh.status).toBe(401);
+    await expectErrorShape(asRefresh, "access token at the refresh endpoint");
+    // Neither attempt spent or revoked anything: the real pair still works.
+    expect((await me(user.token)).status).toBe(200);
+    expect((await refresh(user.refreshToken)).status).toBe(200);
+  });
+
+  it("a signed token of another type, or naming another user's login, gets 401", async () => {
+    const user = await createUser();
+    const other = await createUser();
+    const { sid } = decodeJwt(user.token);
+    const now = Math.floor(Date.now() / 1000);
+    const sound = (t: SignJWT) => t.setIssuedAt(now).setExpirationTime(now + 300);
+    const refreshTyped = await new SignJWT({ sid, typ: "refresh" })
+      .setProtectedHeader({ alg: "HS256" })
+      .setSubject(String(user.id))
+      .setJti(crypto.randomUUID())
+      .setIssuer("edge-tasks-api")
+      .setAudience("edge-tasks-api-clients")
+      .setIssuedAt(now)
+      .setExpirationTime(now + 300)
+      .sign(secret());
+    const cases: Record<string, string> = {
+      typ_refresh: refreshTyped,
+      // The user's own login (sid) claimed for someone else (sub), and the other way round.
+      other_subject: await signed(other, sid, sound),
+      other_session: await signed(user, decodeJwt(other.token).sid, sound),
+    };
+    for (const [name, token] of Object.entries(cases)) {
+      const response = await me(token);
+      expect(response.status, name).toBe(401);
+      await expectErrorShape(response, name);
+    }
+  });
+
+  it("?access_token= is honoured only on a WebSocket upgrade, never on a plain request", async () => {
+    const user = await createUser();
+    const plain = await api(`/tasks/?access_token=${user.token}`);
+    expect(plain.status).toBe(401);
+    expect(await plain.text()).toBe(JSON.stringify(NOT_PROVIDED));
+  });
+});
+
+/** Calls every documented bearer-auth operation with `token`; returns the ones not answering 401. */
+async function notUnauthorised(token: string): Promise<string[]> {
+  const operations = (await documentedOperations()).filter((op) => op.bearer);
+  expect(operations.length).toBeGreaterThan(30);
+  const wrong: string[] = [];
+  for (const op of operations) {
+    const id = op.idFormat === "uuid" ? crypto.randomUUID() : op.idFormat === "integer" ? 1 : undefined;
+    const label = `${op.method.toUpperCase()} ${op.path}`;
+    const hasBody = op.method !== "get" && op.method !== "delete";
+    const response = await api(urlOf(op.path, id), {
+      method: op.method.toUpperCase(),
+      token,
+      ...(hasBody ? { json: {} } : {}),
+    });
+    if (response.status !== 401) {
+      wrong.push(`${label} → ${response.status}`);
+      continue;
+    }
+    await expectErrorShape(response, label);
+  }
+  // The WebSocket upgrade carries its token in the query string.
+  const socket = await api(`/csv-data/uploads/${crypto.randomUUID()}/progress/?access_token=${token}`, {
+    headers: { Upgrade: "websocket" },
+  });
+  if (socket.status !== 401) wrong.push(`WebSocket progress → ${socket.status}`);
+  else await expectErrorShape(socket, "WebSocket progress");
+  return wrong;
+}
+
+describe("tokens of users that no longer exist", () => {
+  it("a deleted user's access token gets 401 on every authenticated route, and its refresh token 401", async () => {
+    const user = await createUser();
+    expect((await me(user.token)).status).toBe(200);
+    await withDb((db) => db.delete(users).where(eq(users.id, user.id)));
+
+    expect(await notUnauthorised(user.token)).toEqual([]);
+    const refreshed = await refresh(user.refreshToken);
+    expect(refreshed.status).toBe(401);
+    await expectErrorShape(refreshed, "refresh of a deleted user");
+  });
+
+  it("a deactivated user's tokens get 401 too (access and refresh)", async () => {
+    const user = await createUser();
+    await withDb((db) => db.update(users).set({ isActive: false }).where(eq(users.id, user.id)));
+    const response = await me(user.token);
+    expect(response.status).toBe(401);
+    expect((await expectErrorShape(response, "deactivated")).detail).toMatch(/no longer exists or is disabled/);
+    expect((await api("/tasks/", { token: user.token })).status).toBe(401);
+    expect((await refresh(user.refreshToken)).status).toBe(401);
+  });
+});
+
+interface ListPage {
+  count: number;
+  results: { id: number }[];
+}
+
+describe("role and department changes apply on the very next request", () => {
+  const read = async (token: string, path: string, headers: Record<string, string> = {}) => {
+    const response = await api(path, { token, headers });
+    return { status: response.status, cache: response.headers.get("X-Cache"), response };
+  };
+
+  it("a CEO demoted to employee loses every CEO power at once, and no CEO-era cached page is served", async () => {
+    const [deptId] = await withDb((db) =>
+      db
+        .insert(departments)
+        .values({ name: `demotion ${uniqueEmail("d")}` })
+        .returning({ id: departments.id }),
+    );
+    if (!deptId) throw new Error("no department");
+    const ceo = await makeUser("ceo");
+    const otherCeo = await makeUser("ceo");
+    const employee = await makeUser("employee", deptId.id);
+    const tag = `demote${crypto.randomUUID().slice(0, 8)}`;
+    const foreign = await makeTask(employee, { title: `foreign ${tag}` });
+    const own = await makeTask(ceo, { title: `own ${tag}` });
+
+    // CEO era: everyone, every task; pages cached.
+    expect((await read(ceo.token, "/users/")).status).toBe(200);
+    const list = `/tasks/?search=${tag}`;
+    expect((await read(ceo.token, list)).cache).toBe("MISS");
+    const ceoPage = await read(ceo.token, list);
+    expect(ceoPage.cache).toBe("HIT");
+    expect((await json<ListPage>(ceoPage.response)).count).toBe(2);
+    const report = "/reports/task-status/";
+    const jsonAccept = { Accept: "application/json" };
+    expect((await read(ceo.token, report, jsonAccept)).cache).toBe("MISS");
+    expect((await read(ceo.token, report, jsonAccept)).cache).toBe("HIT");
+    expect((await read(ceo.token, `/tasks/${foreign.id}/`)).status).toBe(200);
+    expect((await read(ceo.token, `/tasks/${foreign.id}/`)).cache).toBe("HIT");
+
+    const demoted = await api(`/users/${ceo.id}/`, {
+      method: "PATCH",
+      token: otherCeo.token,
+      json: { role: "employee" },
+    });
+    expect(demoted.status).toBe(200);
+
+    // The same access token, the very next request.
+    const users = await read(ceo.token, "/users/");
+    expect(users.status).toBe(403);
+    await expectErrorShape(users.response, "demoted: list users");
+    const department = await api("/departments/", { token: ceo.token, json: { name: `nope ${tag}` } });
+    expect(department.status).toBe(403);
+    expect((await api(`/users/${employee.id}/`, { token: ceo.token })).status).toBe(404);
+    expect(
+      (await api(`/users/${employee.id}/`, { method: "PATCH", token: ceo.token, json: { role: "hr" } })).status,
+    ).toBe(404);
+
+    const after = await read(ceo.token, list);
+    expect(after.cache).toBe("MISS");
+    const page = await json<ListPage>(after.response);
+    expect(page.count).toBe(1);
+    expect(page.results.map((t) => t.id)).toEqual([own.id]);
+    const detail = await read(ceo.token, `/tasks/${foreign.id}/`);
+    expect(detail.status).toBe(404);
+    const counts = await read(ceo.token, report, jsonAccept);
+    expect(counts.cache).toBe("MISS");
+    expect(await json(counts.response)).toEqual({ total_tasks: 1, completed_tasks: 0, incomplete_tasks: 1 });
+  });
+
+  it("a manager moved to another department loses the old department's users and tasks at once", async () => {
+    const [a, b] = await withDb((db) =>
+      db
+        .insert(departments)
+        .values([{ name: `move-a ${uniqueEmail("d")}` }, { name: `move-b ${uniqueEmail("d")}` }])
+        .returning({ id: departments.id }),
+    );
+    if (!a || !b) throw new Error("no departments");
+    const hr = await makeUser("hr");
+    const manager = await makeUser("manager", a.id);
+    const inA = await makeUser("employee", a.id);
+    const inB = await makeUser("employee", b.id);
+    const tag = `move${crypto.randomUUID().slice(0, 8)}`;
+    const taskA = await makeTask(inA, { title: `a ${tag}` });
+    const taskB = await makeTask(inB, { title: `b ${tag}` });
+    const list = `/tasks/?search=${tag}`;
+
+    expect((await read(manager.token, `/users/${inA.id}/`)).status).toBe(200);
+    expect((await read(manager.token, `/tasks/${taskA.id}/`)).status).toBe(200);
+    expect((await read(manager.token, `/tasks/${taskB.id}/`)).status).toBe(404);
+    expect((await read(manager.token, list)).cache).toBe("MISS");
+    const before = await read(manager.token, list);
+    expect(before.cache).toBe("HIT");
+    expect((await json<ListPage>(before.response)).results.map((t) => t.id)).toEqual([taskA.id]);
+
+    const moved = await api(`/users/${manager.id}/`, { method: "PATCH", token: hr.token, json: { department: b.id } });
+    expect(moved.status).toBe(200);
+
+    expect((await read(manager.token, `/users/${inA.id}/`)).status).toBe(404);
+    expect((await read(manager.token, `/users/${inB.id}/`)).status).toBe(200);
+    expect((await read(manager.token, `/tasks/${taskA.id}/`)).status).toBe(404);
+    expect((await read(manager.token, `/tasks/${taskB.id}/`)).status).toBe(200);
+    const patchOld = await api(`/tasks/${taskA.id}/`, { method: "PATCH", token: manager.token, json: { title: "x" } });
+    expect(patchOld.status).toBe(404);
+    const after = await read(manager.token, list);
+    expect(after.cache).toBe("MISS");
+    expect((await json<ListPage>(after.response)).results.map((t) => t.id)).toEqual([taskB.id]);
+    const people = await json<ListPage>((await read(manager.token, "/users/?page_size=100")).response);
+    expect(people.results.map((u) => u.id).sort()).toEqual([manager.id, inB.id].sort());
   });
 });
