@@ -1,9 +1,7 @@
 import { createRoute, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
 import { ApiError } from "../lib/errors.ts";
-import { createRouter, errorResponses, IntIdParam, jsonContent } from "../lib/openapi.ts";
+import { createRouter, errorResponses, IntIdParam, jsonContent, jsonOrMultipart } from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";
-import type { AppEnv } from "../types.ts";
 import {
   completeUpload,
   deleteAttachment,
@@ -72,16 +70,12 @@ const FileFormSchema = z.object({
   }),
 });
 
-/** 413 before the body is read when the declared length is already too large. */
-const attachmentBodyLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const length = Number(c.req.header("Content-Length") ?? "0");
-  if (Number.isFinite(length) && length > c.var.config.ATTACHMENT_MAX_BYTES + FORM_OVERHEAD) {
-    throw ApiError.tooLarge(
-      `Attachments may be at most ${c.var.config.ATTACHMENT_MAX_BYTES} bytes; use a presigned upload for larger files.`,
-    );
-  }
-  await next();
-};
+/** A form carrying a file of the maximum size (413 above, before the body is read when its length says so); JSON as everywhere; other types 415. */
+const attachmentBody = jsonOrMultipart(
+  (c) => c.var.config.ATTACHMENT_MAX_BYTES + FORM_OVERHEAD,
+  (c) =>
+    `Attachments may be at most ${c.var.config.ATTACHMENT_MAX_BYTES} bytes; use a presigned upload for larger files.`,
+);
 
 const listRoute = createRoute({
   method: "get",
@@ -106,7 +100,7 @@ const createAttachmentRoute = createRoute({
   summary: "Attach a file",
   description:
     "`multipart/form-data` with `file` (up to ATTACHMENT_MAX_BYTES; 413 above): stored at once. Or JSON `{filename, size_bytes, content_type}`: answers with a presigned `upload` the client PUTs the bytes to, then calls `/attachments/{id}/complete/`. Needs the right to edit the task.",
-  middleware: [requireAuth, attachmentBodyLimit] as const,
+  middleware: [requireAuth, attachmentBody] as const,
   request: {
     params: IntIdParam,
     // Not `required`: with two media types, zod-openapi then validates only the one sent.

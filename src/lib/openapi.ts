@@ -3,7 +3,7 @@
  * @hono/zod-openapi, so the schema that validates a request is the one the OpenAPI document shows.
  */
 import { OpenAPIHono, z } from "@hono/zod-openapi";
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AppEnv } from "../types.ts";
 import { ApiError } from "./errors.ts";
@@ -88,6 +88,28 @@ export const requireJson: MiddlewareHandler<AppEnv> = async (c, next) => {
   }
   return jsonBodyLimit(c, next);
 };
+
+const MULTIPART_TYPE = /^multipart\/form-data/i;
+
+/**
+ * Routes that take either JSON or a `multipart/form-data` file: a form may be up to
+ * `maxFormBytes(c)` (413 with `tooLarge`'s sentence above it), JSON is checked as `requireJson`
+ * does, and anything else is a 415 (zod-openapi's own gate would let urlencoded forms through).
+ */
+export function jsonOrMultipart(
+  maxFormBytes: (c: Context<AppEnv>) => number,
+  tooLarge: (c: Context<AppEnv>) => string,
+): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    if (!MULTIPART_TYPE.test(c.req.header("Content-Type") ?? "")) return requireJson(c, next);
+    return bodyLimit({
+      maxSize: maxFormBytes(c),
+      onError: () => {
+        throw ApiError.tooLarge(tooLarge(c));
+      },
+    })(c, next);
+  };
+}
 
 /**
  * Reusable param schemas. Integer ids are digits only: `z.coerce.number()` would read " 1" and

@@ -1,8 +1,15 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
-import { bodyLimit } from "hono/body-limit";
 import { ApiError } from "../lib/errors.ts";
-import { createRouter, errorResponses, jsonBody, jsonContent, requireJson, UuidIdParam } from "../lib/openapi.ts";
+import {
+  createRouter,
+  errorResponses,
+  jsonBody,
+  jsonContent,
+  jsonOrMultipart,
+  requireJson,
+  UuidIdParam,
+} from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { enforceRateLimit } from "../middleware/rate-limit.ts";
 import { isTerminal } from "../progress/progress-state.ts";
@@ -37,21 +44,11 @@ const tags = ["CSV uploads"];
 const security = [{ bearerAuth: [] }];
 
 /** JSON (a presigned plan) or multipart/form-data (a small file) → anything else 415; forms above the limit 413. */
-const uploadBody: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const type = c.req.header("Content-Type") ?? "";
-  if (/^multipart\/form-data/i.test(type)) {
-    const max = c.var.config.UPLOAD_FORM_MAX_BYTES;
-    return bodyLimit({
-      maxSize: max,
-      onError: () => {
-        throw ApiError.tooLarge(
-          `A form upload may be at most ${max} bytes; use the presigned upload for larger files.`,
-        );
-      },
-    })(c, next);
-  }
-  return requireJson(c, next);
-};
+const uploadBody = jsonOrMultipart(
+  (c) => c.var.config.UPLOAD_FORM_MAX_BYTES,
+  (c) =>
+    `A form upload may be at most ${c.var.config.UPLOAD_FORM_MAX_BYTES} bytes; use the presigned upload for larger files.`,
+);
 
 const uploadRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   await enforceRateLimit(c.env.UPLOAD_RATE_LIMITER, `upload:${c.var.user.id}`, c.var.config.RATE_LIMIT_PERIOD_SECONDS);
