@@ -14,12 +14,16 @@ export async function rowsCacheKey(upload: QueryableUpload, query: RowQuery): Pr
   return `rows:${upload.id}:v${upload.dataVersion}:${hash}`;
 }
 
-export async function readCached<T>(kv: KVNamespace, key: string): Promise<T | null> {
+export type CacheLookup<T> = { status: "HIT"; value: T } | { status: "MISS" | "BYPASS" };
+
+/** A cached page; `BYPASS` when KV cannot be read (the page is then served uncached, not stored). */
+export async function readCached<T>(kv: KVNamespace, key: string): Promise<CacheLookup<T>> {
   try {
-    return await kv.get<T>(key, "json");
+    const value = await kv.get<T>(key, "json");
+    return value === null ? { status: "MISS" } : { status: "HIT", value };
   } catch (error) {
     log("warn", "row cache read failed", errorFields(error));
-    return null;
+    return { status: "BYPASS" };
   }
 }
 

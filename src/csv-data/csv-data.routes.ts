@@ -53,12 +53,14 @@ export const csvDataRoutes = createRouter().openapi(listRowsRoute, async (c) => 
 
   const bypass = query.nocache || /no-cache/i.test(c.req.header("Cache-Control") ?? "");
   const key = await rowsCacheKey(upload, query);
+  let cacheStatus: "MISS" | "BYPASS" = bypass ? "BYPASS" : "MISS";
   if (!bypass) {
     const cached = await readCached<Record<string, unknown>>(c.env.CACHE, key);
-    if (cached) {
+    if (cached.status === "HIT") {
       c.header("X-Cache", "HIT");
-      return c.json(cached, 200);
+      return c.json(cached.value, 200);
     }
+    cacheStatus = cached.status;
   }
 
   let body: Record<string, unknown>;
@@ -87,7 +89,7 @@ export const csvDataRoutes = createRouter().openapi(listRowsRoute, async (c) => 
       results: envelope.results,
     };
   }
-  c.header("X-Cache", bypass ? "BYPASS" : "MISS");
-  if (!bypass) c.executionCtx.waitUntil(writeCached(c.env.CACHE, key, body, config.CACHE_TTL_SECONDS));
+  c.header("X-Cache", cacheStatus);
+  if (cacheStatus === "MISS") c.executionCtx.waitUntil(writeCached(c.env.CACHE, key, body, config.CACHE_TTL_SECONDS));
   return c.json(body, 200);
 });
