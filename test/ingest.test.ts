@@ -128,6 +128,68 @@ describe("ingestion: at-least-once delivery", () => {
   });
 });
 
+/** A digest of every stored row (number and data), to compare a partition before and after. */
+async function rowsDigest(uploadId: string): Promise<string> {
+  const table = sql.identifier(partitionName(uploadId));
+  const result = await withDb((db) =>
+    db.execute<{ digest: string }>(
+      sql`select md5(string_agg(row_number::text || ':' || data::text, '|' order by row_number)) as digest from ${table}`,
+    ),
+  );
+  return result.rows[0]?.digest ?? "";
+}
+
+describe("ingestion: out of order and late delivery", () => {
+  it("chunks delivered out of order store their rows at the planned row numbers", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    expect((await chunkCounts(upload.id)).planned).toBeGreaterThanOrEqual(5);
+    const digest = await rowsDigest(upload.id);
+    const [first, third] = [await chunkMessage(upload.id, 1), await chunkMessage(upload.id, 3)];
+    // Back to "processing, chunks 2 and 4 not in yet", their rows absent.
+    await withDb(async (db) => {
+      await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
+      for (const message of [first, third]) {
+        await db
+          .update(csvUploadChunks)
+          .set({ doneAt: null, rowsInserted: null, recordsRead: null, errorRows: null })
+          .where(and(eq(csvUploadChunks.uploadId, upload.id), eq(csvUploadChunks.chunkIndex, message.index)));
+        await db.execute(
+          sql`delete from ${sql.identifier(partitionName(upload.id))} where row_number between ${message.firstRow} and ${message.firstRow + message.records - 1}`,
+        );
+      }
+    });
+    expect((await storedRows(upload.id)).n).toBe(3000 - first.records - third.records);
+
+    // The later chunk first, then the earlier one.
+    expect((await deliver("ingest", [third])).explicitAcks).toHaveLength(1);
+    expect((await storedRows(upload.id)).n).toBe(3000 - first.records);
+    expect((await deliver("ingest", [first])).explicitAcks).toHaveLength(1);
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+    expect(await rowsDigest(upload.id)).toBe(digest);
+    expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 3000 });
+  });
+
+  it("a chunk delivered after its upload was deleted is acked and writes nothing", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    const message = await chunkMessage(upload.id, 1);
+    expect((await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token })).status).toBe(204);
+
+    const late = await deliver("ingest", [message]);
+    expect(late.explicitAcks).toHaveLength(1);
+    expect(late.retryMessages).toEqual([]);
+    expect(await partitionExists(upload.id)).toBe(false);
+    expect((await chunkCounts(upload.id)).planned).toBe(0);
+    // Dead-lettered late, too: nothing is resurrected or failed.
+    expect((await deliver("ingest-dlq", [message])).explicitAcks).toHaveLength(1);
+    expect((await api(`/csv-data/uploads/${upload.id}/`, { token: user.token })).status).toBe(404);
+    expect(await partitionExists(upload.id)).toBe(false);
+  });
+});
+
 describe("ingestion: failures", () => {
   it("a dead-lettered chunk ends the upload failed with the reason; nothing is left half-counted", {
     timeout: 60_000,
