@@ -327,6 +327,8 @@ export const csvUploadChunks = pgTable(
     rowsInserted: integer("rows_inserted"),
     recordsRead: integer("records_read"),
     errorRows: integer("error_rows"),
+    /** The chunk's first rejected records, committed with its rows so a retry can report them. */
+    errors: jsonb("errors").$type<UploadRowError[]>().notNull().default([]),
     doneAt: tstz("done_at"),
   },
   (t) => [primaryKey({ columns: [t.uploadId, t.chunkIndex] })],

@@ -124,7 +124,9 @@ export async function ingestChunk(db: Db, env: Env, message: ChunkMessage): Prom
     .from(csvUploadChunks)
     .where(and(eq(csvUploadChunks.uploadId, message.uploadId), eq(csvUploadChunks.chunkIndex, message.index)));
   if (!chunk) throw new Error(`chunk ${message.index} of the upload is not planned`);
-  if (chunk.doneAt) return { kind: "done", report: reportOf(message, chunk, []) };
+  // Already committed by an earlier delivery: report what it stored, its errors included, so a
+  // delivery that died between commit and report loses nothing.
+  if (chunk.doneAt) return { kind: "done", report: reportOf(message, chunk) };
 
   const object = await env.FILES.get(upload.r2Key, {
     range: { offset: message.start, length: message.end - message.start },
@@ -155,6 +157,7 @@ export async function ingestChunk(db: Db, env: Env, message: ChunkMessage): Prom
         rowsInserted: parsed.rows.length,
         recordsRead: parsed.records,
         errorRows: parsed.errorRows,
+        errors: parsed.errors,
       })
       .where(
         and(
@@ -180,7 +183,7 @@ export async function ingestChunk(db: Db, env: Env, message: ChunkMessage): Prom
       .select()
       .from(csvUploadChunks)
       .where(and(eq(csvUploadChunks.uploadId, message.uploadId), eq(csvUploadChunks.chunkIndex, message.index)));
-    return again?.doneAt ? { kind: "done", report: reportOf(message, again, []) } : { kind: "skipped" };
+    return again?.doneAt ? { kind: "done", report: reportOf(message, again) } : { kind: "skipped" };
   }
   return {
     kind: "done",
@@ -197,8 +200,12 @@ export async function ingestChunk(db: Db, env: Env, message: ChunkMessage): Prom
 
 function reportOf(
   message: ChunkMessage,
-  chunk: { rowsInserted: number | null; recordsRead: number | null; errorRows: number | null },
-  errors: UploadRowError[],
+  chunk: {
+    rowsInserted: number | null;
+    recordsRead: number | null;
+    errorRows: number | null;
+    errors: UploadRowError[];
+  },
 ): ChunkReport {
   return {
     index: message.index,
@@ -206,6 +213,6 @@ function reportOf(
     records: chunk.recordsRead ?? 0,
     errorRows: chunk.errorRows ?? 0,
     bytes: message.end - message.start,
-    errors,
+    errors: chunk.errors,
   };
 }

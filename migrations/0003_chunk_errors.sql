@@ -1,0 +1,1 @@
+ALTER TABLE "csv_upload_chunks" ADD COLUMN "errors" jsonb DEFAULT '[]'::jsonb NOT NULL;
