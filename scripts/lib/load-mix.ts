@@ -19,7 +19,10 @@ interface OwnTask {
 export interface ClientState {
   account: Account;
   own: Map<number, OwnTask>;
-  /** Setup tasks of other users this one may read (never deleted, so always 200). */
+  /**
+   * Setup tasks of other users this one may read by role or department (never deleted, so always
+   * 200). Not those it reads as an assignee: their creators may unassign it during the window.
+   */
   readable: number[];
   uploadId: string;
   cursor: string | null;
@@ -66,8 +69,7 @@ export function clientStates(fixture: Fixture): ClientState[] {
       else if (
         account.role === "ceo" ||
         account.role === "hr" ||
-        (account.role === "manager" && task.departmentId !== null && task.departmentId === account.departmentId) ||
-        task.assignees.includes(account.id)
+        (account.role === "manager" && task.departmentId !== null && task.departmentId === account.departmentId)
       ) {
         readable.push(task.id);
       }
