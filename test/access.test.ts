@@ -343,6 +343,40 @@ describe("the matrix covers every route with an id in the OpenAPI document", () 
     expect(documented.filter((route) => !covered.has(route))).toEqual([]);
   });
 
+  it("a method a path does not document answers the same 404 for a visible, a hidden and an unknown object", async () => {
+    const documented = (await documentedOperations()).filter((op) => op.idFormat !== null);
+    const paths = [...new Set(documented.map((op) => op.path))];
+    // empA sees the first object of each pair and not the second.
+    const pairs: [string, string][] = [
+      ["/tasks/", "tA|tB"],
+      ["/comments/", "cA|cB"],
+      ["/attachments/", "aA|aB"],
+      ["/csv-data/", "uEmpA|uMgrA"],
+      ["/jobs/", "jEmpA|jPendingB"],
+      ["/users/", "empA|empB"],
+      ["/departments/", "A|B"],
+    ];
+    for (const path of paths) {
+      const variant = VARIANTS.find((v) => v.route.endsWith(` ${path}`));
+      const pair = pairs.find(([prefix]) => path.startsWith(`/api/v1${prefix}`));
+      if (!variant || !pair) throw new Error(`no objects for ${path}`);
+      const methods = ["GET", "PUT", "PATCH", "POST", "DELETE"].filter(
+        (m) => !documented.some((op) => op.path === path && op.method.toUpperCase() === m),
+      );
+      for (const method of methods) {
+        const bodies = await Promise.all(
+          [...pair[1].split("|"), UNKNOWN].map(async (object) => {
+            const id = variant.id(world, object);
+            const response = await api(urlOf(path, id), { method, token: world.users.empA.token });
+            return `${response.status} ${(await response.text()).replace(`/${id}/`, "/{id}/")}`;
+          }),
+        );
+        expect(new Set(bodies).size, `${method} ${path}: ${bodies.join(" / ")}`).toBe(1);
+        expect(bodies[0], `${method} ${path}`).toMatch(/^404 \{"detail":/);
+      }
+    }
+  });
+
   it("an unknown id answers the same 404 in the error shape on every variant, to the CEO and an employee", () => {
     for (const v of VARIANTS) {
       const body = unknownBodies.get(nameOf(v)) ?? "";
