@@ -415,6 +415,25 @@ describe("adversarial input, every route", () => {
         body: noFile,
         expect: [400],
       });
+      // Past the documented limits: a real 11 MiB file (attachments allow 10 MiB), and a form
+      // that declares 100 MB (uploads allow 90 MiB), refused from its Content-Length alone.
+      const big = new FormData();
+      big.set("file", new File([new Uint8Array(11 * 1024 * 1024)], "big.csv"));
+      cases.push({
+        label: `${op.key} 11 MiB file`,
+        method: "POST",
+        url: urlOf(op),
+        body: big,
+        expect: op.path.includes("attachments") ? [413] : undefined,
+      });
+      cases.push({
+        label: `${op.key} form declaring 100 MB`,
+        method: "POST",
+        url: urlOf(op),
+        headers: { "Content-Length": "100000000" },
+        body: file("declared.csv"),
+        expect: [413],
+      });
       const twoFiles = file("one.csv");
       twoFiles.append("file", new File(["a\n1\n"], "two.csv"));
       cases.push({ label: `${op.key} two files`, method: "POST", url: urlOf(op), body: twoFiles });
