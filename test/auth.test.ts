@@ -399,7 +399,7 @@ describe("tokens of users that no longer exist", () => {
     await expectErrorShape(refreshed, "refresh of a deleted user");
   });
 
-  it("a deactivated user's tokens get 401 too (access and refresh)", async () => {
+  it("a deactivated user's tokens get 401 too (access and refresh), and logging in fails like a wrong password", async () => {
     const user = await createUser();
     await withDb((db) => db.update(users).set({ isActive: false }).where(eq(users.id, user.id)));
     const response = await me(user.token);
@@ -407,6 +407,11 @@ describe("tokens of users that no longer exist", () => {
     expect((await expectErrorShape(response, "deactivated")).detail).toMatch(/no longer exists or is disabled/);
     expect((await api("/tasks/", { token: user.token })).status).toBe(401);
     expect((await refresh(user.refreshToken)).status).toBe(401);
+    // Logging in again fails exactly like a wrong password: the account's state is not revealed.
+    const login = await api("/auth/user/login/", { json: { email: user.email, password: PASSWORD } });
+    const wrong = await api("/auth/user/login/", { json: { email: user.email, password: "Wrong-Passw0rd!" } });
+    expect(login.status).toBe(401);
+    expect(await login.text()).toBe(await wrong.text());
   });
 });
 
