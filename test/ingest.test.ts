@@ -3,6 +3,7 @@ import {
   createMessageBatch,
   evictDurableObject,
   getQueueResult,
+  runDurableObjectAlarm,
   runInDurableObject,
 } from "cloudflare:test";
 import { and, eq, sql } from "drizzle-orm";
@@ -11,6 +12,7 @@ import { csvUploadChunks, csvUploads, emailLog, jobs } from "../src/db/schema.ts
 import worker from "../src/index.ts";
 import type { ChunkMessage } from "../src/ingest/messages.ts";
 import { partitionName } from "../src/ingest/partitions.ts";
+import type { ProgressState } from "../src/progress/progress-state.ts";
 import { progressOf } from "../src/progress/upload-progress.ts";
 import { api, createUser, eventually, json, testEnv, withDb } from "./helpers.ts";
 import {
@@ -322,6 +324,36 @@ describe("ingestion: the progress object", () => {
     expect(live?.chunksDone).toBe(live?.chunksTotal);
     const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
     expect(progress).toMatchObject({ status: "completed", percent: 100, processed_rows: 60_000 });
+    await eventually(async () => ((await getJob(user, upload.job!)).status === "completed" ? true : undefined));
+  });
+
+  it("its final report lost for good: the watchdog settles the upload from Postgres", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 1);
+    const stub = progressOf(testEnv, upload.id);
+    // Armed while the upload runs, cleared once it ends.
+    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).not.toBeNull();
+    await finished(user, upload.id, 50_000);
+    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBeNull();
+
+    // Back to "every chunk committed, but the report that would settle it never arrived".
+    await runInDurableObject(stub, async (_instance, state) => {
+      const live = await state.storage.get<ProgressState>("state");
+      await state.storage.put("state", { ...live, status: "processing", chunksTotal: null, finishedAt: null });
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+    await withDb(async (db) => {
+      await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
+      await db.update(jobs).set({ status: "running" }).where(eq(jobs.id, upload.job!));
+    });
+    expect((await getUpload(user, upload.id)).status).toBe("processing");
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const done = await finished(user, upload.id, 20_000);
+    expect(done).toMatchObject({ status: "completed", total_rows: 60_000, processed_rows: 60_000, error_rows: 0 });
+    expect(await stub.state()).toMatchObject({ status: "completed", rows: 60_000 });
+    expect(await storedRows(upload.id)).toEqual({ n: 60_000, distinct: 60_000 });
     await eventually(async () => ((await getJob(user, upload.job!)).status === "completed" ? true : undefined));
   });
 });

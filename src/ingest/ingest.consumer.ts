@@ -17,6 +17,7 @@ import { type ChunkMessage, IngestMessage } from "./messages.ts";
 import { type Outcome, persistOutcome, recordChunkErrors } from "./outcome.ts";
 import { planUpload } from "./planner.ts";
 import { reportProgress } from "./progress-recovery.ts";
+import { reconcileUpload } from "./reconcile.ts";
 import { ingestRetryBaseSeconds, ingestRetryDelaySeconds } from "./retry.ts";
 
 /** Chunks processed at once per batch: enough to overlap parsing with Postgres round trips, within 128 MB. */
@@ -57,6 +58,8 @@ export const consumeIngest: QueueConsumer = async (batch, env) => {
         try {
           if (parsed.data.kind === "plan") await planUpload(database.db, env, config, parsed.data);
           else if (parsed.data.kind === "index") await indexUpload(database.db, parsed.data.uploadId);
+          else if (parsed.data.kind === "reconcile")
+            await reconcileUpload(database.db, env, config, parsed.data.uploadId);
           else await handleChunk(database, env, config, parsed.data);
           message.ack();
         } catch (error) {
@@ -85,6 +88,11 @@ export const consumeIngestDeadLetters: QueueConsumer = async (batch, env) => {
     for (const message of batch.messages) {
       const parsed = IngestMessage.safeParse(message.body);
       if (!parsed.success) {
+        message.ack();
+        continue;
+      }
+      if (parsed.data.kind === "reconcile") {
+        // The watchdog asks again on its next round.
         message.ack();
         continue;
       }

@@ -1,4 +1,7 @@
-/** Messages on the `ingest` queue: one `plan` per upload, then one `chunk` per byte range. */
+/**
+ * Messages on the `ingest` queue: one `plan` per upload, then one `chunk` per byte range, an
+ * `index` once it completed, and `reconcile` from its progress object's watchdog.
+ */
 import { z } from "zod";
 
 export const PlanMessage = z.object({
@@ -22,9 +25,15 @@ export const IndexMessage = z.object({
   kind: z.literal("index"),
   uploadId: z.string().uuid(),
 });
-export const IngestMessage = z.discriminatedUnion("kind", [PlanMessage, ChunkMessage, IndexMessage]);
+/** From an upload's progress object when it has been running a while: settle it from Postgres if due. */
+export const ReconcileMessage = z.object({
+  kind: z.literal("reconcile"),
+  uploadId: z.string().uuid(),
+});
+export const IngestMessage = z.discriminatedUnion("kind", [PlanMessage, ChunkMessage, IndexMessage, ReconcileMessage]);
 
 export type PlanMessage = z.infer<typeof PlanMessage>;
 export type ChunkMessage = z.infer<typeof ChunkMessage>;
 export type IndexMessage = z.infer<typeof IndexMessage>;
+export type ReconcileMessage = z.infer<typeof ReconcileMessage>;
 export type IngestMessage = z.infer<typeof IngestMessage>;

@@ -38,7 +38,12 @@ export async function reportProgress(
   if (upload?.status !== "processing") return null;
   log("warn", "progress state missing; rebuilt from Postgres", { upload: maskId(uploadId) });
   await progress.restore(
-    { totalBytes: upload.sizeBytes, headerBytes: upload.dataOffset ?? 0, maxErrorRatio: config.UPLOAD_MAX_ERROR_RATIO },
+    {
+      uploadId,
+      totalBytes: upload.sizeBytes,
+      headerBytes: upload.dataOffset ?? 0,
+      maxErrorRatio: config.UPLOAD_MAX_ERROR_RATIO,
+    },
     { startedAt: (upload.startedAt ?? new Date()).getTime(), chunksTotal: upload.chunksTotal },
     await doneChunkTotals(db, uploadId),
   );

@@ -6,6 +6,8 @@ export const TERMINAL_STATUSES: readonly UploadStatus[] = ["completed", "failed"
 export const isTerminal = (status: UploadStatus): boolean => TERMINAL_STATUSES.includes(status);
 
 export interface ProgressState {
+  /** Lets the object's watchdog name its upload (absent in states written before it existed). */
+  uploadId?: string;
   status: UploadStatus;
   totalBytes: number;
   /** Bytes before the first record (BOM and header): counted as processed from the start. */
@@ -24,6 +26,7 @@ export interface ProgressState {
 }
 
 export interface ProgressInit {
+  uploadId?: string;
   totalBytes: number;
   headerBytes: number;
   maxErrorRatio: number;

@@ -7,6 +7,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { UploadStatus } from "../db/schema.ts";
+import type { ReconcileMessage } from "../ingest/messages.ts";
 import {
   absorbTotals,
   type ChunkReport,
@@ -22,6 +23,12 @@ import {
 } from "./progress-state.ts";
 
 const STATE = "state";
+/**
+ * While an upload runs, its object asks the ingest queue this often to reconcile it with Postgres
+ * (ingest/reconcile.ts): a watchdog for a settling report lost for good. Harmless when the upload
+ * is merely slow: it settles only once every chunk is committed.
+ */
+export const WATCHDOG_MS = 60_000;
 const chunkKey = (index: number) => `chunk:${index}`;
 
 export class UploadProgress extends DurableObject<Env> {
@@ -87,6 +94,23 @@ export class UploadProgress extends DurableObject<Env> {
     return this.save(settle(next, Date.now()));
   }
 
+  /**
+   * The watchdog's answer: Postgres's totals, and the status Postgres persisted. Settles when every
+   * chunk is committed; adopts an end Postgres already recorded (a report of it never arrived).
+   */
+  async reconcile(
+    totals: ChunkTotals,
+    persisted: { status: UploadStatus; error: string | null },
+  ): Promise<ProgressState | null> {
+    const state = await this.load();
+    if (!state || isTerminal(state.status)) return state;
+    let next = settle(absorbTotals(state, totals), Date.now());
+    if (!isTerminal(next.status) && isTerminal(persisted.status)) {
+      next = { ...next, status: persisted.status, error: persisted.error, finishedAt: Date.now() };
+    }
+    return next === state ? state : this.save(next);
+  }
+
   /** Ends the upload as failed or cancelled unless it already ended. */
   async end(
     status: Extract<UploadStatus, "failed" | "cancelled">,
@@ -143,8 +167,20 @@ export class UploadProgress extends DurableObject<Env> {
     return (await this.ctx.storage.get<ProgressState>(STATE)) ?? null;
   }
 
+  /** Every round the upload is still running, the queue is asked to settle it from Postgres. */
+  override async alarm(): Promise<void> {
+    const state = await this.load();
+    if (!state?.uploadId || isTerminal(state.status)) return;
+    await this.env.INGEST_QUEUE.send({ kind: "reconcile", uploadId: state.uploadId } satisfies ReconcileMessage);
+    await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
+  }
+
   private async save(state: ProgressState): Promise<ProgressState> {
     await this.ctx.storage.put(STATE, state);
+    if (isTerminal(state.status)) await this.ctx.storage.deleteAlarm();
+    else if (state.uploadId && (await this.ctx.storage.getAlarm()) === null) {
+      await this.ctx.storage.setAlarm(Date.now() + WATCHDOG_MS);
+    }
     this.broadcast(state);
     return state;
   }

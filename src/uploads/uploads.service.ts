@@ -151,6 +151,7 @@ export async function acceptStoredFile(db: Db, env: Env, config: AppConfig, uplo
   });
   if (!queued) throw new Error("upload update returned nothing");
   await progressOf(env, upload.id).init({
+    uploadId: upload.id,
     totalBytes: upload.sizeBytes,
     headerBytes: layout.dataOffset,
     maxErrorRatio: config.UPLOAD_MAX_ERROR_RATIO,
