@@ -1,5 +1,7 @@
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { api, json } from "./helpers.ts";
+import { tasks } from "../src/db/schema.ts";
+import { api, json, withDb } from "./helpers.ts";
 import { makeOrg, makeTask, makeUser } from "./tasks-fixtures.ts";
 
 type Page = {
@@ -151,5 +153,26 @@ describe("tasks: filters, ordering, pagination, cache", () => {
       const response = await api("/tasks/", { token: user.token });
       expect((await json<Page>(response)).count).toBe(i);
     }
+  });
+
+  it("a write that commits after a later-stamped one is not hidden from an admin's cached page", async () => {
+    const ceo = await makeUser("ceo");
+    const owner = await makeUser();
+    const task = await makeTask(owner, { title: `late commit ${crypto.randomUUID()}` });
+    const path = `/tasks/${task.id}/`;
+    expect((await api(path, { token: ceo.token })).headers.get("X-Cache")).toBe("MISS");
+    expect((await api(path, { token: ceo.token })).headers.get("X-Cache")).toBe("HIT");
+    // The task changes with an `updated_at` no later than before, as a transaction stamped before
+    // another's but committing after it leaves the newest stamp in place; the CEO's KV version is
+    // not bumped by a write to someone else's task.
+    await withDb((db) =>
+      db
+        .update(tasks)
+        .set({ status: "done", updatedAt: sql`${tasks.updatedAt}` })
+        .where(eq(tasks.id, task.id)),
+    );
+    const fresh = await api(path, { token: ceo.token });
+    expect(fresh.headers.get("X-Cache")).toBe("MISS");
+    expect(await json(fresh)).toMatchObject({ id: task.id, status: "done" });
   });
 });

@@ -185,16 +185,23 @@ export async function listTasks(
 }
 
 /**
- * The cache freshness marker: how many tasks the user relates to (deleted included) and the
- * latest change among them. Every task write bumps `updated_at`, so any change the user could see
- * changes this value.
+ * The cache freshness marker: how many tasks the user relates to (deleted included), the latest
+ * `updated_at` among them, and the sum of their row versions' `xmin`. The timestamp alone is not
+ * enough: it is taken when the statement runs, not at commit, so a write that commits after a
+ * later-stamped one leaves the maximum unchanged (an admin, whose KV version such a write does
+ * not bump, would be served the page cached in between). Every committed insert, update or soft
+ * delete gives its row a newer transaction id, so the sum moves with each one, in commit order.
  */
 export async function taskFreshness(db: Db, user: Actor): Promise<string> {
   const [row] = await db
-    .select({ n: count(), latest: sql<string | null>`max(${tasks.updatedAt})::text` })
+    .select({
+      n: count(),
+      latest: sql<string | null>`max(${tasks.updatedAt})::text`,
+      versions: sql<string>`coalesce(sum((${tasks}.xmin::text)::bigint), 0)::text`,
+    })
     .from(tasks)
     .where(relatedTasks(user));
-  return `${row?.n ?? 0}@${row?.latest ?? "-"}`;
+  return `${row?.n ?? 0}@${row?.latest ?? "-"}@${row?.versions ?? "0"}`;
 }
 
 async function assertUsersExist(db: Queryable, ids: readonly number[], field: string): Promise<void> {
