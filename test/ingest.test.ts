@@ -356,4 +356,46 @@ describe("ingestion: the progress object", () => {
     expect(await storedRows(upload.id)).toEqual({ n: 60_000, distinct: 60_000 });
     await eventually(async () => ((await getJob(user, upload.job!)).status === "completed" ? true : undefined));
   });
+
+  it("a chunk message lost for good: a round without progress plans again, and the upload completes exactly", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    const digest = await rowsDigest(upload.id);
+    const lost = await chunkMessage(upload.id, 2);
+    // Chunk 3 never ran and its message is gone; the previous watchdog round saw the same count.
+    await withDb(async (db) => {
+      await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
+      await db.update(jobs).set({ status: "running" }).where(eq(jobs.id, upload.job!));
+      await db
+        .update(csvUploadChunks)
+        .set({ doneAt: null, rowsInserted: null, recordsRead: null, errorRows: null })
+        .where(and(eq(csvUploadChunks.uploadId, upload.id), eq(csvUploadChunks.chunkIndex, lost.index)));
+      await db.execute(
+        sql`delete from ${sql.identifier(partitionName(upload.id))} where row_number between ${lost.firstRow} and ${lost.firstRow + lost.records - 1}`,
+      );
+    });
+    const stub = progressOf(testEnv, upload.id);
+    await runInDurableObject(stub, async (_instance, state) => {
+      const live = await state.storage.get<ProgressState>("state");
+      if (!live) throw new Error("no progress state");
+      const done = live.chunksDone - 1;
+      await state.storage.put("state", {
+        ...live,
+        status: "processing",
+        finishedAt: null,
+        chunksDone: done,
+        watchdogChunksDone: done,
+      });
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const done = await finished(user, upload.id, 30_000);
+    expect(done).toMatchObject({ status: "completed", total_rows: 3000, processed_rows: 3000, error_rows: 0 });
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+    expect(await rowsDigest(upload.id)).toBe(digest);
+  });
 });

@@ -8,6 +8,9 @@ export const isTerminal = (status: UploadStatus): boolean => TERMINAL_STATUSES.i
 export interface ProgressState {
   /** Lets the object's watchdog name its upload (absent in states written before it existed). */
   uploadId?: string;
+  /** Chunks done at the watchdog's previous round, and how many rounds in a row saw no new one. */
+  watchdogChunksDone?: number;
+  stalledRounds?: number;
   status: UploadStatus;
   totalBytes: number;
   /** Bytes before the first record (BOM and header): counted as processed from the start. */

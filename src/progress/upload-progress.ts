@@ -96,7 +96,8 @@ export class UploadProgress extends DurableObject<Env> {
 
   /**
    * The watchdog's answer: Postgres's totals, and the status Postgres persisted. Settles when every
-   * chunk is committed; adopts an end Postgres already recorded (a report of it never arrived).
+   * chunk is committed; adopts an end Postgres already recorded (a report of it never arrived);
+   * counts the rounds in a row in which no chunk finished (`stalledRounds`).
    */
   async reconcile(
     totals: ChunkTotals,
@@ -108,7 +109,12 @@ export class UploadProgress extends DurableObject<Env> {
     if (!isTerminal(next.status) && isTerminal(persisted.status)) {
       next = { ...next, status: persisted.status, error: persisted.error, finishedAt: Date.now() };
     }
-    return next === state ? state : this.save(next);
+    const stalled = next.chunksDone === state.watchdogChunksDone;
+    return this.save({
+      ...next,
+      watchdogChunksDone: next.chunksDone,
+      stalledRounds: stalled ? (state.stalledRounds ?? 0) + 1 : 0,
+    });
   }
 
   /** Ends the upload as failed or cancelled unless it already ended. */
