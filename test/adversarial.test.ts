@@ -215,6 +215,12 @@ describe("adversarial input, every route", () => {
       ["/api/v1/tasks/", "assigned_to=me'--"],
       ["/api/v1/tasks/", `search=${encodeURIComponent("a\u0000b")}`],
       ["/api/v1/users/", "page_size=0"],
+      // Ids and counts are digits: no spaces, hex or exponents (they used to coerce to 1, 16, 10).
+      ["/api/v1/tasks/", "creator=0x10"],
+      ["/api/v1/tasks/", "department=%201"],
+      ["/api/v1/task-assignments/", "task=1e1"],
+      ["/api/v1/jobs/", "limit=0x10"],
+      ["/api/v1/csv-data/uploads/", "page_size=%2010"],
       ["/api/v1/jobs/", "limit=0"],
       ["/api/v1/jobs/", "limit=51"],
       ["/api/v1/jobs/", "status=done"],

@@ -1,6 +1,7 @@
 /** Request and response schemas of the background-job routes (seed 003). */
 import { z } from "@hono/zod-openapi";
 import { JOB_STATUSES } from "../db/schema.ts";
+import { wholeNumberText } from "../lib/openapi.ts";
 
 export const JobSchema = z
   .object({
@@ -26,13 +27,14 @@ export const JobListQuery = z.object({
     .enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(", ")}` })
     .optional()
     .openapi({ param: { name: "status", in: "query" }, description: "Only jobs in this status." }),
-  limit: z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .min(1, "must be 1 or more")
-    .max(50, "must be at most 50")
+  limit: wholeNumberText(1, 50)
     .default(10)
-    .openapi({ param: { name: "limit", in: "query" }, description: "1..50 (default 10).", example: 10 }),
+    .openapi({
+      param: { name: "limit", in: "query" },
+      description: "1..50 (default 10).",
+      type: "integer",
+      example: 10,
+    }),
 });
 
 export type JobResponse = z.infer<typeof JobSchema>;

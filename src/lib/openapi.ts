@@ -112,16 +112,31 @@ export function jsonOrMultipart(
 }
 
 /**
- * Reusable param schemas. Integer ids are digits only: `z.coerce.number()` would read " 1" and
- * "0x10" as ids 1 and 16, so a malformed URL could act (even DELETE) on a real object.
+ * A whole number sent as text (a path or query parameter): digits only, then range-checked.
+ * `z.coerce.number()` would read " 1", "0x10" and "1e1" as 1, 16 and 10, so a malformed URL
+ * could name (even DELETE) a real object.
  */
-export const IntIdParam = z.object({
-  id: z
+export function wholeNumberText(min: number, max: number, belowMin = `must be ${min} or more`) {
+  return z
     .string()
     .regex(/^\d+$/, "must be a whole number")
     .transform(Number)
-    .pipe(z.number().int().positive("must be positive").max(2_147_483_647, "is out of range"))
-    .openapi({ param: { name: "id", in: "path" }, type: "integer", example: 42 }),
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, belowMin)
+        .max(max, max >= 2_147_483_647 ? "is out of range" : `must be at most ${max}`),
+    );
+}
+
+/** Reusable param schemas. */
+export const IntIdParam = z.object({
+  id: wholeNumberText(1, 2_147_483_647, "must be positive").openapi({
+    param: { name: "id", in: "path" },
+    type: "integer",
+    example: 42,
+  }),
 });
 
 export const UuidIdParam = z.object({

@@ -1,6 +1,7 @@
 /** Request and response shapes of the tasks feature; the OpenAPI document is generated from them. */
 import { z } from "@hono/zod-openapi";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../db/schema.ts";
+import { wholeNumberText } from "../lib/openapi.ts";
 import { pageQuerySchema, pageSchema } from "../lib/pagination.ts";
 import { parseIsoDateTime } from "./dates.ts";
 
@@ -121,13 +122,9 @@ const orderingValues = ORDERINGS.flatMap((field) => [field, `-${field}`] as cons
 const queryDate = (name: string, description: string) =>
   isoDateTime.optional().openapi({ param: { name, in: "query" }, description, type: "string" });
 const queryId = (name: string, description: string) =>
-  z.coerce
-    .number({ error: "must be a whole number" })
-    .int("must be a whole number")
-    .positive("must be positive")
-    .max(2_147_483_647, "is out of range")
+  wholeNumberText(1, 2_147_483_647, "must be positive")
     .optional()
-    .openapi({ param: { name, in: "query" }, description });
+    .openapi({ param: { name, in: "query" }, description, type: "integer" });
 
 export const STATUS_FILTERS = [...TASK_STATUSES, "pending", "completed"] as const;
 

@@ -1,6 +1,7 @@
 /** Request and response schemas of the CSV upload routes. */
 import { z } from "@hono/zod-openapi";
 import { UPLOAD_STATUSES } from "../db/schema.ts";
+import { wholeNumberText } from "../lib/openapi.ts";
 
 export const CreateUploadSchema = z
   .object({
@@ -92,8 +93,8 @@ export const ProgressSchema = z
   .openapi("UploadProgress");
 
 export const PageQuery = z.object({
-  page: z.coerce.number({ error: "must be a whole number" }).int().min(1).default(1),
-  page_size: z.coerce.number({ error: "must be a whole number" }).int().min(1).max(100).default(20),
+  page: wholeNumberText(1, 1_000_000).default(1).openapi({ type: "integer" }),
+  page_size: wholeNumberText(1, 100).default(20).openapi({ type: "integer" }),
 });
 
 export type UploadResponse = z.infer<typeof UploadSchema>;
