@@ -25,6 +25,7 @@ import {
   processingWith,
   sampleCsv,
   storedRows,
+  type Upload,
 } from "./uploads-fixtures.ts";
 
 /** The chunk message the planner sent for `index`, rebuilt from its csv_upload_chunks row. */
@@ -77,6 +78,29 @@ async function chunkRow(uploadId: string, index: number) {
   return chunk;
 }
 
+/** Puts an ended upload back to "still ingesting": the upload processing, its job running. */
+async function reopen(upload: Upload): Promise<void> {
+  await withDb(async (db) => {
+    await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
+    await db.update(jobs).set({ status: "running" }).where(eq(jobs.id, upload.job!));
+  });
+}
+
+/** Makes committed chunks look as if they never ran: not done, and their rows absent. */
+async function uncommit(uploadId: string, messages: ChunkMessage[]): Promise<void> {
+  await withDb(async (db) => {
+    for (const message of messages) {
+      await db
+        .update(csvUploadChunks)
+        .set({ doneAt: null, rowsInserted: null, recordsRead: null, errorRows: null })
+        .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, message.index)));
+      await db.execute(
+        sql`delete from ${sql.identifier(partitionName(uploadId))} where row_number between ${message.firstRow} and ${message.firstRow + message.records - 1}`,
+      );
+    }
+  });
+}
+
 describe("ingestion: at-least-once delivery", () => {
   it("a chunk delivered twice never inserts its rows twice", { timeout: 60_000 }, async () => {
     const user = await createUser();
@@ -96,17 +120,8 @@ describe("ingestion: at-least-once delivery", () => {
     // 2. The same chunk twice while its upload is still ingesting it: put the upload back to the
     // state before chunk 2 committed (processing, chunk not done, its rows absent), then deliver
     // it twice in one batch so both copies run concurrently.
-    await withDb(async (db) => {
-      await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
-      await db.update(jobs).set({ status: "running" }).where(eq(jobs.id, upload.job!));
-      await db
-        .update(csvUploadChunks)
-        .set({ doneAt: null, rowsInserted: null, recordsRead: null, errorRows: null })
-        .where(and(eq(csvUploadChunks.uploadId, upload.id), eq(csvUploadChunks.chunkIndex, 2)));
-      await db.execute(
-        sql`delete from ${sql.identifier(partitionName(upload.id))} where row_number between ${message.firstRow} and ${message.firstRow + message.records - 1}`,
-      );
-    });
+    await reopen(upload);
+    await uncommit(upload.id, [message]);
     expect((await storedRows(upload.id)).n).toBe(3000 - message.records);
 
     const twice = await deliver("ingest", [message, message]);
@@ -150,18 +165,8 @@ describe("ingestion: out of order and late delivery", () => {
     const digest = await rowsDigest(upload.id);
     const [first, third] = [await chunkMessage(upload.id, 1), await chunkMessage(upload.id, 3)];
     // Back to "processing, chunks 2 and 4 not in yet", their rows absent.
-    await withDb(async (db) => {
-      await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
-      for (const message of [first, third]) {
-        await db
-          .update(csvUploadChunks)
-          .set({ doneAt: null, rowsInserted: null, recordsRead: null, errorRows: null })
-          .where(and(eq(csvUploadChunks.uploadId, upload.id), eq(csvUploadChunks.chunkIndex, message.index)));
-        await db.execute(
-          sql`delete from ${sql.identifier(partitionName(upload.id))} where row_number between ${message.firstRow} and ${message.firstRow + message.records - 1}`,
-        );
-      }
-    });
+    await reopen(upload);
+    await uncommit(upload.id, [first, third]);
     expect((await storedRows(upload.id)).n).toBe(3000 - first.records - third.records);
 
     // The later chunk first, then the earlier one.
@@ -343,10 +348,7 @@ describe("ingestion: the progress object", () => {
       await state.storage.put("state", { ...live, status: "processing", chunksTotal: null, finishedAt: null });
       await state.storage.setAlarm(Date.now() + 60_000);
     });
-    await withDb(async (db) => {
-      await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
-      await db.update(jobs).set({ status: "running" }).where(eq(jobs.id, upload.job!));
-    });
+    await reopen(upload);
     expect((await getUpload(user, upload.id)).status).toBe("processing");
 
     expect(await runDurableObjectAlarm(stub)).toBe(true);
@@ -366,17 +368,8 @@ describe("ingestion: the progress object", () => {
     const digest = await rowsDigest(upload.id);
     const lost = await chunkMessage(upload.id, 2);
     // Chunk 3 never ran and its message is gone; the previous watchdog round saw the same count.
-    await withDb(async (db) => {
-      await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
-      await db.update(jobs).set({ status: "running" }).where(eq(jobs.id, upload.job!));
-      await db
-        .update(csvUploadChunks)
-        .set({ doneAt: null, rowsInserted: null, recordsRead: null, errorRows: null })
-        .where(and(eq(csvUploadChunks.uploadId, upload.id), eq(csvUploadChunks.chunkIndex, lost.index)));
-      await db.execute(
-        sql`delete from ${sql.identifier(partitionName(upload.id))} where row_number between ${lost.firstRow} and ${lost.firstRow + lost.records - 1}`,
-      );
-    });
+    await reopen(upload);
+    await uncommit(upload.id, [lost]);
     const stub = progressOf(testEnv, upload.id);
     await runInDurableObject(stub, async (_instance, state) => {
       const live = await state.storage.get<ProgressState>("state");
