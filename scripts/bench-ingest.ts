@@ -22,8 +22,9 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import Papa from "papaparse";
 import pg from "pg";
-import type { UploadColumn } from "../src/db/schema.ts";
-import { convertValue, inferType, normaliseHeader } from "../src/ingest/csv-format.ts";
+import { convertValue } from "../src/ingest/csv-format.ts";
+import { partitionName } from "../src/ingest/partition-name.ts";
+import { analyseSample, type CsvLayout, SAMPLE_BYTES } from "../src/ingest/validate.ts";
 import { integer, megabytes, parseFlags, perSecond, seconds } from "./lib/bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
 import {
@@ -68,11 +69,6 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 
 export { devDatabaseUrl };
-
-export function partitionOf(uploadId: string): string {
-  if (!/^[0-9a-f-]{36}$/i.test(uploadId)) throw new Error(`not a UUID: ${uploadId}`);
-  return `csv_rows_${uploadId.replaceAll("-", "").toLowerCase()}`;
-}
 
 async function api<T>(origin: string, route: string, json: unknown): Promise<T> {
   for (;;) {
@@ -147,7 +143,7 @@ export async function waitForIndexes(
   timeoutMs: number,
   onWait?: (present: number, expected: number) => void,
 ): Promise<IndexWait> {
-  const partition = partitionOf(uploadId);
+  const partition = partitionName(uploadId);
   const expected = columnCount + 1;
   const deadline = Date.now() + timeoutMs;
   let lastReport = 0;
@@ -248,45 +244,17 @@ interface DirectResult {
   parseOnlyMs: number;
 }
 
-interface Layout {
-  delimiter: string;
-  newline: "\n" | "\r\n";
-  columns: UploadColumn[];
-  dataOffset: number;
-}
-
 /**
- * The benchmark file's layout the way the product's validation finds it: header keys normalised,
- * types inferred with the product's own `inferType` over the first 2,000 records of the first MiB.
- * (src/ingest/validate.ts cannot be imported here: its BoundaryScanner uses a TypeScript parameter
- * property, which Node's type stripping rejects.) The generator writes commas and LF.
+ * The benchmark file's layout exactly as the product's validation finds it (delimiter, line
+ * ending, header keys, column types from the first MiB).
  */
-async function readLayout(file: string): Promise<Layout> {
+async function readLayout(file: string): Promise<CsvLayout> {
   const handle = await open(file, "r");
-  const sample = Buffer.alloc(1024 * 1024);
+  const { size } = await handle.stat();
+  const sample = Buffer.alloc(Math.min(size, SAMPLE_BYTES));
   const { bytesRead } = await handle.read(sample, 0, sample.length, 0);
   await handle.close();
-  const headerEnd = sample.indexOf(0x0a) + 1;
-  if (headerEnd <= 0 || headerEnd > bytesRead) throw new Error(`${file}: no header line in the first MiB`);
-  const names = sample
-    .subarray(0, headerEnd - 1)
-    .toString("utf8")
-    .split(",");
-  const body = new TextDecoder().decode(sample.subarray(headerEnd, bytesRead), { stream: true });
-  const records = Papa.parse<string[]>(body, {
-    delimiter: ",",
-    newline: "\n",
-    skipEmptyLines: true,
-    preview: 2000,
-  }).data;
-  records.pop();
-  const wellFormed = records.filter((r) => r.length === names.length);
-  const columns: UploadColumn[] = names.map((name, i) => ({
-    key: normaliseHeader(name),
-    name,
-    type: inferType(wellFormed.map((r) => r[i] ?? "")),
-  }));
-  return { delimiter: ",", newline: "\n", columns, dataOffset: headerEnd };
+  return analyseSample(sample.subarray(0, bytesRead), size, { maxColumns: 500 });
 }
 
 /**
@@ -299,7 +267,7 @@ async function directLoad(client: pg.Client, file: string, batchRows: number): P
   out(`  columns: ${columns.map((c) => `${c.key}:${c.type}`).join(", ")}`);
 
   const uploadId = crypto.randomUUID();
-  const partition = partitionOf(uploadId);
+  const partition = partitionName(uploadId);
   await client.query(`CREATE TABLE "${partition}" PARTITION OF csv_rows FOR VALUES IN ('${uploadId}')`);
   try {
     const insert = `insert into "${partition}" (upload_id, row_number, data)
@@ -357,7 +325,7 @@ async function directLoad(client: pg.Client, file: string, batchRows: number): P
 }
 
 /** Parse and type only (no database), to split the direct load's time into CPU and insert. */
-async function parseOnly(file: string, layout: Layout): Promise<number> {
+async function parseOnly(file: string, layout: CsvLayout): Promise<number> {
   const started = performance.now();
   const parser = Papa.parse(Papa.NODE_STREAM_INPUT, {
     delimiter: layout.delimiter,

@@ -22,13 +22,13 @@ import pg from "pg";
 import { parseRowQuery, type RowQuery } from "../src/csv-data/csv-data.query.ts";
 import { afterPosition, columnValue, orderClause, whereClause } from "../src/csv-data/csv-data.sql.ts";
 import type { UploadColumn } from "../src/db/schema.ts";
+import { partitionName } from "../src/ingest/partition-name.ts";
 import {
   devDatabaseUrl,
   LAST_UPLOAD_FILE,
   type LastUpload,
   loginWithRetry,
   partitionIndexes,
-  partitionOf,
   waitForIndexes,
 } from "./bench-ingest.ts";
 import { integer, ms, parseFlags, seconds, summarise, table } from "./lib/bench-stats.ts";
@@ -191,7 +191,7 @@ async function main(): Promise<void> {
   const db = new pg.Client({ connectionString: devDatabaseUrl() });
   await db.connect();
   try {
-    const partition = partitionOf(details.id);
+    const partition = partitionName(details.id);
     const before = (await partitionIndexes(db, partition)).filter((n) => n.startsWith("cr_")).length;
     const waitStarted = Date.now();
     const wait = await waitForIndexes(db, details.id, columns.length, timeoutS * 1000, (present, expected) =>

@@ -8,7 +8,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type pg from "pg";
-import { BENCH_DIR, partitionOf } from "../bench-ingest.ts";
+import { partitionName } from "../../src/ingest/partition-name.ts";
+import { BENCH_DIR } from "../bench-ingest.ts";
 import { integer, megabytes, seconds } from "./bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./csv-generator.ts";
 import { clientIp, Pacer, parseJson, type Reply, type SendOptions, send } from "./load-http.ts";
@@ -276,7 +277,7 @@ async function createSmallUploads(
   }
   // The per-upload indexes are built after completion; wait for them so no CREATE INDEX competes
   // with the measured window (10 columns: 10 B-trees and a trigram index per upload).
-  const partitions = [...uploads.values()].map(partitionOf);
+  const partitions = [...uploads.values()].map(partitionName);
   const expected = partitions.length * 11;
   for (let waited = 0; ; waited += 1000) {
     const result = await db.query<{ n: string }>(

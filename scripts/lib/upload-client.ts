@@ -7,18 +7,11 @@ import { createReadStream } from "node:fs";
 import http from "node:http";
 import https from "node:https";
 import WebSocket from "ws";
+import type { UploadStatus } from "../../src/db/schema.ts";
+import { isTerminal, type ProgressSnapshot } from "../../src/progress/progress-state.ts";
 
-export type UploadStatus =
-  | "awaiting_upload"
-  | "queued"
-  | "processing"
-  | "completed"
-  | "failed"
-  | "cancelled"
-  | "rejected";
-
-export const TERMINAL_STATUSES: readonly UploadStatus[] = ["completed", "failed", "cancelled", "rejected"];
-export const isTerminal = (status: UploadStatus): boolean => TERMINAL_STATUSES.includes(status);
+export type { UploadStatus };
+export { isTerminal };
 
 export interface UploadDetails {
   id: string;
@@ -47,15 +40,8 @@ export interface CreatedUpload extends UploadDetails {
   upload: UploadPlan;
 }
 
-export interface Progress {
-  status: UploadStatus;
-  percent: number;
-  processed_rows: number;
-  processed_bytes: number;
-  total_bytes: number;
-  rows_per_second: number | null;
-  eta_seconds: number | null;
-}
+/** What the progress route and WebSocket send: the product's own snapshot shape. */
+export type Progress = ProgressSnapshot;
 
 export interface CompletedPart {
   part_number: number;

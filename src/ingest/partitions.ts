@@ -4,14 +4,9 @@
  */
 import { sql } from "drizzle-orm";
 import type { Queryable } from "../db/client.ts";
+import { partitionName } from "./partition-name.ts";
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** `csv_rows_<32 hex>`; the id is checked, so the name is safe to use as an identifier. */
-export function partitionName(uploadId: string): string {
-  if (!UUID.test(uploadId)) throw new Error("partitionName: not a UUID");
-  return `csv_rows_${uploadId.replaceAll("-", "").toLowerCase()}`;
-}
+export { partitionName };
 
 export async function createPartition(db: Queryable, uploadId: string): Promise<void> {
   await db.execute(
