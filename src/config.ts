@@ -60,6 +60,7 @@ const ConfigSchema = z.object({
   R2_SECRET_ACCESS_KEY: z.string().optional().default(""),
   DATABASE_URL: z.string().min(1, "DATABASE_URL is not set"),
   PG_RELAY: z.string().optional().default(""),
+  PG_HTTP: z.string().optional().default(""),
 });
 
 export type AppConfig = z.infer<typeof ConfigSchema>;

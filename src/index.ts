@@ -9,6 +9,7 @@ import { consumeIngest, consumeIngestDeadLetters } from "./ingest/ingest.consume
 import { errorFields, log } from "./lib/log.ts";
 import { createQueueHandler } from "./queues/dispatch.ts";
 
+export { UserState } from "./edge-state/user-state.ts";
 export { UploadProgress } from "./progress/upload-progress.ts";
 
 const app = createApp();

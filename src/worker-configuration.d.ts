@@ -36,12 +36,14 @@ interface __BaseEnv_Env {
 	R2_S3_ENDPOINT: string;
 	R2_BUCKET_NAME: string;
 	PG_RELAY: string;
+	PG_HTTP: string;
 	JWT_SECRET: string;
 	DATABASE_URL: string;
 	R2_ACCESS_KEY_ID: string;
 	R2_SECRET_ACCESS_KEY: string;
 	MAILCHANNELS_API_KEY: string;
 	UPLOAD_PROGRESS: DurableObjectNamespace<import("./index").UploadProgress>;
+	USER_STATE: DurableObjectNamespace<import("./index").UserState>;
 }
 declare namespace Cloudflare {
 	interface GlobalProps {
@@ -55,7 +57,7 @@ type StringifyValues<EnvType extends Record<string, unknown>> = {
 	[Binding in keyof EnvType]: EnvType[Binding] extends string ? EnvType[Binding] : string;
 };
 declare namespace NodeJS {
-	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ENVIRONMENT" | "JWT_ISSUER" | "JWT_AUDIENCE" | "ACCESS_TOKEN_TTL_SECONDS" | "REFRESH_TOKEN_TTL_SECONDS" | "CORS_ORIGINS" | "RATE_LIMIT_PERIOD_SECONDS" | "ATTACHMENT_MAX_BYTES" | "UPLOAD_MAX_BYTES" | "UPLOAD_FORM_MAX_BYTES" | "UPLOAD_PART_BYTES" | "UPLOAD_ALLOWED_EXTENSIONS" | "UPLOAD_MAX_COLUMNS" | "UPLOAD_MAX_ERROR_RATIO" | "PRESIGN_TTL_SECONDS" | "INGEST_CHUNK_BYTES" | "CACHE_TTL_SECONDS" | "REPORT_CACHE_TTL_SECONDS" | "EMAIL_RETRY_BASE_SECONDS" | "MAIL_FROM" | "MAIL_FROM_NAME" | "MAILCHANNELS_BASE_URL" | "R2_S3_ENDPOINT" | "R2_BUCKET_NAME" | "PG_RELAY" | "JWT_SECRET" | "DATABASE_URL" | "R2_ACCESS_KEY_ID" | "R2_SECRET_ACCESS_KEY" | "MAILCHANNELS_API_KEY">> {}
+	interface ProcessEnv extends StringifyValues<Pick<Cloudflare.Env, "ENVIRONMENT" | "JWT_ISSUER" | "JWT_AUDIENCE" | "ACCESS_TOKEN_TTL_SECONDS" | "REFRESH_TOKEN_TTL_SECONDS" | "CORS_ORIGINS" | "RATE_LIMIT_PERIOD_SECONDS" | "ATTACHMENT_MAX_BYTES" | "UPLOAD_MAX_BYTES" | "UPLOAD_FORM_MAX_BYTES" | "UPLOAD_PART_BYTES" | "UPLOAD_ALLOWED_EXTENSIONS" | "UPLOAD_MAX_COLUMNS" | "UPLOAD_MAX_ERROR_RATIO" | "PRESIGN_TTL_SECONDS" | "INGEST_CHUNK_BYTES" | "CACHE_TTL_SECONDS" | "REPORT_CACHE_TTL_SECONDS" | "EMAIL_RETRY_BASE_SECONDS" | "MAIL_FROM" | "MAIL_FROM_NAME" | "MAILCHANNELS_BASE_URL" | "R2_S3_ENDPOINT" | "R2_BUCKET_NAME" | "PG_RELAY" | "PG_HTTP" | "JWT_SECRET" | "DATABASE_URL" | "R2_ACCESS_KEY_ID" | "R2_SECRET_ACCESS_KEY" | "MAILCHANNELS_API_KEY">> {}
 }
 declare module "*.txt" {
 	const value: string;

@@ -70,7 +70,7 @@ const logoutRoute = createRoute({
 export const authRoutes = createRouter()
   .openapi(registerRoute, async (c) => {
     const body = c.req.valid("json");
-    const { user, emailIds } = await register(c.var.db(), {
+    const { user, emailIds } = await register(c.var.pool(), {
       email: body.email,
       password: body.password,
       fullName: body.full_name,
@@ -80,17 +80,17 @@ export const authRoutes = createRouter()
   })
   .openapi(loginRoute, async (c) => {
     const body = c.req.valid("json");
-    const pair = await login(c.var.db(), c.var.config, { ...body, userAgent: c.req.header("User-Agent") });
+    const pair = await login(c.env, c.var.db(), c.var.config, { ...body, userAgent: c.req.header("User-Agent") });
     c.header("Cache-Control", "no-store");
     return c.json(pair, 200);
   })
   .openapi(refreshRoute, async (c) => {
-    const pair = await refresh(c.var.db(), c.var.config, c.req.valid("json").refresh_token);
+    const pair = await refresh(c.env, c.var.db(), c.var.config, c.req.valid("json").refresh_token);
     c.header("Cache-Control", "no-store");
     return c.json(pair, 200);
   })
   .openapi(meRoute, async (c) => c.json(await getUser(c.var.db(), c.var.user.id), 200))
   .openapi(logoutRoute, async (c) => {
-    await revokeSession(c.var.db(), c.var.user.sessionId, "logout");
+    await revokeSession(c.env, c.var.db(), { userId: c.var.user.id, sessionId: c.var.user.sessionId }, "logout");
     return c.body(null, 204);
   });

@@ -1,13 +1,15 @@
 /**
  * Accounts and logins: registration, login, refresh-token rotation with reuse detection, logout,
- * and resolving an access token to the current user. Revocation lives in Postgres (strongly
- * consistent), and every authenticated request checks its login there, so logout and role changes
- * take effect on the very next request everywhere.
+ * and resolving an access token to the current user. Logins live in Postgres; the user's edge
+ * state object (`edge-state/`) holds the strongly consistent copy every request checks, and is
+ * told of each new or revoked login before the answer, so logout and role changes take effect on
+ * the very next request everywhere without a trip to the database region.
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
-import { type Db, PG_UNIQUE_VIOLATION, pgErrorCode } from "../db/client.ts";
+import { type Db, PG_UNIQUE_VIOLATION, type PoolDb, pgErrorCode } from "../db/client.ts";
 import { authSessions, refreshTokens, users } from "../db/schema.ts";
+import { edgeLogin, sessionRevoked, sessionStarted } from "../edge-state/user-state.client.ts";
 import { recordEmail } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AuthUser } from "../types.ts";
@@ -31,10 +33,12 @@ export interface TokenPair {
 
 const INVALID_LOGIN = "Unable to log in with the provided email and password.";
 const INVALID_REFRESH = "The refresh token is invalid or has expired; log in again.";
+const ACCOUNT_GONE = "The account for this token no longer exists or is disabled.";
+const LOGIN_REVOKED = "This login has been revoked (logged out); log in again.";
 
 export const normaliseEmail = (email: string): string => email.trim().toLowerCase();
 
-export async function register(db: Db, input: RegisterInput): Promise<{ user: UserResponse; emailIds: number[] }> {
+export async function register(db: PoolDb, input: RegisterInput): Promise<{ user: UserResponse; emailIds: number[] }> {
   const email = normaliseEmail(input.email);
   const weakness = passwordWeakness(input.password, [email, input.fullName]);
   if (weakness) throw ApiError.badRequest(weakness, [{ field: "password", message: weakness }]);
@@ -78,6 +82,7 @@ async function issueTokens(
 }
 
 export async function login(
+  env: Env,
   db: Db,
   config: AppConfig,
   input: { email: string; password: string; userAgent?: string },
@@ -92,16 +97,14 @@ export async function login(
   const valid = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
   if (!user || !valid || !user.isActive) throw ApiError.unauthenticated(INVALID_LOGIN);
 
+  const expiresAt = new Date(Date.now() + config.REFRESH_TOKEN_TTL_SECONDS * 1000);
   const [session] = await db
     .insert(authSessions)
-    .values({
-      userId: user.id,
-      expiresAt: new Date(Date.now() + config.REFRESH_TOKEN_TTL_SECONDS * 1000),
-      userAgent: input.userAgent?.slice(0, 300) ?? null,
-    })
+    .values({ userId: user.id, expiresAt, userAgent: input.userAgent?.slice(0, 300) ?? null })
     .returning({ id: authSessions.id });
   if (!session) throw new Error("insert returned no row");
   const { access, refresh } = await issueTokens(db, config, user.id, session.id);
+  await sessionStarted(env, user.id, session.id, expiresAt);
   return {
     access_token: access,
     refresh_token: refresh,
@@ -111,18 +114,25 @@ export async function login(
   };
 }
 
-export async function revokeSession(db: Db, sessionId: string, reason: string): Promise<void> {
+/** Ends a login in Postgres, then at the edge: its access tokens fail from the next request on. */
+export async function revokeSession(
+  env: Env,
+  db: Db,
+  session: { userId: number; sessionId: string },
+  reason: string,
+): Promise<void> {
   await db
     .update(authSessions)
     .set({ revokedAt: new Date(), revokedReason: reason })
-    .where(and(eq(authSessions.id, sessionId), isNull(authSessions.revokedAt)));
+    .where(and(eq(authSessions.id, session.sessionId), isNull(authSessions.revokedAt)));
+  await sessionRevoked(env, session.userId, session.sessionId);
 }
 
 /**
  * Rotates a refresh token. The token is spent atomically (`used_at` set where it was null), so of
  * two concurrent refreshes only one wins; presenting a spent token revokes the whole login.
  */
-export async function refresh(db: Db, config: AppConfig, presented: string): Promise<TokenPair> {
+export async function refresh(env: Env, db: Db, config: AppConfig, presented: string): Promise<TokenPair> {
   if (presented.split(".").length === 3) {
     throw ApiError.unauthenticated("This is an access token; refresh with the refresh token issued with it.");
   }
@@ -146,7 +156,7 @@ export async function refresh(db: Db, config: AppConfig, presented: string): Pro
   if (!record) throw ApiError.unauthenticated(INVALID_REFRESH);
   if (record.revokedAt) throw ApiError.unauthenticated("This login has been revoked; log in again.");
   if (record.usedAt) {
-    await revokeSession(db, record.sessionId, "refresh token reuse");
+    await revokeSession(env, db, { userId: record.user.id, sessionId: record.sessionId }, "refresh token reuse");
     throw ApiError.unauthenticated("This refresh token was already used; the login has been revoked. Log in again.");
   }
   const now = Date.now();
@@ -159,7 +169,7 @@ export async function refresh(db: Db, config: AppConfig, presented: string): Pro
     .where(and(eq(refreshTokens.id, record.id), isNull(refreshTokens.usedAt)))
     .returning({ id: refreshTokens.id });
   if (spent.length === 0) {
-    await revokeSession(db, record.sessionId, "refresh token reuse");
+    await revokeSession(env, db, { userId: record.user.id, sessionId: record.sessionId }, "refresh token reuse");
     throw ApiError.unauthenticated("This refresh token was already used; the login has been revoked. Log in again.");
   }
   const { access, refresh: next } = await issueTokens(db, config, record.user.id, record.sessionId);
@@ -173,10 +183,19 @@ export async function refresh(db: Db, config: AppConfig, presented: string): Pro
   };
 }
 
-/** Resolves an access token to its user, checking in Postgres that the login is still live. */
-export async function authenticate(db: Db, config: AppConfig, token: string): Promise<AuthUser> {
+/**
+ * Resolves an access token to its user. The user's edge state answers without a trip to the
+ * database region; only if that object cannot be reached is the login checked in Postgres, and
+ * the request is then served without the cache (`cacheVersions: null`).
+ */
+export async function authenticate(env: Env, db: () => Db, config: AppConfig, token: string): Promise<AuthUser> {
   const claims = await verifyAccessToken(config, token);
-  const [row] = await db
+  const answer = await edgeLogin(env, claims.userId, claims.sessionId);
+  if (answer) {
+    if (!answer.ok) throw ApiError.unauthenticated(answer.reason === "gone" ? ACCOUNT_GONE : LOGIN_REVOKED);
+    return { ...answer.user, sessionId: claims.sessionId, cacheVersions: answer.versions };
+  }
+  const [row] = await db()
     .select({
       id: users.id,
       email: users.email,
@@ -185,13 +204,14 @@ export async function authenticate(db: Db, config: AppConfig, token: string): Pr
       departmentId: users.departmentId,
       isActive: users.isActive,
       revokedAt: authSessions.revokedAt,
+      expiresAt: authSessions.expiresAt,
     })
     .from(authSessions)
     .innerJoin(users, eq(users.id, authSessions.userId))
     .where(and(eq(authSessions.id, claims.sessionId), eq(users.id, claims.userId)))
     .limit(1);
-  if (!row?.isActive) throw ApiError.unauthenticated("The account for this token no longer exists or is disabled.");
-  if (row.revokedAt) throw ApiError.unauthenticated("This login has been revoked (logged out); log in again.");
+  if (!row?.isActive) throw ApiError.unauthenticated(ACCOUNT_GONE);
+  if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) throw ApiError.unauthenticated(LOGIN_REVOKED);
   return {
     id: row.id,
     email: row.email,
@@ -199,6 +219,7 @@ export async function authenticate(db: Db, config: AppConfig, token: string): Pr
     role: row.role,
     departmentId: row.departmentId,
     sessionId: claims.sessionId,
+    cacheVersions: null,
   };
 }
 

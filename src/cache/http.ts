@@ -1,18 +1,19 @@
 /**
  * Read-through caching of GET responses in KV, per user. The key is
- * `cache:<scope>:<user>:<sha256(role, department, KV version, Postgres marker, request params)>`:
+ * `cache:<scope>:<user>:<sha256(role, department, cache version, request params)>`:
  * - role and department, because they decide what the user may see;
- * - the user's KV version, bumped after each commit that affects the user (`versions.ts`);
- * - a freshness marker from Postgres (count and latest `updated_at` of the tasks the user relates
- *   to, deleted ones included): any committed task write the user could see changes it, even if
- *   the KV bump was throttled or has not propagated yet.
- * `X-Cache` says HIT, MISS or BYPASS (`nocache=1`, `Cache-Control: no-cache`, or KV unavailable:
- * a KV failure never fails the request).
+ * - the user's `tasks` cache version, held by the user's edge state object (strongly consistent)
+ *   and replaced after every commit that changes anything the user can see, before that write
+ *   answers. A cached answer is therefore never older than a committed write its reader could
+ *   see, and a hit needs no trip to the database region.
+ * KV only stores bodies under keys that name their version; it never decides freshness, so its
+ * eventual consistency costs at most a miss. `X-Cache` says HIT, MISS or BYPASS (`nocache=1`,
+ * `Cache-Control: no-cache`, KV unavailable, or the edge state unreachable: a cache failure
+ * never fails the request).
  */
 import type { Context } from "hono";
 import { errorFields, log } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
-import { userVersion } from "./versions.ts";
 
 export type CacheStatus = "HIT" | "MISS" | "BYPASS";
 
@@ -27,8 +28,6 @@ export interface CacheRequest {
   /** Everything that changes the answer besides the user (query, path id, format). */
   params: unknown;
   ttlSeconds: number;
-  /** Reads the Postgres freshness marker for this user. */
-  marker: () => Promise<string>;
   /** Produces the response body on a miss. */
   load: () => Promise<CachedBody>;
 }
@@ -56,10 +55,10 @@ export async function cachedResponse(c: Context<AppEnv>, request: CacheRequest):
   if (wantsBypass(c)) return respond(await request.load(), "BYPASS");
 
   const kv = c.env.CACHE;
-  const [version, marker] = await Promise.all([userVersion(kv, user.id).catch(kvFailed), request.marker()]);
-  if (version === null) return respond(await request.load(), "BYPASS");
+  const version = user.cacheVersions?.tasks;
+  if (!version) return respond(await request.load(), "BYPASS");
 
-  const digest = await sha256(JSON.stringify([user.role, user.departmentId, version, marker, request.params]));
+  const digest = await sha256(JSON.stringify([user.role, user.departmentId, version, request.params]));
   const key = `cache:${request.scope}:u${user.id}:${digest}`;
   let hit: CachedBody | null = null;
   try {

@@ -1,7 +1,12 @@
 /**
- * KV cache for row pages and counts. Keys carry the upload id, its data version (bumped on
- * re-ingestion and delete) and a hash of the normalised query, so a changed upload can never
- * serve an old page. KV trouble never fails a read: it is served uncached.
+ * KV cache for row pages and counts. Keys carry the upload id, its data version and a hash of the
+ * normalised query, so a changed upload can never serve an old page. KV trouble never fails a
+ * read: it is served uncached.
+ *
+ * A completed upload's description (owner check, columns, data version) is cached too, under the
+ * owner's `uploads` cache version from their edge state: a completed upload changes only by being
+ * deleted, which replaces that version before the delete answers. With both in KV a cached row
+ * page is answered without a trip to the database region.
  */
 import { errorFields, log } from "../lib/log.ts";
 import { fingerprintHash } from "./csv-data.cursor.ts";
@@ -33,4 +38,9 @@ export async function writeCached(kv: KVNamespace, key: string, value: unknown, 
   } catch (error) {
     log("warn", "row cache write failed", errorFields(error));
   }
+}
+
+/** Where a completed upload's description is cached for its owner; `null` when not cacheable now. */
+export function uploadCacheKey(ownerId: number, uploadsVersion: string | undefined, uploadId: string): string | null {
+  return uploadsVersion ? `upload:u${ownerId}:${uploadsVersion}:${uploadId}` : null;
 }

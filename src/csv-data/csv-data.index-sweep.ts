@@ -5,7 +5,7 @@
  * repairs them.
  */
 import { sql } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import type { PoolDb } from "../db/client.ts";
 import type { UploadColumn } from "../db/schema.ts";
 import { rowIndexStatements } from "./csv-data.indexes.ts";
 
@@ -16,7 +16,7 @@ interface Candidate extends Record<string, unknown> {
 }
 
 /** Upload ids whose partition has fewer indexes than its columns call for. */
-export async function uploadsMissingIndexes(db: Db, limit = 20): Promise<string[]> {
+export async function uploadsMissingIndexes(db: PoolDb, limit = 20): Promise<string[]> {
   const result = await db.execute<Candidate>(sql`
     select u.id, u.columns,
       (select count(*) from pg_indexes i where i.tablename = 'csv_rows_' || replace(u.id::text, '-', '')) as indexes
@@ -35,7 +35,7 @@ export async function uploadsMissingIndexes(db: Db, limit = 20): Promise<string[
     .map((upload) => upload.id);
 }
 
-export async function sweepMissingIndexes(db: Db, queue: Queue): Promise<number> {
+export async function sweepMissingIndexes(db: PoolDb, queue: Queue): Promise<number> {
   const ids = await uploadsMissingIndexes(db);
   if (ids.length > 0) await queue.sendBatch(ids.map((uploadId) => ({ body: { kind: "index", uploadId } })));
   return ids.length;

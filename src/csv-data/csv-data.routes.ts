@@ -1,12 +1,13 @@
 import { createRoute } from "@hono/zod-openapi";
-import { connect } from "../db/client.ts";
+import type { Context } from "hono";
 import { createRouter, errorResponses, UuidIdParam } from "../lib/openapi.ts";
 import { paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
-import { readCached, rowsCacheKey, writeCached } from "./csv-data.cache.ts";
+import type { AppEnv } from "../types.ts";
+import { readCached, rowsCacheKey, uploadCacheKey, writeCached } from "./csv-data.cache.ts";
 import { parseRowQuery } from "./csv-data.query.ts";
 import { RowCursorPageSchema, RowPageSchema, RowQueryDocSchema } from "./csv-data.schemas.ts";
-import { listCursorPage, listPage, loadUploadForQuery, streamRows } from "./csv-data.service.ts";
+import { listCursorPage, listPage, loadUploadForQuery, type QueryableUpload, streamRows } from "./csv-data.service.ts";
 
 const listRowsRoute = createRoute({
   method: "get",
@@ -31,16 +32,34 @@ const listRowsRoute = createRoute({
   },
 });
 
+/**
+ * The caller's upload, from KV when its description is cached under the caller's current
+ * `uploads` version (only completed uploads, which change only by deletion), else from Postgres.
+ */
+async function queryableUpload(c: Context<AppEnv>, id: string): Promise<QueryableUpload> {
+  const user = c.var.user;
+  const key = uploadCacheKey(user.id, user.cacheVersions?.uploads, id);
+  if (key) {
+    const cached = await readCached<QueryableUpload>(c.env.CACHE, key);
+    if (cached.status === "HIT") return cached.value;
+  }
+  const upload = await loadUploadForQuery(c.var.db(), user.id, id);
+  if (key && upload.status === "completed") {
+    c.executionCtx.waitUntil(writeCached(c.env.CACHE, key, upload, c.var.config.CACHE_TTL_SECONDS));
+  }
+  return upload;
+}
+
 export const csvDataRoutes = createRouter().openapi(listRowsRoute, async (c) => {
   const { id } = c.req.valid("param");
-  const upload = await loadUploadForQuery(c.var.db(), c.var.user.id, id);
+  const upload = await queryableUpload(c, id);
   const url = new URL(c.req.url);
   const query = parseRowQuery(url.searchParams, upload.columns);
   const config = c.var.config;
 
   if (query.format !== "json") {
-    // The stream outlives this handler, so it gets its own connection and ends it itself.
-    const stream = streamRows(connect(config, { max: 1 }), upload, query);
+    // Each batch of the stream is one HTTP query; nothing to close when it ends.
+    const stream = streamRows(c.var.db(), upload, query);
     c.header("X-Cache", "BYPASS");
     if (query.format === "csv") {
       c.header("Content-Type", "text/csv; charset=utf-8");

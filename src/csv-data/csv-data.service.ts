@@ -5,7 +5,7 @@
  * estimate beyond it (flagged `count_is_estimate`).
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
-import type { Database, Db } from "../db/client.ts";
+import type { Db } from "../db/client.ts";
 import { csvUploads, type UploadColumn, type UploadStatus } from "../db/schema.ts";
 import { csvRow } from "../lib/csv.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -180,9 +180,10 @@ function csvValue(value: unknown): string | number | boolean | null {
 
 /**
  * Every matching row, streamed: rows are read in keyset batches as the client consumes them, so
- * memory stays bounded whatever the result size. The stream owns its database connection.
+ * memory stays bounded whatever the result size. Each batch is one HTTP query, so the stream holds
+ * no connection between batches.
  */
-export function streamRows(database: Database, upload: QueryableUpload, query: RowQuery): ReadableStream<Uint8Array> {
+export function streamRows(db: Db, upload: QueryableUpload, query: RowQuery): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
   const columns = query.projection ?? upload.columns;
   let position: KeysetPosition | null = null;
@@ -190,7 +191,6 @@ export function streamRows(database: Database, upload: QueryableUpload, query: R
   let finished = false;
   const finish = () => {
     finished = true;
-    return database.end();
   };
   return new ReadableStream<Uint8Array>(
     {
@@ -201,7 +201,7 @@ export function streamRows(database: Database, upload: QueryableUpload, query: R
             text += csvRow(["row_number", ...columns.map((c) => c.name)]);
             headerSent = true;
           }
-          const rows: RawRow[] = await rowsAfter(database.db, upload, query, position, STREAM_BATCH);
+          const rows: RawRow[] = await rowsAfter(db, upload, query, position, STREAM_BATCH);
           for (const row of rows) {
             const result = toResult(query, row);
             text +=
@@ -213,18 +213,18 @@ export function streamRows(database: Database, upload: QueryableUpload, query: R
           const last = rows[rows.length - 1];
           if (rows.length < STREAM_BATCH || !last) {
             controller.close();
-            await finish();
+            finish();
             return;
           }
           position = positionOf(query, last);
         } catch (error) {
           log("error", "row stream failed", errorFields(error));
           controller.error(error);
-          await finish();
+          finish();
         }
       },
       async cancel() {
-        if (!finished) await finish();
+        if (!finished) finish();
       },
     },
     { highWaterMark: 1 },

@@ -1,23 +1,60 @@
 /**
- * Postgres access for one request (or one queue batch): a Neon `Pool` over WebSocket wrapped in
- * drizzle. Workers cannot keep sockets across requests, so each unit of work opens its own pool
- * and ends it when done (`ctx.waitUntil(database.end())`).
+ * Postgres access. Two ways in, chosen by what the work needs:
+ *
+ * - `connectHttp`: Neon's SQL-over-HTTP API (`neon()` + drizzle `neon-http`). One HTTPS request per
+ *   query, or per `db.batch([...])`, which runs as one non-interactive transaction. There is no
+ *   connection to open and no password exchange, so a query costs exactly one round trip to the
+ *   database region. The request path uses this: every read is one round trip, every write two
+ *   (read the facts, then one batch that re-checks them under a row lock and writes).
+ * - `connect`: a Neon `Pool` over WebSocket. Opening it costs a handshake and a password exchange
+ *   (several round trips), but it holds interactive transactions. Queue consumers (ingestion,
+ *   email) and the few request-path writes that need an interactive transaction use it.
+ *   Workers cannot keep sockets across requests, so each unit of work opens its own pool and ends
+ *   it when done (`ctx.waitUntil(database.end())`).
  */
-import { neonConfig, Pool, type PoolClient } from "@neondatabase/serverless";
+import { neon, neonConfig, Pool, type PoolClient } from "@neondatabase/serverless";
+import { drizzle as drizzleHttp, type NeonHttpDatabase } from "drizzle-orm/neon-http";
 import { drizzle, type NeonDatabase } from "drizzle-orm/neon-serverless";
+import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import type { AppConfig } from "../config.ts";
 import { errorFields, log } from "../lib/log.ts";
 import * as schema from "./schema.ts";
 
-export type Db = NeonDatabase<typeof schema>;
-/** A transaction handle; services accept `Db | Tx` through `Queryable` so they compose. */
-export type Tx = Parameters<Parameters<Db["transaction"]>[0]>[0];
-export type Queryable = Db | Tx;
+export type Schema = typeof schema;
+/**
+ * The request path's database (HTTP). `transaction` is left out on purpose: neon-http has no
+ * interactive transactions (it throws at run time), so asking for one is a compile error here.
+ */
+export type Db = Omit<NeonHttpDatabase<Schema>, "transaction">;
+/** A WebSocket pool's database, for interactive transactions. */
+export type PoolDb = NeonDatabase<Schema>;
+/** A transaction handle of a `PoolDb`. */
+export type Tx = Parameters<Parameters<PoolDb["transaction"]>[0]>[0];
+/** Anything a read or a single statement can run on: the HTTP database, a pool or a transaction. */
+export type Queryable = Omit<PgDatabase<PgQueryResultHKT, Schema>, "transaction">;
 
 export interface Database {
-  db: Db;
+  db: PoolDb;
   pool: Pool;
   end(): Promise<void>;
+}
+
+let httpConfigured = "";
+
+/**
+ * Points the Neon driver's HTTP mode at the local SQL-over-HTTP endpoint (development and tests
+ * only; in production `PG_HTTP` is empty and the driver derives Neon's endpoint from the host).
+ */
+function configureHttp(endpoint: string): void {
+  if (!endpoint || httpConfigured === endpoint) return;
+  neonConfig.fetchEndpoint = () => `http://${endpoint}/sql`;
+  httpConfigured = endpoint;
+}
+
+/** The request path's database over HTTP. Nothing to end: each query is its own request. */
+export function connectHttp(config: Pick<AppConfig, "DATABASE_URL" | "PG_HTTP">): Db {
+  configureHttp(config.PG_HTTP);
+  return drizzleHttp({ client: neon(config.DATABASE_URL), schema });
 }
 
 let relayConfigured = "";
@@ -32,6 +69,7 @@ function configureRelay(relay: string): void {
   relayConfigured = relay;
 }
 
+/** A WebSocket pool: interactive transactions, at the price of a connection per unit of work. */
 export function connect(
   config: Pick<AppConfig, "DATABASE_URL" | "PG_RELAY">,
   options: { max?: number } = {},

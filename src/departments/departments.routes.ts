@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { bumpCacheVersions, userChanged } from "../edge-state/user-state.client.ts";
 import { createRouter, errorResponses, IntIdParam, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
 import { PageQuerySchema, paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
@@ -101,6 +102,10 @@ export const departmentsRoutes = createRouter()
     c.json(await updateDepartment(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json")), 200),
   )
   .openapi(deleteRoute, async (c) => {
-    await deleteDepartment(c.var.db(), c.var.user, c.req.valid("param").id);
+    const deletion = await deleteDepartment(c.var.db(), c.var.user, c.req.valid("param").id);
+    await Promise.all([
+      userChanged(c.env, deletion.memberIds),
+      bumpCacheVersions(c.env, deletion.viewerIds, ["tasks"]),
+    ]);
     return c.body(null, 204);
   });

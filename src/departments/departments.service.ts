@@ -4,7 +4,7 @@
  * (a unique index on `lower(name)` enforces it, so two concurrent creates cannot both win).
  * Deleting a department leaves its users and tasks without one (`ON DELETE SET NULL`).
  */
-import { asc, count, eq } from "drizzle-orm";
+import { asc, count, eq, sql } from "drizzle-orm";
 import { type Db, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION, pgErrorCode } from "../db/client.ts";
 import { departments, users } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -116,8 +116,33 @@ export async function updateDepartment(
   }
 }
 
-export async function deleteDepartment(db: Db, viewer: Pick<AuthUser, "role">, id: number): Promise<void> {
+/** Who a department's deletion changes things for. */
+export interface DepartmentDeletion {
+  /** Its members: their own department becomes none. */
+  memberIds: number[];
+  /** Everyone who can see one of its tasks, whose `department` becomes null. */
+  viewerIds: number[];
+}
+
+/**
+ * Deletes a department. Its members and tasks are left without one, so the answer says whose
+ * account and whose view of tasks changed; both are read in the same transaction as the delete.
+ */
+export async function deleteDepartment(
+  db: Db,
+  viewer: Pick<AuthUser, "role">,
+  id: number,
+): Promise<DepartmentDeletion> {
   await findDepartment(db, id);
   requireAdmin(viewer);
-  await db.delete(departments).where(eq(departments.id, id));
+  const [members, viewers] = await db.batch([
+    db.select({ id: users.id }).from(users).where(eq(users.departmentId, id)),
+    db.execute<{ id: number }>(sql`
+      select creator_id as id from tasks where department_id = ${id}
+      union select assigned_by_id from tasks where department_id = ${id} and assigned_by_id is not null
+      union select a.user_id from task_assignees a join tasks t on t.id = a.task_id where t.department_id = ${id}
+      union select id from users where role in ('ceo', 'hr')`),
+    db.delete(departments).where(eq(departments.id, id)),
+  ]);
+  return { memberIds: members.map((row) => row.id), viewerIds: viewers.rows.map((row) => Number(row.id)) };
 }

@@ -7,7 +7,7 @@
  */
 import { and, eq, ne, sql } from "drizzle-orm";
 import { getConfig } from "../config.ts";
-import { connect, type Db } from "../db/client.ts";
+import { connect, type PoolDb } from "../db/client.ts";
 import { emailLog } from "../db/schema.ts";
 import { errorFields, log } from "../lib/log.ts";
 import type { QueueConsumer } from "../queues/dispatch.ts";
@@ -23,7 +23,7 @@ export function emailIdOf(body: unknown): number | null {
 
 type Outcome = "ack" | "retry";
 
-async function sendOne(db: Db, config: ReturnType<typeof getConfig>, emailId: number): Promise<Outcome> {
+async function sendOne(db: PoolDb, config: ReturnType<typeof getConfig>, emailId: number): Promise<Outcome> {
   const [row] = await db.select().from(emailLog).where(eq(emailLog.id, emailId)).limit(1);
   if (!row) {
     // The row can only vanish with its transaction rolled back or data deleted: nothing to send.

@@ -7,7 +7,7 @@
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import Papa from "papaparse";
-import type { Db } from "../db/client.ts";
+import type { PoolDb } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, type UploadColumn, type UploadRowError } from "../db/schema.ts";
 import { type ChunkReport, MAX_KEPT_ERRORS } from "../progress/progress-state.ts";
 import { BoundaryScanner } from "./boundaries.ts";
@@ -106,7 +106,7 @@ function recordLines(text: string, layout: { delimiter: string; newline: string 
 
 export type ChunkOutcome = { kind: "skipped" } | { kind: "done"; report: ChunkReport };
 
-export async function ingestChunk(db: Db, env: Env, message: ChunkMessage): Promise<ChunkOutcome> {
+export async function ingestChunk(db: PoolDb, env: Env, message: ChunkMessage): Promise<ChunkOutcome> {
   const [upload] = await db
     .select({
       status: csvUploads.status,

@@ -4,7 +4,7 @@
  * call moves the upload out of `queued`/`processing`, so a retried consumer never mails twice.
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
-import type { Db, Queryable } from "../db/client.ts";
+import type { PoolDb, Queryable } from "../db/client.ts";
 import { csvUploads, type JobStatus, jobs, type UploadRowError, type UploadStatus, users } from "../db/schema.ts";
 import { dispatchEmails, recordEmail } from "../email/outbox.ts";
 import { MAX_KEPT_ERRORS, type ProgressState } from "../progress/progress-state.ts";
@@ -65,7 +65,7 @@ export async function recordChunkErrors(db: Queryable, uploadId: string, errors:
 }
 
 /** Returns true when this call was the one that ended the upload. */
-export async function persistOutcome(db: Db, env: Env, uploadId: string, outcome: Outcome): Promise<boolean> {
+export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, outcome: Outcome): Promise<boolean> {
   const result = await db.transaction(async (tx) => {
     const totals = await doneChunkTotals(tx, uploadId);
     const completed = outcome.status === "completed";

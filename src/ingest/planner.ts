@@ -7,7 +7,7 @@
 
 import { and, eq, inArray } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
-import type { Db } from "../db/client.ts";
+import type { PoolDb } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
 import { progressOf } from "../progress/upload-progress.ts";
 import { BoundaryScanner, type ChunkPlan, RunawayRecordError } from "./boundaries.ts";
@@ -29,7 +29,7 @@ const EARLY_SEND = 4;
 /** The upload left `processing` (cancelled, deleted or failed) while it was being planned. */
 class PlanningStopped extends Error {}
 
-export async function planUpload(db: Db, env: Env, config: AppConfig, message: PlanMessage): Promise<void> {
+export async function planUpload(db: PoolDb, env: Env, config: AppConfig, message: PlanMessage): Promise<void> {
   const [upload] = await db.select().from(csvUploads).where(eq(csvUploads.id, message.uploadId));
   if (!upload || (upload.status !== "queued" && upload.status !== "processing")) return;
   const startedAt = upload.startedAt ?? new Date();

@@ -6,7 +6,7 @@
  */
 import { eq } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
-import type { Db } from "../db/client.ts";
+import type { PoolDb } from "../db/client.ts";
 import { csvUploads } from "../db/schema.ts";
 import { log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
@@ -15,7 +15,7 @@ import { progressOf, type UploadProgress } from "../progress/upload-progress.ts"
 import { doneChunkTotals } from "./chunk-totals.ts";
 
 export async function reportProgress(
-  db: Db,
+  db: PoolDb,
   env: Env,
   config: AppConfig,
   uploadId: string,

@@ -11,7 +11,7 @@
  */
 import { eq } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
-import type { Db } from "../db/client.ts";
+import type { PoolDb } from "../db/client.ts";
 import { csvUploads } from "../db/schema.ts";
 import { log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
@@ -21,7 +21,7 @@ import type { PlanMessage } from "./messages.ts";
 import { persistOutcome } from "./outcome.ts";
 import { reportProgress } from "./progress-recovery.ts";
 
-export async function reconcileUpload(db: Db, env: Env, config: AppConfig, uploadId: string): Promise<void> {
+export async function reconcileUpload(db: PoolDb, env: Env, config: AppConfig, uploadId: string): Promise<void> {
   const [upload] = await db
     .select({
       status: csvUploads.status,

@@ -70,12 +70,11 @@ export const jobsRoutes = createRouter()
     return c.json(toJobResponse(job), 200);
   })
   .openapi(cancelRoute, async (c) => {
-    const db = c.var.db();
-    const job = await getOwnJob(db, c.var.user.id, c.req.valid("param").id);
-    return c.json(toJobResponse(await cancelJob(db, c.env, job)), 202);
+    const job = await getOwnJob(c.var.db(), c.var.user.id, c.req.valid("param").id);
+    return c.json(toJobResponse(await cancelJob(c.var.pool(), c.env, job)), 202);
   })
   .openapi(deleteRoute, async (c) => {
-    const db = c.var.db();
-    await deleteJob(db, c.env, await getOwnJob(db, c.var.user.id, c.req.valid("param").id));
+    const job = await getOwnJob(c.var.db(), c.var.user.id, c.req.valid("param").id);
+    await deleteJob(c.var.pool(), c.env, job);
     return c.body(null, 204);
   });

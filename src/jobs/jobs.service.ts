@@ -4,7 +4,7 @@
  * upload through the same path as the upload's own cancel route.
  */
 import { and, desc, eq } from "drizzle-orm";
-import type { Db } from "../db/client.ts";
+import type { Db, PoolDb } from "../db/client.ts";
 import { csvUploads, type JobStatus, jobs } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
@@ -45,7 +45,7 @@ export async function getOwnJob(db: Db, ownerId: number, id: string): Promise<Jo
  * through `cancelUpload`, which decides against the progress object whether the ingestion really
  * is still running (it may have completed a moment ago: then 409 and the job shows the outcome).
  */
-export async function cancelJob(db: Db, env: Env, job: JobRow): Promise<JobRow> {
+export async function cancelJob(db: PoolDb, env: Env, job: JobRow): Promise<JobRow> {
   if (!isActiveJob(job.status)) throw ApiError.conflict(`The job has already ended (${job.status}).`);
   const [upload] = await db.select().from(csvUploads).where(eq(csvUploads.jobId, job.id));
   if (upload) {
@@ -70,7 +70,7 @@ export async function cancelJob(db: Db, env: Env, job: JobRow): Promise<JobRow> 
  * answers 409) the record is removed all the same. The upload itself is kept: its `job` becomes
  * null (the foreign key is ON DELETE SET NULL).
  */
-export async function deleteJob(db: Db, env: Env, job: JobRow): Promise<void> {
+export async function deleteJob(db: PoolDb, env: Env, job: JobRow): Promise<void> {
   if (isActiveJob(job.status)) {
     try {
       await cancelJob(db, env, job);

@@ -24,7 +24,7 @@ function bearerToken(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string | null
 export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = bearerToken(c);
   if (!token) throw ApiError.unauthenticated();
-  const user = await authenticate(c.var.db(), c.var.config, token);
+  const user = await authenticate(c.env, c.var.db, c.var.config, token);
   c.set("user", user);
   await enforceRateLimit(c.env.USER_RATE_LIMITER, `user:${user.id}`, c.var.config.RATE_LIMIT_PERIOD_SECONDS);
   await next();

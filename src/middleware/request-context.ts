@@ -1,11 +1,11 @@
 /**
- * First middleware of every request: assigns the request id, parses configuration, offers a lazy
- * Postgres connection, and writes the one structured log line per request when it ends.
+ * First middleware of every request: assigns the request id, parses configuration, offers the
+ * database (HTTP, and a lazily opened WebSocket pool for interactive transactions), and writes the one structured log line per request when it ends.
  */
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
 import { getConfig } from "../config.ts";
-import { connect, type Database } from "../db/client.ts";
+import { connect, connectHttp, type Database, type Db } from "../db/client.ts";
 import { log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
 import type { AppEnv } from "../types.ts";
@@ -19,8 +19,13 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   c.set("requestId", requestId);
   c.header("X-Request-Id", requestId);
 
-  let database: Database | undefined;
+  let http: Db | undefined;
   c.set("db", () => {
+    http ??= connectHttp(c.get("config"));
+    return http;
+  });
+  let database: Database | undefined;
+  c.set("pool", () => {
     database ??= connect(c.get("config"));
     return database.db;
   });

@@ -6,7 +6,6 @@ import { ApiError } from "../lib/errors.ts";
 import { createRouter, errorResponses } from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { isoDay, parseIsoDate } from "../tasks/dates.ts";
-import { taskFreshness } from "../tasks/tasks.service.ts";
 import type { AppEnv } from "../types.ts";
 import {
   OverdueReportSchema,
@@ -43,14 +42,12 @@ function report(
   format: "csv" | "json",
   build: () => Promise<{ json: unknown; header: string[]; rows: (string | number)[][] }>,
 ): Promise<Response> {
-  const db = c.var.db();
   if (format === "csv") c.header("Content-Disposition", `attachment; filename="${filename}"`);
   c.header("Vary", "Accept");
   return cachedResponse(c, {
     scope: `reports:${scope}`,
     params: { params, format },
     ttlSeconds: c.var.config.REPORT_CACHE_TTL_SECONDS,
-    marker: () => taskFreshness(db, c.var.user),
     load: async (): Promise<CachedBody> => {
       const data = await build();
       return format === "json"

@@ -1,18 +1,21 @@
 /**
- * What a task write does once its transaction has committed: bump the cache versions of every
- * affected user, then enqueue the emails recorded in the outbox. Both run in `waitUntil`, after
- * the response; neither can fail the request. Doing this only after commit means a concurrent
- * read can never re-cache the pre-write state under the new version.
+ * What a task write does once its transaction has committed: replace the cache versions of every
+ * user who can see the change, then hand the emails recorded in the outbox to the queue.
+ *
+ * The versions are replaced before the write answers (awaited), so neither the writer nor anyone
+ * who reads after the answer can be served the state before it. Doing it only after commit means
+ * a concurrent read can never re-cache the pre-write state under the new version. Emails go out
+ * after the answer (`waitUntil`); a lost enqueue is re-driven from the outbox by the cron.
  */
 import type { Context } from "hono";
-import { bumpUserVersions } from "../cache/versions.ts";
+import { bumpCacheVersions } from "../edge-state/user-state.client.ts";
 import { dispatchEmails } from "../email/outbox.ts";
 import type { AppEnv } from "../types.ts";
 
-export function afterCommit(c: Context<AppEnv>, result: { emailIds: number[]; affectedUserIds: number[] }): void {
-  const work = Promise.all([
-    bumpUserVersions(c.env.CACHE, [c.var.user.id, ...result.affectedUserIds]),
-    dispatchEmails(c.env, result.emailIds),
-  ]);
-  c.executionCtx.waitUntil(work);
+export async function afterCommit(
+  c: Context<AppEnv>,
+  result: { emailIds: number[]; affectedUserIds: number[] },
+): Promise<void> {
+  c.executionCtx.waitUntil(dispatchEmails(c.env, result.emailIds));
+  await bumpCacheVersions(c.env, [c.var.user.id, ...result.affectedUserIds], ["tasks"]);
 }

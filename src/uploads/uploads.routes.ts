@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
+import { bumpCacheVersions } from "../edge-state/user-state.client.ts";
 import { ApiError } from "../lib/errors.ts";
 import {
   createRouter,
@@ -176,7 +177,7 @@ function presignContext(c: { var: AppEnv["Variables"]; req: { url: string } }) {
 export const uploadsRoutes = createRouter()
   .openapi(createUploadRoute, async (c) => {
     const config = c.var.config;
-    const db = c.var.db();
+    const db = c.var.pool();
     const input = /^multipart\/form-data/i.test(c.req.header("Content-Type") ?? "")
       ? c.req.valid("form")
       : c.req.valid("json");
@@ -227,10 +228,9 @@ export const uploadsRoutes = createRouter()
     );
   })
   .openapi(completeRoute, async (c) => {
-    const db = c.var.db();
-    const upload = await getOwnUpload(db, c.var.user.id, c.req.valid("param").id);
+    const upload = await getOwnUpload(c.var.db(), c.var.user.id, c.req.valid("param").id);
     await completeMultipart(c.env, upload, c.req.valid("json").parts);
-    const accepted = await acceptStoredFile(db, c.env, c.var.config, upload);
+    const accepted = await acceptStoredFile(c.var.pool(), c.env, c.var.config, upload);
     return c.json(toUploadResponse(accepted), 202);
   })
   .openapi(listRoute, async (c) => {
@@ -275,17 +275,20 @@ export const uploadsRoutes = createRouter()
     return c.json(live ?? finalProgress(upload), 200);
   })
   .openapi(cancelRoute, async (c) => {
-    const db = c.var.db();
-    const upload = await getOwnUpload(db, c.var.user.id, c.req.valid("param").id);
-    return c.json(toUploadResponse(await cancelUpload(db, c.env, upload)), 202);
+    const upload = await getOwnUpload(c.var.db(), c.var.user.id, c.req.valid("param").id);
+    return c.json(toUploadResponse(await cancelUpload(c.var.pool(), c.env, upload)), 202);
   })
   .openapi(deleteRoute, async (c) => {
-    const db = c.var.db();
-    await deleteUpload(db, c.env, await getOwnUpload(db, c.var.user.id, c.req.valid("param").id));
+    const upload = await getOwnUpload(c.var.db(), c.var.user.id, c.req.valid("param").id);
+    await deleteUpload(c.var.pool(), c.env, upload);
+    // Before answering: no cached row page or upload description outlives the upload.
+    await bumpCacheVersions(c.env, [c.var.user.id], ["uploads"]);
     return c.body(null, 204);
   })
   .openapi(deleteAliasRoute, async (c) => {
-    const db = c.var.db();
-    await deleteUpload(db, c.env, await getOwnUpload(db, c.var.user.id, c.req.valid("param").id));
+    const upload = await getOwnUpload(c.var.db(), c.var.user.id, c.req.valid("param").id);
+    await deleteUpload(c.var.pool(), c.env, upload);
+    // Before answering: no cached row page or upload description outlives the upload.
+    await bumpCacheVersions(c.env, [c.var.user.id], ["uploads"]);
     return c.body(null, 204);
   });

@@ -5,7 +5,7 @@
  */
 import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
-import type { Db } from "../db/client.ts";
+import type { PoolDb, Queryable } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
 import type { PlanMessage } from "../ingest/messages.ts";
 import { JOB_STATUS_OF, persistOutcome } from "../ingest/outcome.ts";
@@ -31,7 +31,7 @@ export function checkFile(config: AppConfig, filename: string, sizeBytes: number
 
 /** Creates the upload (awaiting its bytes) and its job in one transaction. */
 export async function createUpload(
-  db: Db,
+  db: PoolDb,
   input: { ownerId: number; filename: string; sizeBytes: number; contentType?: string | null },
 ): Promise<UploadRow> {
   return db.transaction(async (tx) => {
@@ -62,12 +62,18 @@ export async function createUpload(
   });
 }
 
-export async function recordMultipart(db: Db, id: string, r2UploadId: string, partSize: number, partCount: number) {
+export async function recordMultipart(
+  db: Queryable,
+  id: string,
+  r2UploadId: string,
+  partSize: number,
+  partCount: number,
+) {
   await db.update(csvUploads).set({ r2UploadId, partSize, partCount }).where(eq(csvUploads.id, id));
 }
 
 /** The caller's upload, or 404 (other users' uploads are not visible). */
-export async function getOwnUpload(db: Db, ownerId: number, id: string): Promise<UploadRow> {
+export async function getOwnUpload(db: Queryable, ownerId: number, id: string): Promise<UploadRow> {
   const [upload] = await db
     .select()
     .from(csvUploads)
@@ -103,7 +109,7 @@ export async function completeMultipart(
  * Validates the stored object and starts ingestion, or rejects it (422, status `rejected`, job
  * failed, object deleted). Returns the updated upload.
  */
-export async function acceptStoredFile(db: Db, env: Env, config: AppConfig, upload: UploadRow): Promise<UploadRow> {
+export async function acceptStoredFile(db: PoolDb, env: Env, config: AppConfig, upload: UploadRow): Promise<UploadRow> {
   const head = await env.FILES.head(upload.r2Key);
   if (!head) throw ApiError.conflict("Nothing has been uploaded for this upload yet.");
   let layout: ReturnType<typeof analyseSample>;
@@ -160,7 +166,7 @@ export async function acceptStoredFile(db: Db, env: Env, config: AppConfig, uplo
   return queued;
 }
 
-async function rejectUpload(db: Db, env: Env, upload: UploadRow, reason: string): Promise<void> {
+async function rejectUpload(db: PoolDb, env: Env, upload: UploadRow, reason: string): Promise<void> {
   await db.transaction(async (tx) => {
     await tx
       .update(csvUploads)
@@ -176,7 +182,7 @@ async function rejectUpload(db: Db, env: Env, upload: UploadRow, reason: string)
   await env.FILES.delete(upload.r2Key);
 }
 
-export async function listUploads(db: Db, ownerId: number, page: number, pageSize: number) {
+export async function listUploads(db: Queryable, ownerId: number, page: number, pageSize: number) {
   const [total] = await db.select({ n: count() }).from(csvUploads).where(eq(csvUploads.ownerId, ownerId));
   const rows = await db
     .select()
@@ -189,7 +195,7 @@ export async function listUploads(db: Db, ownerId: number, page: number, pageSiz
 }
 
 /** While an upload is processing its counters live in its chunk rows; the upload row has the final ones. */
-export async function withLiveCounts(db: Db, rows: UploadRow[]): Promise<UploadRow[]> {
+export async function withLiveCounts(db: Queryable, rows: UploadRow[]): Promise<UploadRow[]> {
   const live = rows.filter((row) => row.status === "processing").map((row) => row.id);
   if (live.length === 0) return rows;
   const sums = await db
@@ -222,7 +228,7 @@ export async function withLiveCounts(db: Db, rows: UploadRow[]): Promise<UploadR
  * recorded and the partition dropped. If it had already settled, that outcome is persisted (a
  * no-op if the reporting consumer got there first) and the answer is 409.
  */
-export async function cancelUpload(db: Db, env: Env, upload: UploadRow): Promise<UploadRow> {
+export async function cancelUpload(db: PoolDb, env: Env, upload: UploadRow): Promise<UploadRow> {
   if (isTerminal(upload.status)) throw ApiError.conflict(`The upload has already ended (${upload.status}).`);
   const live = await progressOf(env, upload.id).end("cancelled", null);
   if (live && live.status !== "cancelled") {
@@ -260,7 +266,7 @@ export async function cancelUpload(db: Db, env: Env, upload: UploadRow): Promise
 }
 
 /** Removes the rows (a partition drop), the file and the live progress, then the upload itself. */
-export async function deleteUpload(db: Db, env: Env, upload: UploadRow): Promise<void> {
+export async function deleteUpload(db: PoolDb, env: Env, upload: UploadRow): Promise<void> {
   if (!isTerminal(upload.status)) await cancelUpload(db, env, upload).catch(() => undefined);
   await dropPartition(db, upload.id);
   await db.delete(csvUploads).where(eq(csvUploads.id, upload.id));

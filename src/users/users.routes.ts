@@ -1,4 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
+import { userChanged } from "../edge-state/user-state.client.ts";
 import { createRouter, errorResponses, IntIdParam, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
 import { PageQuerySchema, paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
@@ -58,5 +59,7 @@ export const usersRoutes = createRouter()
   .openapi(getRoute, async (c) => c.json(await getVisibleUser(c.var.db(), c.var.user, c.req.valid("param").id), 200))
   .openapi(updateRoute, async (c) => {
     const user = await updateUser(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json"));
+    // Before answering: the user's next request anywhere sees the new role and department.
+    await userChanged(c.env, [user.id]);
     return c.json(user, 200);
   });

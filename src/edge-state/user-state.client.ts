@@ -1,0 +1,78 @@
+/**
+ * The only caller of the per-user `UserState` objects. Routes and services tell it what changed,
+ * after their transaction commits and before they answer, so the next request anywhere sees it.
+ *
+ * A notification that fails is retried; if the object stays unreachable the failure is logged,
+ * and the object's snapshot age (`SNAPSHOT_MAX_AGE_MS`) bounds how long the change can go unseen.
+ * Reading never depends on the object being up: `authenticateAtEdge` falls back to Postgres and
+ * the request is then served without the cache.
+ */
+import { errorFields, log } from "../lib/log.ts";
+import { maskId } from "../lib/mask.ts";
+import { type AuthAnswer, type CacheScope, type CacheVersions, SNAPSHOT_MAX_AGE_MS } from "./user-state.ts";
+
+export type { CacheScope, CacheVersions };
+
+const NOTIFY_ATTEMPTS = 3;
+
+function stub(env: Env, userId: number) {
+  return env.USER_STATE.get(env.USER_STATE.idFromName(`user:${userId}`));
+}
+
+/** The login's answer from the user's object; `null` when the object cannot be reached. */
+export async function edgeLogin(env: Env, userId: number, sessionId: string): Promise<AuthAnswer | null> {
+  try {
+    return await stub(env, userId).authenticate(userId, sessionId);
+  } catch (error) {
+    log("warn", "user state unavailable", { user: maskId(userId), ...errorFields(error) });
+    return null;
+  }
+}
+
+async function notify(userId: number, what: string, call: () => Promise<void>): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await call();
+      return;
+    } catch (error) {
+      if (attempt >= NOTIFY_ATTEMPTS) {
+        log("error", "user state notification lost", {
+          user: maskId(userId),
+          what,
+          stale_for_at_most_ms: SNAPSHOT_MAX_AGE_MS,
+          ...errorFields(error),
+        });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 50 * attempt));
+    }
+  }
+}
+
+/** Everything these users can see may have changed in `scopes`: their cached answers are dropped. */
+export async function bumpCacheVersions(
+  env: Env,
+  userIds: Iterable<number>,
+  scopes: readonly CacheScope[] = ["tasks"],
+): Promise<void> {
+  await Promise.all([...new Set(userIds)].map((id) => notify(id, "bump", () => stub(env, id).bump(scopes))));
+}
+
+/** These users' accounts changed (role, department, active, deleted): reload them, drop their caches. */
+export async function userChanged(
+  env: Env,
+  userIds: Iterable<number>,
+  options: { revokeAllSessions?: boolean } = {},
+): Promise<void> {
+  await Promise.all(
+    [...new Set(userIds)].map((id) => notify(id, "user changed", () => stub(env, id).userChanged(options))),
+  );
+}
+
+export async function sessionRevoked(env: Env, userId: number, sessionId: string): Promise<void> {
+  await notify(userId, "session revoked", () => stub(env, userId).sessionRevoked(sessionId));
+}
+
+export async function sessionStarted(env: Env, userId: number, sessionId: string, expiresAt: Date): Promise<void> {
+  await notify(userId, "session started", () => stub(env, userId).sessionStarted(sessionId, expiresAt.getTime()));
+}

@@ -1,0 +1,170 @@
+/**
+ * One Durable Object per user: the edge's strongly consistent copy of what every authenticated
+ * request needs before it can answer, so that a cached read never travels to the database region.
+ *
+ * It holds:
+ * - the user's role, department and whether the account is live (a snapshot of `users`);
+ * - each login (`auth_sessions` row) this object has seen: live until its expiry, or revoked;
+ * - the version tokens of the user's cached answers: `tasks` (task lists, details, reports) and
+ *   `uploads` (CSV row pages). A cache key carries the version; a new version makes every older
+ *   key unreachable at once.
+ *
+ * Postgres stays the source of truth. Whatever this object does not know (a new login, a user it
+ * never saw, a snapshot older than `SNAPSHOT_MAX_AGE_MS`) it reads from Postgres over HTTP, one
+ * round trip. Every write that changes a login, a role, a department or what a user can see tells
+ * this object after its commit and before it answers (`user-state.client.ts`), so the very next
+ * request anywhere sees the change. A Durable Object is one single-threaded instance worldwide,
+ * so there is no replica to lag behind.
+ *
+ * Losing the object's storage (or the object itself) loses nothing that matters: sessions and the
+ * snapshot are reloaded from Postgres, and fresh random version tokens orphan every cached answer
+ * stored under the old ones. Versions are random tokens, never counters, so a reset can never
+ * bring an old version back.
+ */
+import { DurableObject } from "cloudflare:workers";
+import { getConfig } from "../config.ts";
+import type { Role } from "../db/schema.ts";
+import { loadLogin } from "./login-source.ts";
+
+/** The caller as the request path needs it. */
+export interface EdgeUser {
+  id: number;
+  email: string;
+  fullName: string;
+  role: Role;
+  departmentId: number | null;
+}
+
+export type CacheScope = "tasks" | "uploads";
+export type CacheVersions = Record<CacheScope, string>;
+
+export type AuthAnswer =
+  | { ok: true; user: EdgeUser; versions: CacheVersions }
+  | { ok: false; reason: "revoked" | "gone" };
+
+interface Snapshot {
+  /** `null`: the account does not exist or is disabled. */
+  user: EdgeUser | null;
+  loadedAt: number;
+}
+
+interface SessionEntry {
+  revoked: boolean;
+  expiresAt: number;
+}
+
+/**
+ * A snapshot older than this is read again from Postgres: the bound on how long a change could
+ * go unseen if its notification were lost for good (every notification is retried first).
+ */
+export const SNAPSHOT_MAX_AGE_MS = 5 * 60_000;
+/** How many times a load is repeated when a change arrives while it is reading. */
+const LOAD_ATTEMPTS = 3;
+
+const VERSIONS = "versions";
+const SNAPSHOT = "snapshot";
+const sessionKey = (sessionId: string) => `session:${sessionId}`;
+const newVersion = (): string => crypto.randomUUID();
+
+export class UserState extends DurableObject<Env> {
+  /**
+   * Moves on every change notification. A Postgres read that started before a change may have
+   * seen the state before it; a load keeps its result only if no change arrived meanwhile.
+   */
+  private generation = 0;
+
+  /** Resolves a verified access token's login to the user and their cache versions. */
+  async authenticate(userId: number, sessionId: string): Promise<AuthAnswer> {
+    const now = Date.now();
+    const [session, snapshot] = await Promise.all([this.session(sessionId), this.snapshot()]);
+    if (session?.revoked) return { ok: false, reason: "revoked" };
+    const fresh = snapshot && now - snapshot.loadedAt < SNAPSHOT_MAX_AGE_MS;
+    if (fresh && session && session.expiresAt > now) return this.answer(snapshot.user);
+
+    for (let attempt = 0; attempt < LOAD_ATTEMPTS; attempt++) {
+      const generation = this.generation;
+      const login = await loadLogin(getConfig(this.env), userId, sessionId);
+      if (generation !== this.generation) continue;
+      const loaded: Snapshot = { user: login?.user ?? null, loadedAt: Date.now() };
+      const entry: SessionEntry = {
+        revoked: !login || login.revokedAt !== null,
+        expiresAt: login?.expiresAt ?? now,
+      };
+      // A revocation noted meanwhile is sticky: a load never brings a revoked login back.
+      const current = await this.session(sessionId);
+      if (current?.revoked) entry.revoked = true;
+      await this.ctx.storage.put({ [SNAPSHOT]: loaded, [sessionKey(sessionId)]: entry });
+      if (!login) return { ok: false, reason: "gone" };
+      if (entry.revoked) return { ok: false, reason: "revoked" };
+      if (entry.expiresAt <= Date.now()) return { ok: false, reason: "revoked" };
+      return this.answer(loaded.user);
+    }
+    throw new Error("the user's login kept changing while it was being read");
+  }
+
+  /** A login was just created (its first request then needs no trip to Postgres). */
+  async sessionStarted(sessionId: string, expiresAt: number): Promise<void> {
+    const existing = await this.session(sessionId);
+    if (existing) return;
+    await this.ctx.storage.put(sessionKey(sessionId), { revoked: false, expiresAt } satisfies SessionEntry);
+    await this.pruneSessions();
+  }
+
+  /** A login was revoked (logout, refresh-token reuse): its tokens fail from the next request on. */
+  async sessionRevoked(sessionId: string): Promise<void> {
+    this.generation++;
+    await this.ctx.storage.put(sessionKey(sessionId), { revoked: true, expiresAt: Date.now() + SNAPSHOT_MAX_AGE_MS });
+  }
+
+  /**
+   * The user's account changed (role, department, deactivated, deleted, or their logins all
+   * revoked): forget the snapshot and every cached answer.
+   */
+  async userChanged(options: { revokeAllSessions?: boolean } = {}): Promise<void> {
+    this.generation++;
+    if (options.revokeAllSessions) {
+      const sessions = await this.ctx.storage.list<SessionEntry>({ prefix: "session:" });
+      const revoked: Record<string, SessionEntry> = {};
+      for (const [key, entry] of sessions) revoked[key] = { ...entry, revoked: true };
+      if (Object.keys(revoked).length > 0) await this.ctx.storage.put(revoked);
+    }
+    await this.ctx.storage.delete(SNAPSHOT);
+    await this.ctx.storage.put(VERSIONS, { tasks: newVersion(), uploads: newVersion() } satisfies CacheVersions);
+  }
+
+  /** Something this user can see changed: answers cached under the old version are never served again. */
+  async bump(scopes: readonly CacheScope[]): Promise<void> {
+    const versions = await this.versions();
+    for (const scope of scopes) versions[scope] = newVersion();
+    await this.ctx.storage.put(VERSIONS, versions);
+  }
+
+  private async answer(user: EdgeUser | null): Promise<AuthAnswer> {
+    if (!user) return { ok: false, reason: "gone" };
+    return { ok: true, user, versions: await this.versions() };
+  }
+
+  private async versions(): Promise<CacheVersions> {
+    const stored = await this.ctx.storage.get<CacheVersions>(VERSIONS);
+    if (stored) return stored;
+    const fresh: CacheVersions = { tasks: newVersion(), uploads: newVersion() };
+    await this.ctx.storage.put(VERSIONS, fresh);
+    return fresh;
+  }
+
+  private snapshot(): Promise<Snapshot | undefined> {
+    return this.ctx.storage.get<Snapshot>(SNAPSHOT);
+  }
+
+  private session(sessionId: string): Promise<SessionEntry | undefined> {
+    return this.ctx.storage.get<SessionEntry>(sessionKey(sessionId));
+  }
+
+  /** Drops logins long expired, so a user who logs in daily does not grow the object forever. */
+  private async pruneSessions(): Promise<void> {
+    const now = Date.now();
+    const sessions = await this.ctx.storage.list<SessionEntry>({ prefix: "session:" });
+    const expired = [...sessions].filter(([, entry]) => entry.expiresAt < now).map(([key]) => key);
+    if (expired.length > 0) await this.ctx.storage.delete(expired.slice(0, 128));
+  }
+}
