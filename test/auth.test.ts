@@ -4,7 +4,7 @@ import { decodeJwt, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
 import { departments, emailLog, users } from "../src/db/schema.ts";
 import { documentedOperations, expectErrorShape, urlOf } from "./access-fixtures.ts";
-import { api, createUser, json, loginAs, PASSWORD, uniqueEmail, withDb } from "./helpers.ts";
+import { accountChangedOutsideApi, api, createUser, json, loginAs, PASSWORD, uniqueEmail, withDb } from "./helpers.ts";
 import { makeTask, makeUser } from "./tasks-fixtures.ts";
 
 const NOT_PROVIDED = { detail: "Authentication credentials were not provided." };
@@ -392,6 +392,7 @@ describe("tokens of users that no longer exist", () => {
     const user = await createUser();
     expect((await me(user.token)).status).toBe(200);
     await withDb((db) => db.delete(users).where(eq(users.id, user.id)));
+    await accountChangedOutsideApi(user.id);
 
     expect(await notUnauthorised(user.token)).toEqual([]);
     const refreshed = await refresh(user.refreshToken);
@@ -402,6 +403,7 @@ describe("tokens of users that no longer exist", () => {
   it("a deactivated user's tokens get 401 too (access and refresh), and logging in fails like a wrong password", async () => {
     const user = await createUser();
     await withDb((db) => db.update(users).set({ isActive: false }).where(eq(users.id, user.id)));
+    await accountChangedOutsideApi(user.id);
     const response = await me(user.token);
     expect(response.status).toBe(401);
     expect((await expectErrorShape(response, "deactivated")).detail).toMatch(/no longer exists or is disabled/);

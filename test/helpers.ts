@@ -2,11 +2,13 @@
  * Test helpers: real HTTP through the worker's fetch handler, real Postgres for setup and
  * assertions. Each test makes its own users (unique emails), so files can run in any order.
  */
+
 import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { getConfig } from "../src/config.ts";
 import { connect, type Database } from "../src/db/client.ts";
 import { type Role, users } from "../src/db/schema.ts";
+import { userStateOf } from "../src/edge-state/user-state.client.ts";
 
 export const BASE = "http://api.test/api/v1";
 export const PASSWORD = "Sturdy-Passw0rd!";
@@ -142,4 +144,13 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error("condition not met in time");
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * What an operator's tool does after changing an account directly in SQL (deleting or disabling
+ * it: the API has no route for either): tell the user's edge state, so the change applies on the
+ * very next request instead of within the state's snapshot age.
+ */
+export async function accountChangedOutsideApi(userId: number): Promise<void> {
+  await userStateOf(testEnv, userId).userChanged();
 }

@@ -15,14 +15,15 @@ export type { CacheScope, CacheVersions };
 
 const NOTIFY_ATTEMPTS = 3;
 
-function stub(env: Env, userId: number) {
+/** The user's object (exported for operators' tools and tests; the app goes through the functions below). */
+export function userStateOf(env: Env, userId: number) {
   return env.USER_STATE.get(env.USER_STATE.idFromName(`user:${userId}`));
 }
 
 /** The login's answer from the user's object; `null` when the object cannot be reached. */
 export async function edgeLogin(env: Env, userId: number, sessionId: string): Promise<AuthAnswer | null> {
   try {
-    return await stub(env, userId).authenticate(userId, sessionId);
+    return await userStateOf(env, userId).authenticate(userId, sessionId);
   } catch (error) {
     log("warn", "user state unavailable", { user: maskId(userId), ...errorFields(error) });
     return null;
@@ -55,7 +56,7 @@ export async function bumpCacheVersions(
   userIds: Iterable<number>,
   scopes: readonly CacheScope[] = ["tasks"],
 ): Promise<void> {
-  await Promise.all([...new Set(userIds)].map((id) => notify(id, "bump", () => stub(env, id).bump(scopes))));
+  await Promise.all([...new Set(userIds)].map((id) => notify(id, "bump", () => userStateOf(env, id).bump(scopes))));
 }
 
 /** These users' accounts changed (role, department, active, deleted): reload them, drop their caches. */
@@ -65,14 +66,16 @@ export async function userChanged(
   options: { revokeAllSessions?: boolean } = {},
 ): Promise<void> {
   await Promise.all(
-    [...new Set(userIds)].map((id) => notify(id, "user changed", () => stub(env, id).userChanged(options))),
+    [...new Set(userIds)].map((id) => notify(id, "user changed", () => userStateOf(env, id).userChanged(options))),
   );
 }
 
 export async function sessionRevoked(env: Env, userId: number, sessionId: string): Promise<void> {
-  await notify(userId, "session revoked", () => stub(env, userId).sessionRevoked(sessionId));
+  await notify(userId, "session revoked", () => userStateOf(env, userId).sessionRevoked(sessionId));
 }
 
 export async function sessionStarted(env: Env, userId: number, sessionId: string, expiresAt: Date): Promise<void> {
-  await notify(userId, "session started", () => stub(env, userId).sessionStarted(sessionId, expiresAt.getTime()));
+  await notify(userId, "session started", () =>
+    userStateOf(env, userId).sessionStarted(sessionId, expiresAt.getTime()),
+  );
 }
