@@ -6,7 +6,7 @@
 
 import { sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
-import { connect } from "../db/client.ts";
+import { connect, connectHttp } from "../db/client.ts";
 
 export const HEALTH_CHECKS = ["database", "kv", "r2", "queues", "durable_objects"] as const;
 export type HealthCheckName = (typeof HEALTH_CHECKS)[number];
@@ -48,10 +48,11 @@ function describe(error: unknown): string {
 
 export async function runHealthChecks(env: Env, config: AppConfig): Promise<Record<HealthCheckName, CheckResult>> {
   const [database, kv, r2, queues, durableObjects] = await Promise.all([
+    // Both ways in: HTTP (every request) and the WebSocket pool (ingestion, interactive writes).
     timed(async () => {
       const database = connect(config, { max: 1 });
       try {
-        await database.db.execute(sql`select 1`);
+        await Promise.all([connectHttp(config).execute(sql`select 1`), database.db.execute(sql`select 1`)]);
       } finally {
         await database.end();
       }
