@@ -1,17 +1,17 @@
 /**
  * `npm run test:e2e`: the web console driven by a real browser against the real dev stack.
  * Starts its own stack (an embedded Postgres in a temporary directory, so it never fights a running
- * `npm run dev` over .data/postgres, then `npm run dev` on PORT 8812 with 64 KiB ingestion chunks),
- * registers a user through the API, and in headless Chromium logs in, uploads a generated CSV,
- * watches ingestion, browses, sorts and filters the rows and downloads the task report.
+ * `npm run dev` over .data/postgres, then lib/dev-stack.ts on PORT 8812 with 64 KiB ingestion
+ * chunks), registers a user through the API, and in headless Chromium logs in, uploads a generated
+ * CSV, watches ingestion, browses, sorts and filters the rows and downloads the task report.
  * Screenshots go to test-results/. Set E2E_BASE_URL to run against a stack that is already up.
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Browser, chromium, type Page } from "playwright-core";
+import { type DevStack, startDevStack } from "./lib/dev-stack.ts";
 import { freePort, type RunningPostgres, startPostgres } from "./lib/postgres.ts";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -46,23 +46,8 @@ function assert(condition: unknown, message: string): asserts condition {
 
 let postgres: RunningPostgres | undefined;
 let postgresDir: string | undefined;
-let dev: ChildProcess | undefined;
-let devLog = "";
-
-async function waitForHealth(base: string, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (dev && dev.exitCode !== null)
-      throw new Error(`npm run dev exited with ${dev.exitCode}:\n${devLog.slice(-3000)}`);
-    const ok = await fetch(`${base}/api/v1/health-check/`)
-      .then((r) => r.status === 200)
-      .catch(() => false);
-    if (ok) return;
-    if (Date.now() > deadline)
-      throw new Error(`the stack was not healthy in ${timeoutMs / 1000} s:\n${devLog.slice(-3000)}`);
-    await new Promise((resolve) => setTimeout(resolve, 500));
-  }
-}
+const starting = new AbortController();
+let startup: Promise<DevStack> | undefined;
 
 async function startStack(): Promise<string> {
   postgresDir = mkdtempSync(path.join(tmpdir(), "edge-tasks-e2e-"));
@@ -73,41 +58,21 @@ async function startStack(): Promise<string> {
     quiet: true,
   });
   await postgres.createDatabase("tasks");
-  // Its own process group, so stopping it reaches wrangler and workerd too.
-  dev = spawn("npm", ["run", "dev"], {
-    cwd: root,
-    detached: true,
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, PORT: String(PORT), INGEST_CHUNK_BYTES: "65536", DATABASE_URL: postgres.url("tasks") },
+  startup = startDevStack({
+    port: PORT,
+    stdio: "pipe",
+    databaseUrl: postgres.url("tasks"),
+    extraVars: { INGEST_CHUNK_BYTES: "65536" },
+    readyTimeoutMs: 120_000,
+    signal: starting.signal,
   });
-  const keep = (chunk: Buffer) => {
-    devLog = (devLog + chunk.toString()).slice(-20_000);
-  };
-  dev.stdout?.on("data", keep);
-  dev.stderr?.on("data", keep);
-  const base = `http://127.0.0.1:${PORT}`;
-  await waitForHealth(base, 120_000);
-  return base;
+  return (await startup).url;
 }
 
 async function stopStack(): Promise<void> {
-  if (dev?.pid && dev.exitCode === null) {
-    const exited = new Promise((resolve) => dev?.once("exit", resolve));
-    try {
-      process.kill(-dev.pid, "SIGINT");
-    } catch {
-      // Already gone.
-    }
-    const timer = setTimeout(() => {
-      try {
-        if (dev?.pid) process.kill(-dev.pid, "SIGKILL");
-      } catch {
-        // Already gone.
-      }
-    }, 10_000);
-    await exited;
-    clearTimeout(timer);
-  }
+  starting.abort();
+  const stack = await startup?.catch(() => undefined);
+  await stack?.stop().catch(() => {});
   await postgres?.stop().catch(() => {});
   if (postgresDir) rmSync(postgresDir, { recursive: true, force: true });
 }

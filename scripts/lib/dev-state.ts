@@ -8,7 +8,10 @@ import { fileURLToPath } from "node:url";
 
 export interface DevState {
   databaseUrl: string;
+  /** host:port of the WebSocket relay (`PG_RELAY`). */
   relay: string;
+  /** host:port of the SQL-over-HTTP endpoint (`PG_HTTP`). */
+  http: string;
   port: number;
 }
 
