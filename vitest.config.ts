@@ -14,6 +14,7 @@ export default defineConfig({
           ENVIRONMENT: "development",
           DATABASE_URL: inject("databaseUrl"),
           PG_RELAY: inject("pgRelay"),
+          PG_HTTP: inject("pgHttp"),
           MAILCHANNELS_BASE_URL: inject("mailStubUrl"),
           // A test key sends the whole suite's mail to the stub; retries back off by 0 s so the
           // retry and dead-letter paths finish in seconds.

@@ -1,7 +1,8 @@
 /**
  * Runs once, in Node, before the suite: a fresh embedded Postgres with the migrations applied,
- * the WebSocket relay the Neon driver talks through, and the MailChannels stub. Their addresses
- * reach the worker as bindings (vitest.config.ts) and the tests through `inject`.
+ * the two ways the Neon driver reaches it (the WebSocket relay for `Pool`, the SQL-over-HTTP
+ * endpoint for `neon()`), and the MailChannels stub. Their addresses reach the worker as bindings
+ * (vitest.config.ts) and the tests through `inject`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import os from "node:os";
@@ -10,6 +11,7 @@ import type { TestProject } from "vitest/node";
 import { runMigrations } from "../../scripts/lib/migrate.ts";
 import { freePort, startPostgres } from "../../scripts/lib/postgres.ts";
 import { startRelay } from "../../scripts/lib/relay.ts";
+import { startSqlOverHttp } from "../../scripts/lib/sql-over-http.ts";
 import { startMailStub } from "./mail-stub.ts";
 import { startSupportServer } from "./support-server.ts";
 
@@ -17,6 +19,8 @@ declare module "vitest" {
   export interface ProvidedContext {
     databaseUrl: string;
     pgRelay: string;
+    /** host:port of the SQL-over-HTTP endpoint (`PG_HTTP`). */
+    pgHttp: string;
     mailStubUrl: string;
     relayStatsUrl: string;
     closedPort: number;
@@ -39,20 +43,24 @@ export default async function setup(project: TestProject) {
   const databaseUrl = postgres.url("tasks_test");
   await runMigrations(databaseUrl);
   const relay = await startRelay();
+  const sqlOverHttp = await startSqlOverHttp();
   const mail = await startMailStub();
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("pgRelay", relay.address);
+  project.provide("pgHttp", sqlOverHttp.address);
   project.provide("mailStubUrl", mail.url);
   project.provide("relayStatsUrl", `http://${relay.address}/stats`);
   project.provide("closedPort", await freePort());
-  const support = await startSupportServer(relay);
+  const support = await startSupportServer(relay, sqlOverHttp);
   project.provide("supportUrl", support.url);
 
   return async () => {
     await support.close();
     await mail.close();
     await relay.close();
+    // Before Postgres: its pooled connections must be gone for Postgres to stop promptly.
+    await sqlOverHttp.close();
     await postgres.stop();
     rmSync(dataDir, { recursive: true, force: true });
   };

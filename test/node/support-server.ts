@@ -1,9 +1,13 @@
 /**
  * A Node-side server tests reach over HTTP for what only Node knows or controls: the runtime's real
- * origin, and faults injected into the database relay (scripts/lib/relay.ts, `RelayFault`).
+ * origin, and faults injected into the two ways the Worker reaches Postgres: the WebSocket relay
+ * (scripts/lib/relay.ts, `RelayFault`: `/relay/faults`) and the SQL-over-HTTP endpoint
+ * (scripts/lib/sql-over-http.ts, `SqlOverHttpFault`: `/sql-over-http/faults`). POST a fault to
+ * arm it (201 `{id}`), GET `…/faults/<id>` for `{fired, cut}`.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { Relay, RelayFault } from "../../scripts/lib/relay.ts";
+import type { SqlOverHttp, SqlOverHttpFault } from "../../scripts/lib/sql-over-http.ts";
 import { runtimeOrigin } from "./runtime-origin.ts";
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
@@ -12,7 +16,10 @@ async function readJson(request: IncomingMessage): Promise<unknown> {
   return JSON.parse(Buffer.concat(chunks).toString("utf8"));
 }
 
-export async function startSupportServer(relay: Relay): Promise<{ url: string; close(): Promise<void> }> {
+export async function startSupportServer(
+  relay: Relay,
+  sqlOverHttp: SqlOverHttp,
+): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((request, response) => {
     const send = (status: number, body: unknown) => {
       response.writeHead(status, { "content-type": "application/json" });
@@ -32,6 +39,18 @@ export async function startSupportServer(relay: Relay): Promise<{ url: string; c
     const faultId = /^\/relay\/faults\/(\d+)$/.exec(request.url ?? "")?.[1];
     if (faultId) {
       const state = relay.fault(Number(faultId));
+      send(state ? 200 : 404, state ?? { detail: "no such fault" });
+      return;
+    }
+    if (request.url === "/sql-over-http/faults" && request.method === "POST") {
+      readJson(request)
+        .then((fault) => send(201, { id: sqlOverHttp.injectFault(fault as SqlOverHttpFault) }))
+        .catch((error: unknown) => send(400, { detail: String(error) }));
+      return;
+    }
+    const httpFaultId = /^\/sql-over-http\/faults\/(\d+)$/.exec(request.url ?? "")?.[1];
+    if (httpFaultId) {
+      const state = sqlOverHttp.fault(Number(httpFaultId));
       send(state ? 200 : 404, state ?? { detail: "no such fault" });
       return;
     }
