@@ -2,7 +2,8 @@
  * Fault injection: the database goes away in the middle of an ingestion — while the planner
  * records chunks, inside a chunk's insert transaction, and as the outcome is persisted. The relay
  * between workerd and Postgres cuts the connection at that statement and keeps the upload's
- * traffic from the database for a few seconds (scripts/lib/relay.ts, `RelayFault`); the rest of
+ * traffic from the database for a few seconds (scripts/lib/relay.ts, `RelayFault`; the request
+ * path's SQL-over-HTTP endpoint has the same, `SqlOverHttpFault`); the rest of
  * the suite keeps its database. Every upload must recover through the queue's retries with
  * exactly its rows: none lost, none twice, one email.
  */
@@ -20,8 +21,9 @@ interface Fault {
   outageMs: number;
 }
 
-async function injectFault(fault: Fault): Promise<number> {
-  const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/relay/faults`, {
+/** Arms a fault on one of the two ways the Worker reaches Postgres (ingestion: the relay). */
+async function injectFault(fault: Fault, path: "relay" | "sql-over-http" = "relay"): Promise<number> {
+  const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/${path}/faults`, {
     method: "POST",
     body: JSON.stringify(fault),
   });
@@ -70,7 +72,9 @@ describe("fault injection: the database unreachable during an ingestion", () => 
     });
     await eventually(async () => ((await faultState(fault)).fired ? true : undefined), 30_000, 20);
 
-    // Meanwhile the API answers the upload's owner with a 503 and a sentence, not a 500.
+    // Meanwhile the API, which reads over HTTP, cannot reach the database for this upload either:
+    // it answers the upload's owner with a 503 and a sentence, not a 500.
+    await injectFault({ trigger: [upload.id], scope: upload.id, outageMs: 500 }, "sql-over-http");
     const during = await api(`/csv-data/uploads/${upload.id}/`, { token: user.token });
     expect(during.status).toBe(503);
     expect(await json(during)).toEqual({ detail: "The database is unavailable; try again shortly." });
