@@ -67,6 +67,11 @@ export interface SqlOverHttpFaultState {
 
 export interface SqlOverHttpStats {
   requests: number;
+  /**
+   * Requests by the connection string's `application_name`: a test gives its calls a name of
+   * their own and counts exactly their round trips, whatever else the suite runs meanwhile.
+   */
+  byApplication: Record<string, number>;
   /** Connections open to Postgres / of them idle in a pool / requests waiting for one. */
   clients: number;
   idle: number;
@@ -393,6 +398,7 @@ export async function startSqlOverHttp(port = 0, options: SqlOverHttpOptions = {
   const pools = new Map<string, pg.Pool>();
   const faults = new FaultInjector();
   let requests = 0;
+  const byApplication = new Map<string, number>();
 
   function poolFor(target: Target): pg.Pool {
     let pool = pools.get(target.key);
@@ -496,6 +502,8 @@ export async function startSqlOverHttp(port = 0, options: SqlOverHttpOptions = {
       if (request.method !== "POST") throw new HttpFailure(405, "the endpoint is POST /sql");
       requests++;
       const target = parseTarget(request.headers["neon-connection-string"]);
+      const application = target.config.application_name ?? "";
+      byApplication.set(application, (byApplication.get(application) ?? 0) + 1);
       // The driver always asks for raw text; converting to JSON types (Neon's other mode) is not built.
       if (request.headers["neon-raw-text-output"] !== "true")
         throw new HttpFailure(400, "this stand-in answers only Neon-Raw-Text-Output: true");
@@ -527,6 +535,7 @@ export async function startSqlOverHttp(port = 0, options: SqlOverHttpOptions = {
     const sum = (pick: (pool: pg.Pool) => number) => all.reduce((total, pool) => total + pick(pool), 0);
     return {
       requests,
+      byApplication: Object.fromEntries(byApplication),
       clients: sum((pool) => pool.totalCount),
       idle: sum((pool) => pool.idleCount),
       waiting: sum((pool) => pool.waitingCount),

@@ -42,6 +42,10 @@ export async function startSupportServer(
       send(state ? 200 : 404, state ?? { detail: "no such fault" });
       return;
     }
+    if (request.url === "/sql-over-http/stats" && request.method === "GET") {
+      send(200, sqlOverHttp.stats());
+      return;
+    }
     if (request.url === "/sql-over-http/faults" && request.method === "POST") {
       readJson(request)
         .then((fault) => send(201, { id: sqlOverHttp.injectFault(fault as SqlOverHttpFault) }))

@@ -1,0 +1,139 @@
+/**
+ * What each request costs in database round trips (issue 12): a cached answer none, any other
+ * authenticated GET one, a task or comment write two. Every query of the request path is one
+ * request to the SQL-over-HTTP endpoint (Neon's HTTP API), so the requests are counted there.
+ *
+ * The worker is called with its real environment except that its connection string names an
+ * `application_name` of this test's own: the endpoint counts requests per name, so exactly these
+ * calls are counted whatever else the suite runs meanwhile. (The user's edge state object runs
+ * with the real environment; it is warmed first, and then has nothing to read.)
+ */
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
+import { beforeAll, describe, expect, it } from "vitest";
+import worker from "../src/index.ts";
+import { BASE, createUser, type TestUser, testEnv } from "./helpers.ts";
+import { makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
+import { finished, formUpload, sampleCsv } from "./uploads-fixtures.ts";
+
+const application = `round-trips-${crypto.randomUUID()}`;
+const counted = (() => {
+  const url = new URL(testEnv.DATABASE_URL);
+  url.searchParams.set("application_name", application);
+  return { ...testEnv, DATABASE_URL: url.toString() };
+})();
+
+async function requestsSoFar(): Promise<number> {
+  const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/sql-over-http/stats`);
+  const stats = (await response.json()) as { byApplication: Record<string, number> };
+  return stats.byApplication[application] ?? 0;
+}
+
+interface Measured {
+  status: number;
+  cache: string | null;
+  roundTrips: number;
+  body: string;
+}
+
+/** One request to the worker; counts the database requests it made, `waitUntil` work included. */
+async function measure(path: string, token: string, init: RequestInit = {}): Promise<Measured> {
+  const before = await requestsSoFar();
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${token}`);
+  if (init.body) headers.set("Content-Type", "application/json");
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(`${BASE}${path}`, { ...init, headers }), counted, ctx);
+  const body = await response.text();
+  await waitOnExecutionContext(ctx);
+  return {
+    status: response.status,
+    cache: response.headers.get("X-Cache"),
+    roundTrips: (await requestsSoFar()) - before,
+    body,
+  };
+}
+
+const post = (body: unknown): RequestInit => ({ method: "POST", body: JSON.stringify(body) });
+
+describe("database round trips per request", () => {
+  let org: Org;
+  let taskId: number;
+
+  beforeAll(async () => {
+    org = await makeOrg();
+    taskId = (await makeTask(org.manager, { assignees: [org.employee.id] })).id;
+  });
+
+  it("a cached task list, task detail, my tasks and every report (JSON and CSV) cost none when they hit", async () => {
+    const json = { headers: { Accept: "application/json" } };
+    const reads: [string, RequestInit][] = [
+      ["/tasks/?page_size=20", {}],
+      [`/tasks/${taskId}/`, {}],
+      ["/tasks/my_tasks/", {}],
+      ["/reports/task-status/", {}],
+      ["/reports/task-status/", json],
+      ["/reports/overdue/", {}],
+      ["/reports/completed-per-day/", json],
+    ];
+    for (const [path, init] of reads) {
+      const miss = await measure(path, org.employee.token, init);
+      expect(miss.status, `${path}: ${miss.body}`).toBe(200);
+      expect(miss.cache, path).toBe("MISS");
+      const hit = await measure(path, org.employee.token, init);
+      expect(hit.cache, path).toBe("HIT");
+      expect(hit.body, path).toBe(miss.body);
+      expect(hit.roundTrips, path).toBe(0);
+    }
+  });
+
+  it("an uncached read costs one round trip (a list sends its count and its page together)", async () => {
+    const me = await measure("/auth/user/me/", org.employee.token);
+    expect(me.status).toBe(200);
+    expect(me.roundTrips).toBe(1);
+    const detail = await measure(`/tasks/${taskId}/?nocache=1`, org.employee.token);
+    expect(detail.cache).toBe("BYPASS");
+    expect(detail.roundTrips).toBe(1);
+    const list = await measure("/tasks/?page_size=20&nocache=1", org.manager.token);
+    expect(list.cache).toBe("BYPASS");
+    expect(list.roundTrips).toBeGreaterThanOrEqual(1);
+    expect(list.roundTrips).toBeLessThanOrEqual(2);
+  });
+
+  it("each task and comment write costs at most two", async () => {
+    const writes: [string, string, RequestInit][] = [
+      ["create", "/tasks/", post({ title: "counted", assignees: [org.employee.id] })],
+      ["patch", `/tasks/${taskId}/`, { method: "PATCH", body: JSON.stringify({ title: "counted again" }) }],
+      ["assign", `/tasks/${taskId}/assign/`, post({ assignees: [org.colleague.id] })],
+      ["unassign", `/tasks/${taskId}/unassign/`, post({ assignees: [org.colleague.id] })],
+      ["comment", `/tasks/${taskId}/comments/`, post({ content: "counted comment" })],
+      ["complete", `/tasks/${taskId}/complete/`, { method: "POST" }],
+    ];
+    for (const [name, path, init] of writes) {
+      const write = await measure(path, org.manager.token, init);
+      expect(write.status, `${name}: ${write.body}`).toBeLessThan(300);
+      expect(write.roundTrips, name).toBeLessThanOrEqual(2);
+      expect(write.roundTrips, name).toBeGreaterThanOrEqual(1);
+    }
+    const doomed = await makeTask(org.manager);
+    const removed = await measure(`/tasks/${doomed.id}/`, org.manager.token, { method: "DELETE" });
+    expect(removed.status).toBe(204);
+    expect(removed.roundTrips).toBeLessThanOrEqual(2);
+  });
+
+  it("a completed upload's cached row page costs none; uncached, one", { timeout: 60_000 }, async () => {
+    const owner: TestUser = await createUser();
+    const upload = await formUpload(owner, sampleCsv(300));
+    await finished(owner, upload.id);
+    const page = `/csv-data/uploads/${upload.id}/data/?page_size=10`;
+    const miss = await measure(page, owner.token);
+    expect(miss.status).toBe(200);
+    expect(miss.cache).toBe("MISS");
+    const hit = await measure(page, owner.token);
+    expect(hit.cache).toBe("HIT");
+    expect(hit.body).toBe(miss.body);
+    expect(hit.roundTrips).toBe(0);
+    const uncached = await measure(`${page}&nocache=1`, owner.token);
+    expect(uncached.cache).toBe("BYPASS");
+    expect(uncached.roundTrips).toBe(1);
+  });
+});
