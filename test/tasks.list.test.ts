@@ -1,7 +1,5 @@
-import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { tasks } from "../src/db/schema.ts";
-import { api, json, withDb } from "./helpers.ts";
+import { api, json } from "./helpers.ts";
 import { makeOrg, makeTask, makeUser } from "./tasks-fixtures.ts";
 
 type Page = {
@@ -155,24 +153,35 @@ describe("tasks: filters, ordering, pagination, cache", () => {
     }
   });
 
-  it("a write that commits after a later-stamped one is not hidden from an admin's cached page", async () => {
-    const ceo = await makeUser("ceo");
+  it("a department move refreshes the cached pages of both departments' managers and of admins at once", async () => {
+    const org = await makeOrg();
     const owner = await makeUser();
-    const task = await makeTask(owner, { title: `late commit ${crypto.randomUUID()}` });
-    const path = `/tasks/${task.id}/`;
-    expect((await api(path, { token: ceo.token })).headers.get("X-Cache")).toBe("MISS");
-    expect((await api(path, { token: ceo.token })).headers.get("X-Cache")).toBe("HIT");
-    // The task changes with an `updated_at` no later than before, as a transaction stamped before
-    // another's but committing after it leaves the newest stamp in place; the CEO's KV version is
-    // not bumped by a write to someone else's task.
-    await withDb((db) =>
-      db
-        .update(tasks)
-        .set({ status: "done", updatedAt: sql`${tasks.updatedAt}` })
-        .where(eq(tasks.id, task.id)),
-    );
-    const fresh = await api(path, { token: ceo.token });
-    expect(fresh.headers.get("X-Cache")).toBe("MISS");
-    expect(await json(fresh)).toMatchObject({ id: task.id, status: "done" });
+    const task = await makeTask(owner, { title: `moving ${crypto.randomUUID()}`, department: org.departmentId });
+    const ids = async (token: string) => {
+      const response = await api(`/tasks/?creator=${owner.id}`, { token });
+      return {
+        cache: response.headers.get("X-Cache"),
+        ids: (await json<Page>(response)).results.map((row) => row.id),
+      };
+    };
+    for (const member of [org.manager, org.otherManager, org.ceo, org.outsider]) {
+      await ids(member.token);
+      expect((await ids(member.token)).cache, member.role).toBe("HIT");
+    }
+    expect((await ids(org.manager.token)).ids).toContain(task.id);
+    expect((await ids(org.otherManager.token)).ids).not.toContain(task.id);
+
+    const moved = await api(`/tasks/${task.id}/`, {
+      method: "PATCH",
+      token: owner.token,
+      json: { department: org.otherDepartmentId },
+    });
+    expect(moved.status).toBe(200);
+    // The manager it left, the manager it joined and the CEO all read afresh; the outsider, who
+    // sees it neither before nor after, keeps their cached page.
+    expect(await ids(org.manager.token)).toMatchObject({ cache: "MISS", ids: expect.not.arrayContaining([task.id]) });
+    expect(await ids(org.otherManager.token)).toMatchObject({ cache: "MISS", ids: expect.arrayContaining([task.id]) });
+    expect(await ids(org.ceo.token)).toMatchObject({ cache: "MISS", ids: expect.arrayContaining([task.id]) });
+    expect((await ids(org.outsider.token)).cache).toBe("HIT");
   });
 });

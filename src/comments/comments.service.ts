@@ -1,11 +1,21 @@
-/** Comments on tasks. Rights come from the task policy: readers may comment; author, HR or CEO delete. */
+/**
+ * Comments on tasks. Rights come from the task policy: readers may comment; author, HR or CEO delete.
+ *
+ * One round trip per read (the task, the count and the page in one batch); two per write: read the
+ * task (and the comment), decide, then one batch whose first statement re-checks under a share
+ * lock that the task is still the version the decision was made on (`write-batch.ts`).
+ *
+ * No cache version is replaced after a comment write: comment lists are not cached, and no cached
+ * answer (task list, task detail, reports) contains anything about comments.
+ */
 import { and, asc, count, eq, isNull } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { taskComments, tasks } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
-import { type Actor, assertCanComment, assertCanDeleteComment } from "../tasks/tasks.policy.ts";
-import { facts, getTask, loadTask } from "../tasks/tasks.service.ts";
+import { type Actor, assertCanComment, assertCanDeleteComment, assertCanRead } from "../tasks/tasks.policy.ts";
+import { facts, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
+import { assertTaskUnchanged, withRetries } from "../tasks/write-batch.ts";
 
 export interface CommentResponse {
   id: number;
@@ -31,10 +41,10 @@ export async function listComments(
   taskId: number,
   page: PageParams,
 ): Promise<{ count: number; results: CommentResponse[] }> {
-  await getTask(db, user, taskId);
   const { limit, offset } = pageWindow(page);
   const where = eq(taskComments.taskId, taskId);
-  const [total, rows] = await Promise.all([
+  const [found, total, rows] = await db.batch([
+    taskQuery(db, taskId),
     db.select({ n: count() }).from(taskComments).where(where),
     db
       .select()
@@ -44,33 +54,49 @@ export async function listComments(
       .limit(limit)
       .offset(offset),
   ]);
+  const task = found[0];
+  if (!task) throw ApiError.notFound("Task");
+  assertCanRead(user, facts(task));
   return { count: total[0]?.n ?? 0, results: rows.map(toResponse) };
 }
 
 export async function addComment(db: Db, user: Actor, taskId: number, content: string): Promise<CommentResponse> {
-  const task = await loadTask(db, taskId);
-  assertCanComment(user, facts(task));
-  const [row] = await db.insert(taskComments).values({ taskId, authorId: user.id, content }).returning();
-  if (!row) throw new Error("insert returned no row");
-  return toResponse(row);
+  return withRetries(async () => {
+    const [task] = await taskQuery(db, taskId);
+    if (!task) throw ApiError.notFound("Task");
+    assertCanComment(user, facts(task));
+    const [, inserted] = await db.batch([
+      assertTaskUnchanged(db, taskId, task.version, { lock: "share" }),
+      db.insert(taskComments).values({ taskId, authorId: user.id, content }).returning(),
+    ]);
+    const row = inserted[0];
+    if (!row) throw new Error("insert returned no row");
+    return toResponse(row);
+  });
 }
 
 /** Deletes a comment; a comment on a deleted or invisible task is 404. */
 export async function deleteComment(db: Db, user: Actor, commentId: number): Promise<void> {
-  const [row] = await db
-    .select({ taskId: taskComments.taskId, authorId: taskComments.authorId })
-    .from(taskComments)
-    .innerJoin(tasks, eq(tasks.id, taskComments.taskId))
-    .where(and(eq(taskComments.id, commentId), isNull(tasks.deletedAt)));
-  if (!row) throw ApiError.notFound("Comment");
-  const task = await loadTask(db, row.taskId).catch(() => {
-    throw ApiError.notFound("Comment");
+  await withRetries(async () => {
+    const [found] = await db
+      .select({
+        authorId: taskComments.authorId,
+        task: TASK_RECORD,
+      })
+      .from(taskComments)
+      .innerJoin(tasks, eq(tasks.id, taskComments.taskId))
+      .where(and(eq(taskComments.id, commentId), isNull(tasks.deletedAt)));
+    if (!found) throw ApiError.notFound("Comment");
+    try {
+      assertCanDeleteComment(user, facts(found.task), found.authorId);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) throw ApiError.notFound("Comment");
+      throw error;
+    }
+    // A comment deleted by someone else in the meantime is gone either way, as the caller wanted.
+    await db.batch([
+      assertTaskUnchanged(db, found.task.id, found.task.version, { lock: "share" }),
+      db.delete(taskComments).where(eq(taskComments.id, commentId)),
+    ]);
   });
-  try {
-    assertCanDeleteComment(user, facts(task), row.authorId);
-  } catch (error) {
-    if (error instanceof ApiError && error.status === 404) throw ApiError.notFound("Comment");
-    throw error;
-  }
-  await db.delete(taskComments).where(eq(taskComments.id, commentId));
 }

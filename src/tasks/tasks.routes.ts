@@ -26,7 +26,6 @@ import {
   listAssignments,
   listTasks,
   setAssignment,
-  taskFreshness,
   toTaskResponse,
   updateTask,
 } from "./tasks.service.ts";
@@ -188,7 +187,6 @@ export const tasksRoutes = createRouter()
       scope: "tasks:list",
       params: { ...query, nocache: undefined },
       ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
-      marker: () => taskFreshness(db, c.var.user),
       load: async () => {
         const page = await listTasks(db, c.var.user, query, query);
         return {
@@ -208,7 +206,6 @@ export const tasksRoutes = createRouter()
       scope: "tasks:mine",
       params: { ...query, nocache: undefined },
       ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
-      marker: () => taskFreshness(db, c.var.user),
       load: async () => {
         const page = await listTasks(db, c.var.user, { ...query, assigned_to: "me" }, query);
         return {
@@ -220,7 +217,7 @@ export const tasksRoutes = createRouter()
   })
   .openapi(createTaskRoute, async (c) => {
     const result = await createTask(c.var.db(), c.var.user, c.req.valid("json"));
-    afterCommit(c, result);
+    await afterCommit(c, result);
     return c.json(result.value, 201);
   })
   .openapi(getRoute, async (c) => {
@@ -230,7 +227,6 @@ export const tasksRoutes = createRouter()
       scope: "tasks:detail",
       params: { id },
       ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
-      marker: () => taskFreshness(db, c.var.user),
       load: async () => ({
         body: JSON.stringify(toTaskResponse(await getTask(db, c.var.user, id))),
         contentType: "application/json",
@@ -239,27 +235,27 @@ export const tasksRoutes = createRouter()
   })
   .openapi(putRoute, async (c) => {
     const result = await updateTask(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json"));
-    afterCommit(c, result);
+    await afterCommit(c, result);
     return c.json(result.value, 200);
   })
   .openapi(patchRoute, async (c) => {
     const result = await updateTask(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json"));
-    afterCommit(c, result);
+    await afterCommit(c, result);
     return c.json(result.value, 200);
   })
   .openapi(deleteRoute, async (c) => {
     const result = await deleteTask(c.var.db(), c.var.user, c.req.valid("param").id);
-    afterCommit(c, result);
+    await afterCommit(c, result);
     return c.body(null, 204);
   })
   .openapi(completeRoute("/tasks/{id}/complete", "Complete a task"), async (c) => {
     const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
-    afterCommit(c, result);
+    await afterCommit(c, result);
     return c.json(result.value, 200);
   })
   .openapi(completeRoute("/tasks/{id}/mark_done", "Complete a task (seed 004's name)"), async (c) => {
     const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
-    afterCommit(c, result);
+    await afterCommit(c, result);
     return c.json(result.value, 200);
   })
   .openapi(assignRoute("assign"), async (c) => {
@@ -270,7 +266,7 @@ export const tasksRoutes = createRouter()
       "assign",
       c.req.valid("json").assignees,
     );
-    afterCommit(c, result);
+    await afterCommit(c, result);
     return c.json({ status: "assigned" as const, assignees: result.value }, 200);
   })
   .openapi(assignRoute("unassign"), async (c) => {
@@ -281,7 +277,7 @@ export const tasksRoutes = createRouter()
       "unassign",
       c.req.valid("json").assignees,
     );
-    afterCommit(c, result);
+    await afterCommit(c, result);
     return c.json({ status: "unassigned" as const, assignees: result.value }, 200);
   })
   .openapi(assignmentsRoute, async (c) => {

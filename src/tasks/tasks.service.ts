@@ -1,13 +1,19 @@
 /**
  * Task rules and queries: listing with filters, creation, updates, soft delete, completion and
- * assignment. Rights come from `tasks.policy.ts`; every write runs in one transaction that locks
- * the task row, records its emails in the outbox, and reports which users' caches it touched so
- * the route can bump them after commit.
+ * assignment. Rights come from `tasks.policy.ts`.
+ *
+ * Over Neon's HTTP API every request is a round trip to the database region, so:
+ * - every read is ONE request: a task row carries its assignees (a correlated subquery), and a
+ *   page and its count go together in one `db.batch`;
+ * - every write is at most TWO (see `write-batch.ts`): read the facts (task, named users,
+ *   department) in one batch, let the policy decide, then one batch that re-checks the task row
+ *   under a lock, writes (task, assignees, audit rows, outbox emails) and reads back the answer and
+ *   the users whose cached views the write changes, so the route can replace their cache versions.
  */
-import { and, asc, count, desc, eq, gt, ilike, inArray, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
-import type { Db, Queryable, Tx } from "../db/client.ts";
-import { departments, type TaskPriority, taskAssignees, taskAssignments, tasks, users } from "../db/schema.ts";
-import { recordEmail } from "../email/outbox.ts";
+import { and, asc, count, desc, eq, getTableColumns, gt, ilike, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import type { Db, Queryable } from "../db/client.ts";
+import { departments, type TaskPriority, taskAssignments, tasks, users } from "../db/schema.ts";
+import { recordEmailSql } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
 import {
@@ -23,10 +29,23 @@ import {
   visibleTasks,
 } from "./tasks.policy.ts";
 import type { TaskInput, TaskListQuery, TaskResponse } from "./tasks.schemas.ts";
+import {
+  affectedUsers,
+  allActiveUsers,
+  assertTaskUnchanged,
+  changeAssigneesStatement,
+  departmentExists,
+  FactsChanged,
+  firstRow,
+  intArray,
+  withRetries,
+} from "./write-batch.ts";
 
 export type TaskRow = typeof tasks.$inferSelect;
 export interface TaskRecord extends TaskRow {
   assigneeIds: number[];
+  /** The row version (`xmin`) the record was read at; a write batch re-checks it. */
+  version: string;
 }
 
 /** The outcome of a write: what to answer, whom to email, whose caches to refresh. */
@@ -70,37 +89,29 @@ export function toTaskResponse(task: TaskRecord): TaskResponse {
   };
 }
 
-async function assigneesOf(db: Queryable, taskIds: number[]): Promise<Map<number, number[]>> {
-  const byTask = new Map<number, number[]>(taskIds.map((id) => [id, []]));
-  if (taskIds.length === 0) return byTask;
-  const rows = await db
-    .select({ taskId: taskAssignees.taskId, userId: taskAssignees.userId })
-    .from(taskAssignees)
-    .where(inArray(taskAssignees.taskId, taskIds));
-  for (const row of rows) byTask.get(row.taskId)?.push(row.userId);
-  return byTask;
+/** A task's assignees, ascending, as one correlated subquery (no second round trip). */
+const ASSIGNEE_IDS: SQL<number[]> =
+  sql`coalesce((select array_agg(a.user_id order by a.user_id) from task_assignees a where a.task_id = ${tasks.id}), '{}')`;
+
+/** Every column of a task, its assignees and its row version: one row says all a read or a write needs. */
+export const TASK_RECORD = {
+  ...getTableColumns(tasks),
+  assigneeIds: ASSIGNEE_IDS,
+  version: sql<string>`${tasks}.xmin::text`,
+};
+
+function liveTask(id: number): SQL | undefined {
+  return and(eq(tasks.id, id), isNull(tasks.deletedAt));
 }
 
-async function withAssignees(db: Queryable, rows: TaskRow[]): Promise<TaskRecord[]> {
-  const byTask = await assigneesOf(
-    db,
-    rows.map((row) => row.id),
-  );
-  return rows.map((row) => ({ ...row, assigneeIds: byTask.get(row.id) ?? [] }));
+/** The live task with its assignees and version, as a query a `db.batch` can hold. */
+export function taskQuery(db: Db, id: number) {
+  return db.select(TASK_RECORD).from(tasks).where(liveTask(id));
 }
 
-/**
- * A live (not deleted) task with its assignees, or a 404. Inside a transaction pass `lock` to
- * hold the row until commit, so concurrent writes to one task are serialised.
- */
-export async function loadTask(db: Queryable, id: number, options: { lock?: boolean } = {}): Promise<TaskRecord> {
-  const query = db
-    .select()
-    .from(tasks)
-    .where(and(eq(tasks.id, id), isNull(tasks.deletedAt)));
-  const [row] = options.lock ? await query.for("update") : await query;
-  if (!row) throw ApiError.notFound("Task");
-  const [record] = await withAssignees(db, [row]);
+/** A live (not deleted) task with its assignees, or a 404. One query. */
+export async function loadTask(db: Queryable, id: number): Promise<TaskRecord> {
+  const [record] = await db.select(TASK_RECORD).from(tasks).where(liveTask(id));
   if (!record) throw ApiError.notFound("Task");
   return record;
 }
@@ -161,7 +172,7 @@ function ordering(query: TaskListQuery): SQL[] {
   return [primary, descending ? desc(tasks.id) : asc(tasks.id)];
 }
 
-/** One page of the tasks the user can see, filtered and ordered. */
+/** One page of the tasks the user can see, filtered and ordered: one round trip (count and page in one batch). */
 export async function listTasks(
   db: Db,
   user: Actor,
@@ -170,27 +181,24 @@ export async function listTasks(
 ): Promise<{ count: number; results: TaskResponse[] }> {
   const where = and(...listConditions(user, query));
   const { limit, offset } = pageWindow(page);
-  const [total, rows] = await Promise.all([
+  const [total, rows] = await db.batch([
     db.select({ n: count() }).from(tasks).where(where),
     db
-      .select()
+      .select(TASK_RECORD)
       .from(tasks)
       .where(where)
       .orderBy(...ordering(query))
       .limit(limit)
       .offset(offset),
   ]);
-  const records = await withAssignees(db, rows);
-  return { count: total[0]?.n ?? 0, results: records.map(toTaskResponse) };
+  return { count: total[0]?.n ?? 0, results: rows.map(toTaskResponse) };
 }
 
 /**
  * The cache freshness marker: how many tasks the user relates to (deleted included), the latest
- * `updated_at` among them, and the sum of their row versions' `xmin`. The timestamp alone is not
- * enough: it is taken when the statement runs, not at commit, so a write that commits after a
- * later-stamped one leaves the maximum unchanged (an admin, whose KV version such a write does
- * not bump, would be served the page cached in between). Every committed insert, update or soft
- * delete gives its row a newer transaction id, so the sum moves with each one, in commit order.
+ * `updated_at` among them, and the sum of their row versions' `xmin`. No longer read by the task
+ * routes (their cache versions are replaced by every write, see `affectedUsers`); kept until its
+ * last callers are gone.
  */
 export async function taskFreshness(db: Db, user: Actor): Promise<string> {
   const [row] = await db
@@ -204,12 +212,24 @@ export async function taskFreshness(db: Db, user: Actor): Promise<string> {
   return `${row?.n ?? 0}@${row?.latest ?? "-"}@${row?.versions ?? "0"}`;
 }
 
-async function assertUsersExist(db: Queryable, ids: readonly number[], field: string): Promise<void> {
-  if (ids.length === 0) return;
-  const found = await db
+/** The active users among `ids`, as a query a `db.batch` can hold. */
+function activeUsersQuery(db: Db, ids: readonly number[]) {
+  return db
     .select({ id: users.id })
     .from(users)
-    .where(and(inArray(users.id, [...ids]), eq(users.isActive, true)));
+    .where(and(sql`${users.id} = any(${intArray(ids)})`, eq(users.isActive, true)));
+}
+
+/** A department, as a query a `db.batch` can hold (no row: no such department, or none named). */
+function departmentQuery(db: Db, departmentId: number | null) {
+  return db
+    .select({ id: departments.id })
+    .from(departments)
+    .where(departmentId === null ? sql`false` : eq(departments.id, departmentId));
+}
+
+/** 400 unless every one of `ids` is among the active users `found`. */
+function assertUsersExist(ids: readonly number[], found: readonly { id: number }[], field: string): void {
   const known = new Set(found.map((row) => row.id));
   const missing = ids.filter((id) => !known.has(id));
   if (missing.length > 0) {
@@ -219,89 +239,45 @@ async function assertUsersExist(db: Queryable, ids: readonly number[], field: st
   }
 }
 
-async function departmentManager(db: Queryable, departmentId: number | null): Promise<number | null> {
-  if (departmentId === null) return null;
-  const [row] = await db
-    .select({ managerId: departments.managerId })
-    .from(departments)
-    .where(eq(departments.id, departmentId));
-  if (!row) throw ApiError.invalidParameter("department", `no department with id ${departmentId}`);
-  return row.managerId;
-}
-
-async function recipients(db: Queryable, ids: readonly number[]): Promise<{ email: string; userId: number }[]> {
-  if (ids.length === 0) return [];
-  const rows = await db
-    .select({ email: users.email, userId: users.id })
-    .from(users)
-    .where(and(inArray(users.id, [...new Set(ids)]), eq(users.isActive, true)));
-  return rows;
-}
-
-/** Adds and removes assignees with one audit row per user changed; emails each new assignee. */
-async function changeAssignees(
-  tx: Tx,
-  caller: Caller,
-  task: TaskRecord,
-  add: readonly number[],
-  remove: readonly number[],
-): Promise<{ added: number[]; removed: number[]; emailIds: number[] }> {
-  let added: number[] = [];
-  let removed: number[] = [];
-  if (add.length > 0) {
-    const rows = await tx
-      .insert(taskAssignees)
-      .values([...new Set(add)].map((userId) => ({ taskId: task.id, userId })))
-      .onConflictDoNothing()
-      .returning({ userId: taskAssignees.userId });
-    added = rows.map((row) => row.userId);
+/** 400 when a department is named and `found` (its query's rows) says it does not exist. */
+function assertDepartmentExists(departmentId: number | null, found: readonly unknown[]): void {
+  if (departmentId !== null && found.length === 0) {
+    throw ApiError.invalidParameter("department", `no department with id ${departmentId}`);
   }
-  if (remove.length > 0) {
-    const rows = await tx
-      .delete(taskAssignees)
-      .where(and(eq(taskAssignees.taskId, task.id), inArray(taskAssignees.userId, [...new Set(remove)])))
-      .returning({ userId: taskAssignees.userId });
-    removed = rows.map((row) => row.userId);
-  }
-  const audit = [
-    ...added.map((userId) => ({ userId, action: "assigned" as const })),
-    ...removed.map((userId) => ({ userId, action: "unassigned" as const })),
-  ];
-  if (audit.length > 0) {
-    await tx.insert(taskAssignments).values(
-      audit.map((row) => ({
-        taskId: task.id,
-        assignedToId: row.userId,
-        assignedById: caller.id,
-        action: row.action,
-      })),
-    );
-  }
-  const emailIds = await recordEmail(tx, "task_assigned", await recipients(tx, added), {
-    taskId: task.id,
-    title: task.title,
-    assignedByName: caller.fullName || "A colleague",
-  });
-  return { added, removed, emailIds };
 }
 
-async function completionEmails(tx: Tx, task: TaskRecord, completedAt: Date): Promise<number[]> {
-  return recordEmail(tx, "task_completed", await recipients(tx, [task.creatorId, ...task.assigneeIds]), {
-    taskId: task.id,
-    title: task.title,
-    completedAt: completedAt.toISOString(),
-  });
+/** `2025-01-02T03:04:05.678Z` for a timestamptz in SQL: exactly what `Date#toISOString` gives for it. */
+function isoText(timestamp: SQL): SQL {
+  return sql`to_char(${timestamp} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
 }
 
-/** Everyone whose view of this task may change: creator, assigner, assignees, department manager. */
-async function stakeholders(db: Queryable, task: TaskRecord, extra: readonly number[] = []): Promise<number[]> {
-  const managerId =
-    task.departmentId === null ? null : await departmentManager(db, task.departmentId).catch(() => null);
-  return [task.creatorId, task.assignedById, managerId, ...task.assigneeIds, ...extra].filter(
-    (id): id is number => typeof id === "number",
+/**
+ * The `task_completed` mail as a batch statement: to the creator and the assignees as the batch
+ * left them, with the `completed_at` an earlier statement of the batch set (Postgres's clock).
+ */
+function completionEmailStatement(db: Db, taskId: number, title: string) {
+  const token = `{completed-at:${crypto.randomUUID()}}`;
+  const mail = recordEmailSql(
+    "task_completed",
+    { taskId, title, completedAt: token },
+    sql`u.id in (select creator_id from tasks where id = ${taskId} union select user_id from task_assignees where task_id = ${taskId})`,
+    { token, value: isoText(sql`(select completed_at from tasks where id = ${taskId})`) },
   );
+  return db.execute<{ id: number }>(mail);
 }
 
+/** A batch statement that does nothing: keeps a batch's shape when a step has nothing to do. */
+function nothing(db: Db) {
+  return db.execute<{ id: number }>(sql`select 1 as id where false`);
+}
+
+const ids = (result: { rows: { id: number }[] }): number[] => result.rows.map((row) => row.id);
+
+/**
+ * Round trip 1 reads the department, the assignees and reserves the task's id (only when both are
+ * valid, so a rejected request uses no id); round trip 2 inserts the task, its creation mail, its
+ * assignees with their audit rows and mail, and reads who can see it.
+ */
 export async function createTask(
   db: Db,
   caller: Caller,
@@ -309,42 +285,64 @@ export async function createTask(
 ): Promise<WriteResult<TaskResponse>> {
   const assignees = [...new Set(input.assignees ?? [])];
   assertMayAssignUsers(caller, assignees);
-  return db.transaction(async (tx) => {
-    const departmentId = input.department === undefined ? caller.departmentId : input.department;
-    const managerId = await departmentManager(tx, departmentId);
-    await assertUsersExist(tx, assignees, "assignees");
-    const now = new Date();
+  const departmentId = input.department === undefined ? caller.departmentId : input.department;
+  const valid = sql`${departmentExists(departmentId)} and ${allActiveUsers(assignees)}`;
+  return withRetries(async () => {
+    const [department, found, reserved] = await db.batch([
+      departmentQuery(db, departmentId),
+      activeUsersQuery(db, assignees),
+      db.execute<{ id: number }>(sql`select nextval(pg_get_serial_sequence('tasks', 'id'))::int as id where ${valid}`),
+    ]);
+    assertDepartmentExists(departmentId, department);
+    assertUsersExist(assignees, found, "assignees");
+    const id = firstRow(reserved).id;
+
     const status = input.status ?? "todo";
-    const [row] = await tx
-      .insert(tasks)
-      .values({
-        title: input.title,
-        description: input.description ?? "",
-        status,
-        priority: input.priority ?? "medium",
-        dueDate: input.due_date ?? null,
-        estimateHours:
-          input.estimate_hours === undefined || input.estimate_hours === null ? null : input.estimate_hours.toFixed(2),
-        departmentId,
-        creatorId: caller.id,
-        assignedById: assignees.length > 0 ? caller.id : null,
-        completedAt: status === "done" ? now : null,
-      })
-      .returning();
+    const creatorName = caller.fullName || "A colleague";
+    const [, inserted, createdMail, assigned, audience] = await db.batch([
+      db.execute(sql`select edge_assert(${valid}, 'task facts changed') as ok`),
+      db
+        .insert(tasks)
+        .values({
+          id,
+          title: input.title,
+          description: input.description ?? "",
+          status,
+          priority: input.priority ?? "medium",
+          dueDate: input.due_date ?? null,
+          estimateHours:
+            input.estimate_hours === undefined || input.estimate_hours === null
+              ? null
+              : input.estimate_hours.toFixed(2),
+          departmentId,
+          creatorId: caller.id,
+          assignedById: assignees.length > 0 ? caller.id : null,
+          completedAt: status === "done" ? new Date() : null,
+        })
+        .returning(TASK_RECORD),
+      db.execute<{ id: number }>(
+        recordEmailSql(
+          "task_created",
+          { taskId: id, title: input.title, creatorName },
+          sql`u.id = ${caller.id} or u.id = (select manager_id from departments where id = ${departmentId}::int)`,
+        ),
+      ),
+      changeAssigneesStatement(db, {
+        taskId: id,
+        callerId: caller.id,
+        add: assignees,
+        remove: [],
+        mail: { taskId: id, title: input.title, assignedByName: creatorName },
+      }),
+      affectedUsers(db, id, null),
+    ]);
+    const row = inserted[0];
     if (!row) throw new Error("insert returned no row");
-    const task: TaskRecord = { ...row, assigneeIds: [] };
-    const emailIds = await recordEmail(
-      tx,
-      "task_created",
-      await recipients(tx, [caller.id, ...(managerId === null ? [] : [managerId])]),
-      { taskId: task.id, title: task.title, creatorName: caller.fullName || "A colleague" },
-    );
-    const assigned = await changeAssignees(tx, caller, task, assignees, []);
-    task.assigneeIds = assigned.added;
+    const added = firstRow(assigned).added;
     return {
-      value: toTaskResponse(task),
-      emailIds: [...emailIds, ...assigned.emailIds],
-      affectedUserIds: [caller.id, ...assignees, ...(managerId === null ? [] : [managerId])],
+      value: toTaskResponse({ ...row, assigneeIds: added }),
+      emailIds: [...ids(createdMail), ...firstRow(assigned).email_ids],
+      affectedUserIds: firstRow(audience).ids ?? [],
     };
   });
 }
@@ -373,88 +371,119 @@ function changedFields(task: TaskRecord, input: TaskInput): string[] {
   return changed;
 }
 
-/** PUT and PATCH. Only fields that change are checked against the caller's rights. */
+/**
+ * PUT and PATCH. Only fields that change are checked against the caller's rights. Round trip 1
+ * reads the task, the named assignees and the named department; round trip 2 (only when something
+ * changes) re-checks and writes assignees, the task and the completion mail.
+ */
 export async function updateTask(
   db: Db,
   caller: Caller,
   id: number,
   input: TaskInput,
 ): Promise<WriteResult<TaskResponse>> {
-  return db.transaction(async (tx) => {
-    const task = await loadTask(tx, id, { lock: true });
+  const named = [...new Set(input.assignees ?? [])];
+  const newDepartment = input.department ?? null;
+  return withRetries(async () => {
+    const [found, active, department] = await db.batch([
+      taskQuery(db, id),
+      activeUsersQuery(db, named),
+      departmentQuery(db, newDepartment),
+    ]);
+    const task = found[0];
+    if (!task) throw ApiError.notFound("Task");
     const changed = changedFields(task, input);
     assertCanUpdate(caller, facts(task), changed);
-    const before = await stakeholders(tx, task);
     if (changed.length === 0) return { value: toTaskResponse(task), emailIds: [], affectedUserIds: [] };
 
-    const emailIds: number[] = [];
-    let assigneeIds = task.assigneeIds;
+    let add: number[] = [];
+    let remove: number[] = [];
     if (changed.includes("assignees") && input.assignees) {
       const next = new Set(input.assignees);
-      const add = [...next].filter((userId) => !task.assigneeIds.includes(userId));
-      const remove = task.assigneeIds.filter((userId) => !next.has(userId));
+      add = [...next].filter((userId) => !task.assigneeIds.includes(userId));
+      remove = task.assigneeIds.filter((userId) => !next.has(userId));
       assertCanAssign(caller, facts(task), [...add, ...remove]);
-      await assertUsersExist(tx, add, "assignees");
-      const result = await changeAssignees(tx, caller, task, add, remove);
-      emailIds.push(...result.emailIds);
-      assigneeIds = [...task.assigneeIds.filter((userId) => !result.removed.includes(userId)), ...result.added];
+      assertUsersExist(add, active, "assignees");
     }
-    if (changed.includes("department") && input.department !== undefined) await departmentManager(tx, input.department);
+    const departmentChanges = changed.includes("department");
+    if (departmentChanges) assertDepartmentExists(newDepartment, department);
 
     const completing = input.status === "done" && task.status !== "done";
     const reopening = input.status !== undefined && input.status !== "done" && task.status === "done";
-    const [row] = await tx
-      .update(tasks)
-      .set({
-        title: input.title,
-        description: input.description,
-        status: input.status,
-        priority: input.priority,
-        dueDate: input.due_date,
-        estimateHours:
-          input.estimate_hours === undefined
-            ? undefined
-            : input.estimate_hours === null
-              ? null
-              : input.estimate_hours.toFixed(2),
-        departmentId: input.department,
-        assignedById: changed.includes("assignees") && input.assignees?.length ? caller.id : undefined,
-        completedAt: completing ? sql`clock_timestamp()` : reopening ? null : undefined,
-        updatedAt: sql`clock_timestamp()`,
-      })
-      .where(eq(tasks.id, id))
-      .returning();
-    if (!row) throw ApiError.notFound("Task");
-    const updated: TaskRecord = { ...row, assigneeIds };
-    if (completing && row.completedAt) emailIds.push(...(await completionEmails(tx, updated, row.completedAt)));
-    const after = await stakeholders(tx, updated, task.assigneeIds);
-    return { value: toTaskResponse(updated), emailIds, affectedUserIds: [...before, ...after] };
+    const title = input.title ?? task.title;
+    const [, assigned, updated, completedMail, audience] = await db.batch([
+      assertTaskUnchanged(db, id, task.version, {
+        also: sql`${departmentExists(departmentChanges ? newDepartment : null)} and ${allActiveUsers(add)}`,
+      }),
+      changeAssigneesStatement(db, {
+        taskId: id,
+        callerId: caller.id,
+        add,
+        remove,
+        mail: { taskId: id, title: task.title, assignedByName: caller.fullName || "A colleague" },
+      }),
+      db
+        .update(tasks)
+        .set({
+          title: input.title,
+          description: input.description,
+          status: input.status,
+          priority: input.priority,
+          dueDate: input.due_date,
+          estimateHours:
+            input.estimate_hours === undefined
+              ? undefined
+              : input.estimate_hours === null
+                ? null
+                : input.estimate_hours.toFixed(2),
+          departmentId: input.department,
+          assignedById: changed.includes("assignees") && input.assignees?.length ? caller.id : undefined,
+          completedAt: completing ? sql`clock_timestamp()` : reopening ? null : undefined,
+          updatedAt: sql`clock_timestamp()`,
+        })
+        .where(eq(tasks.id, id))
+        .returning(TASK_RECORD),
+      completing ? completionEmailStatement(db, id, title) : nothing(db),
+      affectedUsers(db, id, facts(task)),
+    ]);
+    const row = updated[0];
+    if (!row) throw new FactsChanged();
+    return {
+      value: toTaskResponse(row),
+      emailIds: [...firstRow(assigned).email_ids, ...ids(completedMail)],
+      affectedUserIds: firstRow(audience).ids ?? [],
+    };
   });
 }
 
 export async function deleteTask(db: Db, caller: Actor, id: number): Promise<WriteResult<null>> {
-  return db.transaction(async (tx) => {
-    const task = await loadTask(tx, id, { lock: true });
+  return withRetries(async () => {
+    const task = await loadTask(db, id);
     assertCanDelete(caller, facts(task));
-    await tx
-      .update(tasks)
-      .set({ deletedAt: sql`clock_timestamp()`, updatedAt: sql`clock_timestamp()` })
-      .where(eq(tasks.id, id));
-    return { value: null, emailIds: [], affectedUserIds: await stakeholders(tx, task) };
+    const [, , audience] = await db.batch([
+      assertTaskUnchanged(db, id, task.version),
+      db
+        .update(tasks)
+        .set({ deletedAt: sql`clock_timestamp()`, updatedAt: sql`clock_timestamp()` })
+        .where(eq(tasks.id, id)),
+      affectedUsers(db, id, facts(task)),
+    ]);
+    return { value: null, emailIds: [], affectedUserIds: firstRow(audience).ids ?? [] };
   });
 }
 
 /**
  * Idempotent: the first call sets `completed_at` and emails creator and assignees; later calls
- * return the same `completed_at` and send nothing. The row lock makes concurrent calls agree.
+ * return the same `completed_at` and send nothing. Concurrent calls agree: the batch of every call
+ * but the first finds the task changed, and its second attempt reads it done.
  */
 export async function completeTask(
   db: Db,
   caller: Actor,
   id: number,
 ): Promise<WriteResult<{ status: "done"; completed_at: string }>> {
-  return db.transaction(async (tx) => {
-    const task = await loadTask(tx, id, { lock: true });
+  return withRetries(async () => {
+    const task = await loadTask(db, id);
     assertCanComplete(caller, facts(task));
     if (task.status === "done" && task.completedAt) {
       return {
@@ -463,17 +492,22 @@ export async function completeTask(
         affectedUserIds: [],
       };
     }
-    const [row] = await tx
-      .update(tasks)
-      .set({ status: "done", completedAt: sql`clock_timestamp()`, updatedAt: sql`clock_timestamp()` })
-      .where(eq(tasks.id, id))
-      .returning({ completedAt: tasks.completedAt });
-    const completedAt = row?.completedAt ?? new Date();
-    const emailIds = await completionEmails(tx, task, completedAt);
+    const [, updated, completedMail, audience] = await db.batch([
+      assertTaskUnchanged(db, id, task.version),
+      db
+        .update(tasks)
+        .set({ status: "done", completedAt: sql`clock_timestamp()`, updatedAt: sql`clock_timestamp()` })
+        .where(eq(tasks.id, id))
+        .returning({ completedAt: tasks.completedAt }),
+      completionEmailStatement(db, id, task.title),
+      affectedUsers(db, id, facts(task)),
+    ]);
+    const completedAt = updated[0]?.completedAt;
+    if (!completedAt) throw new FactsChanged();
     return {
       value: { status: "done", completed_at: completedAt.toISOString() },
-      emailIds,
-      affectedUserIds: await stakeholders(tx, task),
+      emailIds: ids(completedMail),
+      affectedUserIds: firstRow(audience).ids ?? [],
     };
   });
 }
@@ -487,28 +521,39 @@ export async function setAssignment(
   targets: readonly number[],
 ): Promise<WriteResult<number[]>> {
   const unique = [...new Set(targets)];
-  return db.transaction(async (tx) => {
-    const task = await loadTask(tx, id, { lock: true });
+  return withRetries(async () => {
+    const [found, active] = await db.batch([taskQuery(db, id), activeUsersQuery(db, unique)]);
+    const task = found[0];
+    if (!task) throw ApiError.notFound("Task");
     assertCanAssign(caller, facts(task), unique);
-    await assertUsersExist(tx, unique, "assignees");
-    const result =
-      action === "assign"
-        ? await changeAssignees(tx, caller, task, unique, [])
-        : await changeAssignees(tx, caller, task, [], unique);
-    await tx
-      .update(tasks)
-      .set({ updatedAt: sql`clock_timestamp()`, ...(action === "assign" ? { assignedById: caller.id } : {}) })
-      .where(eq(tasks.id, id));
-    const assigneeIds = [...task.assigneeIds.filter((userId) => !result.removed.includes(userId)), ...result.added];
+    assertUsersExist(unique, active, "assignees");
+    const [, assigned, updated, audience] = await db.batch([
+      assertTaskUnchanged(db, id, task.version, { also: allActiveUsers(unique) }),
+      changeAssigneesStatement(db, {
+        taskId: id,
+        callerId: caller.id,
+        add: action === "assign" ? unique : [],
+        remove: action === "assign" ? [] : unique,
+        mail: { taskId: id, title: task.title, assignedByName: caller.fullName || "A colleague" },
+      }),
+      db
+        .update(tasks)
+        .set({ updatedAt: sql`clock_timestamp()`, ...(action === "assign" ? { assignedById: caller.id } : {}) })
+        .where(eq(tasks.id, id))
+        .returning({ assigneeIds: ASSIGNEE_IDS }),
+      affectedUsers(db, id, facts(task)),
+    ]);
+    const row = updated[0];
+    if (!row) throw new FactsChanged();
     return {
-      value: assigneeIds.sort((a, b) => a - b),
-      emailIds: result.emailIds,
-      affectedUserIds: await stakeholders(tx, task, [...unique, caller.id]),
+      value: [...row.assigneeIds].sort((a, b) => a - b),
+      emailIds: firstRow(assigned).email_ids,
+      affectedUserIds: firstRow(audience).ids ?? [],
     };
   });
 }
 
-/** The assignment audit trail with seed 004's visibility; deleted tasks' records are gone too. */
+/** The assignment audit trail with seed 004's visibility; deleted tasks' records are gone too. One round trip. */
 export async function listAssignments(
   db: Db,
   user: Actor,
@@ -529,7 +574,7 @@ export async function listAssignments(
   if (filters.user) conditions.push(eq(taskAssignments.assignedToId, filters.user));
   const where = and(...conditions);
   const { limit, offset } = pageWindow(page);
-  const [total, rows] = await Promise.all([
+  const [total, rows] = await db.batch([
     db.select({ n: count() }).from(taskAssignments).innerJoin(tasks, eq(tasks.id, taskAssignments.taskId)).where(where),
     db
       .select({
