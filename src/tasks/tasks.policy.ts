@@ -3,7 +3,7 @@
  * comment, attachment, assignment and report route asks this module; nothing else decides access.
  *
  * Two views of the same rules: `visibleTasks` is the SQL predicate used by every list, count,
- * report and cache marker, and `taskAccess` evaluates one loaded task in memory. They must agree:
+ * and report, and `taskAccess` evaluates one loaded task in memory. They must agree:
  * a task is readable exactly when `taskAccess` is not "none".
  */
 import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
@@ -39,10 +39,7 @@ export function taskAccess(user: Actor, task: TaskFacts): TaskAccess {
   return task.assigneeIds.includes(user.id) ? "assignee" : "none";
 }
 
-/**
- * The rows of `tasks` this user relates to, deleted ones included (the cache freshness marker
- * needs deletions to show). Mirrors `taskAccess`.
- */
+/** The rows of `tasks` this user relates to, deleted ones included. Mirrors `taskAccess`. */
 export function relatedTasks(user: Actor): SQL {
   if (isAdmin(user)) return sql`true`;
   const assigned = sql`exists (select 1 from task_assignees ta where ta.task_id = ${tasks.id} and ta.user_id = ${user.id})`;

@@ -24,7 +24,6 @@ import {
   assertCanRead,
   assertCanUpdate,
   assertMayAssignUsers,
-  relatedTasks,
   type TaskFacts,
   visibleTasks,
 } from "./tasks.policy.ts";
@@ -192,24 +191,6 @@ export async function listTasks(
       .offset(offset),
   ]);
   return { count: total[0]?.n ?? 0, results: rows.map(toTaskResponse) };
-}
-
-/**
- * The cache freshness marker: how many tasks the user relates to (deleted included), the latest
- * `updated_at` among them, and the sum of their row versions' `xmin`. No longer read by the task
- * routes (their cache versions are replaced by every write, see `affectedUsers`); kept until its
- * last callers are gone.
- */
-export async function taskFreshness(db: Db, user: Actor): Promise<string> {
-  const [row] = await db
-    .select({
-      n: count(),
-      latest: sql<string | null>`max(${tasks.updatedAt})::text`,
-      versions: sql<string>`coalesce(sum((${tasks}.xmin::text)::bigint), 0)::text`,
-    })
-    .from(tasks)
-    .where(relatedTasks(user));
-  return `${row?.n ?? 0}@${row?.latest ?? "-"}@${row?.versions ?? "0"}`;
 }
 
 /** The active users among `ids`, as a query a `db.batch` can hold. */

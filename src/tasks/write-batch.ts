@@ -32,8 +32,12 @@ const PG_SERIALIZATION_FAILURE = "40001";
 const PG_DEADLOCK_DETECTED = "40P01";
 const RETRYABLE = new Set([PG_FACTS_CHANGED, PG_SERIALIZATION_FAILURE, PG_DEADLOCK_DETECTED, PG_FOREIGN_KEY_VIOLATION]);
 
-/** How many times a write reads its facts and tries its batch before answering 409. */
-export const MAX_ATTEMPTS = 3;
+/**
+ * How many times a write reads its facts and tries its batch before answering 409. Each round
+ * lets at least one of the writers racing on a task commit, so this many writers hitting one task
+ * at the same moment all land; only a task written to non-stop answers 409.
+ */
+export const MAX_ATTEMPTS = 5;
 
 export const TASK_CHANGED_DETAIL =
   "The task was changed by someone else while your request was being applied, several times in a row. " +
