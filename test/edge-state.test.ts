@@ -3,11 +3,10 @@
  * write its reader could see, for the writer and for everyone else who can see the change; the
  * user's edge state object being wiped, reset or unreachable costs speed, never correctness.
  */
-import { createExecutionContext, runInDurableObject, waitOnExecutionContext } from "cloudflare:test";
+import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { userStateOf } from "../src/edge-state/user-state.client.ts";
-import worker from "../src/index.ts";
-import { api, BASE, clientIp, json, testEnv } from "./helpers.ts";
+import { api, callWorker, clientIp, json, testEnv } from "./helpers.ts";
 import { type Member, makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
 
 const userState = (userId: number) => userStateOf(testEnv, userId);
@@ -182,20 +181,8 @@ describe("the user's edge state object lost, reset or unreachable", () => {
         get: () => new Proxy({}, { get: () => unreachable }),
       },
     };
-    const call = async (path: string, token: string, init: RequestInit = {}) => {
-      const headers = new Headers(init.headers);
-      headers.set("Authorization", `Bearer ${token}`);
-      if (init.body) headers.set("Content-Type", "application/json");
-      const ctx = createExecutionContext();
-      const response = await worker.fetch(
-        new Request(`${BASE}${path}`, { ...init, headers }),
-        down as unknown as Env,
-        ctx,
-      );
-      const body = await response.text();
-      await waitOnExecutionContext(ctx);
-      return new Response(body, { status: response.status, headers: response.headers });
-    };
+    const call = (path: string, token: string, init: RequestInit = {}) =>
+      callWorker(down as unknown as Env, path, token, init);
 
     const detail = await call(`/tasks/${task.id}/`, org.employee.token);
     expect(detail.status).toBe(200);

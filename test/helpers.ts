@@ -3,12 +3,14 @@
  * assertions. Each test makes its own users (unique emails), so files can run in any order.
  */
 
+import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { env, exports } from "cloudflare:workers";
 import { eq } from "drizzle-orm";
 import { getConfig } from "../src/config.ts";
 import { connect, type Database } from "../src/db/client.ts";
 import { type Role, users } from "../src/db/schema.ts";
 import { userStateOf } from "../src/edge-state/user-state.client.ts";
+import worker from "../src/index.ts";
 
 export const BASE = "http://api.test/api/v1";
 export const PASSWORD = "Sturdy-Passw0rd!";
@@ -153,4 +155,20 @@ export async function eventually<T>(
  */
 export async function accountChangedOutsideApi(userId: number): Promise<void> {
   await userStateOf(testEnv, userId).userChanged();
+}
+
+/**
+ * One request straight to the worker with `env` in place of the test environment (a binding
+ * replaced by one that fails, a connection string with its own name), its `waitUntil` work
+ * awaited before returning. An empty `token` sends no Authorization header.
+ */
+export async function callWorker(env: Env, path: string, token: string, init: RequestInit = {}): Promise<Response> {
+  const headers = new Headers(init.headers);
+  if (token) headers.set("Authorization", `Bearer ${token}`);
+  if (init.body) headers.set("Content-Type", "application/json");
+  const ctx = createExecutionContext();
+  const response = await worker.fetch(new Request(`${BASE}${path}`, { ...init, headers }), env, ctx);
+  const body = await response.text();
+  await waitOnExecutionContext(ctx);
+  return new Response(body, { status: response.status, headers: response.headers });
 }

@@ -6,10 +6,8 @@
  * CACHE binding, replaced by one whose every call fails as an unreachable KV does. Everything
  * else (Postgres, R2, Queues, the app) is the real thing.
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
-import worker from "../src/index.ts";
-import { BASE, createUser, testEnv } from "./helpers.ts";
+import { callWorker, createUser, testEnv } from "./helpers.ts";
 import { makeOrg, makeTask } from "./tasks-fixtures.ts";
 import { finished, formUpload, sampleCsv } from "./uploads-fixtures.ts";
 
@@ -19,16 +17,8 @@ const downKv = new Proxy(testEnv.CACHE, {
 });
 
 /** A request to the worker with KV up (`kv: "up"`) or failing on every call. */
-async function call(path: string, token: string, kv: "up" | "down", init: RequestInit = {}): Promise<Response> {
-  const env = kv === "up" ? testEnv : { ...testEnv, CACHE: downKv };
-  const headers = new Headers(init.headers);
-  headers.set("Authorization", `Bearer ${token}`);
-  if (init.body) headers.set("Content-Type", "application/json");
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`${BASE}${path}`, { ...init, headers }), env, ctx);
-  const body = await response.text();
-  await waitOnExecutionContext(ctx);
-  return new Response(body, { status: response.status, headers: response.headers });
+function call(path: string, token: string, kv: "up" | "down", init: RequestInit = {}): Promise<Response> {
+  return callWorker(kv === "up" ? testEnv : { ...testEnv, CACHE: downKv }, path, token, init);
 }
 
 describe("KV unavailable", () => {
@@ -90,9 +80,7 @@ describe("KV unavailable", () => {
   });
 
   it("the health check names KV as the failing part", async () => {
-    const ctx = createExecutionContext();
-    const response = await worker.fetch(new Request(`${BASE}/health-check/`), { ...testEnv, CACHE: downKv }, ctx);
-    await waitOnExecutionContext(ctx);
+    const response = await callWorker({ ...testEnv, CACHE: downKv }, "/health-check/", "");
     expect(response.status).toBe(503);
     const body = (await response.json()) as { detail: string; checks: Record<string, { status: string }> };
     expect(body.detail).toBe("Unavailable: kv.");

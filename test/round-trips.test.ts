@@ -8,10 +8,8 @@
  * calls are counted whatever else the suite runs meanwhile. (The user's edge state object runs
  * with the real environment; it is warmed first, and then has nothing to read.)
  */
-import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test";
 import { beforeAll, describe, expect, it } from "vitest";
-import worker from "../src/index.ts";
-import { BASE, createUser, type TestUser, testEnv } from "./helpers.ts";
+import { callWorker, createUser, type TestUser, testEnv } from "./helpers.ts";
 import { makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
 import { finished, formUpload, sampleCsv } from "./uploads-fixtures.ts";
 
@@ -38,18 +36,12 @@ interface Measured {
 /** One request to the worker; counts the database requests it made, `waitUntil` work included. */
 async function measure(path: string, token: string, init: RequestInit = {}): Promise<Measured> {
   const before = await requestsSoFar();
-  const headers = new Headers(init.headers);
-  headers.set("Authorization", `Bearer ${token}`);
-  if (init.body) headers.set("Content-Type", "application/json");
-  const ctx = createExecutionContext();
-  const response = await worker.fetch(new Request(`${BASE}${path}`, { ...init, headers }), counted, ctx);
-  const body = await response.text();
-  await waitOnExecutionContext(ctx);
+  const response = await callWorker(counted, path, token, init);
   return {
     status: response.status,
     cache: response.headers.get("X-Cache"),
     roundTrips: (await requestsSoFar()) - before,
-    body,
+    body: await response.text(),
   };
 }
 

@@ -7,9 +7,11 @@
  * watches the client's messages and closes both sides once it sees Terminate ('X').
  * Only loopback targets are accepted: this is a development tool, not an open proxy.
  */
+
 import { createServer, type Server } from "node:http";
 import net from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
+import { type Fault, FaultInjector, type FaultState } from "./fault-injector.ts";
 
 export interface RelayStats {
   open: number;
@@ -17,25 +19,9 @@ export interface RelayStats {
   terminated: number;
 }
 
-/**
- * A database outage for tests, scoped to the traffic of one object (an upload) so the rest of a
- * parallel test suite keeps its database: the first `skip` client messages containing every
- * string of `trigger` pass; the next one is not delivered and its connection is cut, as if
- * Postgres went away at that statement; then for `outageMs` every message mentioning `scope` is
- * cut the same way (the object's work cannot reach the database, retries included).
- */
-export interface RelayFault {
-  trigger: string[];
-  skip?: number;
-  scope: string;
-  outageMs: number;
-}
-
-export interface RelayFaultState {
-  fired: boolean;
-  /** Connections cut, the triggering one included. */
-  cut: number;
-}
+/** A relay fault: the triggering client message is not delivered and its connection is cut. */
+export type RelayFault = Fault;
+export type RelayFaultState = FaultState;
 
 export interface Relay {
   port: number;
@@ -45,51 +31,6 @@ export interface Relay {
   injectFault(fault: RelayFault): number;
   fault(id: number): RelayFaultState | undefined;
   close(): Promise<void>;
-}
-
-interface ArmedFault extends RelayFault, RelayFaultState {
-  seen: number;
-  until: number;
-}
-
-/** Decides, per client message, whether an armed fault cuts the connection instead of delivering it. */
-class FaultInjector {
-  private readonly faults = new Map<number, ArmedFault>();
-  private nextId = 1;
-
-  arm(fault: RelayFault): number {
-    const id = this.nextId++;
-    this.faults.set(id, { ...fault, seen: 0, until: 0, fired: false, cut: 0 });
-    return id;
-  }
-
-  state(id: number): RelayFaultState | undefined {
-    const fault = this.faults.get(id);
-    return fault && { fired: fault.fired, cut: fault.cut };
-  }
-
-  /** True when `chunk` must not reach Postgres and its connection must be cut. */
-  cuts(chunk: Buffer): boolean {
-    if (this.faults.size === 0) return false;
-    const now = Date.now();
-    for (const fault of this.faults.values()) {
-      if (fault.fired) {
-        if (now < fault.until && chunk.includes(fault.scope)) {
-          fault.cut++;
-          return true;
-        }
-        continue;
-      }
-      if (!fault.trigger.every((text) => chunk.includes(text))) continue;
-      fault.seen++;
-      if (fault.seen <= (fault.skip ?? 0)) continue;
-      fault.fired = true;
-      fault.until = now + fault.outageMs;
-      fault.cut++;
-      return true;
-    }
-    return false;
-  }
 }
 
 const LOOPBACK = new Set(["127.0.0.1", "localhost", "::1", "[::1]"]);
@@ -135,7 +76,12 @@ function parseTarget(url: string | undefined): { host: string; port: number } | 
   return { host: host.replace(/^\[|\]$/g, ""), port };
 }
 
-function pipe(ws: WebSocket, target: { host: string; port: number }, stats: RelayStats, faults: FaultInjector): void {
+function pipe(
+  ws: WebSocket,
+  target: { host: string; port: number },
+  stats: RelayStats,
+  faults: FaultInjector<RelayFault>,
+): void {
   stats.open++;
   stats.total++;
   const tcp = net.connect(target.port, target.host);
@@ -166,7 +112,7 @@ function pipe(ws: WebSocket, target: { host: string; port: number }, stats: Rela
 
   ws.on("message", (data: Buffer | ArrayBuffer | Buffer[]) => {
     const chunk = Buffer.isBuffer(data) ? data : Array.isArray(data) ? Buffer.concat(data) : Buffer.from(data);
-    if (faults.cuts(chunk)) {
+    if (faults.failing((text) => chunk.includes(text))) {
       // Cut without a word, as a dead network would: Postgres rolls back the open transaction.
       closeBoth();
       ws.terminate();
@@ -188,7 +134,7 @@ function pipe(ws: WebSocket, target: { host: string; port: number }, stats: Rela
 /** Starts the relay on `port` (0 picks a free one). `GET /stats` answers with connection counts. */
 export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
   const stats: RelayStats = { open: 0, total: 0, terminated: 0 };
-  const faults = new FaultInjector();
+  const faults = new FaultInjector<RelayFault>();
   const server: Server = createServer((req, res) => {
     if (req.url === "/stats") {
       res.writeHead(200, { "content-type": "application/json" });

@@ -20,8 +20,10 @@
  * idle session (a failed transaction, a lost socket, a stray BEGIN) is discarded, never reused.
  * Only loopback targets are accepted: this is a development tool, not an open proxy.
  */
+
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import pg from "pg";
+import { type Fault, FaultInjector, type FaultState } from "./fault-injector.ts";
 
 export interface SqlOverHttpOptions {
   host?: string;
@@ -51,19 +53,11 @@ export interface SqlOverHttpOptions {
  * without an answer, as when the network fails on the way back, so the caller cannot know whether
  * its write happened. Requests inside the outage window always fail at connect.
  */
-export interface SqlOverHttpFault {
-  trigger: string[];
-  skip?: number;
-  scope: string;
-  outageMs: number;
+export interface SqlOverHttpFault extends Fault {
   at?: "connect" | "answer";
 }
 
-export interface SqlOverHttpFaultState {
-  fired: boolean;
-  /** Requests failed, the triggering one included. */
-  cut: number;
-}
+export type SqlOverHttpFaultState = FaultState;
 
 export interface SqlOverHttpStats {
   requests: number;
@@ -291,53 +285,6 @@ async function readBody(request: IncomingMessage, limit: number): Promise<Buffer
 
 // ---- faults --------------------------------------------------------------------------------------
 
-interface ArmedFault extends SqlOverHttpFault, SqlOverHttpFaultState {
-  seen: number;
-  until: number;
-}
-
-/** Decides, per request, whether an armed fault makes it fail, and where. */
-class FaultInjector {
-  private readonly faults = new Map<number, ArmedFault>();
-  private nextId = 1;
-
-  arm(fault: SqlOverHttpFault): number {
-    if (!Array.isArray(fault.trigger) || typeof fault.scope !== "string" || !(fault.outageMs >= 0))
-      throw new Error("a fault needs trigger (string[]), scope (string) and outageMs (number)");
-    const id = this.nextId++;
-    this.faults.set(id, { ...fault, seen: 0, until: 0, fired: false, cut: 0 });
-    return id;
-  }
-
-  state(id: number): SqlOverHttpFaultState | undefined {
-    const fault = this.faults.get(id);
-    return fault && { fired: fault.fired, cut: fault.cut };
-  }
-
-  /** Where the request whose statements read `text` fails, if it does. */
-  failure(text: string): "connect" | "answer" | undefined {
-    if (this.faults.size === 0) return undefined;
-    const now = Date.now();
-    for (const fault of this.faults.values()) {
-      if (fault.fired) {
-        if (now < fault.until && text.includes(fault.scope)) {
-          fault.cut++;
-          return "connect";
-        }
-        continue;
-      }
-      if (!fault.trigger.every((part) => text.includes(part))) continue;
-      fault.seen++;
-      if (fault.seen <= (fault.skip ?? 0)) continue;
-      fault.fired = true;
-      fault.until = now + fault.outageMs;
-      fault.cut++;
-      return fault.at ?? "connect";
-    }
-    return undefined;
-  }
-}
-
 // ---- running statements --------------------------------------------------------------------------
 
 /** What the request knows about its client: whether it went away, and which backend to cancel. */
@@ -396,7 +343,7 @@ export async function startSqlOverHttp(port = 0, options: SqlOverHttpOptions = {
   const maxRequestBytes = options.maxRequestBytes ?? 64 * MiB;
   const maxResponseBytes = options.maxResponseBytes ?? 64 * MiB;
   const pools = new Map<string, pg.Pool>();
-  const faults = new FaultInjector();
+  const faults = new FaultInjector<SqlOverHttpFault>();
   let requests = 0;
   const byApplication = new Map<string, number>();
 
@@ -511,7 +458,10 @@ export async function startSqlOverHttp(port = 0, options: SqlOverHttpOptions = {
       const payload = parsePayload(await readBody(request, maxRequestBytes));
       const batch = Array.isArray(payload) ? undefined : parseBatchHeaders(request);
       const statements = Array.isArray(payload) ? payload : payload.batch;
-      const failure = faults.failure(statements.map((s) => [s.query, ...s.params].join("\n")).join("\n"));
+      const text = statements.map((s) => [s.query, ...s.params].join("\n")).join("\n");
+      const failing = faults.failing((part) => text.includes(part));
+      // Only the triggering request may fail on the way back; inside the outage all fail at connect.
+      const failure = failing && (failing.triggered ? (failing.fault.at ?? "connect") : "connect");
       if (failure === "connect") throw unreachable("connection refused (fault injected by a test)");
       const result = await execute(target, payload, batch, arrayMode, exchange);
       if (failure === "answer") {

@@ -9,6 +9,7 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
 import { type Db, PG_UNIQUE_VIOLATION, type PoolDb, pgErrorCode } from "../db/client.ts";
 import { authSessions, refreshTokens, users } from "../db/schema.ts";
+import { loadLogin } from "../edge-state/login-source.ts";
 import { edgeLogin, sessionRevoked, sessionStarted } from "../edge-state/user-state.client.ts";
 import { recordEmail } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -195,32 +196,10 @@ export async function authenticate(env: Env, db: () => Db, config: AppConfig, to
     if (!answer.ok) throw ApiError.unauthenticated(answer.reason === "gone" ? ACCOUNT_GONE : LOGIN_REVOKED);
     return { ...answer.user, sessionId: claims.sessionId, cacheVersions: answer.versions };
   }
-  const [row] = await db()
-    .select({
-      id: users.id,
-      email: users.email,
-      fullName: users.fullName,
-      role: users.role,
-      departmentId: users.departmentId,
-      isActive: users.isActive,
-      revokedAt: authSessions.revokedAt,
-      expiresAt: authSessions.expiresAt,
-    })
-    .from(authSessions)
-    .innerJoin(users, eq(users.id, authSessions.userId))
-    .where(and(eq(authSessions.id, claims.sessionId), eq(users.id, claims.userId)))
-    .limit(1);
-  if (!row?.isActive) throw ApiError.unauthenticated(ACCOUNT_GONE);
-  if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) throw ApiError.unauthenticated(LOGIN_REVOKED);
-  return {
-    id: row.id,
-    email: row.email,
-    fullName: row.fullName,
-    role: row.role,
-    departmentId: row.departmentId,
-    sessionId: claims.sessionId,
-    cacheVersions: null,
-  };
+  const login = await loadLogin(db(), claims.userId, claims.sessionId);
+  if (!login?.user) throw ApiError.unauthenticated(ACCOUNT_GONE);
+  if (login.revokedAt !== null || login.expiresAt <= Date.now()) throw ApiError.unauthenticated(LOGIN_REVOKED);
+  return { ...login.user, sessionId: claims.sessionId, cacheVersions: null };
 }
 
 export async function getUser(db: Db, id: number): Promise<UserResponse> {

@@ -1,10 +1,10 @@
 /**
- * What the user-state object reads from Postgres when it does not know a login: the session row
- * and its user, in one query over HTTP (one round trip).
+ * A login as Postgres holds it: the session row and its user, in one query (one round trip). The
+ * user-state object reads it when it does not know a login; requests read it directly only when
+ * that object cannot be reached.
  */
 import { and, eq } from "drizzle-orm";
-import type { AppConfig } from "../config.ts";
-import { connectHttp } from "../db/client.ts";
+import type { Queryable } from "../db/client.ts";
 import { authSessions, users } from "../db/schema.ts";
 import type { EdgeUser } from "./user-state.ts";
 
@@ -16,12 +16,8 @@ export interface LoadedLogin {
 }
 
 /** The login, or `null` when the session or its user does not exist. */
-export async function loadLogin(
-  config: Pick<AppConfig, "DATABASE_URL" | "PG_HTTP">,
-  userId: number,
-  sessionId: string,
-): Promise<LoadedLogin | null> {
-  const [row] = await connectHttp(config)
+export async function loadLogin(db: Queryable, userId: number, sessionId: string): Promise<LoadedLogin | null> {
+  const [row] = await db
     .select({
       id: users.id,
       email: users.email,

@@ -23,6 +23,7 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import { getConfig } from "../config.ts";
+import { connectHttp } from "../db/client.ts";
 import type { Role } from "../db/schema.ts";
 import { loadLogin } from "./login-source.ts";
 
@@ -83,7 +84,7 @@ export class UserState extends DurableObject<Env> {
 
     for (let attempt = 0; attempt < LOAD_ATTEMPTS; attempt++) {
       const generation = this.generation;
-      const login = await loadLogin(getConfig(this.env), userId, sessionId);
+      const login = await loadLogin(connectHttp(getConfig(this.env)), userId, sessionId);
       if (generation !== this.generation) continue;
       const loaded: Snapshot = { user: login?.user ?? null, loadedAt: Date.now() };
       const entry: SessionEntry = {
