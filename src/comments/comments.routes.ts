@@ -46,7 +46,7 @@ const createCommentRoute = createRoute({
   description: "Anyone who can read the task, assignees included.",
   middleware: [requireAuth, requireJson] as const,
   request: { params: IntIdParam, body: jsonBody(CreateCommentSchema) },
-  responses: { 201: jsonContent(CommentSchema, "The comment."), ...errorResponses(400, 401, 404, 413, 415, 429) },
+  responses: { 201: jsonContent(CommentSchema, "The comment."), ...errorResponses(400, 401, 404, 413, 415, 409, 429) },
 });
 
 const deleteRoute = createRoute({
@@ -58,7 +58,7 @@ const deleteRoute = createRoute({
   description: "Its author, HR or the CEO.",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam },
-  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
+  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 429) },
 });
 
 export const commentsRoutes = createRouter()

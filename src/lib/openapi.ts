@@ -40,7 +40,7 @@ const errorDescriptions = {
   401: "Not authenticated, or the token is invalid, expired or revoked.",
   403: "Authenticated but not allowed.",
   404: "Not found, or not visible to the caller.",
-  409: "Conflicts with the current state.",
+  409: "Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies.",
   413: "The body is too large.",
   415: "The body's content type is not accepted.",
   422: "Well-formed but cannot be processed.",

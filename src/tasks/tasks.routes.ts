@@ -80,7 +80,7 @@ const createTaskRoute = createRoute({
     "Any role may create. Without `department` the creator's is used. `assignees` makes it an assignment (employees may assign only themselves). Emails the department's manager and the creator, and each assignee.",
   middleware: [requireAuth, requireJson] as const,
   request: { body: jsonBody(CreateTaskSchema) },
-  responses: { 201: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 413, 415, 429) },
+  responses: { 201: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 413, 415, 409, 429) },
 });
 
 const getRoute = createRoute({
@@ -107,7 +107,7 @@ const putRoute = createRoute({
     "`title` is required; omitted optional fields keep their values. An assignee without other rights may change only `status` (403 otherwise).",
   middleware: [requireAuth, requireJson] as const,
   request: { params: IntIdParam, body: jsonBody(ReplaceTaskSchema) },
-  responses: { 200: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 404, 413, 415, 429) },
+  responses: { 200: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 404, 413, 415, 409, 429) },
 });
 
 const patchRoute = createRoute({
@@ -120,7 +120,7 @@ const patchRoute = createRoute({
     "An assignee without other rights may change only `status` (403 otherwise). Setting `status` to `done` completes the task (sets `completed_at`, emails once).",
   middleware: [requireAuth, requireJson] as const,
   request: { params: IntIdParam, body: jsonBody(PatchTaskSchema) },
-  responses: { 200: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 404, 413, 415, 429) },
+  responses: { 200: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 404, 413, 415, 409, 429) },
 });
 
 const deleteRoute = createRoute({
@@ -132,7 +132,7 @@ const deleteRoute = createRoute({
   description: "The task, its comments and attachments disappear from every read.",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam },
-  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
+  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 429) },
 });
 
 const completeRoute = (path: string, summary: string) =>
@@ -146,7 +146,7 @@ const completeRoute = (path: string, summary: string) =>
       "Idempotent: a second call returns the same `completed_at` and sends no second email. Creator and assignees are emailed once.",
     middleware: [requireAuth] as const,
     request: { params: IntIdParam },
-    responses: { 200: jsonContent(CompleteResponseSchema, "Done."), ...errorResponses(400, 401, 404, 429) },
+    responses: { 200: jsonContent(CompleteResponseSchema, "Done."), ...errorResponses(400, 401, 404, 409, 429) },
   });
 
 const assignRoute = (action: "assign" | "unassign") =>
@@ -162,7 +162,7 @@ const assignRoute = (action: "assign" | "unassign") =>
     request: { params: IntIdParam, body: jsonBody(AssignSchema) },
     responses: {
       200: jsonContent(AssignResponseSchema, "The task's assignees now."),
-      ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+      ...errorResponses(400, 401, 403, 404, 413, 415, 409, 429),
     },
   });
 
