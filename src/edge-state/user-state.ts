@@ -77,10 +77,18 @@ export class UserState extends DurableObject<Env> {
   /** Resolves a verified access token's login to the user and their cache versions. */
   async authenticate(userId: number, sessionId: string): Promise<AuthAnswer> {
     const now = Date.now();
-    const [session, snapshot] = await Promise.all([this.session(sessionId), this.snapshot()]);
+    // One storage read for the common case: a known live login and a fresh snapshot.
+    const stored = await this.ctx.storage.get<unknown>([sessionKey(sessionId), SNAPSHOT, VERSIONS]);
+    const session = stored.get(sessionKey(sessionId)) as SessionEntry | undefined;
+    const snapshot = stored.get(SNAPSHOT) as Snapshot | undefined;
+    const versions = stored.get(VERSIONS) as CacheVersions | undefined;
     if (session?.revoked) return { ok: false, reason: "revoked" };
     const fresh = snapshot && now - snapshot.loadedAt < SNAPSHOT_MAX_AGE_MS;
-    if (fresh && session && session.expiresAt > now) return this.answer(snapshot.user);
+    if (fresh && session && session.expiresAt > now) {
+      if (!snapshot.user) return { ok: false, reason: "gone" };
+      if (versions) return { ok: true, user: snapshot.user, versions };
+      return this.answer(snapshot.user);
+    }
 
     for (let attempt = 0; attempt < LOAD_ATTEMPTS; attempt++) {
       const generation = this.generation;
@@ -151,10 +159,6 @@ export class UserState extends DurableObject<Env> {
     const fresh: CacheVersions = { tasks: newVersion(), uploads: newVersion() };
     await this.ctx.storage.put(VERSIONS, fresh);
     return fresh;
-  }
-
-  private snapshot(): Promise<Snapshot | undefined> {
-    return this.ctx.storage.get<Snapshot>(SNAPSHOT);
   }
 
   private session(sessionId: string): Promise<SessionEntry | undefined> {
