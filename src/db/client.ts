@@ -51,10 +51,21 @@ function configureHttp(endpoint: string): void {
   httpConfigured = endpoint;
 }
 
-/** The request path's database over HTTP. Nothing to end: each query is its own request. */
+const httpDatabases = new Map<string, Db>();
+
+/**
+ * The request path's database over HTTP. Nothing to end: each query is its own request, so one
+ * instance per connection string serves every request of the isolate (it holds no socket or
+ * stream, only how to build and send queries; building it walks the whole schema).
+ */
 export function connectHttp(config: Pick<AppConfig, "DATABASE_URL" | "PG_HTTP">): Db {
   configureHttp(config.PG_HTTP);
-  return drizzleHttp({ client: neon(config.DATABASE_URL), schema });
+  let db = httpDatabases.get(config.DATABASE_URL);
+  if (!db) {
+    db = drizzleHttp({ client: neon(config.DATABASE_URL), schema });
+    httpDatabases.set(config.DATABASE_URL, db);
+  }
+  return db;
 }
 
 let relayConfigured = "";
