@@ -9,7 +9,7 @@
  * with the real environment; it is warmed first, and then has nothing to read.)
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { callWorker, createUser, type TestUser, testEnv } from "./helpers.ts";
+import { api, callWorker, createUser, json, type TestUser, testEnv } from "./helpers.ts";
 import { makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
 import { finished, formUpload, sampleCsv } from "./uploads-fixtures.ts";
 
@@ -89,6 +89,40 @@ describe("database round trips per request", () => {
     expect(list.cache).toBe("BYPASS");
     expect(list.roundTrips).toBeGreaterThanOrEqual(1);
     expect(list.roundTrips).toBeLessThanOrEqual(2);
+  });
+
+  it("every other authenticated GET costs one round trip", { timeout: 60_000 }, async () => {
+    const form = new FormData();
+    form.append("file", new File(["counted attachment"], "counted.txt", { type: "text/plain" }));
+    const attachment = await api(`/tasks/${taskId}/attachments/`, { token: org.manager.token, body: form });
+    expect(attachment.status).toBe(201);
+    const attachmentId = (await json<{ id: number }>(attachment)).id;
+    const owner: TestUser = await createUser();
+    const upload = await formUpload(owner, sampleCsv(100));
+    const done = await finished(owner, upload.id);
+    const reads: [string, string][] = [
+      [`/tasks/${taskId}/attachments/`, org.manager.token],
+      [`/attachments/${attachmentId}/`, org.manager.token],
+      [`/tasks/${taskId}/comments/`, org.manager.token],
+      ["/departments/", org.manager.token],
+      [`/departments/${org.departmentId}/`, org.manager.token],
+      ["/task-assignments/", org.manager.token],
+      ["/users/", org.ceo.token],
+      [`/users/${org.employee.id}/`, org.manager.token],
+      ["/csv-data/uploads/", owner.token],
+      [`/csv-data/uploads/${upload.id}/`, owner.token],
+      [`/csv-data/uploads/${upload.id}/progress/`, owner.token],
+      ["/jobs/", owner.token],
+      [`/jobs/${done.job}/`, owner.token],
+      ["/dev/outbox/", org.ceo.token],
+    ];
+    const costs: Record<string, number> = {};
+    for (const [path, token] of reads) {
+      const read = await measure(path, token);
+      expect(read.status, `${path}: ${read.body}`).toBe(200);
+      costs[path] = read.roundTrips;
+    }
+    expect(costs).toEqual(Object.fromEntries(reads.map(([path]) => [path, 1])));
   });
 
   it("each task and comment write costs at most two", async () => {

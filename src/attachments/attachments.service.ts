@@ -12,7 +12,7 @@ import { ApiError } from "../lib/errors.ts";
 import { errorFields, log } from "../lib/log.ts";
 import { type PresignContext, presignGet, presignPut } from "../storage/presign.ts";
 import { type Actor, assertCanChangeAttachments, assertCanRead } from "../tasks/tasks.policy.ts";
-import { facts, getTask, loadTask } from "../tasks/tasks.service.ts";
+import { facts, loadTask, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
 
 type AttachmentRow = typeof taskAttachments.$inferSelect;
 
@@ -48,13 +48,19 @@ function objectKey(taskId: number, filename: string): string {
   return `attachments/${taskId}/${crypto.randomUUID()}/${safe}`;
 }
 
+/** A task's ready attachments, if the caller can read the task: one round trip. */
 export async function listAttachments(db: Db, user: Actor, taskId: number): Promise<AttachmentResponse[]> {
-  await getTask(db, user, taskId);
-  const rows = await db
-    .select()
-    .from(taskAttachments)
-    .where(and(eq(taskAttachments.taskId, taskId), eq(taskAttachments.status, "ready")))
-    .orderBy(asc(taskAttachments.createdAt), asc(taskAttachments.id));
+  const [found, rows] = await db.batch([
+    taskQuery(db, taskId),
+    db
+      .select()
+      .from(taskAttachments)
+      .where(and(eq(taskAttachments.taskId, taskId), eq(taskAttachments.status, "ready")))
+      .orderBy(asc(taskAttachments.createdAt), asc(taskAttachments.id)),
+  ]);
+  const [task] = found;
+  if (!task) throw ApiError.notFound("Task");
+  assertCanRead(user, facts(task));
   return rows.map(toAttachmentResponse);
 }
 
@@ -134,15 +140,14 @@ async function findAttachment(
   id: number,
   options: { includePending?: boolean } = {},
 ): Promise<{ row: AttachmentRow; access: ReturnType<typeof facts> }> {
+  // The attachment and its live task (with assignees) in one query: one round trip.
   const [found] = await db
-    .select({ row: taskAttachments })
+    .select({ row: taskAttachments, task: TASK_RECORD })
     .from(taskAttachments)
     .innerJoin(tasks, eq(tasks.id, taskAttachments.taskId))
     .where(and(eq(taskAttachments.id, id), isNull(tasks.deletedAt)));
   if (!found || (!options.includePending && found.row.status !== "ready")) throw ApiError.notFound("Attachment");
-  const task = await loadTask(db, found.row.taskId).catch(() => {
-    throw ApiError.notFound("Attachment");
-  });
+  const task = found.task;
   try {
     assertCanRead(user, facts(task));
   } catch {

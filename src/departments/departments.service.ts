@@ -54,7 +54,7 @@ export async function listDepartments(
   params: PageParams,
 ): Promise<{ count: number; results: DepartmentResponse[] }> {
   const { limit, offset } = pageWindow(params);
-  const [rows, totals] = await Promise.all([
+  const [rows, totals] = await db.batch([
     db.select().from(departments).orderBy(asc(departments.id)).limit(limit).offset(offset),
     db.select({ value: count() }).from(departments),
   ]);

@@ -1,6 +1,6 @@
 /** Queries behind the development outbox: who may read which mail, newest first. */
 import { and, count, desc, eq, or, type SQL, sql } from "drizzle-orm";
-import type { Queryable } from "../db/client.ts";
+import type { Db } from "../db/client.ts";
 import { type EmailTemplate, emailLog, type Role } from "../db/schema.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
 import type { OutboxEmail } from "./email.schemas.ts";
@@ -27,7 +27,7 @@ function visibleTo(viewer: OutboxViewer): SQL | undefined {
 }
 
 export async function listOutbox(
-  db: Queryable,
+  db: Db,
   viewer: OutboxViewer,
   filters: OutboxFilters,
   page: PageParams,
@@ -38,7 +38,7 @@ export async function listOutbox(
     filters.to ? sql`lower(${emailLog.toAddress}) = ${filters.to.toLowerCase()}` : undefined,
   );
   const { limit, offset } = pageWindow(page);
-  const [total, rows] = await Promise.all([
+  const [total, rows] = await db.batch([
     db.select({ value: count() }).from(emailLog).where(where),
     db
       .select({

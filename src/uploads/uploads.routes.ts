@@ -36,9 +36,9 @@ import {
   createUpload,
   deleteUpload,
   getOwnUpload,
+  getOwnUploadLive,
   listUploads,
   recordMultipart,
-  withLiveCounts,
 } from "./uploads.service.ts";
 
 const tags = ["CSV uploads"];
@@ -253,10 +253,8 @@ export const uploadsRoutes = createRouter()
     );
   })
   .openapi(getRoute, async (c) => {
-    const db = c.var.db();
-    const upload = await getOwnUpload(db, c.var.user.id, c.req.valid("param").id);
-    const [live] = await withLiveCounts(db, [upload]);
-    return c.json(toUploadResponse(live ?? upload), 200);
+    const upload = await getOwnUploadLive(c.var.db(), c.var.user.id, c.req.valid("param").id);
+    return c.json(toUploadResponse(upload), 200);
   })
   .openapi(progressRoute, async (c) => {
     const upload = await getOwnUpload(c.var.db(), c.var.user.id, c.req.valid("param").id);

@@ -3,9 +3,9 @@
  * (validation before any row is written), listing, cancelling and deleting. Byte work happens in
  * the ingest feature; this module only decides and records.
  */
-import { and, count, desc, eq, inArray, sql } from "drizzle-orm";
+import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
-import type { PoolDb, Queryable } from "../db/client.ts";
+import type { Db, PoolDb, Queryable } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
 import type { PlanMessage } from "../ingest/messages.ts";
 import { JOB_STATUS_OF, persistOutcome } from "../ingest/outcome.ts";
@@ -182,23 +182,38 @@ async function rejectUpload(db: PoolDb, env: Env, upload: UploadRow, reason: str
   await env.FILES.delete(upload.r2Key);
 }
 
-export async function listUploads(db: Queryable, ownerId: number, page: number, pageSize: number) {
-  const [total] = await db.select({ n: count() }).from(csvUploads).where(eq(csvUploads.ownerId, ownerId));
-  const rows = await db
-    .select()
-    .from(csvUploads)
-    .where(eq(csvUploads.ownerId, ownerId))
-    .orderBy(desc(csvUploads.createdAt), desc(csvUploads.id))
-    .limit(pageSize)
-    .offset((page - 1) * pageSize);
-  return { count: total?.n ?? 0, rows: await withLiveCounts(db, rows) };
+/** One page of the owner's uploads and their count, with live counters: one round trip. */
+export async function listUploads(db: Db, ownerId: number, page: number, pageSize: number) {
+  const mine = eq(csvUploads.ownerId, ownerId);
+  const [total, rows, sums] = await db.batch([
+    db.select({ n: count() }).from(csvUploads).where(mine),
+    db
+      .select()
+      .from(csvUploads)
+      .where(mine)
+      .orderBy(desc(csvUploads.createdAt), desc(csvUploads.id))
+      .limit(pageSize)
+      .offset((page - 1) * pageSize),
+    liveSums(db, mine),
+  ]);
+  return { count: total[0]?.n ?? 0, rows: withLiveCounts(rows, sums) };
 }
 
-/** While an upload is processing its counters live in its chunk rows; the upload row has the final ones. */
-export async function withLiveCounts(db: Queryable, rows: UploadRow[]): Promise<UploadRow[]> {
-  const live = rows.filter((row) => row.status === "processing").map((row) => row.id);
-  if (live.length === 0) return rows;
-  const sums = await db
+/** The caller's own upload with live counters, or 404: one round trip. */
+export async function getOwnUploadLive(db: Db, ownerId: number, id: string): Promise<UploadRow> {
+  const mine = and(eq(csvUploads.id, id), eq(csvUploads.ownerId, ownerId));
+  const [found, sums] = await db.batch([db.select().from(csvUploads).where(mine).limit(1), liveSums(db, mine)]);
+  const [upload] = withLiveCounts(found, sums);
+  if (!upload) throw ApiError.notFound("Upload");
+  return upload;
+}
+
+/**
+ * While an upload is processing its counters live in its chunk rows; the upload row has the final
+ * ones. The sums of the processing uploads among `which`, as a query a batch can hold.
+ */
+function liveSums(db: Db, which: SQL | undefined) {
+  return db
     .select({
       uploadId: csvUploadChunks.uploadId,
       rows: sql<string>`coalesce(sum(${csvUploadChunks.rowsInserted}), 0)`,
@@ -206,13 +221,20 @@ export async function withLiveCounts(db: Queryable, rows: UploadRow[]): Promise<
       errorRows: sql<string>`coalesce(sum(${csvUploadChunks.errorRows}), 0)`,
     })
     .from(csvUploadChunks)
-    .where(inArray(csvUploadChunks.uploadId, live))
+    .innerJoin(csvUploads, eq(csvUploads.id, csvUploadChunks.uploadId))
+    .where(and(eq(csvUploads.status, "processing"), which))
     .groupBy(csvUploadChunks.uploadId);
-  const byId = new Map(sums.map((s) => [s.uploadId, s]));
+}
+
+function withLiveCounts(
+  rows: UploadRow[],
+  sums: { uploadId: string; rows: string; records: string; errorRows: string }[],
+): UploadRow[] {
+  const byId = new Map(sums.map((sum) => [sum.uploadId, sum]));
   return rows.map((row) => {
-    const s = byId.get(row.id);
-    return s
-      ? { ...row, totalRows: Number(s.rows), processedRows: Number(s.records), errorRows: Number(s.errorRows) }
+    const sum = row.status === "processing" ? byId.get(row.id) : undefined;
+    return sum
+      ? { ...row, totalRows: Number(sum.rows), processedRows: Number(sum.records), errorRows: Number(sum.errorRows) }
       : row;
   });
 }

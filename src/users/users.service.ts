@@ -39,7 +39,7 @@ export async function listUsers(
   const scope = listScope(viewer);
   if (scope === null) throw ApiError.forbidden("Only CEO, HR and managers can list users.");
   const { limit, offset } = pageWindow(params);
-  const [rows, totals] = await Promise.all([
+  const [rows, totals] = await db.batch([
     db.select().from(users).where(scope).orderBy(asc(users.id)).limit(limit).offset(offset),
     db.select({ value: count() }).from(users).where(scope),
   ]);
