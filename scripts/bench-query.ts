@@ -133,7 +133,7 @@ async function ensureUpload(origin: string, timeoutS: number): Promise<LastUploa
 
 const q = (params: Record<string, string>) => new URLSearchParams({ ...params, nocache: "1" }).toString();
 
-/** The SQL the service runs for a query (csv-data.service.ts: selectRows / countRows), for EXPLAIN. */
+/** The SQL the service runs for a query (csv-data.service.ts: rowsStatement / listPage), for EXPLAIN. */
 function statementsFor(uploadId: string, query: RowQuery, cursorRow: number | null): { label: string; sql: SQL }[] {
   const where = whereClause(uploadId, query.filters, query.search);
   const sortValue = query.sort ? sql`, ${columnValue(query.sort.column)} as sort_value` : sql``;

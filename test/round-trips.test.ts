@@ -146,7 +146,9 @@ describe("database round trips per request", () => {
     expect(removed.roundTrips).toBeLessThanOrEqual(2);
   });
 
-  it("a completed upload's cached row page costs none; uncached, one", { timeout: 60_000 }, async () => {
+  it("a completed upload's cached row page costs none; uncached, filtered or not, one", {
+    timeout: 60_000,
+  }, async () => {
     const owner: TestUser = await createUser();
     const upload = await formUpload(owner, sampleCsv(300));
     await finished(owner, upload.id);
@@ -161,5 +163,10 @@ describe("database round trips per request", () => {
     const uncached = await measure(`${page}&nocache=1`, owner.token);
     expect(uncached.cache).toBe("BYPASS");
     expect(uncached.roundTrips).toBe(1);
+    // A filtered page counts its matches too: rows, estimate and count travel as one batch.
+    const filtered = await measure(`${page}&nocache=1&filter[amount][gt]=100`, owner.token);
+    expect(filtered.status).toBe(200);
+    expect(JSON.parse(filtered.body)).toMatchObject({ count_is_estimate: false });
+    expect(filtered.roundTrips).toBe(1);
   });
 });

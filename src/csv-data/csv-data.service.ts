@@ -15,7 +15,7 @@ import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.que
 import { afterPosition, columnValue, type KeysetPosition, orderClause, whereClause } from "./csv-data.sql.ts";
 
 export const EXACT_COUNT_LIMIT = 100_000;
-/** Estimates this far above the limit are trusted without counting (statistics are fresh after ingestion). */
+/** Estimates this far above the limit are reported instead of the count (statistics are fresh after ingestion). */
 const ESTIMATE_TRUST_FACTOR = 4;
 const STREAM_BATCH = 2_000;
 
@@ -67,6 +67,18 @@ function toResult(query: RowQuery, row: RawRow): RowResult {
   return { row_number: Number(row.row_number), data: project(query, row.data) };
 }
 
+/** The page's rows, as a statement a batch can hold. */
+function rowsStatement(db: Db, upload: QueryableUpload, query: RowQuery, extra: SQL | null, limit: number, offset = 0) {
+  const where = whereClause(upload.id, query.filters, query.search);
+  const sortValue = query.sort ? sql`, ${columnValue(query.sort.column)} as sort_value` : sql``;
+  return db.execute<RawRow>(sql`
+    select row_number, data${sortValue}
+    from csv_rows
+    where ${where}${extra ? sql` and ${extra}` : sql``}
+    order by ${orderClause(query.sort)}
+    limit ${limit} offset ${offset}`);
+}
+
 async function selectRows(
   db: Db,
   upload: QueryableUpload,
@@ -75,15 +87,7 @@ async function selectRows(
   limit: number,
   offset = 0,
 ) {
-  const where = whereClause(upload.id, query.filters, query.search);
-  const sortValue = query.sort ? sql`, ${columnValue(query.sort.column)} as sort_value` : sql``;
-  const result = await db.execute<RawRow>(sql`
-    select row_number, data${sortValue}
-    from csv_rows
-    where ${where}${extra ? sql` and ${extra}` : sql``}
-    order by ${orderClause(query.sort)}
-    limit ${limit} offset ${offset}`);
-  return result.rows;
+  return (await rowsStatement(db, upload, query, extra, limit, offset)).rows;
 }
 
 export interface CountResult {
@@ -91,35 +95,42 @@ export interface CountResult {
   estimated: boolean;
 }
 
-export async function countRows(db: Db, upload: QueryableUpload, query: RowQuery): Promise<CountResult> {
-  if (query.filters.length === 0 && !query.search) return { count: upload.totalRows, estimated: false };
-  const where = whereClause(upload.id, query.filters, query.search);
-  // The planner's estimate is nearly free; when it is far above the exact-count limit, counting up
-  // to the limit only to report an estimate anyway would scan 100,000 rows for nothing.
-  const estimate = await plannerEstimate(db, where);
-  if (estimate > EXACT_COUNT_LIMIT * ESTIMATE_TRUST_FACTOR) return { count: estimate, estimated: true };
-  const exact = await db.execute<{ n: string | number }>(
-    sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${EXACT_COUNT_LIMIT + 1}) as matching`,
-  );
-  const n = Number(exact.rows[0]?.n ?? 0);
-  if (n <= EXACT_COUNT_LIMIT) return { count: n, estimated: false };
-  return { count: Math.max(estimate, n), estimated: true };
-}
+type PlanRow = { "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] };
 
-async function plannerEstimate(db: Db, where: SQL): Promise<number> {
-  const plan = await db.execute<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(
-    sql`explain (format json) select 1 from csv_rows where ${where}`,
-  );
-  return Number(plan.rows[0]?.["QUERY PLAN"]?.[0]?.Plan?.["Plan Rows"] ?? 0);
-}
-
+/**
+ * A page and its count in ONE round trip: the rows, the planner's estimate of the matches and an
+ * exact count capped at `EXACT_COUNT_LIMIT + 1` travel as one batch. The count is exact up to
+ * the limit; above it, or when the estimate is far above it (statistics are fresh after
+ * ingestion), the estimate is reported (`count_is_estimate`). Counting up to the limit even when
+ * the estimate alone will be reported costs the database at most 100,001 index entries; asking
+ * for the estimate first would cost every filtered page a second round trip to the database
+ * region instead.
+ */
 export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery) {
   const offset = (query.page - 1) * query.pageSize;
-  const [rows, count] = await Promise.all([
-    selectRows(db, upload, query, null, query.pageSize, offset),
-    countRows(db, upload, query),
+  const rows = rowsStatement(db, upload, query, null, query.pageSize, offset);
+  if (query.filters.length === 0 && !query.search) {
+    const page = await rows;
+    return {
+      count: { count: upload.totalRows, estimated: false } satisfies CountResult,
+      results: page.rows.map((row) => toResult(query, row)),
+    };
+  }
+  const where = whereClause(upload.id, query.filters, query.search);
+  const [page, plan, exact] = await db.batch([
+    rows,
+    db.execute<PlanRow>(sql`explain (format json) select 1 from csv_rows where ${where}`),
+    db.execute<{ n: string | number }>(
+      sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${EXACT_COUNT_LIMIT + 1}) as matching`,
+    ),
   ]);
-  return { count, results: rows.map((row) => toResult(query, row)) };
+  const estimate = Number(plan.rows[0]?.["QUERY PLAN"]?.[0]?.Plan?.["Plan Rows"] ?? 0);
+  const n = Number(exact.rows[0]?.n ?? 0);
+  let count: CountResult;
+  if (estimate > EXACT_COUNT_LIMIT * ESTIMATE_TRUST_FACTOR) count = { count: estimate, estimated: true };
+  else if (n <= EXACT_COUNT_LIMIT) count = { count: n, estimated: false };
+  else count = { count: Math.max(estimate, n), estimated: true };
+  return { count, results: page.rows.map((row) => toResult(query, row)) };
 }
 
 /**
