@@ -9,6 +9,7 @@ import { type Db, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION, pgErrorCode } f
 import { departments, users } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
+import { taskReaders } from "../tasks/tasks.policy.ts";
 import type { AuthUser } from "../types.ts";
 import { isAdmin } from "../users/users.service.ts";
 import type { CreateDepartmentInput, DepartmentResponse, UpdateDepartmentInput } from "./departments.schemas.ts";
@@ -137,12 +138,13 @@ export async function deleteDepartment(
   requireAdmin(viewer);
   const [members, viewers] = await db.batch([
     db.select({ id: users.id }).from(users).where(eq(users.departmentId, id)),
-    db.execute<{ id: number }>(sql`
-      select creator_id as id from tasks where department_id = ${id}
-      union select assigned_by_id from tasks where department_id = ${id} and assigned_by_id is not null
-      union select a.user_id from task_assignees a join tasks t on t.id = a.task_id where t.department_id = ${id}
-      union select id from users where role in ('ceo', 'hr')`),
+    db.execute<{ id: number }>(
+      sql`select id from (${taskReaders(sql`t.department_id = ${id}`)}) readers where id is not null`,
+    ),
     db.delete(departments).where(eq(departments.id, id)),
   ]);
-  return { memberIds: members.map((row) => row.id), viewerIds: viewers.rows.map((row) => Number(row.id)) };
+  return {
+    memberIds: members.map((row) => row.id),
+    viewerIds: viewers.rows.map((row) => Number(row.id)),
+  };
 }

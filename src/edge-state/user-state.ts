@@ -84,11 +84,7 @@ export class UserState extends DurableObject<Env> {
     const versions = stored.get(VERSIONS) as CacheVersions | undefined;
     if (session?.revoked) return { ok: false, reason: "revoked" };
     const fresh = snapshot && now - snapshot.loadedAt < SNAPSHOT_MAX_AGE_MS;
-    if (fresh && session && session.expiresAt > now) {
-      if (!snapshot.user) return { ok: false, reason: "gone" };
-      if (versions) return { ok: true, user: snapshot.user, versions };
-      return this.answer(snapshot.user);
-    }
+    if (fresh && session && session.expiresAt > now) return this.answer(snapshot.user, versions);
 
     for (let attempt = 0; attempt < LOAD_ATTEMPTS; attempt++) {
       const generation = this.generation;
@@ -148,9 +144,10 @@ export class UserState extends DurableObject<Env> {
     await this.ctx.storage.put(VERSIONS, versions);
   }
 
-  private async answer(user: EdgeUser | null): Promise<AuthAnswer> {
+  /** The answer for a loaded user; `versions` when they were read already. */
+  private async answer(user: EdgeUser | null, versions?: CacheVersions): Promise<AuthAnswer> {
     if (!user) return { ok: false, reason: "gone" };
-    return { ok: true, user, versions: await this.versions() };
+    return { ok: true, user, versions: versions ?? (await this.versions()) };
   }
 
   private async versions(): Promise<CacheVersions> {

@@ -56,6 +56,24 @@ export function visibleTasks(user: Actor): SQL {
   return and(isNull(tasks.deletedAt), relatedTasks(user)) ?? sql`false`;
 }
 
+/**
+ * Everyone who can read a task matching `which` (a condition on `tasks t`, deleted tasks
+ * included), as a SQL query of user ids (`id`, possibly null): the SQL mirror of `taskAccess`
+ * for invalidating caches. Creator, last assigner and assignees; every active CEO and HR user; the
+ * managers of the tasks' departments and of `alsoDepartment` (a task's department before a move),
+ * by role and by the department's recorded manager. A superset is harmless: it only costs misses.
+ */
+export function taskReaders(which: SQL, alsoDepartment: number | null = null): SQL {
+  const departmentIds = sql`(select t.department_id from tasks t where ${which} union select ${alsoDepartment}::int)`;
+  return sql`
+    select t.creator_id as id from tasks t where ${which}
+    union select t.assigned_by_id from tasks t where ${which}
+    union select a.user_id from task_assignees a join tasks t on t.id = a.task_id where ${which}
+    union select u.id from users u where u.is_active and u.role in ('ceo', 'hr')
+    union select u.id from users u where u.role = 'manager' and u.department_id in ${departmentIds}
+    union select d.manager_id from departments d where d.id in ${departmentIds}`;
+}
+
 function deny(access: TaskAccess, detail?: string): never {
   if (access === "none") throw ApiError.notFound("Task");
   throw ApiError.forbidden(detail);

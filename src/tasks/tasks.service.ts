@@ -11,7 +11,7 @@
  *   the users whose cached views the write changes, so the route can replace their cache versions.
  */
 import { and, asc, count, desc, eq, getTableColumns, gt, ilike, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
-import type { Db, Queryable } from "../db/client.ts";
+import type { Db } from "../db/client.ts";
 import { departments, type TaskPriority, taskAssignments, tasks, users } from "../db/schema.ts";
 import { recordEmailSql } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -109,14 +109,14 @@ export function taskQuery(db: Db, id: number) {
 }
 
 /** A live (not deleted) task with its assignees, or a 404. One query. */
-export async function loadTask(db: Queryable, id: number): Promise<TaskRecord> {
-  const [record] = await db.select(TASK_RECORD).from(tasks).where(liveTask(id));
+export async function loadTask(db: Db, id: number): Promise<TaskRecord> {
+  const [record] = await taskQuery(db, id);
   if (!record) throw ApiError.notFound("Task");
   return record;
 }
 
 /** A task the caller can read, or 404. */
-export async function getTask(db: Queryable, user: Actor, id: number): Promise<TaskRecord> {
+export async function getTask(db: Db, user: Actor, id: number): Promise<TaskRecord> {
   const task = await loadTask(db, id);
   assertCanRead(user, facts(task));
   return task;

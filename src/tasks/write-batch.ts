@@ -25,6 +25,7 @@ import { type Db, PG_FOREIGN_KEY_VIOLATION, pgErrorCode } from "../db/client.ts"
 import { recordEmailSql } from "../email/outbox.ts";
 import type { TemplateData } from "../email/templates.ts";
 import { ApiError } from "../lib/errors.ts";
+import { type TaskFacts, taskReaders } from "./tasks.policy.ts";
 
 /** SQLSTATE raised by `edge_assert` when the facts a write was decided on changed. */
 export const PG_FACTS_CHANGED = "ET409";
@@ -104,37 +105,19 @@ export function allActiveUsers(ids: readonly number[]): SQL {
   return sql`(select count(*) from users where id = any(${intArray(ids)}) and is_active) = ${ids.length}`;
 }
 
-/** The facts about a task that decide who can read it. */
-export interface Readers {
-  departmentId: number | null;
-  creatorId: number;
-  assignedById: number | null;
-  assigneeIds: readonly number[];
-}
-
 /**
  * The last statement of a task write batch: every user whose view of the task may have changed,
  * i.e. everyone who could read it before (`before`, as read in round trip 1 and re-checked by the
- * batch's first statement) or can read it after (read here, after the batch's writes). Mirrors
- * `taskAccess`: creator, last assigner, assignees, every active CEO and HR user, and the managers
- * of the task's department before and after (plus the departments' recorded managers).
+ * batch's first statement) or can read it after (`taskReaders`, read after the batch's writes).
  */
-export function affectedUsers(db: Db, taskId: number, before: Readers | null) {
+export function affectedUsers(db: Db, taskId: number, before: TaskFacts | null) {
   const known = before ? [before.creatorId, ...before.assigneeIds] : [];
   if (before?.assignedById != null) known.push(before.assignedById);
-  const departmentBefore = before?.departmentId ?? null;
   return db.execute<{ ids: number[] | null }>(sql`
-    with task as (select creator_id, assigned_by_id, department_id from tasks where id = ${taskId}),
-    depts as (select department_id as id from task union select ${departmentBefore}::int)
     select array(
       select id from (
         select unnest(${intArray(known)}) as id
-        union select creator_id from task
-        union select assigned_by_id from task
-        union select user_id from task_assignees where task_id = ${taskId}
-        union select id from users where is_active and role in ('ceo', 'hr')
-        union select id from users where role = 'manager' and department_id in (select id from depts)
-        union select manager_id from departments where id in (select id from depts)
+        union ${taskReaders(sql`t.id = ${taskId}`, before?.departmentId ?? null)}
       ) ids
       where id is not null
       order by id
