@@ -7,7 +7,7 @@ import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { userStateOf } from "../src/edge-state/user-state.client.ts";
 import { api, callWorker, clientIp, json, testEnv } from "./helpers.ts";
-import { type Member, makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
+import { type Member, makeOrg, makeTask, makeUser, type Org } from "./tasks-fixtures.ts";
 
 const userState = (userId: number) => userStateOf(testEnv, userId);
 
@@ -116,19 +116,48 @@ describe("no cached answer older than a committed write its reader could see", (
     }
   });
 
-  it("a task moved to another department reaches that department's manager, who could not see it before", async () => {
+  it("a task moved to another department reaches that department's managers, who could not see it before", async () => {
     const org = await makeOrg();
+    // A manager by role only: the department records `otherManager` as its manager.
+    const secondManager = await makeUser("manager", org.otherDepartmentId);
     const task = await makeTask(org.ceo, { department: org.departmentId });
     const list = "/tasks/?page_size=100";
-    await warm(org.otherManager, list);
+    const managers = [org.otherManager, secondManager];
+    for (const manager of managers) await warm(manager, list);
     const moved = await api(`/tasks/${task.id}/`, {
       method: "PATCH",
       token: org.ceo.token,
       json: { department: org.otherDepartmentId },
     });
     expect(moved.status).toBe(200);
-    const rows = ((await read(org.otherManager, list)).body as { results: { id: number }[] }).results;
-    expect(rows.map((row) => row.id)).toContain(task.id);
+    for (const manager of managers) {
+      const rows = ((await read(manager, list)).body as { results: { id: number }[] }).results;
+      expect(
+        rows.map((row) => row.id),
+        `manager ${manager.id}`,
+      ).toContain(task.id);
+    }
+  });
+
+  it("a deleted department reaches every reader's cached task, and its members' own department at once", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.ceo, { department: org.departmentId, assignees: [org.outsider.id] });
+    const detail = `/tasks/${task.id}/`;
+    for (const member of [org.ceo, org.hr, org.outsider]) {
+      expect(await warm(member, detail)).toMatchObject({ department: org.departmentId });
+    }
+    // The member's edge state knows them (and their department) before the deletion.
+    await read(org.employee, "/tasks/my_tasks/");
+
+    const deleted = await api(`/departments/${org.departmentId}/`, { method: "DELETE", token: org.ceo.token });
+    expect(deleted.status).toBe(204);
+    for (const member of [org.ceo, org.hr, org.outsider]) {
+      const after = await read(member, detail);
+      expect(after.cache, member.role).toBe("MISS");
+      expect(after.body).toMatchObject({ department: null });
+    }
+    // A member's next task defaults to their department, which is none now (not the deleted one: a 400).
+    expect(await makeTask(org.employee)).toMatchObject({ department: null });
   });
 });
 
