@@ -40,7 +40,7 @@ export function taskAccess(user: Actor, task: TaskFacts): TaskAccess {
 }
 
 /** The rows of `tasks` this user relates to, deleted ones included. Mirrors `taskAccess`. */
-export function relatedTasks(user: Actor): SQL {
+function relatedTasks(user: Actor): SQL {
   if (isAdmin(user)) return sql`true`;
   const assigned = sql`exists (select 1 from task_assignees ta where ta.task_id = ${tasks.id} and ta.user_id = ${user.id})`;
   const rights: SQL[] = [eq(tasks.creatorId, user.id), assigned];
