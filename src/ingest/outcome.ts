@@ -3,9 +3,17 @@
  * transaction, and removes the rows of an upload that did not complete. Idempotent: only the first
  * call moves the upload out of `queued`/`processing`, so a retried consumer never mails twice.
  */
-import { and, eq, inArray, sql } from "drizzle-orm";
+import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { PoolDb, Queryable } from "../db/client.ts";
-import { csvUploads, type JobStatus, jobs, type UploadRowError, type UploadStatus, users } from "../db/schema.ts";
+import {
+  csvUploadChunks,
+  csvUploads,
+  type JobStatus,
+  jobs,
+  type UploadRowError,
+  type UploadStatus,
+  users,
+} from "../db/schema.ts";
 import { dispatchEmails, recordEmail } from "../email/outbox.ts";
 import { MAX_KEPT_ERRORS, type ProgressState } from "../progress/progress-state.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
@@ -33,11 +41,27 @@ export interface Outcome {
  * A merge, never an overwrite, so writers may arrive in any order and none loses another's errors.
  */
 function mergedErrors(incoming: UploadRowError[]) {
+  return keptErrors(sql`${csvUploads.errors} || ${JSON.stringify(incoming)}::jsonb`);
+}
+
+/**
+ * As `mergedErrors`, united also with every committed chunk's own errors. The final outcome is
+ * written from these, because a chunk can commit and then fail to report its errors (to the upload
+ * row or to the progress object) while the other chunks finish the upload; its retry then finds the
+ * upload ended and reports nothing.
+ */
+function finalErrors(uploadId: string, incoming: UploadRowError[]) {
+  return keptErrors(sql`${csvUploads.errors} || ${JSON.stringify(incoming)}::jsonb || coalesce((
+    select jsonb_agg(chunk_error) from ${csvUploadChunks}, jsonb_array_elements(${csvUploadChunks.errors}) as c(chunk_error)
+    where ${csvUploadChunks.uploadId} = ${uploadId} and ${csvUploadChunks.doneAt} is not null
+  ), '[]'::jsonb)`);
+}
+
+function keptErrors(all: SQL) {
   return sql`(
     select coalesce(jsonb_agg(e order by (e->>'line')::bigint, e->>'reason'), '[]'::jsonb) from (
-      select e from (
-        select distinct e from jsonb_array_elements(${csvUploads.errors} || ${JSON.stringify(incoming)}::jsonb) as t(e)
-      ) d order by (e->>'line')::bigint, e->>'reason' limit ${MAX_KEPT_ERRORS}
+      select e from (select distinct e from jsonb_array_elements(${all}) as t(e)) d
+      order by (e->>'line')::bigint, e->>'reason' limit ${MAX_KEPT_ERRORS}
     ) kept
   )`;
 }
@@ -86,7 +110,7 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
           ? sql`${csvUploads.sizeBytes}`
           : sql`coalesce(${csvUploads.dataOffset}, 0) + ${totals.bytes}`,
         chunksDone: totals.chunksDone,
-        ...(outcome.errors ? { errors: mergedErrors(outcome.errors) } : {}),
+        errors: finalErrors(uploadId, outcome.errors ?? []),
         completedAt: new Date(),
         updatedAt: new Date(),
       })
