@@ -112,6 +112,37 @@ describe("reports", () => {
     expect(lines[1]).toContain(`${late.id},"'=HYPERLINK(""x"")",`);
   });
 
+  it("overdue: due a moment ago is overdue by 0 days; due later today, or a day ago to the minute, as expected", async () => {
+    const user = await makeUser("manager");
+    const now = Date.now();
+    const dueAt: Record<string, number> = {
+      "due in 30 minutes": now + 30 * 60_000,
+      "due 30 minutes ago": now - 30 * 60_000,
+      "due 23 h 59 min ago": now - 86_400_000 + 60_000,
+      "due 24 h 1 min ago": now - 86_400_000 - 60_000,
+    };
+    const ids: Record<string, number> = {};
+    for (const [title, at] of Object.entries(dueAt)) {
+      ids[title] = (await makeTask(user, { title })).id;
+      await withDb((db) =>
+        db
+          .update(tasks)
+          .set({ dueDate: new Date(at) })
+          .where(eq(tasks.id, ids[title]!)),
+      );
+    }
+    const response = await api("/reports/overdue/?nocache=1", {
+      token: user.token,
+      headers: { Accept: "application/json" },
+    });
+    const body = await json<{ results: { title: string; days_overdue: number }[] }>(response);
+    expect(body.results.map(({ title, days_overdue }) => ({ title, days_overdue }))).toEqual([
+      { title: "due 24 h 1 min ago", days_overdue: 1 },
+      { title: "due 23 h 59 min ago", days_overdue: 0 },
+      { title: "due 30 minutes ago", days_overdue: 0 },
+    ]);
+  });
+
   it("per-day reports: one row per day with zeros, inclusive range, strict dates", async () => {
     const user = await makeUser();
     const a = await makeTask(user);

@@ -2,7 +2,7 @@
  * Report queries over the tasks a user can see (the same predicate as the task list, from
  * `tasks.policy.ts`). Rows come back as plain values; formatting (CSV or JSON) is the route's job.
  */
-import { and, asc, count, eq, inArray, isNotNull, lt, ne, sql } from "drizzle-orm";
+import { and, asc, count, eq, isNotNull, lt, ne, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { taskAssignees, tasks } from "../db/schema.ts";
 import { type Actor, visibleTasks } from "../tasks/tasks.policy.ts";
@@ -33,23 +33,25 @@ export interface OverdueRow {
 
 const DAY_MS = 86_400_000;
 
-/** Visible tasks past due and not done, most overdue first; `days_overdue` in whole days, rounded down. */
+/**
+ * Visible tasks past due and not done, most overdue first; `days_overdue` in whole days, rounded
+ * down. One statement, the assignees gathered per row, so an uncached report is one round trip.
+ */
 export async function overdueTasks(db: Db, user: Actor, now = new Date()): Promise<OverdueRow[]> {
   const rows = await db
-    .select({ id: tasks.id, title: tasks.title, dueDate: tasks.dueDate })
+    .select({
+      id: tasks.id,
+      title: tasks.title,
+      dueDate: tasks.dueDate,
+      assignees: sql<number[]>`coalesce((
+        select json_agg(${taskAssignees.userId} order by ${taskAssignees.userId}) from ${taskAssignees}
+        where ${taskAssignees.taskId} = ${tasks.id}
+      ), '[]'::json)`,
+    })
     .from(tasks)
     .where(and(visibleTasks(user), isNotNull(tasks.dueDate), lt(tasks.dueDate, now), ne(tasks.status, "done")))
     .orderBy(asc(tasks.dueDate), asc(tasks.id))
     .limit(10_000);
-  const ids = rows.map((row) => row.id);
-  const assignees = new Map<number, number[]>();
-  if (ids.length > 0) {
-    const links = await db
-      .select({ taskId: taskAssignees.taskId, userId: taskAssignees.userId })
-      .from(taskAssignees)
-      .where(inArray(taskAssignees.taskId, ids));
-    for (const link of links) assignees.set(link.taskId, [...(assignees.get(link.taskId) ?? []), link.userId]);
-  }
   return rows.map((row) => {
     const due = row.dueDate ?? now;
     return {
@@ -57,7 +59,7 @@ export async function overdueTasks(db: Db, user: Actor, now = new Date()): Promi
       title: row.title,
       due_date: due.toISOString(),
       days_overdue: Math.floor((now.getTime() - due.getTime()) / DAY_MS),
-      assignees: (assignees.get(row.id) ?? []).sort((a, b) => a - b),
+      assignees: row.assignees,
     };
   });
 }
