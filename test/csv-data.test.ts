@@ -2,6 +2,7 @@ import { createExecutionContext, createScheduledController, waitOnExecutionConte
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { csvUploads, type UploadColumn } from "../src/db/schema.ts";
+import { bumpCacheVersions } from "../src/edge-state/user-state.client.ts";
 import worker from "../src/index.ts";
 import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "./helpers.ts";
 
@@ -19,6 +20,23 @@ interface Row {
   data: Record<string, unknown>;
 }
 
+/**
+ * Names that a CSV export must quote or escape, and that a `contains` filter must take literally:
+ * one case per character the writer or the filter treats specially.
+ */
+const SPECIAL_NAMES: Record<number, string> = {
+  5: "=SUM(A1:A9)",
+  6: '50% off_sale, "quoted"',
+  8: "line\rbreak",
+  9: "line\nbreak",
+  10: "+1 555 0100",
+  11: "-5 degrees",
+  12: "@mention",
+  13: "\tindented",
+  14: "\rreturn first",
+  16: "C:\\temp\\50%",
+};
+
 /** 40 rows; row 7 and 33 were "rejected" (gaps); amounts repeat so ties exist; some values are null. */
 function makeRows(): Row[] {
   const rows: Row[] = [];
@@ -28,12 +46,7 @@ function makeRows(): Row[] {
       row_number: n,
       data: {
         id: n,
-        name:
-          n === 5
-            ? "=SUM(A1:A9)"
-            : n === 6
-              ? '50% off_sale, "quoted"'
-              : `Person ${String.fromCharCode(65 + (n % 26))}${n}`,
+        name: SPECIAL_NAMES[n] ?? `Person ${String.fromCharCode(65 + (n % 26))}${n}`,
         amount: n % 5 === 0 ? null : (n % 7) * 1.5 + (n % 3 === 0 ? 10 : 0),
         active: n % 2 === 0,
         joined: `2024-0${1 + (n % 9)}-1${n % 10}`,
@@ -174,6 +187,10 @@ describe("row listing: filters compare by type", () => {
     ["?active=true", (r) => r.data.active === true],
     ["?filter[name][contains]=person a", (r) => String(r.data.name).toLowerCase().includes("person a")],
     ["?filter[name][contains]=50%25 off_", (r) => String(r.data.name).includes("50% off_")],
+    // `%` and `_` are the pattern language's wildcards; as text they match only themselves.
+    ["?filter[name][contains]=%25", (r) => String(r.data.name).includes("%")],
+    ["?filter[name][contains]=_", (r) => String(r.data.name).includes("_")],
+    ["?filter[name][contains]=%5C", (r) => String(r.data.name).includes("\\")],
     ["?filter[id][in]=1,2,3,99", (r) => [1, 2, 3].includes(r.data.id as number)],
     [
       '?filter[name][in]=["50% off_sale, \\"quoted\\"","Person B1"]',
@@ -239,9 +256,9 @@ describe("row listing: sorting", () => {
 });
 
 describe("row listing: cursors", () => {
-  async function walk(query: string): Promise<number[]> {
+  async function walk(query: string, pageSize = 6): Promise<number[]> {
     const seen: number[] = [];
-    let url: string | null = `/csv-data/uploads/${uploadId}/data/?pagination=cursor&page_size=6${query}`;
+    let url: string | null = `/csv-data/uploads/${uploadId}/data/?pagination=cursor&page_size=${pageSize}${query}`;
     for (let guard = 0; url && guard < 50; guard++) {
       const response: Response = await api(url, { token: owner.token });
       expect(response.status).toBe(200);
@@ -262,6 +279,35 @@ describe("row listing: cursors", () => {
     expect(await walk("&sort_by=amount")).toEqual(expected(() => true, "amount"));
     expect(await walk("&sort_by=-seen_at")).toEqual(expected(() => true, "seen_at", true));
     expect(await walk("&sort_by=joined&active=false")).toEqual(expected((r) => r.data.active === false, "joined"));
+  });
+
+  it("walks values that tie across page boundaries exactly once, in both directions", async () => {
+    // Amounts repeat (and some are null), so with these page sizes tie groups straddle pages.
+    for (const pageSize of [2, 3, 4, 5]) {
+      expect(await walk("&sort_by=-amount", pageSize), `page_size ${pageSize}`).toEqual(
+        expected(() => true, "amount", true),
+      );
+      expect(await walk("&sort_by=amount", pageSize), `page_size ${pageSize}`).toEqual(expected(() => true, "amount"));
+    }
+  });
+
+  it("refuses a cursor kept across a re-ingestion of the upload", async () => {
+    const reingested = await createUpload(owner.id, rows);
+    const path = `/csv-data/uploads/${reingested}/data/?pagination=cursor&page_size=5`;
+    const first = await json<{ next_cursor: string }>(await api(path, { token: owner.token }));
+    const next = `${path}&cursor=${encodeURIComponent(first.next_cursor)}`;
+    expect((await api(next, { token: owner.token })).status).toBe(200);
+    // A re-ingestion replaces the rows, moves the upload's data version on and, as every change
+    // to an upload does, replaces its owner's `uploads` cache version.
+    await withDb((db) =>
+      db.execute(sql`update csv_uploads set data_version = data_version + 1 where id = ${reingested}`),
+    );
+    await bumpCacheVersions(testEnv, [owner.id], ["uploads"]);
+    const stale = await api(next, { token: owner.token });
+    expect(stale.status).toBe(400);
+    expect(await json(stale)).toMatchObject({
+      errors: [{ field: "cursor", message: "The upload's rows changed since this cursor was issued; start again." }],
+    });
   });
 
   it("rejects a tampered cursor or one from another query with 400", async () => {
@@ -291,11 +337,29 @@ describe("row listing: streaming", () => {
   });
 
   it("streams CSV with original names, RFC 4180 quoting and formula escaping", async () => {
-    const response = await data("?format=csv&columns=id,name&filter[id][in]=5,6");
+    const response = await data("?format=csv&columns=id,name&filter[id][lte]=15&filter[id][gte]=4");
     expect(response.status).toBe(200);
     expect(response.headers.get("Content-Type")).toMatch(/text\/csv/);
     const text = await response.text();
-    expect(text).toBe(`row_number,ID,Full Name\r\n5,5,'=SUM(A1:A9)\r\n6,6,"50% off_sale, ""quoted"""\r\n`);
+    expect(text).toBe(
+      [
+        "row_number,ID,Full Name",
+        "4,4,Person E4",
+        "5,5,'=SUM(A1:A9)",
+        '6,6,"50% off_sale, ""quoted"""',
+        // A lone carriage return or line feed inside a cell needs quotes, or it ends the record.
+        '8,8,"line\rbreak"',
+        '9,9,"line\nbreak"',
+        // Cells a spreadsheet would run as a formula get a leading apostrophe.
+        "10,10,'+1 555 0100",
+        "11,11,'-5 degrees",
+        "12,12,'@mention",
+        "13,13,'\tindented",
+        `14,14,"'\rreturn first"`,
+        "15,15,Person P15",
+        "",
+      ].join("\r\n"),
+    );
   });
 });
 
