@@ -143,6 +143,39 @@ function csvWithBadRows(rows: number): string {
   return `${lines.join("\n")}\n`;
 }
 
+describe("the allowed error ratio (10 %)", () => {
+  /** 100 records, the last `bad` of them with a field missing. */
+  function csvWithRejected(bad: number): string {
+    const lines = ["id,name,amount"];
+    for (let i = 1; i <= 100; i++) lines.push(i > 100 - bad ? `${i},only two fields` : `${i},name ${i},${i}.5`);
+    return `${lines.join("\n")}\n`;
+  }
+
+  it("exactly at the ratio the upload completes; one record more and it fails with the figures", async () => {
+    const user = await createUser();
+    const atLimit = await formUpload(user, csvWithRejected(10));
+    expect(await finished(user, atLimit.id)).toMatchObject({
+      status: "completed",
+      total_rows: 90,
+      processed_rows: 100,
+      error_rows: 10,
+      error: null,
+    });
+    expect(await storedRows(atLimit.id)).toEqual({ n: 90, distinct: 90 });
+
+    const above = await formUpload(user, csvWithRejected(11));
+    expect(await finished(user, above.id)).toMatchObject({
+      status: "failed",
+      total_rows: 0,
+      processed_rows: 100,
+      error_rows: 11,
+      error: "11 of 100 records were rejected (11%), above the allowed 10%.",
+    });
+    expect(await partitionExists(above.id)).toBe(false);
+    expect(await getJob(user, above.job!)).toMatchObject({ status: "failed" });
+  });
+});
+
 describe("upload details and list", () => {
   it("details: counts, the first 100 errors by line across chunks, the job id, timestamps", {
     timeout: 30_000,
