@@ -5,37 +5,56 @@ import { captureRuntimeOrigin } from "./test/node/runtime-origin.ts";
 captureRuntimeOrigin();
 
 export default defineConfig({
-  plugins: [
-    cloudflareTest(({ inject }) => ({
-      wrangler: { configPath: "./wrangler.toml" },
-      miniflare: {
-        // Test values override wrangler.toml's vars; secrets are set here because CI has no .dev.vars.
-        bindings: {
-          ENVIRONMENT: "development",
-          DATABASE_URL: inject("databaseUrl"),
-          PG_RELAY: inject("pgRelay"),
-          PG_HTTP: inject("pgHttp"),
-          MAILCHANNELS_BASE_URL: inject("mailStubUrl"),
-          // A test key sends the whole suite's mail to the stub; retries back off by 0 s so the
-          // retry and dead-letter paths finish in seconds.
-          MAILCHANNELS_API_KEY: "test-mailchannels-key",
-          EMAIL_RETRY_BASE_SECONDS: "0",
-          JWT_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
-          R2_ACCESS_KEY_ID: "local-dev-access-key",
-          R2_SECRET_ACCESS_KEY: "local-dev-secret-key",
-          INGEST_CHUNK_BYTES: "65536",
-          TEST_RELAY_STATS_URL: inject("relayStatsUrl"),
-          TEST_CLOSED_PORT: String(inject("closedPort")),
-          TEST_SUPPORT_URL: inject("supportUrl"),
+  test: {
+    silent: "passed-only",
+    projects: [
+      {
+        // The API's tests: inside workerd, against the Postgres the global setup starts.
+        plugins: [
+          cloudflareTest(({ inject }) => ({
+            wrangler: { configPath: "./wrangler.toml" },
+            miniflare: {
+              // Test values override wrangler.toml's vars; secrets are set here because CI has no .dev.vars.
+              bindings: {
+                ENVIRONMENT: "development",
+                DATABASE_URL: inject("databaseUrl"),
+                PG_RELAY: inject("pgRelay"),
+                PG_HTTP: inject("pgHttp"),
+                MAILCHANNELS_BASE_URL: inject("mailStubUrl"),
+                // A test key sends the whole suite's mail to the stub; retries back off by 0 s so the
+                // retry and dead-letter paths finish in seconds.
+                MAILCHANNELS_API_KEY: "test-mailchannels-key",
+                EMAIL_RETRY_BASE_SECONDS: "0",
+                JWT_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
+                R2_ACCESS_KEY_ID: "local-dev-access-key",
+                R2_SECRET_ACCESS_KEY: "local-dev-secret-key",
+                INGEST_CHUNK_BYTES: "65536",
+                TEST_RELAY_STATS_URL: inject("relayStatsUrl"),
+                TEST_CLOSED_PORT: String(inject("closedPort")),
+                TEST_SUPPORT_URL: inject("supportUrl"),
+              },
+            },
+          })),
+        ],
+        test: {
+          name: "workers",
+          globalSetup: ["./test/node/global-setup.ts"],
+          include: ["test/**/*.test.ts"],
+          exclude: ["test/node/**"],
+          testTimeout: 30_000,
+          hookTimeout: 60_000,
         },
       },
-    })),
-  ],
-  test: {
-    globalSetup: ["./test/node/global-setup.ts"],
-    include: ["test/**/*.test.ts"],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
-    silent: "passed-only",
+      {
+        // The Node-side scripts (dev stack, embedded Postgres, upload CLI), in plain Node.
+        test: {
+          name: "node",
+          environment: "node",
+          include: ["test/node/**/*.test.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+    ],
   },
 });

@@ -4,7 +4,6 @@
  * On a terminal it draws two bars (upload, ingestion); without one (CI) it prints a line every few
  * seconds. Exit code: 0 completed, 1 failed or rejected or any error, 130 cancelled.
  */
-import { stat } from "node:fs/promises";
 import { basename } from "node:path";
 import { createInterface } from "node:readline";
 import cliProgress from "cli-progress";
@@ -14,6 +13,7 @@ import {
   type CompletedPart,
   type CreatedUpload,
   cancelUpload,
+  checkUploadFile,
   completeUpload,
   createUpload,
   followProgress,
@@ -21,6 +21,7 @@ import {
   isTerminal,
   login,
   type Progress,
+  resolveUserPath,
   type Session,
   uploadParts,
 } from "./lib/upload-client.ts";
@@ -237,10 +238,9 @@ function ask(question: string): Promise<boolean> {
 
 async function main(): Promise<number> {
   program.parse();
-  const file = program.args[0] as string;
+  const file = resolveUserPath(program.args[0] as string);
   const options = program.opts<Options>();
-  const info = await stat(file).catch(() => null);
-  if (!info?.isFile()) throw new Error(`${file}: no such file.`);
+  const info = await checkUploadFile(file);
 
   const interactive = Boolean(process.stderr.isTTY);
   const display: Display = interactive ? new BarDisplay() : new LineDisplay(3000);

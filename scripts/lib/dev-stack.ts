@@ -177,15 +177,17 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     let databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
     if (!databaseUrl) {
       const pgPort = options.pgPort || (await freePort());
-      postgres = await startPostgres({
+      const started = await startPostgres({
         dataDir: path.join(DATA_DIR, "postgres"),
         port: pgPort,
         persistent: true,
         quiet: true,
       });
-      await postgres.createDatabase("tasks");
-      databaseUrl = postgres.url("tasks");
-      log(`Embedded Postgres on 127.0.0.1:${pgPort} (data in .data/postgres)`);
+      postgres = started;
+      await started.createDatabase("tasks");
+      databaseUrl = started.url("tasks");
+      const where = started.dataDir.startsWith(ROOT) ? path.relative(ROOT, started.dataDir) : started.dataDir;
+      log(`Embedded Postgres on 127.0.0.1:${pgPort} (data in ${where})`);
     } else {
       log("Using DATABASE_URL from the environment");
     }

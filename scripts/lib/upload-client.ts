@@ -4,8 +4,10 @@
  * URLs and are streamed from disk slice by slice, so a 400 MB file never sits in memory.
  */
 import { createReadStream } from "node:fs";
+import { stat } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
+import path from "node:path";
 import WebSocket from "ws";
 import type { UploadStatus } from "../../src/db/schema.ts";
 import { isTerminal, type ProgressSnapshot } from "../../src/progress/progress-state.ts";
@@ -275,14 +277,27 @@ export async function followProgress(session: Session, id: string, options: Foll
   }
 }
 
-function watchOnce(url: string, onProgress: (progress: Progress) => void): Promise<Progress | null> {
+/** After the final state, how long the close handshake may take before the socket is dropped. */
+const CLOSE_GRACE_MS = 500;
+
+/**
+ * One WebSocket session. Resolves as soon as the final state arrives: the server closes the socket
+ * right after it, but a runtime may keep the TCP connection open for seconds after the close
+ * frames (wrangler dev does, about 10 s), and nothing the caller needs comes after the final state.
+ * Otherwise resolves with the last state seen when the socket closes.
+ */
+export function watchOnce(url: string, onProgress: (progress: Progress) => void): Promise<Progress | null> {
   return new Promise((resolve, reject) => {
     let last: Progress | null = null;
     const socket = new WebSocket(url);
     socket.on("message", (data) => {
       last = JSON.parse(data.toString()) as Progress;
       onProgress(last);
-      if (isTerminal(last.status)) socket.close(1000);
+      if (!isTerminal(last.status)) return;
+      resolve(last);
+      socket.close(1000);
+      const drop = setTimeout(() => socket.terminate(), CLOSE_GRACE_MS);
+      socket.once("close", () => clearTimeout(drop));
     });
     socket.on("unexpected-response", (_request, response) => {
       reject(new ApiError(response.statusCode ?? 0, `WebSocket upgrade refused (${response.statusCode})`));
@@ -291,4 +306,21 @@ function watchOnce(url: string, onProgress: (progress: Progress) => void): Promi
     socket.on("error", reject);
     socket.on("close", () => resolve(last));
   });
+}
+
+/**
+ * The file a user named on the command line. `npm run` starts scripts in the project folder, so a
+ * relative path is taken from the folder npm was called from ($INIT_CWD), as the user meant it.
+ */
+export function resolveUserPath(file: string, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string {
+  return path.resolve(env.INIT_CWD ?? cwd, file);
+}
+
+/** Checks the file before anything is created on the server; the errors name the file, not a field. */
+export async function checkUploadFile(file: string): Promise<{ size: number }> {
+  const info = await stat(file).catch(() => null);
+  if (!info) throw new Error(`${file}: no such file.`);
+  if (!info.isFile()) throw new Error(`${file} is not a file.`);
+  if (info.size === 0) throw new Error(`${file} is empty: there is nothing to upload.`);
+  return { size: info.size };
 }

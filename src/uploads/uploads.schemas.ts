@@ -6,7 +6,11 @@ import { wholeNumberText } from "../lib/openapi.ts";
 export const CreateUploadSchema = z
   .object({
     filename: z.string().trim().min(1).max(255).openapi({ example: "sales-2026.csv" }),
-    size_bytes: z.number().int("must be a whole number").positive("must be positive").openapi({ example: 419430400 }),
+    size_bytes: z
+      .number()
+      .int("must be a whole number")
+      .min(1, "must be at least 1 byte; an empty file has nothing to upload")
+      .openapi({ example: 419430400 }),
   })
   .strict()
   .openapi("CreateUpload");

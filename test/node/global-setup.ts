@@ -29,9 +29,8 @@ declare module "vitest" {
 }
 
 export default async function setup(project: TestProject) {
-  // /var/tmp, not a 0700 home: as root the embedded Postgres runs as its own user.
-  const base = process.getuid?.() === 0 ? "/var/tmp" : os.tmpdir();
-  const dataDir = mkdtempSync(path.join(base, "edge-tasks-test-pg-"));
+  // As root in a folder the `postgres` user cannot reach, startPostgres moves the data itself.
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), "edge-tasks-test-pg-"));
   const pgPort = await freePort();
   const postgres = await startPostgres({
     dataDir: path.join(dataDir, "data"),
