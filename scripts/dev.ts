@@ -8,6 +8,7 @@
 
 import { type DevStack, startDevStack } from "./lib/dev-stack.ts";
 import { writeDevState } from "./lib/dev-state.ts";
+import { copyDocsBundle } from "./lib/docs-bundle.ts";
 
 const port = Number(process.env.PORT ?? 8787);
 const starting = new AbortController();
@@ -28,6 +29,7 @@ async function stopAll(code: number): Promise<never> {
 for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.on(signal, () => void stopAll(0));
 
 async function main(): Promise<void> {
+  copyDocsBundle();
   const numberFrom = (name: string) => Number(process.env[name] ?? 0) || undefined;
   startup = startDevStack({
     port,

@@ -1,18 +1,4 @@
-/**
- * Copies the API reference's browser bundle (@scalar/api-reference, MIT) from node_modules into
- * the static assets, so `/docs` works with no internet: the page loads it from the Worker's own
- * origin instead of a CDN. Run by `npm ci` (prepare) and before `npm run dev`, `build` and `deploy`;
- * safe to run again at any time. The copy is not committed.
- */
-import { copyFileSync, mkdirSync } from "node:fs";
-import { createRequire } from "node:module";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+/** `node scripts/vendor-docs.ts`: copies the API reference's bundle into the assets (lib/docs-bundle.ts). */
+import { copyDocsBundle } from "./lib/docs-bundle.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const target = path.join(root, "public", "vendor", "scalar");
-// The package exports no path to its browser bundle; it sits beside the main entry (dist/index.js).
-const distDir = path.dirname(createRequire(import.meta.url).resolve("@scalar/api-reference"));
-
-mkdirSync(target, { recursive: true });
-copyFileSync(path.join(distDir, "browser", "standalone.js"), path.join(target, "api-reference.js"));
+copyDocsBundle();
