@@ -9,7 +9,11 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import {
+  ATTACHMENT_KEYS,
+  ATTACHMENT_SPECS,
   buildWorld,
+  COMMENT_KEYS,
+  COMMENT_SPECS,
   TASK_KEYS,
   TASK_SPECS,
   type TaskKey,
@@ -215,28 +219,46 @@ describe.concurrent("users, uploads, jobs, outbox, comments and attachments list
       expect(outbox.results.filter((m) => m.to.toLowerCase() !== own)).toEqual([]);
     });
 
-    it(`${user}: comment and attachment lists show the task's own items, never pending attachments`, async ({
+    it(`${user}: comment and attachment lists show exactly the task's own items, never pending attachments`, async ({
       expect,
     }) => {
-      for (const taskKey of visibleTaskKeys(user)) {
+      const visible = visibleTaskKeys(user);
+      // The world has comments and ready attachments on tasks this user sees (or none at all for
+      // a user who sees none of them): the checks below compare whole sets, never an empty "every".
+      for (const taskKey of visible) {
         const id = world.tasks[taskKey];
-        const comments = await json<Page<{ task: number }>>(
+        const comments = await json<Page<{ id: number; task: number }>>(
           await api(`/tasks/${id}/comments/`, { token: token(user) }),
         );
-        expect(
-          comments.results.every((c) => c.task === id),
-          taskKey,
-        ).toBe(true);
-        const attachments = await json<{ results: { task: number; status: string }[] }>(
+        const wantComments = COMMENT_KEYS.filter((k) => COMMENT_SPECS[k].task === taskKey).map(
+          (k) => world.comments[k],
+        );
+        expect(comments.results.map((c) => c.id).sort(), taskKey).toEqual(wantComments.sort());
+        expect(comments.results.every((c) => c.task === id)).toBe(true);
+        const attachments = await json<{ results: { id: number; task: number; status: string }[] }>(
           await api(`/tasks/${id}/attachments/`, { token: token(user) }),
         );
-        expect(
-          attachments.results.every((a) => a.task === id && a.status === "ready"),
-          taskKey,
-        ).toBe(true);
+        const wantAttachments = ATTACHMENT_KEYS.filter(
+          (k) => ATTACHMENT_SPECS[k].task === taskKey && !ATTACHMENT_SPECS[k].pending,
+        ).map((k) => world.attachments[k]);
+        expect(attachments.results.map((a) => a.id).sort(), taskKey).toEqual(wantAttachments.sort());
+        expect(attachments.results.every((a) => a.task === id && a.status === "ready")).toBe(true);
       }
     });
   }
+
+  it("the world gives those list checks something to see", () => {
+    const withItems = new Set([
+      ...COMMENT_KEYS.map((k) => COMMENT_SPECS[k].task),
+      ...ATTACHMENT_KEYS.filter((k) => !ATTACHMENT_SPECS[k].pending).map((k) => ATTACHMENT_SPECS[k].task),
+    ]);
+    for (const user of ["ceo", "empA", "empB", "empNone"] as const) {
+      expect(
+        visibleTaskKeys(user).some((task) => withItems.has(task)),
+        user,
+      ).toBe(true);
+    }
+  });
 });
 
 describe("caches never serve one user's page to another", () => {
