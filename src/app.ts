@@ -16,6 +16,7 @@ import { jobsRoutes } from "./jobs/index.ts";
 import { createRouter } from "./lib/openapi.ts";
 import { notFound, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
+import { securityHeaders } from "./middleware/security-headers.ts";
 import { legacyReportRoutes, reportsRoutes } from "./reports/index.ts";
 import { tasksRoutes } from "./tasks/index.ts";
 import { uploadsRoutes } from "./uploads/index.ts";
@@ -25,6 +26,7 @@ export const API_BASE = "/api/v1";
 
 export function createApp() {
   const app = createRouter();
+  app.use("*", securityHeaders);
   app.use("*", requestContext);
   app.use("*", async (c, next) => {
     const origins = c.get("config").CORS_ORIGINS;
