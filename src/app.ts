@@ -92,7 +92,11 @@ export function openApiDocument(app: ReturnType<typeof createRouter>, origin: st
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     paths[path.endsWith("/") ? path : `${path}/`] = item;
   }
-  return { ...document, paths };
+  // The repository grants no license (package.json: UNLICENSED): all rights are reserved.
+  // `LicenseRef-` is SPDX's form for a license without an SPDX identifier. Set here because the
+  // generator's `info` type only knows OpenAPI 3.0's license object (no `identifier`).
+  const license = { name: "Proprietary (UNLICENSED): all rights reserved", identifier: "LicenseRef-Proprietary" };
+  return { ...document, info: { ...document.info, license }, paths };
 }
 
 export type App = ReturnType<typeof createApp>;

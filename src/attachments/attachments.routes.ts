@@ -80,6 +80,7 @@ const attachmentBody = jsonOrMultipart(
 const listRoute = createRoute({
   method: "get",
   path: "/tasks/{id}/attachments",
+  operationId: "listTaskAttachments",
   tags,
   security,
   summary: "A task's attachments",
@@ -95,6 +96,7 @@ const listRoute = createRoute({
 const createAttachmentRoute = createRoute({
   method: "post",
   path: "/tasks/{id}/attachments",
+  operationId: "createTaskAttachment",
   tags,
   security,
   summary: "Attach a file",
@@ -121,6 +123,7 @@ const createAttachmentRoute = createRoute({
 const completeRoute = createRoute({
   method: "post",
   path: "/attachments/{id}/complete",
+  operationId: "completeAttachment",
   tags,
   security,
   summary: "Confirm a presigned upload",
@@ -137,6 +140,7 @@ const completeRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/attachments/{id}",
+  operationId: "getAttachment",
   tags,
   security,
   summary: "An attachment and its download URL",
@@ -151,6 +155,7 @@ const getRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/attachments/{id}",
+  operationId: "deleteAttachment",
   tags,
   security,
   summary: "Delete an attachment and its file",

@@ -23,6 +23,7 @@ const security = [{ bearerAuth: [] }];
 const listRoute = createRoute({
   method: "get",
   path: "/departments",
+  operationId: "listDepartments",
   tags,
   security,
   summary: "List departments",
@@ -38,6 +39,7 @@ const listRoute = createRoute({
 const createDepartmentRoute = createRoute({
   method: "post",
   path: "/departments",
+  operationId: "createDepartment",
   tags,
   security,
   summary: "Create a department",
@@ -53,6 +55,7 @@ const createDepartmentRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/departments/{id}",
+  operationId: "getDepartment",
   tags,
   security,
   summary: "Get a department",
@@ -64,6 +67,7 @@ const getRoute = createRoute({
 const updateRoute = createRoute({
   method: "patch",
   path: "/departments/{id}",
+  operationId: "updateDepartment",
   tags,
   security,
   summary: "Rename a department or change its manager",
@@ -79,6 +83,7 @@ const updateRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/departments/{id}",
+  operationId: "deleteDepartment",
   tags,
   security,
   summary: "Delete a department",

@@ -12,6 +12,7 @@ const security = [{ bearerAuth: [] }];
 const listRoute = createRoute({
   method: "get",
   path: "/jobs",
+  operationId: "listJobs",
   tags,
   security,
   summary: "The caller's jobs, newest first",
@@ -25,6 +26,7 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/jobs/{id}",
+  operationId: "getJob",
   tags,
   security,
   summary: "A job",
@@ -36,6 +38,7 @@ const getRoute = createRoute({
 const cancelRoute = createRoute({
   method: "post",
   path: "/jobs/{id}/cancel",
+  operationId: "cancelJob",
   tags,
   security,
   summary: "Cancel a job",
@@ -49,6 +52,7 @@ const cancelRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/jobs/{id}",
+  operationId: "deleteJob",
   tags,
   security,
   summary: "Delete a job",

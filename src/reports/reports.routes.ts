@@ -84,6 +84,7 @@ function dayRange(query: { from?: string; to?: string }): { from: string; to: st
 const legacyRoute = createRoute({
   method: "get",
   path: "/user/tasks/get_task_status_report",
+  operationId: "getLegacyTaskStatusReport",
   tags,
   security,
   summary: "Task status report (seed 000)",
@@ -100,6 +101,7 @@ const legacyRoute = createRoute({
 const statusRoute = createRoute({
   method: "get",
   path: "/reports/task-status",
+  operationId: "getTaskStatusReport",
   tags,
   security,
   summary: "Task status counts",
@@ -111,6 +113,7 @@ const statusRoute = createRoute({
 const overdueRoute = createRoute({
   method: "get",
   path: "/reports/overdue",
+  operationId: "getOverdueReport",
   tags,
   security,
   summary: "Overdue tasks",
@@ -124,6 +127,7 @@ const perDayRoute = (kind: "completed" | "opened") =>
   createRoute({
     method: "get",
     path: `/reports/${kind}-per-day`,
+    operationId: kind === "completed" ? "getCompletedPerDayReport" : "getOpenedPerDayReport",
     tags,
     security,
     summary: kind === "completed" ? "Tasks completed per day" : "Tasks opened per day",

@@ -13,6 +13,7 @@ const security = [{ bearerAuth: [] }];
 const listRoute = createRoute({
   method: "get",
   path: "/users",
+  operationId: "listUsers",
   tags,
   security,
   summary: "List users",
@@ -25,6 +26,7 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/users/{id}",
+  operationId: "getUser",
   tags,
   security,
   summary: "Get a user",
@@ -37,6 +39,7 @@ const getRoute = createRoute({
 const updateRoute = createRoute({
   method: "patch",
   path: "/users/{id}",
+  operationId: "updateUser",
   tags,
   security,
   summary: "Change a user's role or department",
