@@ -1,6 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../lib/errors.ts";
-import { createRouter, errorResponses, IntIdParam, jsonContent, jsonOrMultipart } from "../lib/openapi.ts";
+import {
+  createRouter,
+  errorResponses,
+  IntIdParam,
+  jsonContent,
+  jsonOrMultipart,
+  NoQueryParams,
+} from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import {
   completeUpload,
@@ -86,7 +93,7 @@ const listRoute = createRoute({
   summary: "A task's attachments",
   description: "Completed attachments only; anyone who can read the task.",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
+  request: { params: IntIdParam, query: NoQueryParams },
   responses: {
     200: jsonContent(z.object({ results: z.array(AttachmentSchema) }).openapi("AttachmentList"), "The attachments."),
     ...errorResponses(400, 401, 404, 429),
@@ -145,7 +152,7 @@ const getRoute = createRoute({
   security,
   summary: "An attachment and its download URL",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
+  request: { params: IntIdParam, query: NoQueryParams },
   responses: {
     200: jsonContent(AttachmentDetailSchema, "The attachment."),
     ...errorResponses(400, 401, 404, 429, 503),

@@ -1,6 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bumpCacheVersions, userChanged } from "../edge-state/user-state.client.ts";
-import { createRouter, errorResponses, IntIdParam, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
+import {
+  createRouter,
+  errorResponses,
+  IntIdParam,
+  jsonBody,
+  jsonContent,
+  NoQueryParams,
+  requireJson,
+} from "../lib/openapi.ts";
 import { PageQuerySchema, paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import {
@@ -60,7 +68,7 @@ const getRoute = createRoute({
   security,
   summary: "Get a department",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
+  request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(DepartmentSchema, "The department."), ...errorResponses(400, 401, 404, 429) },
 });
 

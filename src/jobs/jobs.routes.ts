@@ -1,6 +1,6 @@
 /** The background-job routes (seed 003): the caller's own jobs, which follow their uploads. */
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, errorResponses, jsonContent, UuidIdParam } from "../lib/openapi.ts";
+import { createRouter, errorResponses, jsonContent, NoQueryParams, UuidIdParam } from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { JobListQuery, JobListSchema, JobSchema } from "./jobs.schemas.ts";
 import { toJobResponse } from "./jobs.serializer.ts";
@@ -31,7 +31,7 @@ const getRoute = createRoute({
   security,
   summary: "A job",
   middleware: [requireAuth] as const,
-  request: { params: UuidIdParam },
+  request: { params: UuidIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(JobSchema, "The job."), ...errorResponses(400, 401, 404, 429) },
 });
 

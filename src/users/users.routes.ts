@@ -1,6 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
 import { userChanged } from "../edge-state/user-state.client.ts";
-import { createRouter, errorResponses, IntIdParam, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
+import {
+  createRouter,
+  errorResponses,
+  IntIdParam,
+  jsonBody,
+  jsonContent,
+  NoQueryParams,
+  requireJson,
+} from "../lib/openapi.ts";
 import { PageQuerySchema, paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { UpdateUserSchema, UserPageSchema } from "./users.schemas.ts";
@@ -32,7 +40,7 @@ const getRoute = createRoute({
   summary: "Get a user",
   description: "CEO and HR see anyone, a manager their department, everyone themselves; otherwise 404.",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
+  request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(UserSchema, "The user."), ...errorResponses(400, 401, 404, 429) },
 });
 
