@@ -16,6 +16,7 @@ import { jobsRoutes } from "./jobs/index.ts";
 import { createRouter } from "./lib/openapi.ts";
 import { notFound, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
+import { securityHeaders } from "./middleware/security-headers.ts";
 import { legacyReportRoutes, reportsRoutes } from "./reports/index.ts";
 import { tasksRoutes } from "./tasks/index.ts";
 import { uploadsRoutes } from "./uploads/index.ts";
@@ -27,6 +28,7 @@ export const DOCS_SCRIPT_PATH = "/vendor/scalar/api-reference.js";
 
 export function createApp() {
   const app = createRouter();
+  app.use("*", securityHeaders);
   app.use("*", requestContext);
   app.use("*", async (c, next) => {
     const origins = c.get("config").CORS_ORIGINS;
@@ -94,7 +96,9 @@ export function openApiDocument(app: ReturnType<typeof createRouter>, origin: st
       title: "Edge Tasks API",
       version: "1.0.0",
       description:
-        'Task management with roles and departments, cached reports, and ingestion of very large CSV files, on Cloudflare Workers. Errors are `{"detail": ...}`; every route answers with or without its trailing slash.',
+        'Task management with roles and departments, cached reports, and ingestion of very large CSV files, on Cloudflare Workers. Errors are `{"detail": ...}`; every route answers with or without its trailing slash.\n\n' +
+        "Validation: a 400 names each offending field in `errors` (`{field, message}`, the message reading after the field name: `is required`, `must be a string`, `must be at most 200 characters`...) and its `detail` is `Invalid input in <fields>: <first message>.` A query parameter a route does not list is a 400 naming it and the parameters the route takes (a misspelt filter never widens an answer silently). " +
+        "Reports answer `text/csv` or `application/json` by `Accept` (no header or `*/*`: CSV); an `Accept` that allows neither is a 406 naming both; the seed-000 path `/user/tasks/get_task_status_report/` is always CSV.",
     },
     servers: [{ url: origin, description: "This server" }],
   });
@@ -102,7 +106,11 @@ export function openApiDocument(app: ReturnType<typeof createRouter>, origin: st
   for (const [path, item] of Object.entries(document.paths ?? {})) {
     paths[path.endsWith("/") ? path : `${path}/`] = item;
   }
-  return { ...document, paths };
+  // The repository grants no license (package.json: UNLICENSED): all rights are reserved.
+  // `LicenseRef-` is SPDX's form for a license without an SPDX identifier. Set here because the
+  // generator's `info` type only knows OpenAPI 3.0's license object (no `identifier`).
+  const license = { name: "Proprietary (UNLICENSED): all rights reserved", identifier: "LicenseRef-Proprietary" };
+  return { ...document, info: { ...document.info, license }, paths };
 }
 
 export type App = ReturnType<typeof createApp>;

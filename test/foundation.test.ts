@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import staticHeaders from "../public/_headers?raw";
 import { api, createUser, eventually, json, PASSWORD, testEnv, uniqueEmail } from "./helpers.ts";
 
 interface RelayStats {
@@ -169,5 +170,73 @@ describe("Postgres connections", () => {
     );
     expect(after.total).toBeGreaterThanOrEqual(before.total + 30);
     expect(after.open).toBeLessThanOrEqual(5);
+  });
+});
+
+describe("X-Content-Type-Options", () => {
+  it("every Worker response says nosniff: success, errors, 404, CSV, docs, the document, health, WebSocket refusals", async () => {
+    const user = await createUser();
+    const upgrade = { Upgrade: "websocket" };
+    const cases: [string, Promise<Response>][] = [
+      ["me 200", api("/auth/user/me/", { token: user.token })],
+      ["me 401", api("/auth/user/me/")],
+      ["unknown route 404", api("/no-such-route/")],
+      ["unknown path outside the API 404", api("http://api.test/nowhere")],
+      ["415", api("/auth/user/login/", { method: "POST", body: "x", headers: { "Content-Type": "text/plain" } })],
+      ["400 validation", api("/auth/user/register/", { json: { email: "nope" } })],
+      [
+        "400 bad JSON",
+        api("/auth/user/login/", { method: "POST", body: "{", headers: { "Content-Type": "application/json" } }),
+      ],
+      ["403", api("/users/", { token: user.token })],
+      ["CSV report", api("http://api.test/user/tasks/get_task_status_report/", { token: user.token })],
+      ["JSON report", api("/reports/task-status/", { token: user.token, headers: { Accept: "application/json" } })],
+      ["openapi.json", api("http://api.test/api/v1/openapi.json")],
+      ["docs", api("http://api.test/docs")],
+      ["health", api("/health-check/")],
+      [
+        "WebSocket upgrade without a token",
+        api(`/csv-data/uploads/${crypto.randomUUID()}/progress/`, { headers: upgrade }),
+      ],
+      [
+        "WebSocket upgrade for an unknown upload",
+        api(`/csv-data/uploads/${crypto.randomUUID()}/progress/?access_token=${user.token}`, { headers: upgrade }),
+      ],
+    ];
+    const missing: string[] = [];
+    const statuses: Record<string, number> = {};
+    for (const [label, pending] of cases) {
+      const response = await pending;
+      await response.body?.cancel();
+      statuses[label] = response.status;
+      if (response.headers.get("X-Content-Type-Options") !== "nosniff") missing.push(`${label} (${response.status})`);
+    }
+    expect(missing).toEqual([]);
+    // The cases really are the kinds of answer they are named after.
+    expect(statuses).toMatchObject({
+      "me 200": 200,
+      "me 401": 401,
+      "unknown route 404": 404,
+      "415": 415,
+      "400 validation": 400,
+      "400 bad JSON": 400,
+      "403": 403,
+      "CSV report": 200,
+      "WebSocket upgrade without a token": 401,
+      "WebSocket upgrade for an unknown upload": 404,
+    });
+  });
+
+  it("static files, served by the platform without the Worker, get it from public/_headers for every path", () => {
+    // Workers static assets read `_headers`: a path pattern line, then indented `Name: value` lines.
+    const rules = staticHeaders
+      .split("\n")
+      .filter((line) => line.trim() && !line.trimStart().startsWith("#"))
+      .reduce<{ pattern: string; headers: string[] }[]>((acc, line) => {
+        if (!/^\s/.test(line)) acc.push({ pattern: line.trim(), headers: [] });
+        else acc.at(-1)?.headers.push(line.trim().toLowerCase());
+        return acc;
+      }, []);
+    expect(rules.find((rule) => rule.pattern === "/*")?.headers).toContain("x-content-type-options: nosniff");
   });
 });

@@ -10,6 +10,7 @@ import { createApp, DOCS_SCRIPT_PATH } from "../src/app.ts";
 import { api, clientIp, json } from "./helpers.ts";
 
 interface Operation {
+  operationId?: string;
   security?: Record<string, string[]>[];
   parameters?: unknown[];
   requestBody?: unknown;
@@ -18,6 +19,7 @@ interface Operation {
 type PathItem = Record<string, Operation>;
 interface OpenApiDocument {
   openapi: string;
+  info: { license?: { name: string; identifier?: string; url?: string } };
   paths: Record<string, PathItem>;
   security?: Record<string, string[]>[];
   components?: { securitySchemes?: Record<string, { type: string; scheme?: string }> };
@@ -154,6 +156,55 @@ describe("OpenAPI document", () => {
       if (response.status !== 401) open.push(`${method} ${path} → ${response.status}`);
     }
     expect(open).toEqual([]);
+  });
+
+  it("every operation has a unique, stable camelCase operationId", async () => {
+    const doc = await fetchDocument();
+    const all = operations(doc);
+    expect(all.length).toBeGreaterThan(50);
+    const missing = all
+      .filter(({ operation }) => !operation.operationId)
+      .map(({ method, path }) => `${method} ${path}`);
+    expect(missing).toEqual([]);
+    const notCamel = all
+      .map(({ operation }) => operation.operationId ?? "")
+      .filter((id) => !/^[a-z][a-zA-Z0-9]*$/.test(id));
+    expect(notCamel).toEqual([]);
+    const ids = all.map(({ operation }) => operation.operationId);
+    expect(ids.filter((id, index) => ids.indexOf(id) !== index)).toEqual([]);
+    // Stable: generated clients call these names; a few fixed points guard against renames.
+    const idOf = (method: string, path: string) => doc.paths[path]?.[method]?.operationId;
+    expect(idOf("get", "/api/v1/tasks/")).toBe("listTasks");
+    expect(idOf("post", "/api/v1/tasks/")).toBe("createTask");
+    expect(idOf("post", "/api/v1/tasks/{id}/mark_done/")).toBe("markTaskDone");
+    expect(idOf("post", "/api/v1/auth/user/login/")).toBe("logIn");
+  });
+
+  it("public operations say so with security: [] (and only they do)", async () => {
+    const doc = await fetchDocument();
+    const all = operations(doc);
+    const undeclared = all
+      .filter(({ operation }) => operation.security === undefined)
+      .map(({ method, path }) => `${method} ${path}`);
+    expect(undeclared).toEqual([]);
+    const publicOperations = all
+      .filter(({ operation }) => operation.security?.length === 0)
+      .map(({ method, path }) => `${method} ${path}`)
+      .sort();
+    expect(publicOperations).toEqual([
+      "get /api/v1/health-check/",
+      "post /api/v1/auth/token/refresh/",
+      "post /api/v1/auth/user/login/",
+      "post /api/v1/auth/user/register/",
+    ]);
+  });
+
+  it("info names the license (the repository grants none: proprietary)", async () => {
+    const doc = await fetchDocument();
+    expect(doc.info.license).toEqual({
+      name: expect.stringMatching(/UNLICENSED/),
+      identifier: "LicenseRef-Proprietary",
+    });
   });
 
   it("the bearer scheme is an HTTP bearer JWT scheme", async () => {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { api, json } from "./helpers.ts";
-import { emailsTo, makeOrg, makeTask, makeUser } from "./tasks-fixtures.ts";
+import { emailsTo, makeOrg, makeTask, makeUser, type TaskBody } from "./tasks-fixtures.ts";
 
 describe("tasks: basics", () => {
   it("creates, reads, lists and soft-deletes a task", async () => {
@@ -17,7 +17,7 @@ describe("tasks: basics", () => {
       estimate_hours: 8,
       department: org.departmentId,
       creator: org.employee.id,
-      assigned_by: null,
+      assigned_by: org.employee.id,
       assignees: [],
       completed_at: null,
       due_date: "2030-09-30T17:00:00.000Z",
@@ -54,6 +54,48 @@ describe("tasks: basics", () => {
     const created = await emailsTo(org.employee.email, "task_created");
     expect(created.map((m) => m.subject)).toContain(`Task created: ${byEmployee.title}`);
     expect((await emailsTo(org.manager.email, "task_created")).length).toBe(2);
+  });
+
+  it("every create answers assigned_by = the caller, with or without assignees, for every role", async () => {
+    const org = await makeOrg();
+    for (const caller of [org.ceo, org.hr, org.manager, org.employee]) {
+      for (const body of [{}, { assignees: [caller.id] }]) {
+        const task = await makeTask(caller, { department: org.departmentId, ...body });
+        expect({ role: caller.role, body, assigned_by: task.assigned_by, creator: task.creator }).toEqual({
+          role: caller.role,
+          body,
+          assigned_by: caller.id,
+          creator: caller.id,
+        });
+        // The stored task says the same on a fresh read.
+        const read = await json<TaskBody>(await api(`/tasks/${task.id}/?nocache=1`, { token: caller.token }));
+        expect(read.assigned_by).toBe(caller.id);
+      }
+    }
+  });
+
+  it("assigned_by on create grants no new access: another department's manager still cannot see an employee's task", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.employee, { department: org.departmentId });
+    expect(task.assigned_by).toBe(org.employee.id);
+    // The department's manager manages it; a manager elsewhere neither sees nor edits it.
+    expect((await api(`/tasks/${task.id}/`, { token: org.manager.token })).status).toBe(200);
+    const edit = await api(`/tasks/${task.id}/`, {
+      method: "PATCH",
+      token: org.manager.token,
+      json: { priority: "low" },
+    });
+    expect(edit.status).toBe(200);
+    expect((await api(`/tasks/${task.id}/`, { token: org.otherManager.token })).status).toBe(404);
+    // A manager who creates a task in another department keeps it (as creator and as assigned_by).
+    const elsewhere = await makeTask(org.otherManager, { department: org.departmentId });
+    expect(elsewhere.assigned_by).toBe(org.otherManager.id);
+    const own = await api(`/tasks/${elsewhere.id}/`, {
+      method: "PATCH",
+      token: org.otherManager.token,
+      json: { priority: "low" },
+    });
+    expect(own.status).toBe(200);
   });
 
   it("complete is idempotent: same completed_at, one email per recipient", async () => {

@@ -1,6 +1,13 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import { ApiError } from "../lib/errors.ts";
-import { createRouter, errorResponses, IntIdParam, jsonContent, jsonOrMultipart } from "../lib/openapi.ts";
+import {
+  createRouter,
+  errorResponses,
+  IntIdParam,
+  jsonContent,
+  jsonOrMultipart,
+  NoQueryParams,
+} from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import {
   completeUpload,
@@ -80,12 +87,13 @@ const attachmentBody = jsonOrMultipart(
 const listRoute = createRoute({
   method: "get",
   path: "/tasks/{id}/attachments",
+  operationId: "listTaskAttachments",
   tags,
   security,
   summary: "A task's attachments",
   description: "Completed attachments only; anyone who can read the task.",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
+  request: { params: IntIdParam, query: NoQueryParams },
   responses: {
     200: jsonContent(z.object({ results: z.array(AttachmentSchema) }).openapi("AttachmentList"), "The attachments."),
     ...errorResponses(400, 401, 404, 429),
@@ -95,6 +103,7 @@ const listRoute = createRoute({
 const createAttachmentRoute = createRoute({
   method: "post",
   path: "/tasks/{id}/attachments",
+  operationId: "createTaskAttachment",
   tags,
   security,
   summary: "Attach a file",
@@ -121,6 +130,7 @@ const createAttachmentRoute = createRoute({
 const completeRoute = createRoute({
   method: "post",
   path: "/attachments/{id}/complete",
+  operationId: "completeAttachment",
   tags,
   security,
   summary: "Confirm a presigned upload",
@@ -137,11 +147,12 @@ const completeRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/attachments/{id}",
+  operationId: "getAttachment",
   tags,
   security,
   summary: "An attachment and its download URL",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
+  request: { params: IntIdParam, query: NoQueryParams },
   responses: {
     200: jsonContent(AttachmentDetailSchema, "The attachment."),
     ...errorResponses(400, 401, 404, 429, 503),
@@ -151,6 +162,7 @@ const getRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/attachments/{id}",
+  operationId: "deleteAttachment",
   tags,
   security,
   summary: "Delete an attachment and its file",

@@ -12,6 +12,8 @@ const security = [{ bearerAuth: [] }];
 const registerRoute = createRoute({
   method: "post",
   path: "/auth/user/register",
+  operationId: "registerUser",
+  security: [],
   tags,
   summary: "Register an account",
   description: "Creates an `employee` account and queues a welcome email. Emails are case-insensitive and unique.",
@@ -26,6 +28,8 @@ const registerRoute = createRoute({
 const loginRoute = createRoute({
   method: "post",
   path: "/auth/user/login",
+  operationId: "logIn",
+  security: [],
   tags,
   summary: "Log in",
   description: "Wrong email and wrong password give the same 401, so the answer never reveals whether an email exists.",
@@ -37,6 +41,8 @@ const loginRoute = createRoute({
 const refreshRoute = createRoute({
   method: "post",
   path: "/auth/token/refresh",
+  operationId: "refreshTokens",
+  security: [],
   tags,
   summary: "Rotate the refresh token",
   description:
@@ -49,6 +55,7 @@ const refreshRoute = createRoute({
 const meRoute = createRoute({
   method: "get",
   path: "/auth/user/me",
+  operationId: "getCurrentUser",
   tags,
   security,
   summary: "The current user",
@@ -59,6 +66,7 @@ const meRoute = createRoute({
 const logoutRoute = createRoute({
   method: "post",
   path: "/auth/user/logout",
+  operationId: "logOut",
   tags,
   security,
   summary: "Log out",

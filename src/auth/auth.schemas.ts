@@ -1,13 +1,15 @@
 import { z } from "@hono/zod-openapi";
 import { UserSchema } from "../users/users.serializer.ts";
-import { PASSWORD_MAX_LENGTH } from "./password.ts";
+import { PASSWORD_MAX_LENGTH, PASSWORD_MIN_LENGTH } from "./password.ts";
 
 export const RegisterSchema = z
   .object({
     email: z.string().trim().max(254, "must be at most 254 characters").email("must be a valid email address"),
+    // The length rule the document shows is the one enforced; the rest of the strength rules
+    // (common, repetitive, numeric, like the email) need the other fields: `passwordWeakness`.
     password: z
       .string()
-      .min(1, "is required")
+      .min(PASSWORD_MIN_LENGTH, `must be at least ${PASSWORD_MIN_LENGTH} characters`)
       .max(PASSWORD_MAX_LENGTH, `must be at most ${PASSWORD_MAX_LENGTH} characters`),
     full_name: z.string().trim().min(1, "is required").max(200, "must be at most 200 characters"),
   })

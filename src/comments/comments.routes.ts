@@ -25,6 +25,7 @@ const CreateCommentSchema = z
 const listRoute = createRoute({
   method: "get",
   path: "/tasks/{id}/comments",
+  operationId: "listTaskComments",
   tags,
   security,
   summary: "Comments on a task",
@@ -40,6 +41,7 @@ const listRoute = createRoute({
 const createCommentRoute = createRoute({
   method: "post",
   path: "/tasks/{id}/comments",
+  operationId: "createTaskComment",
   tags,
   security,
   summary: "Comment on a task",
@@ -52,6 +54,7 @@ const createCommentRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/comments/{id}",
+  operationId: "deleteComment",
   tags,
   security,
   summary: "Delete a comment",

@@ -12,6 +12,7 @@ import { listCursorPage, listPage, loadUploadForQuery, type QueryableUpload, str
 const listRowsRoute = createRoute({
   method: "get",
   path: "/csv-data/uploads/{id}/data",
+  operationId: "listUploadRows",
   tags: ["CSV data"],
   security: [{ bearerAuth: [] }],
   summary: "List, filter, sort and page an upload's rows",

@@ -1,6 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
 import { bumpCacheVersions, userChanged } from "../edge-state/user-state.client.ts";
-import { createRouter, errorResponses, IntIdParam, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
+import {
+  createRouter,
+  errorResponses,
+  IntIdParam,
+  jsonBody,
+  jsonContent,
+  NoQueryParams,
+  requireJson,
+} from "../lib/openapi.ts";
 import { PageQuerySchema, paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import {
@@ -23,6 +31,7 @@ const security = [{ bearerAuth: [] }];
 const listRoute = createRoute({
   method: "get",
   path: "/departments",
+  operationId: "listDepartments",
   tags,
   security,
   summary: "List departments",
@@ -38,6 +47,7 @@ const listRoute = createRoute({
 const createDepartmentRoute = createRoute({
   method: "post",
   path: "/departments",
+  operationId: "createDepartment",
   tags,
   security,
   summary: "Create a department",
@@ -53,17 +63,19 @@ const createDepartmentRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/departments/{id}",
+  operationId: "getDepartment",
   tags,
   security,
   summary: "Get a department",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
+  request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(DepartmentSchema, "The department."), ...errorResponses(400, 401, 404, 429) },
 });
 
 const updateRoute = createRoute({
   method: "patch",
   path: "/departments/{id}",
+  operationId: "updateDepartment",
   tags,
   security,
   summary: "Rename a department or change its manager",
@@ -79,6 +91,7 @@ const updateRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/departments/{id}",
+  operationId: "deleteDepartment",
   tags,
   security,
   summary: "Delete a department",

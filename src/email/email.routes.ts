@@ -22,6 +22,7 @@ const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
 const outboxRoute = createRoute({
   method: "get",
   path: "/dev/outbox",
+  operationId: "listDevOutbox",
   tags: ["Development"],
   security: [{ bearerAuth: [] }],
   summary: "Mail sent by the API (development only)",

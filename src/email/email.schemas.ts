@@ -1,9 +1,10 @@
 /** Request and response schemas of the development outbox. */
 import { z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES, EMAIL_TEMPLATES } from "../db/schema.ts";
+import { queryParams } from "../lib/openapi.ts";
 import { PageQuerySchema, pageSchema } from "../lib/pagination.ts";
 
-export const OutboxQuerySchema = z.object({
+export const OutboxQuerySchema = queryParams({
   ...PageQuerySchema.shape,
   template: z
     .enum(EMAIL_TEMPLATES, { error: `must be one of ${EMAIL_TEMPLATES.join(", ")}` })

@@ -24,6 +24,8 @@ const HealthSchema = z
 const healthRoute = createRoute({
   method: "get",
   path: "/health-check",
+  operationId: "checkHealth",
+  security: [],
   tags: ["Operations"],
   summary: "Check every dependency",
   description:

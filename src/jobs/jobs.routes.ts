@@ -1,6 +1,6 @@
 /** The background-job routes (seed 003): the caller's own jobs, which follow their uploads. */
 import { createRoute } from "@hono/zod-openapi";
-import { createRouter, errorResponses, jsonContent, UuidIdParam } from "../lib/openapi.ts";
+import { createRouter, errorResponses, jsonContent, NoQueryParams, UuidIdParam } from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { JobListQuery, JobListSchema, JobSchema } from "./jobs.schemas.ts";
 import { toJobResponse } from "./jobs.serializer.ts";
@@ -12,6 +12,7 @@ const security = [{ bearerAuth: [] }];
 const listRoute = createRoute({
   method: "get",
   path: "/jobs",
+  operationId: "listJobs",
   tags,
   security,
   summary: "The caller's jobs, newest first",
@@ -25,17 +26,19 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/jobs/{id}",
+  operationId: "getJob",
   tags,
   security,
   summary: "A job",
   middleware: [requireAuth] as const,
-  request: { params: UuidIdParam },
+  request: { params: UuidIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(JobSchema, "The job."), ...errorResponses(400, 401, 404, 429) },
 });
 
 const cancelRoute = createRoute({
   method: "post",
   path: "/jobs/{id}/cancel",
+  operationId: "cancelJob",
   tags,
   security,
   summary: "Cancel a job",
@@ -49,6 +52,7 @@ const cancelRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/jobs/{id}",
+  operationId: "deleteJob",
   tags,
   security,
   summary: "Delete a job",

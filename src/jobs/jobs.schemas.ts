@@ -1,7 +1,7 @@
 /** Request and response schemas of the background-job routes (seed 003). */
 import { z } from "@hono/zod-openapi";
 import { JOB_STATUSES } from "../db/schema.ts";
-import { wholeNumberText } from "../lib/openapi.ts";
+import { queryParams, wholeNumberText } from "../lib/openapi.ts";
 
 export const JobSchema = z
   .object({
@@ -22,7 +22,7 @@ export const JobSchema = z
 
 export const JobListSchema = z.array(JobSchema).openapi("JobList");
 
-export const JobListQuery = z.object({
+export const JobListQuery = queryParams({
   status: z
     .enum(JOB_STATUSES, { error: `must be one of ${JOB_STATUSES.join(", ")}` })
     .optional()

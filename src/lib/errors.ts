@@ -8,7 +8,7 @@ export interface FieldError {
   message: string;
 }
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
+export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 406 | 409 | 410 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
 
 export class ApiError extends Error {
   readonly status: ErrorStatus;
@@ -43,6 +43,9 @@ export class ApiError extends Error {
   }
   static notFound(what = "Resource"): ApiError {
     return new ApiError(404, `${what} not found.`);
+  }
+  static notAcceptable(detail: string): ApiError {
+    return new ApiError(406, detail);
   }
   static conflict(detail: string): ApiError {
     return new ApiError(409, detail);

@@ -40,6 +40,7 @@ const errorDescriptions = {
   401: "Not authenticated, or the token is invalid, expired or revoked.",
   403: "Authenticated but not allowed.",
   404: "Not found, or not visible to the caller.",
+  406: "None of the media types the `Accept` header asks for is offered; `detail` lists those that are.",
   409: "Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies.",
   413: "The body is too large.",
   415: "The body's content type is not accepted.",
@@ -129,6 +130,29 @@ export function wholeNumberText(min: number, max: number, belowMin = `must be ${
         .max(max, max >= 2_147_483_647 ? "is out of range" : `must be at most ${max}`),
     );
 }
+
+/**
+ * The query parameters of a route. Every route's query schema is built here, so every route
+ * treats a parameter it does not know the same way: a 400 naming it and listing the ones the route
+ * takes. Ignoring it would turn a typo (`?stauts=done`) into a silently unfiltered answer.
+ */
+export function queryParams<S extends z.ZodRawShape>(shape: S) {
+  const names = Object.keys(shape);
+  const takes = names.length > 0 ? `it takes ${names.join(", ")}` : "it takes none";
+  return z.strictObject(shape, {
+    error: (issue) =>
+      issue.code === "unrecognized_keys" ? `is not a query parameter of this endpoint (${takes})` : undefined,
+  });
+}
+
+/** A route that takes no query parameters at all. */
+export const NoQueryParams = queryParams({});
+
+/** `nocache=1` on a cached GET answers from the database (`X-Cache: BYPASS`). */
+export const nocacheParam = z
+  .enum(["0", "1", "true", "false"], { error: "must be 1 or 0" })
+  .optional()
+  .openapi({ param: { name: "nocache", in: "query" }, description: "`1` bypasses the cache." });
 
 /** Reusable param schemas. */
 export const IntIdParam = z.object({

@@ -4,6 +4,7 @@
  * `{count, next, previous, results}` with `next`/`previous` as full URLs.
  */
 import { z } from "@hono/zod-openapi";
+import { queryParams } from "./openapi.ts";
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -26,7 +27,7 @@ export interface Page<T> {
  * Spread `.shape` into a larger query schema to add filters.
  */
 export function pageQuerySchema(maxPageSize = MAX_PAGE_SIZE, defaultPageSize = DEFAULT_PAGE_SIZE) {
-  return z.object({
+  return queryParams({
     page: z.coerce
       .number({ error: "must be a whole number" })
       .int("must be a whole number")

@@ -1,11 +1,88 @@
-/** Turns zod failures into the API's 400 shape: a sentence naming the fields, plus one entry per field. */
+/**
+ * Turns zod failures into the API's 400 shape: a sentence naming the fields, plus one entry per
+ * field. Every message reads as "<field> <message>": a schema's own message where it has one,
+ * otherwise the sentence `apiMessage` gives each kind of problem, never zod's library text.
+ */
+import { z } from "@hono/zod-openapi";
 import type { ZodError } from "zod";
 import { ApiError, type FieldError } from "./errors.ts";
 
+type Issue = z.core.$ZodRawIssue;
+
+const EXPECTED: Record<string, string> = {
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+  bigint: "a whole number",
+  boolean: "true or false",
+  array: "a list",
+  object: "an object",
+  date: "a date",
+  null: "null",
+  file: "a file",
+};
+
+const FORMATS: Record<string, string> = {
+  email: "must be a valid email address",
+  uuid: "must be a UUID",
+  url: "must be a URL",
+  datetime: "must be an ISO 8601 date-time",
+  date: "must be a date as YYYY-MM-DD",
+  regex: "is not in the expected format",
+};
+
+function bound(issue: { origin: string; inclusive?: boolean }, value: number | bigint | Date, side: "min" | "max") {
+  const n = String(value);
+  switch (issue.origin) {
+    case "string":
+      if (side === "min" && n === "1") return "must not be empty";
+      return `must be ${side === "min" ? "at least" : "at most"} ${n} characters`;
+    case "array":
+    case "set":
+      return `must have ${side === "min" ? "at least" : "at most"} ${n} items`;
+    default:
+      if (issue.inclusive === false) return `must be ${side === "min" ? "more" : "less"} than ${n}`;
+      return side === "min" ? `must be ${n} or more` : `must be at most ${n}`;
+  }
+}
+
+/** The API's sentence for a problem a schema gave no message for. */
+export function apiMessage(issue: Issue): string | undefined {
+  switch (issue.code) {
+    case "invalid_type":
+      if (issue.input === undefined) return "is required";
+      return `must be ${EXPECTED[issue.expected] ?? issue.expected}`;
+    case "too_small":
+      return bound(issue, issue.minimum, "min");
+    case "too_big":
+      return bound(issue, issue.maximum, "max");
+    case "invalid_format":
+      return FORMATS[issue.format] ?? `must be a valid ${issue.format}`;
+    case "invalid_value":
+      return `must be one of ${issue.values.map(String).join(", ")}`;
+    case "not_multiple_of":
+      return `must be a multiple of ${String(issue.divisor)}`;
+    case "unrecognized_keys":
+      return "is not a known field";
+    case "invalid_union":
+      return "is not in any accepted form";
+    default:
+      return "is invalid";
+  }
+}
+
+// Applies to every schema that sets no message of its own (zod consults it before its locale).
+z.config({ customError: apiMessage });
+
 export function fieldErrors(error: ZodError, prefix?: string): FieldError[] {
-  return error.issues.map((issue) => {
-    const path = issue.path.map(String).join(".");
-    return { field: [prefix, path].filter(Boolean).join(".") || "body", message: issue.message };
+  return error.issues.flatMap((issue) => {
+    const path = issue.path.map(String);
+    const field = (parts: string[]) => [prefix, parts.join(".")].filter(Boolean).join(".") || "body";
+    // One entry per unknown key, named like any other field, so `errors` names each of them.
+    if (issue.code === "unrecognized_keys") {
+      return issue.keys.map((key) => ({ field: field([...path, key]), message: issue.message }));
+    }
+    return [{ field: field(path), message: issue.message }];
   });
 }
 

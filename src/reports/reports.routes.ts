@@ -1,5 +1,6 @@
 import { createRoute, z } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { accepts } from "hono/accepts";
 import { type CachedBody, cachedResponse } from "../cache/http.ts";
 import { toCsv } from "../lib/csv.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -26,12 +27,53 @@ const csvOrJson = <T extends z.ZodType>(schema: T, description: string) => ({
   content: { "text/csv": { schema: z.string() }, "application/json": { schema } },
 });
 
-/** JSON when the client asks for it (and does not put CSV first); CSV otherwise. */
-function wantsJson(c: Context<AppEnv>): boolean {
-  const accept = (c.req.header("Accept") ?? "").toLowerCase();
-  if (!accept.includes("application/json")) return false;
-  const csvAt = accept.indexOf("text/csv");
-  return csvAt === -1 || accept.indexOf("application/json") < csvAt;
+const OFFERED = ["text/csv", "application/json"] as const;
+type Format = "csv" | "json";
+
+interface AcceptRange {
+  type: string;
+  q: number;
+}
+
+/** How closely a media range names a type: exactly (3), by its main type (2), as the any-type wildcard (1); 0 = not at all. */
+function specificity(range: string, type: string): number {
+  if (range === type) return 3;
+  if (range === "*/*" || range === "*") return 1;
+  return range.endsWith("/*") && type.startsWith(range.slice(0, -1)) ? 2 : 0;
+}
+
+/**
+ * RFC 9110's choice: each offered type gets the quality of the most specific range naming it;
+ * the highest non-zero quality wins, a tie going to the range listed first, then to CSV. "" when
+ * nothing offered is acceptable.
+ */
+function bestOffered(ranges: AcceptRange[]): string {
+  let best: { type: string; q: number; at: number } | null = null;
+  for (const type of OFFERED) {
+    let match: { q: number; at: number; level: number } | null = null;
+    for (const [at, range] of ranges.entries()) {
+      const level = specificity(range.type.toLowerCase(), type);
+      if (level > 0 && (!match || level > match.level)) match = { q: range.q, at, level };
+    }
+    if (match && match.q > 0 && (!best || match.q > best.q || (match.q === best.q && match.at < best.at))) {
+      best = { type, q: match.q, at: match.at };
+    }
+  }
+  return best?.type ?? "";
+}
+
+/**
+ * The report's format by `Accept` (quality values and wildcards honoured): CSV when the header is
+ * missing or only a wildcard fits, JSON when it is preferred; anything else asked for alone (say
+ * `application/xml`) is a 406 naming what is offered, rather than a CSV the client cannot read.
+ */
+function reportFormat(c: Context<AppEnv>): Format {
+  const chosen = accepts(c, { header: "Accept", supports: [...OFFERED], default: "text/csv", match: bestOffered });
+  if (chosen === "text/csv") return "csv";
+  if (chosen === "application/json") return "json";
+  throw ApiError.notAcceptable(
+    `This report is offered as ${OFFERED.join(" or ")}; the Accept header asks for neither (send one of them, or */*).`,
+  );
 }
 
 function report(
@@ -84,6 +126,7 @@ function dayRange(query: { from?: string; to?: string }): { from: string; to: st
 const legacyRoute = createRoute({
   method: "get",
   path: "/user/tasks/get_task_status_report",
+  operationId: "getLegacyTaskStatusReport",
   tags,
   security,
   summary: "Task status report (seed 000)",
@@ -100,30 +143,33 @@ const legacyRoute = createRoute({
 const statusRoute = createRoute({
   method: "get",
   path: "/reports/task-status",
+  operationId: "getTaskStatusReport",
   tags,
   security,
   summary: "Task status counts",
   middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema },
-  responses: { 200: csvOrJson(StatusReportSchema, "Counts."), ...errorResponses(400, 401, 429) },
+  responses: { 200: csvOrJson(StatusReportSchema, "Counts."), ...errorResponses(400, 401, 406, 429) },
 });
 
 const overdueRoute = createRoute({
   method: "get",
   path: "/reports/overdue",
+  operationId: "getOverdueReport",
   tags,
   security,
   summary: "Overdue tasks",
   description: "Visible tasks past due and not done; `days_overdue` in whole days, rounded down.",
   middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema },
-  responses: { 200: csvOrJson(OverdueReportSchema, "Rows."), ...errorResponses(400, 401, 429) },
+  responses: { 200: csvOrJson(OverdueReportSchema, "Rows."), ...errorResponses(400, 401, 406, 429) },
 });
 
 const perDayRoute = (kind: "completed" | "opened") =>
   createRoute({
     method: "get",
     path: `/reports/${kind}-per-day`,
+    operationId: kind === "completed" ? "getCompletedPerDayReport" : "getOpenedPerDayReport",
     tags,
     security,
     summary: kind === "completed" ? "Tasks completed per day" : "Tasks opened per day",
@@ -131,13 +177,13 @@ const perDayRoute = (kind: "completed" | "opened") =>
       "One row per UTC day from `from` to `to` (both inclusive, at most 366 days), zeros included. Default: the last 30 days.",
     middleware: [requireAuth] as const,
     request: { query: PerDayQuerySchema },
-    responses: { 200: csvOrJson(PerDayReportSchema, "Rows."), ...errorResponses(400, 401, 429) },
+    responses: { 200: csvOrJson(PerDayReportSchema, "Rows."), ...errorResponses(400, 401, 406, 429) },
   });
 
 function perDayHandler(kind: "completed" | "opened") {
   return (c: Context<AppEnv>, query: { from?: string; to?: string }) => {
     const range = dayRange(query);
-    return report(c, `${kind}-per-day`, range, `${kind}-per-day.csv`, wantsJson(c) ? "json" : "csv", async () => {
+    return report(c, `${kind}-per-day`, range, `${kind}-per-day.csv`, reportFormat(c), async () => {
       const rows = await countsPerDay(c.var.db(), c.var.user, kind, range.from, range.to);
       return { json: { results: rows }, header: ["date", "count"], rows: rows.map((row) => [row.date, row.count]) };
     });
@@ -148,9 +194,9 @@ const completedPerDay = perDayHandler("completed");
 const openedPerDay = perDayHandler("opened");
 
 export const reportsRoutes = createRouter()
-  .openapi(statusRoute, async (c) => (await statusReport(c, wantsJson(c) ? "json" : "csv")) as never)
+  .openapi(statusRoute, async (c) => (await statusReport(c, reportFormat(c))) as never)
   .openapi(overdueRoute, async (c) => {
-    const format = wantsJson(c) ? "json" : "csv";
+    const format = reportFormat(c);
     return (await report(c, "overdue", {}, "overdue.csv", format, async () => {
       const rows = await overdueTasks(c.var.db(), c.var.user);
       return {

@@ -1,4 +1,5 @@
 import { z } from "@hono/zod-openapi";
+import { nocacheParam as nocache, queryParams } from "../lib/openapi.ts";
 import { parseIsoDate } from "../tasks/dates.ts";
 
 const day = (name: string, description: string) =>
@@ -8,14 +9,9 @@ const day = (name: string, description: string) =>
     .optional()
     .openapi({ param: { name, in: "query" }, description, example: "2030-01-31" });
 
-const nocache = z
-  .enum(["0", "1", "true", "false"], { error: "must be 1 or 0" })
-  .optional()
-  .openapi({ param: { name: "nocache", in: "query" }, description: "`1` bypasses the cache." });
+export const ReportQuerySchema = queryParams({ nocache });
 
-export const ReportQuerySchema = z.object({ nocache });
-
-export const PerDayQuerySchema = z.object({
+export const PerDayQuerySchema = queryParams({
   from: day("from", "First day, inclusive (default: 29 days before `to`)."),
   to: day("to", "Last day, inclusive (default: today, UTC)."),
   nocache,

@@ -42,6 +42,7 @@ const cacheHeaders = {
 const listRoute = createRoute({
   method: "get",
   path: "/tasks",
+  operationId: "listTasks",
   tags,
   security,
   summary: "List the tasks you can see",
@@ -58,6 +59,7 @@ const listRoute = createRoute({
 const myTasksRoute = createRoute({
   method: "get",
   path: "/tasks/my_tasks",
+  operationId: "listMyTasks",
   tags,
   security,
   summary: "Tasks assigned to you",
@@ -73,6 +75,7 @@ const myTasksRoute = createRoute({
 const createTaskRoute = createRoute({
   method: "post",
   path: "/tasks",
+  operationId: "createTask",
   tags,
   security,
   summary: "Create a task",
@@ -86,6 +89,7 @@ const createTaskRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/tasks/{id}",
+  operationId: "getTask",
   tags,
   security,
   summary: "Get a task",
@@ -100,6 +104,7 @@ const getRoute = createRoute({
 const putRoute = createRoute({
   method: "put",
   path: "/tasks/{id}",
+  operationId: "replaceTask",
   tags,
   security,
   summary: "Replace a task",
@@ -113,6 +118,7 @@ const putRoute = createRoute({
 const patchRoute = createRoute({
   method: "patch",
   path: "/tasks/{id}",
+  operationId: "updateTask",
   tags,
   security,
   summary: "Update some fields of a task",
@@ -126,6 +132,7 @@ const patchRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/tasks/{id}",
+  operationId: "deleteTask",
   tags,
   security,
   summary: "Delete a task (soft)",
@@ -135,10 +142,11 @@ const deleteRoute = createRoute({
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 429) },
 });
 
-const completeRoute = (path: string, summary: string) =>
+const completeRoute = (path: string, operationId: string, summary: string) =>
   createRoute({
     method: "post",
     path,
+    operationId,
     tags,
     security,
     summary,
@@ -153,6 +161,7 @@ const assignRoute = (action: "assign" | "unassign") =>
   createRoute({
     method: "post",
     path: `/tasks/{id}/${action}`,
+    operationId: `${action}Task`,
     tags,
     security,
     summary: action === "assign" ? "Assign users" : "Unassign users",
@@ -169,6 +178,7 @@ const assignRoute = (action: "assign" | "unassign") =>
 const assignmentsRoute = createRoute({
   method: "get",
   path: "/task-assignments",
+  operationId: "listTaskAssignments",
   tags,
   security,
   summary: "Assignment audit trail",
@@ -248,12 +258,12 @@ export const tasksRoutes = createRouter()
     await afterCommit(c, result);
     return c.body(null, 204);
   })
-  .openapi(completeRoute("/tasks/{id}/complete", "Complete a task"), async (c) => {
+  .openapi(completeRoute("/tasks/{id}/complete", "completeTask", "Complete a task"), async (c) => {
     const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
     await afterCommit(c, result);
     return c.json(result.value, 200);
   })
-  .openapi(completeRoute("/tasks/{id}/mark_done", "Complete a task (seed 004's name)"), async (c) => {
+  .openapi(completeRoute("/tasks/{id}/mark_done", "markTaskDone", "Complete a task (seed 004's name)"), async (c) => {
     const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
     await afterCommit(c, result);
     return c.json(result.value, 200);

@@ -1,7 +1,7 @@
 /** Request and response shapes of the tasks feature; the OpenAPI document is generated from them. */
 import { z } from "@hono/zod-openapi";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../db/schema.ts";
-import { wholeNumberText } from "../lib/openapi.ts";
+import { nocacheParam, queryParams, wholeNumberText } from "../lib/openapi.ts";
 import { pageQuerySchema, pageSchema } from "../lib/pagination.ts";
 import { parseIsoDateTime } from "./dates.ts";
 
@@ -128,7 +128,7 @@ const queryId = (name: string, description: string) =>
 
 export const STATUS_FILTERS = [...TASK_STATUSES, "pending", "completed"] as const;
 
-export const TaskListQuerySchema = z.object({
+export const TaskListQuerySchema = queryParams({
   ...pageQuerySchema().shape,
   status: z
     .enum(STATUS_FILTERS, { error: `must be one of ${STATUS_FILTERS.join(", ")}` })
@@ -161,15 +161,12 @@ export const TaskListQuerySchema = z.object({
     .enum(orderingValues, { error: `must be one of ${orderingValues.join(", ")}` })
     .optional()
     .openapi({ param: { name: "ordering", in: "query" }, description: "`-` for descending. Default `-created_at`." }),
-  nocache: z
-    .enum(["0", "1", "true", "false"], { error: "must be 1 or 0" })
-    .optional()
-    .openapi({ param: { name: "nocache", in: "query" }, description: "`1` bypasses the cache." }),
+  nocache: nocacheParam,
 });
 
 export type TaskListQuery = z.infer<typeof TaskListQuerySchema>;
 
-export const NoCacheQuerySchema = TaskListQuerySchema.pick({ nocache: true });
+export const NoCacheQuerySchema = queryParams({ nocache: nocacheParam });
 
 export const CompleteResponseSchema = z
   .object({ status: z.literal("done"), completed_at: z.string().openapi({ format: "date-time" }) })
@@ -191,7 +188,7 @@ export const AssignmentSchema = z
   .openapi("TaskAssignment");
 export const AssignmentPageSchema = pageSchema(AssignmentSchema, "TaskAssignmentPage");
 
-export const AssignmentQuerySchema = z.object({
+export const AssignmentQuerySchema = queryParams({
   ...pageQuerySchema().shape,
   task: queryId("task", "Only this task's records."),
   user: queryId("user", "Only records assigning or unassigning this user."),

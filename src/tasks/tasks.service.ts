@@ -297,7 +297,8 @@ export async function createTask(
               : input.estimate_hours.toFixed(2),
           departmentId,
           creatorId: caller.id,
-          assignedById: assignees.length > 0 ? caller.id : null,
+          // Creating is assigning, with or without assignees: the creator is who assigned the task.
+          assignedById: caller.id,
           completedAt: status === "done" ? new Date() : null,
         })
         .returning(TASK_RECORD),

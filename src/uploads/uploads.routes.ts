@@ -59,6 +59,7 @@ const uploadRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
 const createUploadRoute = createRoute({
   method: "post",
   path: "/csv-data/uploads",
+  operationId: "createUpload",
   tags,
   security,
   summary: "Start a CSV upload",
@@ -86,6 +87,7 @@ const createUploadRoute = createRoute({
 const completeRoute = createRoute({
   method: "post",
   path: "/csv-data/uploads/{id}/complete",
+  operationId: "completeUpload",
   tags,
   security,
   summary: "Complete a presigned upload",
@@ -102,6 +104,7 @@ const completeRoute = createRoute({
 const listRoute = createRoute({
   method: "get",
   path: "/csv-data/uploads",
+  operationId: "listUploads",
   tags,
   security,
   summary: "The caller's uploads, newest first",
@@ -113,6 +116,7 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/csv-data/uploads/{id}",
+  operationId: "getUpload",
   tags,
   security,
   summary: "An upload's details",
@@ -124,6 +128,7 @@ const getRoute = createRoute({
 const progressRoute = createRoute({
   method: "get",
   path: "/csv-data/uploads/{id}/progress",
+  operationId: "getUploadProgress",
   tags,
   security,
   summary: "Live ingestion progress",
@@ -141,6 +146,7 @@ const progressRoute = createRoute({
 const cancelRoute = createRoute({
   method: "post",
   path: "/csv-data/uploads/{id}/cancel",
+  operationId: "cancelUpload",
   tags,
   security,
   summary: "Cancel an upload",
@@ -154,6 +160,7 @@ const cancelRoute = createRoute({
 const deleteRoute = createRoute({
   method: "delete",
   path: "/csv-data/uploads/{id}",
+  operationId: "deleteUpload",
   tags,
   security,
   summary: "Delete an upload",
@@ -167,6 +174,7 @@ const deleteRoute = createRoute({
 const deleteAliasRoute = createRoute({
   ...deleteRoute,
   path: "/csv-data/uploads/{id}/delete",
+  operationId: "deleteUploadAlias",
   summary: "Delete an upload (alias)",
 });
 

@@ -1,6 +1,14 @@
 import { createRoute } from "@hono/zod-openapi";
 import { userChanged } from "../edge-state/user-state.client.ts";
-import { createRouter, errorResponses, IntIdParam, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
+import {
+  createRouter,
+  errorResponses,
+  IntIdParam,
+  jsonBody,
+  jsonContent,
+  NoQueryParams,
+  requireJson,
+} from "../lib/openapi.ts";
 import { PageQuerySchema, paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { UpdateUserSchema, UserPageSchema } from "./users.schemas.ts";
@@ -13,6 +21,7 @@ const security = [{ bearerAuth: [] }];
 const listRoute = createRoute({
   method: "get",
   path: "/users",
+  operationId: "listUsers",
   tags,
   security,
   summary: "List users",
@@ -25,18 +34,20 @@ const listRoute = createRoute({
 const getRoute = createRoute({
   method: "get",
   path: "/users/{id}",
+  operationId: "getUser",
   tags,
   security,
   summary: "Get a user",
   description: "CEO and HR see anyone, a manager their department, everyone themselves; otherwise 404.",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
+  request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(UserSchema, "The user."), ...errorResponses(400, 401, 404, 429) },
 });
 
 const updateRoute = createRoute({
   method: "patch",
   path: "/users/{id}",
+  operationId: "updateUser",
   tags,
   security,
   summary: "Change a user's role or department",
