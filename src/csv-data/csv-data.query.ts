@@ -6,11 +6,13 @@
  */
 import type { UploadColumn } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
+import { exactNumber, parseExactJson, type RawJson } from "../lib/exact-json.ts";
 
 export const OPERATORS = ["eq", "ne", "lt", "lte", "gt", "gte", "contains", "in", "is_null"] as const;
 export type Operator = (typeof OPERATORS)[number];
 export type ColumnType = UploadColumn["type"];
-export type TypedValue = string | number | boolean;
+/** A filter or sort value in the column's type; numbers a double cannot hold stay exact (`RawJson`). */
+export type TypedValue = string | number | boolean | RawJson;
 
 export interface Filter {
   column: UploadColumn;
@@ -56,6 +58,8 @@ const RESERVED = new Set([
   "format",
   "nocache",
 ]);
+/** A decimal as a filter value may be written: `12`, `-0.5`, `.5`, `1.2e3`. */
+const DECIMAL = /^[+-]?(?=\.?\d)\d*(\.\d+)?([eE][+-]?\d+)?$/;
 const FILTER_PARAM = /^filter\[([^\]]*)\]\[([^\]]*)\]$/;
 
 function invalid(parameter: string, message: string): ApiError {
@@ -83,15 +87,14 @@ export function typedValue(parameter: string, column: UploadColumn, raw: string)
   if (raw.includes("\u0000")) throw invalid(parameter, "must not contain NUL characters");
   switch (column.type) {
     case "integer": {
-      if (!/^[-+]?\d+$/.test(raw.trim()))
-        throw invalid(parameter, `'${column.key}' holds integers; '${raw}' is not one`);
-      const value = Number(raw);
-      if (!Number.isSafeInteger(value)) throw invalid(parameter, "is out of range");
+      const value = /^[-+]?\d+$/.test(raw.trim()) ? exactNumber(raw.trim()) : undefined;
+      if (value === undefined) throw invalid(parameter, `'${column.key}' holds integers; '${raw}' is not one`);
       return value;
     }
     case "number": {
-      const value = raw.trim() === "" ? Number.NaN : Number(raw);
-      if (!Number.isFinite(value)) throw invalid(parameter, `'${column.key}' holds numbers; '${raw}' is not one`);
+      const trimmed = raw.trim();
+      const value = DECIMAL.test(trimmed) ? exactNumber(trimmed) : undefined;
+      if (value === undefined) throw invalid(parameter, `'${column.key}' holds numbers; '${raw}' is not one`);
       return value;
     }
     case "boolean": {
@@ -128,14 +131,17 @@ function parseInValues(parameter: string, column: UploadColumn, raw: string): Ty
   if (raw.trim().startsWith("[")) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(raw);
+      parsed = parseExactJson(raw);
     } catch {
       throw invalid(parameter, "must be a comma-separated list or a JSON array");
     }
-    if (!Array.isArray(parsed) || parsed.some((item) => typeof item === "object" && item !== null)) {
+    if (
+      !Array.isArray(parsed) ||
+      parsed.some((item) => typeof item === "object" && item !== null && !JSON.isRawJSON(item))
+    ) {
       throw invalid(parameter, "must be a JSON array of plain values");
     }
-    items = parsed.map((item) => String(item));
+    items = parsed.map((item) => (JSON.isRawJSON(item) ? item.rawJSON : String(item)));
   } else {
     items = raw.split(",");
   }

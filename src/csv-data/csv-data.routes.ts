@@ -16,7 +16,7 @@ const listRowsRoute = createRoute({
   security: [{ bearerAuth: [] }],
   summary: "List, filter, sort and page an upload's rows",
   description:
-    "Page pagination answers `CsvRowPage`; `pagination=cursor` answers `CsvRowCursorPage` (keyset: the same speed at any depth); `format=ndjson|csv` streams every matching row. JSON pages are cached in KV (`X-Cache`).",
+    "Page pagination answers `CsvRowPage`; `pagination=cursor` answers `CsvRowCursorPage` (keyset: the same speed at any depth); `format=ndjson|csv` streams every matching row. JSON pages are cached in KV (`X-Cache`).\n\nNumbers are exact: an `integer` column holds integers of any size and a `number` column keeps every significant digit. A value a double cannot hold (an integer beyond 2^53 − 1, or more than 15 significant digits) appears in JSON, NDJSON and CSV digit for digit as in the file (parse such JSON with a big-number-aware parser), and filters and `sort_by` compare it exactly.",
   middleware: [requireAuth] as const,
   request: { params: UuidIdParam, query: RowQueryDocSchema },
   responses: {

@@ -9,6 +9,7 @@ import type { Db } from "../db/client.ts";
 import { csvUploads, type UploadColumn, type UploadStatus } from "../db/schema.ts";
 import { csvRow } from "../lib/csv.ts";
 import { ApiError } from "../lib/errors.ts";
+import { parseExactJson } from "../lib/exact-json.ts";
 import { errorFields, log } from "../lib/log.ts";
 import { decodeCursor, encodeCursor, fingerprintHash } from "./csv-data.cursor.ts";
 import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.query.ts";
@@ -50,11 +51,16 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
   return upload;
 }
 
+/** `data` and `sort_value` arrive as jsonb text: the driver's own JSON.parse would round big numbers. */
 type RawRow = {
   row_number: string | number;
-  data: Record<string, unknown>;
-  sort_value?: TypedValue | null;
+  data: string;
+  sort_value?: string | null;
 };
+
+function rowData(row: RawRow): Record<string, unknown> {
+  return parseExactJson(row.data) as Record<string, unknown>;
+}
 
 function project(query: RowQuery, data: Record<string, unknown>): Record<string, unknown> {
   if (!query.projection) return data;
@@ -64,15 +70,15 @@ function project(query: RowQuery, data: Record<string, unknown>): Record<string,
 }
 
 function toResult(query: RowQuery, row: RawRow): RowResult {
-  return { row_number: Number(row.row_number), data: project(query, row.data) };
+  return { row_number: Number(row.row_number), data: project(query, rowData(row)) };
 }
 
 /** The page's rows, as a statement a batch can hold. */
 function rowsStatement(db: Db, upload: QueryableUpload, query: RowQuery, extra: SQL | null, limit: number, offset = 0) {
   const where = whereClause(upload.id, query.filters, query.search);
-  const sortValue = query.sort ? sql`, ${columnValue(query.sort.column)} as sort_value` : sql``;
+  const sortValue = query.sort ? sql`, (${columnValue(query.sort.column)})::text as sort_value` : sql``;
   return db.execute<RawRow>(sql`
-    select row_number, data${sortValue}
+    select row_number, data::text as data${sortValue}
     from csv_rows
     where ${where}${extra ? sql` and ${extra}` : sql``}
     order by ${orderClause(query.sort)}
@@ -162,7 +168,8 @@ async function rowsAfter(
 }
 
 function positionOf(query: RowQuery, row: RawRow): KeysetPosition {
-  return { value: query.sort ? (row.sort_value ?? null) : null, rowNumber: Number(row.row_number) };
+  const value = query.sort && row.sort_value != null ? (parseExactJson(row.sort_value) as TypedValue) : null;
+  return { value, rowNumber: Number(row.row_number) };
 }
 
 export async function listCursorPage(db: Db, secret: string, upload: QueryableUpload, query: RowQuery) {
@@ -186,6 +193,7 @@ export async function listCursorPage(db: Db, secret: string, upload: QueryableUp
 function csvValue(value: unknown): string | number | boolean | null {
   if (value === null || value === undefined) return null;
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  if (JSON.isRawJSON(value)) return value.rawJSON;
   return JSON.stringify(value);
 }
 
@@ -217,7 +225,7 @@ export function streamRows(db: Db, upload: QueryableUpload, query: RowQuery): Re
             const result = toResult(query, row);
             text +=
               query.format === "csv"
-                ? csvRow([result.row_number, ...columns.map((c) => csvValue(row.data[c.key]))])
+                ? csvRow([result.row_number, ...columns.map((c) => csvValue(result.data[c.key]))])
                 : `${JSON.stringify(result)}\n`;
           }
           if (text) controller.enqueue(encoder.encode(text));

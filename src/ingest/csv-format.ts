@@ -4,6 +4,7 @@
  * typed JSON value stored in JSONB (so numbers compare as numbers in later queries).
  */
 import type { UploadColumn } from "../db/schema.ts";
+import { exactNumber, type RawJson } from "../lib/exact-json.ts";
 
 export type ColumnType = UploadColumn["type"];
 
@@ -30,16 +31,18 @@ function validDate(y: string, m: string, d: string): boolean {
   return date.getUTCFullYear() === Number(y) && date.getUTCMonth() === Number(m) - 1 && date.getUTCDate() === Number(d);
 }
 
-function parseInteger(value: string): number | undefined {
-  if (!INTEGER.test(value)) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) ? n : undefined;
+/**
+ * Integers of any size: the ones a double cannot hold (ids, account numbers, snowflakes) are kept
+ * as their exact digits and stored as jsonb numbers, which compare and sort exactly.
+ */
+function parseInteger(value: string): number | RawJson | undefined {
+  return INTEGER.test(value) ? exactNumber(value) : undefined;
 }
 
-function parseNumber(value: string): number | undefined {
+/** Decimals keep every significant digit; beyond a double's range (`1e400`) a value is not a number. */
+function parseNumber(value: string): number | RawJson | undefined {
   if (!/\d/.test(value) || !NUMBER.test(value)) return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
+  return exactNumber(value);
 }
 
 function parseDate(value: string): string | undefined {
