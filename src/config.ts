@@ -45,6 +45,8 @@ const ConfigSchema = z.object({
   UPLOAD_ALLOWED_EXTENSIONS: list(".csv,.tsv,.txt"),
   UPLOAD_MAX_COLUMNS: int(500, 1),
   UPLOAD_MAX_ERROR_RATIO: ratio(0.1),
+  UPLOAD_QUOTA_BYTES: int(10 * 1024 * 1024 * 1024, 1),
+  UPLOAD_MAX_ACTIVE: int(5, 1),
   PRESIGN_TTL_SECONDS: int(3600, 60),
   INGEST_CHUNK_BYTES: int(4 * 1024 * 1024, 65_536),
   CACHE_TTL_SECONDS: int(300, 60),

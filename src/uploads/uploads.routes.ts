@@ -63,7 +63,7 @@ const createUploadRoute = createRoute({
   security,
   summary: "Start a CSV upload",
   description:
-    "JSON `{filename, size_bytes}` → 201 with a multipart plan: presigned R2 URLs, one per part, all `part_size` bytes but the last. PUT each slice to its URL, keep each `ETag`, then call `complete`. Or send a small file as `multipart/form-data` (`file`) → 202, validated and queued at once.",
+    "JSON `{filename, size_bytes}` → 201 with a multipart plan: presigned R2 URLs, one per part, all `part_size` bytes but the last. PUT each slice to its URL, keep each `ETag`, then call `complete`. Or send a small file as `multipart/form-data` (`file`) → 202, validated and queued at once.\n\nQuotas per user: the declared sizes of your uploads not deleted, rejected or failed may total at most `UPLOAD_QUOTA_BYTES` (10 GiB by default; cancelled uploads count until deleted) → else 413; at most `UPLOAD_MAX_ACTIVE` uploads (5 by default) may be queued or processing → else 429 with `Retry-After`. Both answers name the limit.",
   middleware: [requireAuth, uploadBody, uploadRateLimit] as const,
   request: {
     body: {
@@ -90,7 +90,7 @@ const completeRoute = createRoute({
   security,
   summary: "Complete a presigned upload",
   description:
-    "Assembles the parts, checks the stored size against the declared one, validates the file and queues its ingestion (202). An invalid file → 422 with the reason; the upload is then `rejected` and the file deleted.",
+    "Assembles the parts, checks the stored size against the declared one, validates the file and queues its ingestion (202). An invalid file → 422 with the reason; the upload is then `rejected` and the file deleted. Queueing makes the upload active, so `UPLOAD_MAX_ACTIVE` is checked again here: with that many uploads already queued or processing → 429 with `Retry-After`; the upload stays `awaiting_upload` (its parts already assembled) and the same call succeeds once one has finished.",
   middleware: [requireAuth, requireJson] as const,
   request: { params: UuidIdParam, body: jsonBody(CompleteUploadSchema) },
   responses: {
@@ -184,19 +184,24 @@ export const uploadsRoutes = createRouter()
     if ("file" in input) {
       const { file } = input;
       checkFile(config, file.name, file.size, config.UPLOAD_FORM_MAX_BYTES);
-      const upload = await createUpload(db, {
+      const upload = await createUpload(db, config, {
         ownerId: c.var.user.id,
         filename: file.name,
         sizeBytes: file.size,
         contentType: file.type || null,
       });
       await c.env.FILES.put(upload.r2Key, file);
-      const accepted = await acceptStoredFile(db, c.env, config, upload);
+      const accepted = await acceptStoredFile(db, c.env, config, upload).catch(async (error: unknown) => {
+        // Another of the caller's uploads became active meanwhile: this one was never accepted,
+        // so nothing of it is kept.
+        if (error instanceof ApiError && error.status === 429) await deleteUpload(db, c.env, upload);
+        throw error;
+      });
       return c.json(toUploadResponse(accepted), 202);
     }
     const body = input;
     checkFile(config, body.filename, body.size_bytes, config.UPLOAD_MAX_BYTES);
-    const upload = await createUpload(db, {
+    const upload = await createUpload(db, config, {
       ownerId: c.var.user.id,
       filename: body.filename,
       sizeBytes: body.size_bytes,
