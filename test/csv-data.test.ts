@@ -125,6 +125,18 @@ describe("row listing: pages", () => {
     expect(body.results[0]?.data).toEqual(rows[0]?.data);
   });
 
+  it("pages 20 rows without page_size, in page and cursor mode", async () => {
+    const body = await json<{ count: number; next: string; results: Row[] }>(await data(""));
+    expect(body.results).toHaveLength(20);
+    expect(body.count).toBe(40);
+    const second = await json<{ next: string | null; results: Row[] }>(await api(body.next, { token: owner.token }));
+    expect(second.results).toHaveLength(20);
+    expect(second.next).toBeNull();
+    const cursor = await json<{ results: Row[]; next_cursor: string | null }>(await data("?pagination=cursor"));
+    expect(cursor.results).toHaveLength(20);
+    expect(cursor.next_cursor).not.toBeNull();
+  });
+
   it("answers an empty page past the end and 400 for bad page parameters", async () => {
     expect(await results("?page=99&page_size=10")).toEqual([]);
     for (const [query, field] of [
@@ -156,6 +168,59 @@ describe("row listing: pages", () => {
       expect(response.status, query).toBe(400);
       expect((await json<{ detail: string }>(response)).detail).toMatch(/nope|like/);
     }
+  });
+});
+
+describe("row listing: counts are exact up to 10,000 matching rows", () => {
+  let bigId: string;
+  beforeAll(async () => {
+    // 10,050 rows `{n}` straight into a partition: ingesting them through the API would cost far more.
+    bigId = await withDb(async (db) => {
+      const [upload] = await db
+        .insert(csvUploads)
+        .values({
+          ownerId: owner.id,
+          filename: "big.csv",
+          sizeBytes: 100_000,
+          r2Key: `test/${crypto.randomUUID()}`,
+          status: "completed",
+          columns: [{ key: "n", name: "n", type: "integer" }],
+          totalRows: 10_050,
+          processedRows: 10_050,
+        })
+        .returning({ id: csvUploads.id });
+      const id = upload!.id;
+      await db.execute(
+        sql.raw(`create table csv_rows_${id.replaceAll("-", "")} partition of csv_rows for values in ('${id}')`),
+      );
+      await db.execute(
+        sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, i, jsonb_build_object('n', i) from generate_series(1, 10050) i`,
+      );
+      return id;
+    });
+  });
+  const count = async (query: string) => {
+    const response = await api(`/csv-data/uploads/${bigId}/data/${query}&page_size=1`, { token: owner.token });
+    expect(response.status).toBe(200);
+    return json<{ count: number; count_is_estimate: boolean }>(response);
+  };
+
+  it("counts 10,000 matching rows exactly", async () => {
+    expect(await count("?filter[n][lte]=10000")).toMatchObject({ count: 10_000, count_is_estimate: false });
+    expect(await count("?filter[n][gt]=50")).toMatchObject({ count: 10_000, count_is_estimate: false });
+  });
+
+  it("flags the count of 10,001 or more matching rows as an estimate, never below 10,001", async () => {
+    for (const query of ["?filter[n][lte]=10001", "?filter[n][gte]=1", "?filter[n][is_null]=false"]) {
+      const body = await count(query);
+      expect(body.count_is_estimate, query).toBe(true);
+      expect(body.count, query).toBeGreaterThanOrEqual(10_001);
+    }
+  });
+
+  it("keeps a small filtered count exact and an unfiltered count exact at any size", async () => {
+    expect(await count("?filter[n][lt]=4")).toMatchObject({ count: 3, count_is_estimate: false });
+    expect(await count("?page=1")).toMatchObject({ count: 10_050, count_is_estimate: false });
   });
 });
 

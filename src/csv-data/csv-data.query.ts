@@ -43,7 +43,8 @@ export interface RowQuery {
 }
 
 export const MAX_ROW_PAGE_SIZE = 1000;
-export const DEFAULT_ROW_PAGE_SIZE = 50;
+/** Every list's default page size. */
+export const DEFAULT_ROW_PAGE_SIZE = 20;
 const MAX_IN_VALUES = 500;
 const MAX_TEXT = 1000;
 

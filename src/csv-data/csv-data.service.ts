@@ -1,8 +1,9 @@
 /**
  * Row listing over an upload's ingested rows: page, cursor (keyset) and streamed output.
  * Every query is scoped to the caller's own upload; counts of an unfiltered listing come from the
- * row count stored at ingestion, filtered counts are exact up to `EXACT_COUNT_LIMIT` and a planner
- * estimate beyond it (flagged `count_is_estimate`).
+ * row count stored at ingestion, filtered counts are exact up to `EXACT_COUNT_LIMIT` matching rows
+ * and beyond it the planner's estimate, never below `EXACT_COUNT_LIMIT + 1` (flagged
+ * `count_is_estimate`), so "more than the limit" is always true.
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
@@ -15,9 +16,7 @@ import { decodeCursor, encodeCursor, fingerprintHash } from "./csv-data.cursor.t
 import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.query.ts";
 import { afterPosition, columnValue, type KeysetPosition, orderClause, whereClause } from "./csv-data.sql.ts";
 
-export const EXACT_COUNT_LIMIT = 100_000;
-/** Estimates this far above the limit are reported instead of the count (statistics are fresh after ingestion). */
-const ESTIMATE_TRUST_FACTOR = 4;
+export const EXACT_COUNT_LIMIT = 10_000;
 const STREAM_BATCH = 2_000;
 
 export interface QueryableUpload {
@@ -105,12 +104,11 @@ type PlanRow = { "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] };
 
 /**
  * A page and its count in ONE round trip: the rows, the planner's estimate of the matches and an
- * exact count capped at `EXACT_COUNT_LIMIT + 1` travel as one batch. The count is exact up to
- * the limit; above it, or when the estimate is far above it (statistics are fresh after
- * ingestion), the estimate is reported (`count_is_estimate`). Counting up to the limit even when
- * the estimate alone will be reported costs the database at most 100,001 index entries; asking
- * for the estimate first would cost every filtered page a second round trip to the database
- * region instead.
+ * exact count capped at `EXACT_COUNT_LIMIT + 1` travel as one batch. Up to the limit the count is
+ * exact, whatever the estimate says; past it the estimate is reported, raised to the limit + 1
+ * when the planner guesses lower (`count_is_estimate`). The capped count reads at most 10,001
+ * index entries; asking for the estimate first would cost every filtered page a second round
+ * trip to the database region instead.
  */
 export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery) {
   const offset = (query.page - 1) * query.pageSize;
@@ -132,10 +130,8 @@ export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery)
   ]);
   const estimate = Number(plan.rows[0]?.["QUERY PLAN"]?.[0]?.Plan?.["Plan Rows"] ?? 0);
   const n = Number(exact.rows[0]?.n ?? 0);
-  let count: CountResult;
-  if (estimate > EXACT_COUNT_LIMIT * ESTIMATE_TRUST_FACTOR) count = { count: estimate, estimated: true };
-  else if (n <= EXACT_COUNT_LIMIT) count = { count: n, estimated: false };
-  else count = { count: Math.max(estimate, n), estimated: true };
+  const count: CountResult =
+    n <= EXACT_COUNT_LIMIT ? { count: n, estimated: false } : { count: Math.max(estimate, n), estimated: true };
   return { count, results: page.rows.map((row) => toResult(query, row)) };
 }
 
