@@ -224,6 +224,47 @@ describe("row listing: counts are exact up to 10,000 matching rows", () => {
   });
 });
 
+describe("row listing: the filter syntax is explained", () => {
+  it("answers another API's filter spelling with the exact rewrite, which works", async () => {
+    for (const [query, rewrite] of [
+      ["?amount__gte=4000", "filter[amount][gte]=4000"],
+      ["?amount[lte]=3", "filter[amount][lte]=3"],
+      ["?id_in=1,2", "filter[id][in]=1,2"],
+    ] as const) {
+      const response = await data(query);
+      expect(response.status, query).toBe(400);
+      const body = await json<{ detail: string; errors: { field: string; message: string }[] }>(response);
+      const name = query.slice(1).split("=")[0];
+      expect(body.detail).toContain(`Unknown parameter ${name}. Filter rows with ${rewrite}`);
+      expect(body.errors[0]?.field).toBe(name);
+      expect((await data(`?${rewrite}`)).status).toBe(200);
+    }
+  });
+
+  it("shows the general form and the columns for any other unknown parameter", async () => {
+    const response = await data("?colour=red");
+    expect(response.status).toBe(400);
+    const { detail } = await json<{ detail: string }>(response);
+    expect(detail).toContain("Unknown parameter colour.");
+    expect(detail).toContain("filter[<column>][<operator>]=<value>");
+    expect(detail).toContain("eq, ne, lt, lte, gt, gte, contains, in, is_null");
+    expect(detail).toContain("id, name, amount");
+  });
+
+  it("is documented with examples in the OpenAPI document", async () => {
+    const doc = await json<{ paths: Record<string, { get?: { description?: string } }> }>(
+      await api("http://api.test/api/v1/openapi.json"),
+    );
+    const description = doc.paths["/api/v1/csv-data/uploads/{id}/data/"]?.get?.description ?? "";
+    for (const text of ["filter[<column>][<operator>]=<value>", "`<column>=<value>`", "?filter[amount][gte]=4000"]) {
+      expect(description).toContain(text);
+    }
+    for (const op of ["eq", "ne", "lt", "lte", "gt", "gte", "contains", "in", "is_null"]) {
+      expect(description).toContain(`\`${op}\``);
+    }
+  });
+});
+
 describe("row listing: filters compare by type", () => {
   const cases: [string, (r: Row) => boolean][] = [
     ["?id=12", (r) => r.data.id === 12],

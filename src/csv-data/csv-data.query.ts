@@ -161,6 +161,34 @@ function columnByKey(columns: UploadColumn[], key: string, parameter: string): U
   return column;
 }
 
+/** How other APIs spell a filter: `amount__gte`, `amount_gte`, `amount.gte`, `amount:gte`, `amount[gte]`. */
+const FOREIGN_SPELLINGS = [
+  (key: string, op: string) => `${key}__${op}`,
+  (key: string, op: string) => `${key}_${op}`,
+  (key: string, op: string) => `${key}.${op}`,
+  (key: string, op: string) => `${key}:${op}`,
+  (key: string, op: string) => `${key}[${op}]`,
+];
+
+/**
+ * A 400 for a parameter that is neither reserved nor a column, showing the filter syntax; when the
+ * name is another API's spelling of a filter on one of the columns, the exact rewrite.
+ */
+function unknownParameter(name: string, raw: string, columns: UploadColumn[]): ApiError {
+  let hint = "Filter rows with <column>=<value> or filter[<column>][<operator>]=<value>";
+  for (const column of columns) {
+    const op = OPERATORS.find((o) => FOREIGN_SPELLINGS.some((spell) => spell(column.key, o) === name));
+    if (op) {
+      hint = `Filter rows with filter[${column.key}][${op}]=${raw}`;
+      break;
+    }
+  }
+  const advice = `${hint} (operators: ${OPERATORS.join(", ")}); this upload's columns are: ${columns.map((c) => c.key).join(", ")}`;
+  return new ApiError(400, `Unknown parameter ${name}. ${advice}.`, {
+    errors: [{ field: name, message: `is not a parameter. ${advice}` }],
+  });
+}
+
 function single(params: URLSearchParams, name: string): string | null {
   const all = params.getAll(name);
   if (all.length > 1) throw invalid(name, "may be given only once");
@@ -207,12 +235,7 @@ export function parseRowQuery(params: URLSearchParams, columns: UploadColumn[]):
     if (RESERVED.has(name)) continue;
     if (name.startsWith("filter[")) throw invalid(name, "filters are written filter[<column>][<operator>]=<value>");
     const column = columns.find((c) => c.key === name);
-    if (!column) {
-      throw invalid(
-        name,
-        `unknown parameter or column '${name}'; columns are: ${columns.map((c) => c.key).join(", ")}`,
-      );
-    }
+    if (!column) throw unknownParameter(name, raw, columns);
     filters.push({ column, op: "eq", values: [typedValue(name, column, raw)] });
   }
 
