@@ -14,7 +14,7 @@ import {
 import { requireAuth } from "../middleware/auth.ts";
 import { enforceRateLimit } from "../middleware/rate-limit.ts";
 import { isTerminal } from "../progress/progress-state.ts";
-import { progressOf } from "../progress/upload-progress.ts";
+import { AWAITING_SNAPSHOT_HEADER, progressOf } from "../progress/upload-progress.ts";
 import { presignUploadPart } from "../storage/presign.ts";
 import type { AppEnv } from "../types.ts";
 import {
@@ -128,7 +128,7 @@ const progressRoute = createRoute({
   security,
   summary: "Live ingestion progress",
   description:
-    "The live state from the upload's Durable Object. With `Upgrade: websocket` (token as `?access_token=`), the socket receives the current state at once, then every change, each a JSON object of the same shape, and is closed after the final state.",
+    "The live state from the upload's Durable Object. With `Upgrade: websocket` (token as `?access_token=`), the socket receives the current state at once, then every change, each a JSON object of the same shape, and is closed (code 1000) after the final state. `awaiting_upload` is not final: a socket opened before the file is sent stays open and follows the ingestion once `complete` accepts the file (or receives `rejected` or `cancelled` and is closed).",
   middleware: [requireAuth] as const,
   request: { params: UuidIdParam },
   responses: {
@@ -263,9 +263,17 @@ export const uploadsRoutes = createRouter()
   })
   .openapi(progressRoute, async (c) => {
     const upload = await getOwnUpload(c.var.db(), c.var.user.id, c.req.valid("param").id);
-    const ended = isTerminal(upload.status) || upload.status === "awaiting_upload";
     const websocket = c.req.header("Upgrade")?.toLowerCase() === "websocket";
-    if (websocket && !ended) return progressOf(c.env, upload.id).fetch(c.req.raw) as unknown as Response;
+    if (websocket && !isTerminal(upload.status)) {
+      // Awaiting its file is not an end: the object keeps the socket until the ingestion ends.
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete(AWAITING_SNAPSHOT_HEADER);
+      if (upload.status === "awaiting_upload") {
+        headers.set(AWAITING_SNAPSHOT_HEADER, JSON.stringify(finalProgress(upload)));
+      }
+      return progressOf(c.env, upload.id).fetch(new Request(c.req.raw, { headers })) as unknown as Response;
+    }
+    const ended = isTerminal(upload.status) || upload.status === "awaiting_upload";
     if (websocket) {
       // Nothing will change any more: send the final state and close.
       const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];

@@ -17,6 +17,7 @@ import { maskId } from "../lib/mask.ts";
 import { isTerminal } from "../progress/progress-state.ts";
 import { progressOf } from "../progress/upload-progress.ts";
 import { checkActiveUploads, checkStorageQuota, lockOwnerQuota } from "./uploads.quota.ts";
+import { finalProgress } from "./uploads.serializer.ts";
 
 export type UploadRow = typeof csvUploads.$inferSelect;
 
@@ -183,18 +184,21 @@ export async function acceptStoredFile(db: PoolDb, env: Env, config: AppConfig, 
 }
 
 async function rejectUpload(db: PoolDb, env: Env, upload: UploadRow, reason: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx
+  const rejected = await db.transaction(async (tx) => {
+    const [row] = await tx
       .update(csvUploads)
       .set({ status: "rejected", error: reason, r2UploadId: null, completedAt: new Date(), updatedAt: new Date() })
-      .where(eq(csvUploads.id, upload.id));
+      .where(eq(csvUploads.id, upload.id))
+      .returning();
     if (upload.jobId) {
       await tx
         .update(jobs)
         .set({ status: "failed", message: "The file was rejected.", error: reason, updatedAt: new Date() })
         .where(eq(jobs.id, upload.jobId));
     }
+    return row;
   });
+  if (rejected) await progressOf(env, upload.id).endedBeforeIngestion(finalProgress(rejected));
   await env.FILES.delete(upload.r2Key);
 }
 
@@ -293,6 +297,10 @@ export async function cancelUpload(db: PoolDb, env: Env, upload: UploadRow): Pro
     return rows;
   });
   await dropPartition(db, upload.id);
+  // Its ingestion never began, so its progress object holds no state to end: tell the watchers.
+  if (upload.status === "awaiting_upload" && cancelled) {
+    await progressOf(env, upload.id).endedBeforeIngestion(finalProgress(cancelled));
+  }
   if (upload.status === "awaiting_upload" && upload.r2UploadId) {
     await env.FILES.resumeMultipartUpload(upload.r2Key, upload.r2UploadId)
       .abort()
