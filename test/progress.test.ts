@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, createUser, eventually, json } from "./helpers.ts";
+import { progressOf } from "../src/progress/upload-progress.ts";
+import { api, createUser, eventually, json, testEnv } from "./helpers.ts";
 import {
   encode,
   finished,
@@ -164,6 +165,25 @@ describe("upload progress", () => {
     expect(cancel.status).toBe(202);
     expect((await second.closed).code).toBe(1000);
     expect(second.messages.map((m) => m.status)).toEqual(["awaiting_upload", "cancelled"]);
+  });
+
+  it("WebSocket whose upgrade arrives just after the upload ended while awaiting its file: that end, then close", async () => {
+    const user = await createUser();
+    const upload = await startPresignedUpload(user, 100);
+    // The order a cancel racing the upgrade can produce: the API read `awaiting_upload`, then the
+    // cancel told the progress object, then the upgrade reached it.
+    await progressOf(testEnv, upload.id).endedBeforeIngestion({
+      status: "cancelled",
+      percent: 0,
+      processed_rows: 0,
+      processed_bytes: 0,
+      total_bytes: 100,
+      rows_per_second: null,
+      eta_seconds: 0,
+    });
+    const { messages, closed } = await watch(upload.id, user.token, 10_000);
+    expect((await closed).code).toBe(1000);
+    expect(messages.map((m) => m.status)).toEqual(["cancelled"]);
   });
 
   it("needs the owner's token: none → 401, another user's → 404", async () => {

@@ -23,6 +23,8 @@ import {
 } from "./progress-state.ts";
 
 const STATE = "state";
+/** The final snapshot of an upload that ended before its ingestion began (no `STATE` then). */
+const ENDED_EARLY = "ended-before-ingestion";
 /**
  * Set by the API (never taken from a client) on a WebSocket upgrade for an upload still awaiting
  * its file: the snapshot to send first, since the object holds no state before the file is accepted.
@@ -157,12 +159,15 @@ export class UploadProgress extends DurableObject<Env> {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
     const state = await this.load();
+    // The upload may have ended between the API's read of it and this call.
+    const endedEarly = state ? undefined : await this.ctx.storage.get<ProgressSnapshot>(ENDED_EARLY);
     const awaiting = request.headers.get(AWAITING_SNAPSHOT_HEADER);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     if (state) server.send(JSON.stringify(snapshotOf(state)));
+    else if (endedEarly) server.send(JSON.stringify(endedEarly));
     else if (awaiting) server.send(awaiting);
-    if (state ? isTerminal(state.status) : !awaiting) server.close(1000, "final state");
+    if (state ? isTerminal(state.status) : endedEarly || !awaiting) server.close(1000, "final state");
     return new Response(null, { status: 101, webSocket: client });
   }
 
@@ -172,6 +177,8 @@ export class UploadProgress extends DurableObject<Env> {
    */
   async endedBeforeIngestion(snapshot: ProgressSnapshot): Promise<void> {
     if (await this.load()) return;
+    // Kept for a watcher whose upgrade is already on its way here.
+    await this.ctx.storage.put(ENDED_EARLY, snapshot);
     const message = JSON.stringify(snapshot);
     for (const socket of this.ctx.getWebSockets()) {
       try {
