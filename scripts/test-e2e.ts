@@ -272,6 +272,31 @@ async function run(base: string, browser: Browser): Promise<void> {
     await waitForText(page, "#rows-summary", (t) => t === "Rows 1–25");
   });
 
+  await check("a wide upload scrolls inside its table at 1280 px; the page keeps the window's width", async () => {
+    const wide = path.join(results, "e2e-wide.csv");
+    const columns = Array.from({ length: 30 }, (_, i) => `Column number ${i + 1} with a long name`);
+    const lines = [columns.join(",")];
+    for (let row = 1; row <= 5; row++)
+      lines.push(columns.map((_, i) => `value ${row}-${i + 1} ${"w".repeat(30)}`).join(","));
+    writeFileSync(wide, `${lines.join("\n")}\n`);
+    await page.setInputFiles("#file", wide);
+    await page.getByRole("button", { name: "Upload" }).click();
+    await waitForText(page, "#outcome", (t) => t.startsWith("Completed: 5 rows"), 60_000);
+    await waitForText(page, "#rows-summary", (t) => t.startsWith("Rows 1–5"));
+    const widths = await page.evaluate<{ page: number; window: number; table: number; box: number }>(
+      `({
+        page: document.scrollingElement.scrollWidth,
+        window: window.innerWidth,
+        table: document.querySelector(".table-wrap").scrollWidth,
+        box: document.querySelector(".table-wrap").clientWidth,
+      })`,
+    );
+    assert(widths.window === 1280, `the window is ${widths.window} px wide`);
+    assert(widths.page <= widths.window, `the page is ${widths.page} px wide in a ${widths.window} px window`);
+    assert(widths.table > widths.box, `the table (${widths.table} px) does not scroll in its ${widths.box} px box`);
+    await page.screenshot({ path: path.join(results, "console-wide.png"), fullPage: true });
+  });
+
   await check("downloads the task status report", async () => {
     const [download] = await Promise.all([
       page.waitForEvent("download"),

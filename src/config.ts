@@ -40,6 +40,8 @@ const ConfigSchema = z.object({
   CORS_ORIGINS: list("*"),
   ATTACHMENT_MAX_BYTES: int(10 * 1024 * 1024, 1),
   UPLOAD_MAX_BYTES: int(2 * 1024 * 1024 * 1024, 1),
+  UPLOAD_QUOTA_BYTES: int(10 * 1024 * 1024 * 1024, 1),
+  UPLOAD_MAX_ACTIVE: int(5, 1),
   UPLOAD_FORM_MAX_BYTES: int(90 * 1024 * 1024, 1),
   UPLOAD_PART_BYTES: int(16 * 1024 * 1024, 5 * 1024 * 1024),
   UPLOAD_ALLOWED_EXTENSIONS: list(".csv,.tsv,.txt"),

@@ -138,6 +138,18 @@ describe("row listing: pages", () => {
     expect(body.results[0]?.data).toEqual(rows[0]?.data);
   });
 
+  it("pages 20 rows without page_size, in page and cursor mode", async () => {
+    const body = await json<{ count: number; next: string; results: Row[] }>(await data(""));
+    expect(body.results).toHaveLength(20);
+    expect(body.count).toBe(40);
+    const second = await json<{ next: string | null; results: Row[] }>(await api(body.next, { token: owner.token }));
+    expect(second.results).toHaveLength(20);
+    expect(second.next).toBeNull();
+    const cursor = await json<{ results: Row[]; next_cursor: string | null }>(await data("?pagination=cursor"));
+    expect(cursor.results).toHaveLength(20);
+    expect(cursor.next_cursor).not.toBeNull();
+  });
+
   it("answers an empty page past the end and 400 for bad page parameters", async () => {
     expect(await results("?page=99&page_size=10")).toEqual([]);
     for (const [query, field] of [
@@ -168,6 +180,100 @@ describe("row listing: pages", () => {
       const response = await data(query);
       expect(response.status, query).toBe(400);
       expect((await json<{ detail: string }>(response)).detail).toMatch(/nope|like/);
+    }
+  });
+});
+
+describe("row listing: counts are exact up to 10,000 matching rows", () => {
+  let bigId: string;
+  beforeAll(async () => {
+    // 10,050 rows `{n}` straight into a partition: ingesting them through the API would cost far more.
+    bigId = await withDb(async (db) => {
+      const [upload] = await db
+        .insert(csvUploads)
+        .values({
+          ownerId: owner.id,
+          filename: "big.csv",
+          sizeBytes: 100_000,
+          r2Key: `test/${crypto.randomUUID()}`,
+          status: "completed",
+          columns: [{ key: "n", name: "n", type: "integer" }],
+          totalRows: 10_050,
+          processedRows: 10_050,
+        })
+        .returning({ id: csvUploads.id });
+      const id = upload!.id;
+      await db.execute(
+        sql.raw(`create table csv_rows_${id.replaceAll("-", "")} partition of csv_rows for values in ('${id}')`),
+      );
+      await db.execute(
+        sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, i, jsonb_build_object('n', i) from generate_series(1, 10050) i`,
+      );
+      return id;
+    });
+  });
+  const count = async (query: string) => {
+    const response = await api(`/csv-data/uploads/${bigId}/data/${query}&page_size=1`, { token: owner.token });
+    expect(response.status).toBe(200);
+    return json<{ count: number; count_is_estimate: boolean }>(response);
+  };
+
+  it("counts 10,000 matching rows exactly", async () => {
+    expect(await count("?filter[n][lte]=10000")).toMatchObject({ count: 10_000, count_is_estimate: false });
+    expect(await count("?filter[n][gt]=50")).toMatchObject({ count: 10_000, count_is_estimate: false });
+  });
+
+  it("flags the count of 10,001 or more matching rows as an estimate, never below 10,001", async () => {
+    for (const query of ["?filter[n][lte]=10001", "?filter[n][gte]=1", "?filter[n][is_null]=false"]) {
+      const body = await count(query);
+      expect(body.count_is_estimate, query).toBe(true);
+      expect(body.count, query).toBeGreaterThanOrEqual(10_001);
+    }
+  });
+
+  it("keeps a small filtered count exact and an unfiltered count exact at any size", async () => {
+    expect(await count("?filter[n][lt]=4")).toMatchObject({ count: 3, count_is_estimate: false });
+    expect(await count("?page=1")).toMatchObject({ count: 10_050, count_is_estimate: false });
+  });
+});
+
+describe("row listing: the filter syntax is explained", () => {
+  it("answers another API's filter spelling with the exact rewrite, which works", async () => {
+    for (const [query, rewrite] of [
+      ["?amount__gte=4000", "filter[amount][gte]=4000"],
+      ["?amount[lte]=3", "filter[amount][lte]=3"],
+      ["?id_in=1,2", "filter[id][in]=1,2"],
+    ] as const) {
+      const response = await data(query);
+      expect(response.status, query).toBe(400);
+      const body = await json<{ detail: string; errors: { field: string; message: string }[] }>(response);
+      const name = query.slice(1).split("=")[0];
+      expect(body.detail).toContain(`Unknown parameter ${name}. Filter rows with ${rewrite}`);
+      expect(body.errors[0]?.field).toBe(name);
+      expect((await data(`?${rewrite}`)).status).toBe(200);
+    }
+  });
+
+  it("shows the general form and the columns for any other unknown parameter", async () => {
+    const response = await data("?colour=red");
+    expect(response.status).toBe(400);
+    const { detail } = await json<{ detail: string }>(response);
+    expect(detail).toContain("Unknown parameter colour.");
+    expect(detail).toContain("filter[<column>][<operator>]=<value>");
+    expect(detail).toContain("eq, ne, lt, lte, gt, gte, contains, in, is_null");
+    expect(detail).toContain("id, name, amount");
+  });
+
+  it("is documented with examples in the OpenAPI document", async () => {
+    const doc = await json<{ paths: Record<string, { get?: { description?: string } }> }>(
+      await api("http://api.test/api/v1/openapi.json"),
+    );
+    const description = doc.paths["/api/v1/csv-data/uploads/{id}/data/"]?.get?.description ?? "";
+    for (const text of ["filter[<column>][<operator>]=<value>", "`<column>=<value>`", "?filter[amount][gte]=4000"]) {
+      expect(description).toContain(text);
+    }
+    for (const op of ["eq", "ne", "lt", "lte", "gt", "gte", "contains", "in", "is_null"]) {
+      expect(description).toContain(`\`${op}\``);
     }
   });
 });

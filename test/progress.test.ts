@@ -1,6 +1,15 @@
 import { describe, expect, it } from "vitest";
-import { api, createUser, json } from "./helpers.ts";
-import { finished, formUpload, type Progress, processingWith, sampleCsv } from "./uploads-fixtures.ts";
+import { progressOf } from "../src/progress/upload-progress.ts";
+import { api, createUser, eventually, json, testEnv } from "./helpers.ts";
+import {
+  encode,
+  finished,
+  formUpload,
+  type Progress,
+  processingWith,
+  sampleCsv,
+  startPresignedUpload,
+} from "./uploads-fixtures.ts";
 
 const PROGRESS_FIELDS = [
   "eta_seconds",
@@ -104,6 +113,77 @@ describe("upload progress", () => {
     expect((await closed).code).toBe(1000);
     expect(messages).toHaveLength(1);
     expect(messages[0]).toMatchObject({ status: "completed", percent: 100, processed_rows: 2 });
+  });
+
+  it("WebSocket opened while awaiting the file: stays open and follows the ingestion to its end", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const text = sampleCsv(2_000);
+    const upload = await startPresignedUpload(user, encode(text).length);
+    const { messages, closed } = await watch(upload.id, user.token);
+    let ended = false;
+    void closed.then(() => {
+      ended = true;
+    });
+    await eventually(async () => (messages.length > 0 ? true : undefined), 5_000);
+    expect(messages[0]).toMatchObject({ status: "awaiting_upload", total_bytes: encode(text).length });
+    // Still open while the client sends the file.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(ended).toBe(false);
+    const put = await fetch(upload.upload!.parts[0]!.url, { method: "PUT", body: text });
+    expect(put.status).toBe(200);
+    const complete = await api(`/csv-data/uploads/${upload.id}/complete/`, {
+      token: user.token,
+      json: { parts: [{ part_number: 1, etag: put.headers.get("ETag") ?? "" }] },
+    });
+    expect(complete.status).toBe(202);
+    expect((await closed).code).toBe(1000);
+    expect(messages.some((m) => m.status === "queued" || m.status === "processing")).toBe(true);
+    expect(messages.at(-1)).toMatchObject({ status: "completed", percent: 100, processed_rows: 2_000 });
+  });
+
+  it("WebSocket opened while awaiting the file: a rejected file or a cancel is its final state", async () => {
+    const user = await createUser();
+    const bad = "\u0000\u0001binary";
+    const rejected = await startPresignedUpload(user, encode(bad).length);
+    const first = await watch(rejected.id, user.token, 20_000);
+    await eventually(async () => (first.messages.length > 0 ? true : undefined), 5_000);
+    const put = await fetch(rejected.upload!.parts[0]!.url, { method: "PUT", body: bad });
+    const complete = await api(`/csv-data/uploads/${rejected.id}/complete/`, {
+      token: user.token,
+      json: { parts: [{ part_number: 1, etag: put.headers.get("ETag") ?? "" }] },
+    });
+    expect(complete.status).toBe(422);
+    expect((await first.closed).code).toBe(1000);
+    expect(first.messages.map((m) => m.status)).toEqual(["awaiting_upload", "rejected"]);
+
+    const cancelled = await startPresignedUpload(user, 100);
+    const second = await watch(cancelled.id, user.token, 20_000);
+    await eventually(async () => (second.messages.length > 0 ? true : undefined), 5_000);
+    const cancel = await api(`/csv-data/uploads/${cancelled.id}/cancel/`, { method: "POST", token: user.token });
+    expect(cancel.status).toBe(202);
+    expect((await second.closed).code).toBe(1000);
+    expect(second.messages.map((m) => m.status)).toEqual(["awaiting_upload", "cancelled"]);
+  });
+
+  it("WebSocket whose upgrade arrives just after the upload ended while awaiting its file: that end, then close", async () => {
+    const user = await createUser();
+    const upload = await startPresignedUpload(user, 100);
+    // The order a cancel racing the upgrade can produce: the API read `awaiting_upload`, then the
+    // cancel told the progress object, then the upgrade reached it.
+    await progressOf(testEnv, upload.id).endedBeforeIngestion({
+      status: "cancelled",
+      percent: 0,
+      processed_rows: 0,
+      processed_bytes: 0,
+      total_bytes: 100,
+      rows_per_second: null,
+      eta_seconds: 0,
+    });
+    const { messages, closed } = await watch(upload.id, user.token, 10_000);
+    expect((await closed).code).toBe(1000);
+    expect(messages.map((m) => m.status)).toEqual(["cancelled"]);
   });
 
   it("needs the owner's token: none → 401, another user's → 404", async () => {

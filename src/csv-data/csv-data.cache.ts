@@ -8,6 +8,7 @@
  * deleted, which replaces that version before the delete answers. With both in KV a cached row
  * page is answered without a trip to the database region.
  */
+import { parseExactJson } from "../lib/exact-json.ts";
 import { errorFields, log } from "../lib/log.ts";
 import { fingerprintHash } from "./csv-data.cursor.ts";
 import { queryFingerprint, type RowQuery } from "./csv-data.query.ts";
@@ -24,8 +25,9 @@ export type CacheLookup<T> = { status: "HIT"; value: T } | { status: "MISS" | "B
 /** A cached page; `BYPASS` when KV cannot be read (the page is then served uncached, not stored). */
 export async function readCached<T>(kv: KVNamespace, key: string): Promise<CacheLookup<T>> {
   try {
-    const value = await kv.get<T>(key, "json");
-    return value === null ? { status: "MISS" } : { status: "HIT", value };
+    // Text, parsed exactly: a cached page may hold numbers a double cannot.
+    const text = await kv.get(key, "text");
+    return text === null ? { status: "MISS" } : { status: "HIT", value: parseExactJson(text) as T };
   } catch (error) {
     log("warn", "row cache read failed", errorFields(error));
     return { status: "BYPASS" };

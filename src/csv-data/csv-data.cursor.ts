@@ -5,6 +5,7 @@
  */
 import { fromBase64Url, toBase64Url } from "../lib/base64.ts";
 import { ApiError } from "../lib/errors.ts";
+import { parseExactJson } from "../lib/exact-json.ts";
 import type { KeysetPosition } from "./csv-data.sql.ts";
 
 interface CursorPayload extends KeysetPosition {
@@ -56,7 +57,8 @@ export async function decodeCursor(
     valid = false;
   }
   if (!valid) throw ApiError.invalidParameter("cursor", INVALID);
-  const payload = JSON.parse(new TextDecoder().decode(fromBase64Url(body))) as CursorPayload;
+  // Exact: a sort value may be a number a double cannot hold.
+  const payload = parseExactJson(new TextDecoder().decode(fromBase64Url(body))) as CursorPayload;
   if (payload.upload !== expected.upload || payload.query !== expected.query) {
     throw ApiError.invalidParameter("cursor", INVALID);
   }

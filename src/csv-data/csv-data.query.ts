@@ -6,11 +6,13 @@
  */
 import type { UploadColumn } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
+import { exactNumber, parseExactJson, type RawJson } from "../lib/exact-json.ts";
 
 export const OPERATORS = ["eq", "ne", "lt", "lte", "gt", "gte", "contains", "in", "is_null"] as const;
 export type Operator = (typeof OPERATORS)[number];
 export type ColumnType = UploadColumn["type"];
-export type TypedValue = string | number | boolean;
+/** A filter or sort value in the column's type; numbers a double cannot hold stay exact (`RawJson`). */
+export type TypedValue = string | number | boolean | RawJson;
 
 export interface Filter {
   column: UploadColumn;
@@ -41,7 +43,8 @@ export interface RowQuery {
 }
 
 export const MAX_ROW_PAGE_SIZE = 1000;
-export const DEFAULT_ROW_PAGE_SIZE = 50;
+/** Every list's default page size. */
+export const DEFAULT_ROW_PAGE_SIZE = 20;
 const MAX_IN_VALUES = 500;
 const MAX_TEXT = 1000;
 
@@ -56,6 +59,8 @@ const RESERVED = new Set([
   "format",
   "nocache",
 ]);
+/** A decimal as a filter value may be written: `12`, `-0.5`, `.5`, `1.2e3`. */
+const DECIMAL = /^[+-]?(?=\.?\d)\d*(\.\d+)?([eE][+-]?\d+)?$/;
 const FILTER_PARAM = /^filter\[([^\]]*)\]\[([^\]]*)\]$/;
 
 function invalid(parameter: string, message: string): ApiError {
@@ -83,15 +88,14 @@ export function typedValue(parameter: string, column: UploadColumn, raw: string)
   if (raw.includes("\u0000")) throw invalid(parameter, "must not contain NUL characters");
   switch (column.type) {
     case "integer": {
-      if (!/^[-+]?\d+$/.test(raw.trim()))
-        throw invalid(parameter, `'${column.key}' holds integers; '${raw}' is not one`);
-      const value = Number(raw);
-      if (!Number.isSafeInteger(value)) throw invalid(parameter, "is out of range");
+      const value = /^[-+]?\d+$/.test(raw.trim()) ? exactNumber(raw.trim()) : undefined;
+      if (value === undefined) throw invalid(parameter, `'${column.key}' holds integers; '${raw}' is not one`);
       return value;
     }
     case "number": {
-      const value = raw.trim() === "" ? Number.NaN : Number(raw);
-      if (!Number.isFinite(value)) throw invalid(parameter, `'${column.key}' holds numbers; '${raw}' is not one`);
+      const trimmed = raw.trim();
+      const value = DECIMAL.test(trimmed) ? exactNumber(trimmed) : undefined;
+      if (value === undefined) throw invalid(parameter, `'${column.key}' holds numbers; '${raw}' is not one`);
       return value;
     }
     case "boolean": {
@@ -128,14 +132,17 @@ function parseInValues(parameter: string, column: UploadColumn, raw: string): Ty
   if (raw.trim().startsWith("[")) {
     let parsed: unknown;
     try {
-      parsed = JSON.parse(raw);
+      parsed = parseExactJson(raw);
     } catch {
       throw invalid(parameter, "must be a comma-separated list or a JSON array");
     }
-    if (!Array.isArray(parsed) || parsed.some((item) => typeof item === "object" && item !== null)) {
+    if (
+      !Array.isArray(parsed) ||
+      parsed.some((item) => typeof item === "object" && item !== null && !JSON.isRawJSON(item))
+    ) {
       throw invalid(parameter, "must be a JSON array of plain values");
     }
-    items = parsed.map((item) => String(item));
+    items = parsed.map((item) => (JSON.isRawJSON(item) ? item.rawJSON : String(item)));
   } else {
     items = raw.split(",");
   }
@@ -152,6 +159,34 @@ function columnByKey(columns: UploadColumn[], key: string, parameter: string): U
     throw invalid(parameter, `unknown column '${key}'; this upload's columns are: ${known}`);
   }
   return column;
+}
+
+/** How other APIs spell a filter: `amount__gte`, `amount_gte`, `amount.gte`, `amount:gte`, `amount[gte]`. */
+const FOREIGN_SPELLINGS = [
+  (key: string, op: string) => `${key}__${op}`,
+  (key: string, op: string) => `${key}_${op}`,
+  (key: string, op: string) => `${key}.${op}`,
+  (key: string, op: string) => `${key}:${op}`,
+  (key: string, op: string) => `${key}[${op}]`,
+];
+
+/**
+ * A 400 for a parameter that is neither reserved nor a column, showing the filter syntax; when the
+ * name is another API's spelling of a filter on one of the columns, the exact rewrite.
+ */
+function unknownParameter(name: string, raw: string, columns: UploadColumn[]): ApiError {
+  let hint = "Filter rows with <column>=<value> or filter[<column>][<operator>]=<value>";
+  for (const column of columns) {
+    const op = OPERATORS.find((o) => FOREIGN_SPELLINGS.some((spell) => spell(column.key, o) === name));
+    if (op) {
+      hint = `Filter rows with filter[${column.key}][${op}]=${raw}`;
+      break;
+    }
+  }
+  const advice = `${hint} (operators: ${OPERATORS.join(", ")}); this upload's columns are: ${columns.map((c) => c.key).join(", ")}`;
+  return new ApiError(400, `Unknown parameter ${name}. ${advice}.`, {
+    errors: [{ field: name, message: `is not a parameter. ${advice}` }],
+  });
 }
 
 function single(params: URLSearchParams, name: string): string | null {
@@ -200,12 +235,7 @@ export function parseRowQuery(params: URLSearchParams, columns: UploadColumn[]):
     if (RESERVED.has(name)) continue;
     if (name.startsWith("filter[")) throw invalid(name, "filters are written filter[<column>][<operator>]=<value>");
     const column = columns.find((c) => c.key === name);
-    if (!column) {
-      throw invalid(
-        name,
-        `unknown parameter or column '${name}'; columns are: ${columns.map((c) => c.key).join(", ")}`,
-      );
-    }
+    if (!column) throw unknownParameter(name, raw, columns);
     filters.push({ column, op: "eq", values: [typedValue(name, column, raw)] });
   }
 

@@ -16,7 +16,8 @@ export const RowPageSchema = z
   .object({
     count: z.number().int(),
     count_is_estimate: z.boolean().openapi({
-      description: "True when more than 100,000 rows match a filter and `count` is the planner's estimate.",
+      description:
+        "`count` is exact up to 10,000 matching rows (then this is false). When more than 10,000 rows match a filter, `count` is the planner's estimate, never below 10,001, and this is true.",
     }),
     next: z.string().nullable(),
     previous: z.string().nullable(),

@@ -1,22 +1,22 @@
 /**
  * Row listing over an upload's ingested rows: page, cursor (keyset) and streamed output.
  * Every query is scoped to the caller's own upload; counts of an unfiltered listing come from the
- * row count stored at ingestion, filtered counts are exact up to `EXACT_COUNT_LIMIT` and a planner
- * estimate beyond it (flagged `count_is_estimate`).
+ * row count stored at ingestion, filtered counts are exact up to `EXACT_COUNT_LIMIT` matching rows
+ * and beyond it the planner's estimate, never below `EXACT_COUNT_LIMIT + 1` (flagged
+ * `count_is_estimate`), so "more than the limit" is always true.
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { csvUploads, type UploadColumn, type UploadStatus } from "../db/schema.ts";
 import { csvRow } from "../lib/csv.ts";
 import { ApiError } from "../lib/errors.ts";
+import { parseExactJson } from "../lib/exact-json.ts";
 import { errorFields, log } from "../lib/log.ts";
 import { decodeCursor, encodeCursor, fingerprintHash } from "./csv-data.cursor.ts";
 import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.query.ts";
 import { afterPosition, columnValue, type KeysetPosition, orderClause, whereClause } from "./csv-data.sql.ts";
 
-export const EXACT_COUNT_LIMIT = 100_000;
-/** Estimates this far above the limit are reported instead of the count (statistics are fresh after ingestion). */
-const ESTIMATE_TRUST_FACTOR = 4;
+export const EXACT_COUNT_LIMIT = 10_000;
 const STREAM_BATCH = 2_000;
 
 export interface QueryableUpload {
@@ -50,11 +50,16 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
   return upload;
 }
 
+/** `data` and `sort_value` arrive as jsonb text: the driver's own JSON.parse would round big numbers. */
 type RawRow = {
   row_number: string | number;
-  data: Record<string, unknown>;
-  sort_value?: TypedValue | null;
+  data: string;
+  sort_value?: string | null;
 };
+
+function rowData(row: RawRow): Record<string, unknown> {
+  return parseExactJson(row.data) as Record<string, unknown>;
+}
 
 function project(query: RowQuery, data: Record<string, unknown>): Record<string, unknown> {
   if (!query.projection) return data;
@@ -64,15 +69,15 @@ function project(query: RowQuery, data: Record<string, unknown>): Record<string,
 }
 
 function toResult(query: RowQuery, row: RawRow): RowResult {
-  return { row_number: Number(row.row_number), data: project(query, row.data) };
+  return { row_number: Number(row.row_number), data: project(query, rowData(row)) };
 }
 
 /** The page's rows, as a statement a batch can hold. */
 function rowsStatement(db: Db, upload: QueryableUpload, query: RowQuery, extra: SQL | null, limit: number, offset = 0) {
   const where = whereClause(upload.id, query.filters, query.search);
-  const sortValue = query.sort ? sql`, ${columnValue(query.sort.column)} as sort_value` : sql``;
+  const sortValue = query.sort ? sql`, (${columnValue(query.sort.column)})::text as sort_value` : sql``;
   return db.execute<RawRow>(sql`
-    select row_number, data${sortValue}
+    select row_number, data::text as data${sortValue}
     from csv_rows
     where ${where}${extra ? sql` and ${extra}` : sql``}
     order by ${orderClause(query.sort)}
@@ -99,12 +104,11 @@ type PlanRow = { "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] };
 
 /**
  * A page and its count in ONE round trip: the rows, the planner's estimate of the matches and an
- * exact count capped at `EXACT_COUNT_LIMIT + 1` travel as one batch. The count is exact up to
- * the limit; above it, or when the estimate is far above it (statistics are fresh after
- * ingestion), the estimate is reported (`count_is_estimate`). Counting up to the limit even when
- * the estimate alone will be reported costs the database at most 100,001 index entries; asking
- * for the estimate first would cost every filtered page a second round trip to the database
- * region instead.
+ * exact count capped at `EXACT_COUNT_LIMIT + 1` travel as one batch. Up to the limit the count is
+ * exact, whatever the estimate says; past it the estimate is reported, raised to the limit + 1
+ * when the planner guesses lower (`count_is_estimate`). The capped count reads at most 10,001
+ * index entries; asking for the estimate first would cost every filtered page a second round
+ * trip to the database region instead.
  */
 export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery) {
   const offset = (query.page - 1) * query.pageSize;
@@ -126,10 +130,8 @@ export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery)
   ]);
   const estimate = Number(plan.rows[0]?.["QUERY PLAN"]?.[0]?.Plan?.["Plan Rows"] ?? 0);
   const n = Number(exact.rows[0]?.n ?? 0);
-  let count: CountResult;
-  if (estimate > EXACT_COUNT_LIMIT * ESTIMATE_TRUST_FACTOR) count = { count: estimate, estimated: true };
-  else if (n <= EXACT_COUNT_LIMIT) count = { count: n, estimated: false };
-  else count = { count: Math.max(estimate, n), estimated: true };
+  const count: CountResult =
+    n <= EXACT_COUNT_LIMIT ? { count: n, estimated: false } : { count: Math.max(estimate, n), estimated: true };
   return { count, results: page.rows.map((row) => toResult(query, row)) };
 }
 
@@ -162,7 +164,8 @@ async function rowsAfter(
 }
 
 function positionOf(query: RowQuery, row: RawRow): KeysetPosition {
-  return { value: query.sort ? (row.sort_value ?? null) : null, rowNumber: Number(row.row_number) };
+  const value = query.sort && row.sort_value != null ? (parseExactJson(row.sort_value) as TypedValue) : null;
+  return { value, rowNumber: Number(row.row_number) };
 }
 
 export async function listCursorPage(db: Db, secret: string, upload: QueryableUpload, query: RowQuery) {
@@ -186,6 +189,7 @@ export async function listCursorPage(db: Db, secret: string, upload: QueryableUp
 function csvValue(value: unknown): string | number | boolean | null {
   if (value === null || value === undefined) return null;
   if (typeof value === "string" || typeof value === "number" || typeof value === "boolean") return value;
+  if (JSON.isRawJSON(value)) return value.rawJSON;
   return JSON.stringify(value);
 }
 
@@ -217,7 +221,7 @@ export function streamRows(db: Db, upload: QueryableUpload, query: RowQuery): Re
             const result = toResult(query, row);
             text +=
               query.format === "csv"
-                ? csvRow([result.row_number, ...columns.map((c) => csvValue(row.data[c.key]))])
+                ? csvRow([result.row_number, ...columns.map((c) => csvValue(result.data[c.key]))])
                 : `${JSON.stringify(result)}\n`;
           }
           if (text) controller.enqueue(encoder.encode(text));

@@ -4,6 +4,7 @@
  * typed JSON value stored in JSONB (so numbers compare as numbers in later queries).
  */
 import type { UploadColumn } from "../db/schema.ts";
+import { exactNumber, type RawJson } from "../lib/exact-json.ts";
 
 export type ColumnType = UploadColumn["type"];
 
@@ -18,6 +19,33 @@ export function normaliseHeader(name: string): string {
     .replace(/^_+|_+$/g, "");
 }
 
+/**
+ * The longest column key: Postgres's identifier length. Every stored row repeats every key (and
+ * the search index indexes them), so an unbounded header would multiply the storage a file costs;
+ * keys of this length also keep their per-column index.
+ */
+export const MAX_KEY_LENGTH = 63;
+
+/**
+ * Caps normalised keys at `MAX_KEY_LENGTH`. Keys that fit are kept as they are; a longer one is
+ * cut, and when the cut collides with another key it gets the first free `_2`, `_3`, … suffix
+ * (still within the limit). `keys` must already be non-empty and distinct.
+ */
+export function capKeys(keys: string[]): string[] {
+  const used = new Set(keys.filter((key) => key.length <= MAX_KEY_LENGTH));
+  return keys.map((key) => {
+    if (key.length <= MAX_KEY_LENGTH) return key;
+    const cut = (text: string, length: number) => text.slice(0, length).replace(/_+$/, "");
+    let candidate = cut(key, MAX_KEY_LENGTH);
+    for (let n = 2; used.has(candidate); n++) {
+      const suffix = `_${n}`;
+      candidate = `${cut(key, MAX_KEY_LENGTH - suffix.length)}${suffix}`;
+    }
+    used.add(candidate);
+    return candidate;
+  });
+}
+
 const INTEGER = /^[+-]?(0|[1-9]\d*)$/;
 // Leading zeros ("007") stay strings: they are identifiers, not quantities.
 const NUMBER = /^[+-]?(0|[1-9]\d*)?(\.\d+)?([eE][+-]?\d+)?$/;
@@ -30,16 +58,18 @@ function validDate(y: string, m: string, d: string): boolean {
   return date.getUTCFullYear() === Number(y) && date.getUTCMonth() === Number(m) - 1 && date.getUTCDate() === Number(d);
 }
 
-function parseInteger(value: string): number | undefined {
-  if (!INTEGER.test(value)) return undefined;
-  const n = Number(value);
-  return Number.isSafeInteger(n) ? n : undefined;
+/**
+ * Integers of any size: the ones a double cannot hold (ids, account numbers, snowflakes) are kept
+ * as their exact digits and stored as jsonb numbers, which compare and sort exactly.
+ */
+function parseInteger(value: string): number | RawJson | undefined {
+  return INTEGER.test(value) ? exactNumber(value) : undefined;
 }
 
-function parseNumber(value: string): number | undefined {
+/** Decimals keep every significant digit; beyond a double's range (`1e400`) a value is not a number. */
+function parseNumber(value: string): number | RawJson | undefined {
   if (!/\d/.test(value) || !NUMBER.test(value)) return undefined;
-  const n = Number(value);
-  return Number.isFinite(n) ? n : undefined;
+  return exactNumber(value);
 }
 
 function parseDate(value: string): string | undefined {

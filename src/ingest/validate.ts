@@ -6,7 +6,7 @@
 import Papa from "papaparse";
 import type { UploadColumn } from "../db/schema.ts";
 import { BoundaryScanner } from "./boundaries.ts";
-import { inferType, normaliseHeader } from "./csv-format.ts";
+import { capKeys, inferType, normaliseHeader } from "./csv-format.ts";
 
 /** How much of the file's head is read to validate it and infer column types. */
 export const SAMPLE_BYTES = 1024 * 1024;
@@ -102,13 +102,14 @@ export function analyseSample(sample: Uint8Array, size: number, limits: { maxCol
     if (earlier !== undefined) reject(`Columns '${earlier}' and '${names[i]}' both become '${key}'; rename one.`);
     seen.set(key, names[i] ?? key);
   }
+  const storedKeys = capKeys(keys);
 
   const body = new TextDecoder().decode(sample.subarray(headerEnd), { stream: !whole });
   const rows = Papa.parse<string[]>(body, { delimiter, newline, skipEmptyLines: true, preview: SAMPLE_ROWS }).data;
   // A sample cut mid-file ends mid-record; that last record would mislead inference.
   if (!whole && rows.length > 1) rows.pop();
   const wellFormed = rows.filter((row) => row.length === names.length);
-  const columns: UploadColumn[] = keys.map((key, i) => ({
+  const columns: UploadColumn[] = storedKeys.map((key, i) => ({
     key,
     name: names[i] ?? key,
     type: inferType(wellFormed.map((row) => row[i] ?? "")),

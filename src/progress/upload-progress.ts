@@ -23,6 +23,13 @@ import {
 } from "./progress-state.ts";
 
 const STATE = "state";
+/** The final snapshot of an upload that ended before its ingestion began (no `STATE` then). */
+const ENDED_EARLY = "ended-before-ingestion";
+/**
+ * Set by the API (never taken from a client) on a WebSocket upgrade for an upload still awaiting
+ * its file: the snapshot to send first, since the object holds no state before the file is accepted.
+ */
+export const AWAITING_SNAPSHOT_HEADER = "X-Upload-Awaiting-Snapshot";
 /**
  * While an upload runs, its object asks the ingest queue this often to reconcile it with Postgres
  * (ingest/reconcile.ts): a watchdog for a settling report lost for good. Harmless when the upload
@@ -142,17 +149,45 @@ export class UploadProgress extends DurableObject<Env> {
     await this.ctx.storage.deleteAll();
   }
 
-  /** WebSocket upgrade: the current state at once, then every change; closed after the final state. */
+  /**
+   * WebSocket upgrade: the current state at once, then every change; closed after the final state.
+   * An upload awaiting its file is not over: its watcher gets the awaiting snapshot and stays,
+   * and follows the ingestion from the moment the file is accepted (`init`).
+   */
   override async fetch(request: Request): Promise<Response> {
     if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
       return new Response("expected a WebSocket upgrade", { status: 426 });
     }
     const state = await this.load();
+    // The upload may have ended between the API's read of it and this call.
+    const endedEarly = state ? undefined : await this.ctx.storage.get<ProgressSnapshot>(ENDED_EARLY);
+    const awaiting = request.headers.get(AWAITING_SNAPSHOT_HEADER);
     const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
     this.ctx.acceptWebSocket(server);
     if (state) server.send(JSON.stringify(snapshotOf(state)));
-    if (!state || isTerminal(state.status)) server.close(1000, "final state");
+    else if (endedEarly) server.send(JSON.stringify(endedEarly));
+    else if (awaiting) server.send(awaiting);
+    if (state ? isTerminal(state.status) : endedEarly || !awaiting) server.close(1000, "final state");
     return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /**
+   * The upload ended before its ingestion began (its file rejected, or cancelled while awaiting
+   * it), so this object never held a state: its watchers get that final snapshot and are closed.
+   */
+  async endedBeforeIngestion(snapshot: ProgressSnapshot): Promise<void> {
+    if (await this.load()) return;
+    // Kept for a watcher whose upgrade is already on its way here.
+    await this.ctx.storage.put(ENDED_EARLY, snapshot);
+    const message = JSON.stringify(snapshot);
+    for (const socket of this.ctx.getWebSockets()) {
+      try {
+        socket.send(message);
+        socket.close(1000, "final state");
+      } catch {
+        // A socket that went away is not an error for the writer.
+      }
+    }
   }
 
   override async webSocketMessage(socket: WebSocket): Promise<void> {

@@ -14,7 +14,7 @@ import {
 import { requireAuth } from "../middleware/auth.ts";
 import { enforceRateLimit } from "../middleware/rate-limit.ts";
 import { isTerminal } from "../progress/progress-state.ts";
-import { progressOf } from "../progress/upload-progress.ts";
+import { AWAITING_SNAPSHOT_HEADER, progressOf } from "../progress/upload-progress.ts";
 import { presignUploadPart } from "../storage/presign.ts";
 import type { AppEnv } from "../types.ts";
 import {
@@ -64,7 +64,7 @@ const createUploadRoute = createRoute({
   security,
   summary: "Start a CSV upload",
   description:
-    "JSON `{filename, size_bytes}` → 201 with a multipart plan: presigned R2 URLs, one per part, all `part_size` bytes but the last. PUT each slice to its URL, keep each `ETag`, then call `complete`. Or send a small file as `multipart/form-data` (`file`) → 202, validated and queued at once.",
+    "JSON `{filename, size_bytes}` → 201 with a multipart plan: presigned R2 URLs, one per part, all `part_size` bytes but the last. PUT each slice to its URL, keep each `ETag`, then call `complete`. Or send a small file as `multipart/form-data` (`file`) → 202, validated and queued at once.\n\nQuotas per user: the declared sizes of your uploads not deleted, rejected or failed may total at most `UPLOAD_QUOTA_BYTES` (10 GiB by default; cancelled uploads count until deleted) → else 413; at most `UPLOAD_MAX_ACTIVE` uploads (5 by default) may be queued or processing → else 429 with `Retry-After`. Both answers name the limit.",
   middleware: [requireAuth, uploadBody, uploadRateLimit] as const,
   request: {
     body: {
@@ -92,7 +92,7 @@ const completeRoute = createRoute({
   security,
   summary: "Complete a presigned upload",
   description:
-    "Assembles the parts, checks the stored size against the declared one, validates the file and queues its ingestion (202). An invalid file → 422 with the reason; the upload is then `rejected` and the file deleted.",
+    "Assembles the parts, checks the stored size against the declared one, validates the file and queues its ingestion (202). An invalid file → 422 with the reason; the upload is then `rejected` and the file deleted. Queueing makes the upload active, so `UPLOAD_MAX_ACTIVE` is checked again here: with that many uploads already queued or processing → 429 with `Retry-After`; the upload stays `awaiting_upload` (its parts already assembled) and the same call succeeds once one has finished.",
   middleware: [requireAuth, requireJson] as const,
   request: { params: UuidIdParam, body: jsonBody(CompleteUploadSchema) },
   responses: {
@@ -133,7 +133,7 @@ const progressRoute = createRoute({
   security,
   summary: "Live ingestion progress",
   description:
-    "The live state from the upload's Durable Object. With `Upgrade: websocket` (token as `?access_token=`), the socket receives the current state at once, then every change, each a JSON object of the same shape, and is closed after the final state.",
+    "The live state from the upload's Durable Object. With `Upgrade: websocket` (token as `?access_token=`), the socket receives the current state at once, then every change, each a JSON object of the same shape, and is closed (code 1000) after the final state. `awaiting_upload` is not final: a socket opened before the file is sent stays open and follows the ingestion once `complete` accepts the file (or receives `rejected` or `cancelled` and is closed).",
   middleware: [requireAuth] as const,
   request: { params: UuidIdParam },
   responses: {
@@ -192,19 +192,24 @@ export const uploadsRoutes = createRouter()
     if ("file" in input) {
       const { file } = input;
       checkFile(config, file.name, file.size, config.UPLOAD_FORM_MAX_BYTES);
-      const upload = await createUpload(db, {
+      const upload = await createUpload(db, config, {
         ownerId: c.var.user.id,
         filename: file.name,
         sizeBytes: file.size,
         contentType: file.type || null,
       });
       await c.env.FILES.put(upload.r2Key, file);
-      const accepted = await acceptStoredFile(db, c.env, config, upload);
+      const accepted = await acceptStoredFile(db, c.env, config, upload).catch(async (error: unknown) => {
+        // Another of the caller's uploads became active meanwhile: this one was never accepted,
+        // so nothing of it is kept.
+        if (error instanceof ApiError && error.status === 429) await deleteUpload(db, c.env, upload);
+        throw error;
+      });
       return c.json(toUploadResponse(accepted), 202);
     }
     const body = input;
     checkFile(config, body.filename, body.size_bytes, config.UPLOAD_MAX_BYTES);
-    const upload = await createUpload(db, {
+    const upload = await createUpload(db, config, {
       ownerId: c.var.user.id,
       filename: body.filename,
       sizeBytes: body.size_bytes,
@@ -266,9 +271,17 @@ export const uploadsRoutes = createRouter()
   })
   .openapi(progressRoute, async (c) => {
     const upload = await getOwnUpload(c.var.db(), c.var.user.id, c.req.valid("param").id);
-    const ended = isTerminal(upload.status) || upload.status === "awaiting_upload";
     const websocket = c.req.header("Upgrade")?.toLowerCase() === "websocket";
-    if (websocket && !ended) return progressOf(c.env, upload.id).fetch(c.req.raw) as unknown as Response;
+    if (websocket && !isTerminal(upload.status)) {
+      // Awaiting its file is not an end: the object keeps the socket until the ingestion ends.
+      const headers = new Headers(c.req.raw.headers);
+      headers.delete(AWAITING_SNAPSHOT_HEADER);
+      if (upload.status === "awaiting_upload") {
+        headers.set(AWAITING_SNAPSHOT_HEADER, JSON.stringify(finalProgress(upload)));
+      }
+      return progressOf(c.env, upload.id).fetch(new Request(c.req.raw, { headers })) as unknown as Response;
+    }
+    const ended = isTerminal(upload.status) || upload.status === "awaiting_upload";
     if (websocket) {
       // Nothing will change any more: send the final state and close.
       const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];

@@ -40,9 +40,16 @@ export const CompleteUploadSchema = z
   .openapi("CompleteUpload");
 
 const ColumnSchema = z.object({
-  key: z.string().openapi({ description: "snake_case key used in `data` and in filters", example: "unit_price" }),
+  key: z.string().openapi({
+    description:
+      "snake_case key used in `data` and in filters; at most 63 characters (longer names are shortened and kept unique with a `_2`, `_3`, … suffix; the original stays in `name`)",
+    example: "unit_price",
+  }),
   name: z.string().openapi({ description: "the header as written in the file", example: "Unit Price" }),
-  type: z.enum(["integer", "number", "boolean", "date", "datetime", "string"]),
+  type: z.enum(["integer", "number", "boolean", "date", "datetime", "string"]).openapi({
+    description:
+      "`integer` holds integers of any size and `number` keeps every significant digit: values a double cannot hold come back digit for digit",
+  }),
 });
 
 export const UploadSchema = z

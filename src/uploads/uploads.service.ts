@@ -16,6 +16,8 @@ import { errorFields, log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
 import { isTerminal } from "../progress/progress-state.ts";
 import { progressOf } from "../progress/upload-progress.ts";
+import { checkActiveUploads, checkStorageQuota, lockOwnerQuota } from "./uploads.quota.ts";
+import { finalProgress } from "./uploads.serializer.ts";
 
 export type UploadRow = typeof csvUploads.$inferSelect;
 
@@ -29,12 +31,21 @@ export function checkFile(config: AppConfig, filename: string, sizeBytes: number
   }
 }
 
-/** Creates the upload (awaiting its bytes) and its job in one transaction. */
+/**
+ * Creates the upload (awaiting its bytes) and its job in one transaction, within the owner's
+ * quotas: its declared size must fit `UPLOAD_QUOTA_BYTES` (413), and since it is meant to be
+ * ingested, the owner must have fewer than `UPLOAD_MAX_ACTIVE` uploads queued or processing (429;
+ * completing it checks that again).
+ */
 export async function createUpload(
   db: PoolDb,
+  config: AppConfig,
   input: { ownerId: number; filename: string; sizeBytes: number; contentType?: string | null },
 ): Promise<UploadRow> {
   return db.transaction(async (tx) => {
+    await lockOwnerQuota(tx, input.ownerId);
+    await checkStorageQuota(tx, config, input.ownerId, input.sizeBytes);
+    await checkActiveUploads(tx, config, input.ownerId);
     const [job] = await tx
       .insert(jobs)
       .values({ ownerId: input.ownerId, type: "csv_ingest", status: "pending", message: "Waiting for the file." })
@@ -91,6 +102,9 @@ export async function completeMultipart(
   if (upload.status !== "awaiting_upload" || !upload.r2UploadId) {
     throw ApiError.conflict(`The upload is already ${upload.status.replace("_", " ")}.`);
   }
+  // Assembled by an earlier call whose queueing was refused (too many active uploads): the parts
+  // are gone, the object is there, and a retry goes on to queue it.
+  if (await env.FILES.head(upload.r2Key)) return;
   const sorted = [...parts].sort((a, b) => a.part_number - b.part_number);
   try {
     await env.FILES.resumeMultipartUpload(upload.r2Key, upload.r2UploadId).complete(
@@ -133,6 +147,9 @@ export async function acceptStoredFile(db: PoolDb, env: Env, config: AppConfig, 
   }
 
   const [queued] = await db.transaction(async (tx) => {
+    // Queueing makes the upload active: decided under the owner's quota lock.
+    await lockOwnerQuota(tx, upload.ownerId);
+    await checkActiveUploads(tx, config, upload.ownerId, upload.id);
     const rows = await tx
       .update(csvUploads)
       .set({
@@ -167,18 +184,21 @@ export async function acceptStoredFile(db: PoolDb, env: Env, config: AppConfig, 
 }
 
 async function rejectUpload(db: PoolDb, env: Env, upload: UploadRow, reason: string): Promise<void> {
-  await db.transaction(async (tx) => {
-    await tx
+  const rejected = await db.transaction(async (tx) => {
+    const [row] = await tx
       .update(csvUploads)
       .set({ status: "rejected", error: reason, r2UploadId: null, completedAt: new Date(), updatedAt: new Date() })
-      .where(eq(csvUploads.id, upload.id));
+      .where(eq(csvUploads.id, upload.id))
+      .returning();
     if (upload.jobId) {
       await tx
         .update(jobs)
         .set({ status: "failed", message: "The file was rejected.", error: reason, updatedAt: new Date() })
         .where(eq(jobs.id, upload.jobId));
     }
+    return row;
   });
+  if (rejected) await progressOf(env, upload.id).endedBeforeIngestion(finalProgress(rejected));
   await env.FILES.delete(upload.r2Key);
 }
 
@@ -277,6 +297,10 @@ export async function cancelUpload(db: PoolDb, env: Env, upload: UploadRow): Pro
     return rows;
   });
   await dropPartition(db, upload.id);
+  // Its ingestion never began, so its progress object holds no state to end: tell the watchers.
+  if (upload.status === "awaiting_upload" && cancelled) {
+    await progressOf(env, upload.id).endedBeforeIngestion(finalProgress(cancelled));
+  }
   if (upload.status === "awaiting_upload" && upload.r2UploadId) {
     await env.FILES.resumeMultipartUpload(upload.r2Key, upload.r2UploadId)
       .abort()
