@@ -42,6 +42,9 @@ describe("unknown query parameters", () => {
       "/reports/opened-per-day/",
       "http://api.test/user/tasks/get_task_status_report/",
       "/dev/outbox/",
+      "/csv-data/uploads/",
+      `/csv-data/uploads/${UUID}/`,
+      "/auth/user/me/",
     ];
     const wrong: string[] = [];
     for (const route of routes) {
@@ -53,6 +56,21 @@ describe("unknown query parameters", () => {
       }
     }
     expect(wrong).toEqual([]);
+  });
+
+  it("the uploads list pages like every other list: past the end, `previous` is the last real page", async () => {
+    const user = await createUser();
+    for (const name of ["a.csv", "b.csv", "c.csv"]) {
+      const created = await api("/csv-data/uploads/", { token: user.token, json: { filename: name, size_bytes: 10 } });
+      expect(created.status).toBe(201);
+    }
+    const past = await json<{ count: number; next: string | null; previous: string | null; results: unknown[] }>(
+      await api("/csv-data/uploads/?page=99&page_size=2", { token: user.token }),
+    );
+    expect(past).toMatchObject({ count: 3, next: null, results: [] });
+    expect(new URL(past.previous ?? "").searchParams.get("page")).toBe("2");
+    const bad = await api("/csv-data/uploads/?page_size=101", { token: user.token });
+    expect(bad.status).toBe(400);
   });
 
   it("a typo in a task filter no longer returns every task", async () => {

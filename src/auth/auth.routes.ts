@@ -1,6 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import { dispatchEmails } from "../email/outbox.ts";
-import { createRouter, errorResponses, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
+import { createRouter, errorResponses, jsonBody, jsonContent, NoQueryParams, requireJson } from "../lib/openapi.ts";
 import { authRateLimit, requireAuth } from "../middleware/auth.ts";
 import { UserSchema } from "../users/users.serializer.ts";
 import { LoginSchema, RefreshSchema, RegisterSchema, TokenPairSchema } from "./auth.schemas.ts";
@@ -60,6 +60,7 @@ const meRoute = createRoute({
   security,
   summary: "The current user",
   middleware: [requireAuth] as const,
+  request: { query: NoQueryParams },
   responses: { 200: jsonContent(UserSchema, "The current user."), ...errorResponses(401, 429) },
 });
 

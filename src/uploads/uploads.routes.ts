@@ -8,9 +8,11 @@ import {
   jsonBody,
   jsonContent,
   jsonOrMultipart,
+  NoQueryParams,
   requireJson,
   UuidIdParam,
 } from "../lib/openapi.ts";
+import { PageQuerySchema, paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { enforceRateLimit } from "../middleware/rate-limit.ts";
 import { isTerminal } from "../progress/progress-state.ts";
@@ -21,7 +23,6 @@ import {
   CompleteUploadSchema,
   CreatedUploadSchema,
   CreateUploadSchema,
-  PageQuery,
   ProgressSchema,
   UploadFormSchema,
   UploadListSchema,
@@ -109,7 +110,7 @@ const listRoute = createRoute({
   security,
   summary: "The caller's uploads, newest first",
   middleware: [requireAuth] as const,
-  request: { query: PageQuery },
+  request: { query: PageQuerySchema },
   responses: { 200: jsonContent(UploadListSchema, "A page of uploads."), ...errorResponses(400, 401, 429) },
 });
 
@@ -121,7 +122,7 @@ const getRoute = createRoute({
   security,
   summary: "An upload's details",
   middleware: [requireAuth] as const,
-  request: { params: UuidIdParam },
+  request: { params: UuidIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(UploadSchema, "The upload."), ...errorResponses(400, 401, 404, 429) },
 });
 
@@ -249,21 +250,7 @@ export const uploadsRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const { page, page_size } = c.req.valid("query");
     const { count, rows } = await listUploads(c.var.db(), c.var.user.id, page, page_size);
-    const link = (p: number) => {
-      const url = new URL(c.req.url);
-      url.searchParams.set("page", String(p));
-      url.searchParams.set("page_size", String(page_size));
-      return url.toString();
-    };
-    return c.json(
-      {
-        count,
-        next: page * page_size < count ? link(page + 1) : null,
-        previous: page > 1 ? link(page - 1) : null,
-        results: rows.map(toUploadResponse),
-      },
-      200,
-    );
+    return c.json(paginate(c.req.url, { page, page_size }, count, rows.map(toUploadResponse)), 200);
   })
   .openapi(getRoute, async (c) => {
     const upload = await getOwnUploadLive(c.var.db(), c.var.user.id, c.req.valid("param").id);

@@ -103,10 +103,5 @@ export const ProgressSchema = z
   })
   .openapi("UploadProgress");
 
-export const PageQuery = z.object({
-  page: wholeNumberText(1, 1_000_000).default(1).openapi({ type: "integer" }),
-  page_size: wholeNumberText(1, 100).default(20).openapi({ type: "integer" }),
-});
-
 export type UploadResponse = z.infer<typeof UploadSchema>;
 export type ProgressResponse = z.infer<typeof ProgressSchema>;
