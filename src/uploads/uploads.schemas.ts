@@ -1,7 +1,6 @@
 /** Request and response schemas of the CSV upload routes. */
 import { z } from "@hono/zod-openapi";
 import { UPLOAD_STATUSES } from "../db/schema.ts";
-import { wholeNumberText } from "../lib/openapi.ts";
 
 export const CreateUploadSchema = z
   .object({
