@@ -11,6 +11,7 @@ interface __BaseEnv_Env {
 	USER_RATE_LIMITER: RateLimit;
 	AUTH_RATE_LIMITER: RateLimit;
 	UPLOAD_RATE_LIMITER: RateLimit;
+	HEALTH_RATE_LIMITER: RateLimit;
 	ENVIRONMENT: string;
 	JWT_ISSUER: string;
 	JWT_AUDIENCE: string;
