@@ -104,6 +104,55 @@ describe("attachments", () => {
     expect((await api(`/tasks/${task.id}/attachments/`, { token: org.employee.token })).status).toBe(404);
   });
 
+  it("attachments named '..' and '.' each keep their own object, presigned or multipart", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.employee);
+    const origin = await runtimeOrigin();
+    const ids: number[] = [];
+    const contents = ["dot-dot presigned", "single dot presigned!"];
+    for (const [index, filename] of ["..", "."].entries()) {
+      const content = contents[index] ?? "";
+      const created = await api(`${origin}/api/v1/tasks/${task.id}/attachments/`, {
+        token: org.employee.token,
+        json: { filename, size_bytes: content.length, content_type: "text/plain" },
+      });
+      expect(created.status).toBe(201);
+      const pending = await json<Attachment>(created);
+      // The URL addresses exactly the key recorded for this attachment.
+      const key = await r2Key(pending.id);
+      expect(new URL(pending.upload?.url ?? "").pathname).toBe(`/cdn-cgi/local/r2/s3/edge-tasks-files/${key}`);
+      const put = await fetch(pending.upload?.url ?? "", {
+        method: "PUT",
+        body: content,
+        headers: pending.upload?.headers,
+      });
+      expect(put.status).toBe(200);
+      const done = await api(`/attachments/${pending.id}/complete/`, { method: "POST", token: org.employee.token });
+      expect(done.status).toBe(200);
+      ids.push(pending.id);
+    }
+    const form = new FormData();
+    form.append("file", new File(["dot-dot multipart"], "..", { type: "text/plain" }));
+    const multipart = await api(`${origin}/api/v1/tasks/${task.id}/attachments/`, {
+      token: org.employee.token,
+      body: form,
+    });
+    expect(multipart.status).toBe(201);
+    ids.push((await json<Attachment>(multipart)).id);
+    contents.push("dot-dot multipart");
+
+    const keys = await Promise.all(ids.map(r2Key));
+    expect(new Set(keys).size).toBe(3);
+    for (const [index, id] of ids.entries()) {
+      const detail = await json<Attachment>(
+        await api(`${origin}/api/v1/attachments/${id}/`, { token: org.employee.token }),
+      );
+      const download = await fetch(detail.download_url ?? "");
+      expect(download.status).toBe(200);
+      expect(await download.text()).toBe(contents[index]);
+    }
+  });
+
   it("413 above the size limit, 415 for other media types, 400 for bad metadata", async () => {
     const org = await makeOrg();
     const task = await makeTask(org.employee);

@@ -42,10 +42,13 @@ export function toAttachmentResponse(row: AttachmentRow): AttachmentResponse {
   };
 }
 
-/** Keeps the name readable in the key while making it safe for S3 paths. */
-function objectKey(taskId: number, filename: string): string {
-  const safe = filename.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120) || "file";
-  return `attachments/${taskId}/${crypto.randomUUID()}/${safe}`;
+/**
+ * The object's key names no part of the filename: a name such as `..` or `.` would be a dot
+ * segment, which URL resolution removes, so a presigned URL would address another object than the
+ * one recorded. The filename lives in the row, and downloads carry it in Content-Disposition.
+ */
+function objectKey(taskId: number): string {
+  return `attachments/${taskId}/${crypto.randomUUID()}`;
 }
 
 /** A task's ready attachments, if the caller can read the task: one round trip. */
@@ -75,7 +78,7 @@ export async function storeFile(
   assertCanChangeAttachments(user, facts(task));
   const filename = file.name || "file";
   const contentType = file.type || "application/octet-stream";
-  const key = objectKey(taskId, filename);
+  const key = objectKey(taskId);
   await bucket.put(key, file.stream(), { httpMetadata: { contentType } });
   try {
     const [row] = await db
@@ -112,7 +115,7 @@ export async function registerUpload(
 ): Promise<PresignedAttachment> {
   const task = await loadTask(db, taskId);
   assertCanChangeAttachments(user, facts(task));
-  const key = objectKey(taskId, input.filename);
+  const key = objectKey(taskId);
   const signed = await presignPut(presign, key);
   const [row] = await db
     .insert(taskAttachments)

@@ -22,10 +22,21 @@ export interface PresignedRequest {
   expiresAt: Date;
 }
 
+/**
+ * A key segment URL resolution would rewrite (`.` and `..` are removed with what they point at;
+ * encoding cannot help, since `%2e` is a dot too), or that S3 paths collapse (an empty one).
+ */
+const UNSIGNABLE_SEGMENT = /^\.{0,2}$/;
+
 function objectUrl(context: PresignContext, key: string): URL {
   const { config } = context;
+  const segments = key.split("/");
+  // The signature covers the resolved path: such a key would be signed for another object.
+  if (segments.some((segment) => UNSIGNABLE_SEGMENT.test(segment))) {
+    throw new Error("an object key with an empty or dot segment cannot be presigned");
+  }
   const endpoint = config.R2_S3_ENDPOINT || `${context.requestOrigin}/cdn-cgi/local/r2/s3`;
-  const encodedKey = key.split("/").map(encodeURIComponent).join("/");
+  const encodedKey = segments.map(encodeURIComponent).join("/");
   return new URL(`${endpoint.replace(/\/$/, "")}/${config.R2_BUCKET_NAME}/${encodedKey}`);
 }
 
