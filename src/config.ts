@@ -53,7 +53,10 @@ const ConfigSchema = z.object({
   UPLOAD_ALLOWED_EXTENSIONS: list(".csv,.tsv,.txt"),
   UPLOAD_MAX_COLUMNS: int(500, 1),
   UPLOAD_MAX_ERROR_RATIO: ratio(0.1),
+  // CSV part URLs: every part of a multi-GiB upload must start within it.
   PRESIGN_TTL_SECONDS: int(3600, 60),
+  // An attachment's single presigned PUT: S3 checks expiry when the PUT starts, so short is enough.
+  ATTACHMENT_UPLOAD_TTL_SECONDS: int(600, 60),
   INGEST_CHUNK_BYTES: int(4 * 1024 * 1024, 65_536),
   CACHE_TTL_SECONDS: int(300, 60),
   REPORT_CACHE_TTL_SECONDS: int(900, 60),

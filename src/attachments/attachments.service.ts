@@ -116,7 +116,12 @@ export async function registerUpload(
   const task = await loadTask(db, taskId);
   assertCanChangeAttachments(user, facts(task));
   const key = objectKey(taskId);
-  const signed = await presignPut(presign, key);
+  const signed = await presignPut(
+    presign,
+    key,
+    { contentLength: input.size_bytes, contentType: input.content_type },
+    presign.config.ATTACHMENT_UPLOAD_TTL_SECONDS,
+  );
   const [row] = await db
     .insert(taskAttachments)
     .values({
@@ -132,7 +137,7 @@ export async function registerUpload(
   if (!row) throw new Error("insert returned no row");
   return {
     ...toAttachmentResponse(row),
-    upload: { method: "PUT", url: signed.url, headers: {}, expires_at: signed.expiresAt.toISOString() },
+    upload: { method: "PUT", url: signed.url, headers: signed.headers, expires_at: signed.expiresAt.toISOString() },
   };
 }
 
@@ -199,9 +204,13 @@ export async function completeUpload(db: Db, bucket: R2Bucket, user: Actor, id: 
   return toAttachmentResponse(updated);
 }
 
-/** Removes the record, then the object (a failed object delete is logged; the record is gone). */
+/**
+ * Removes the record, then the object (a failed object delete is logged; the record is gone).
+ * A pending attachment is its uploader's to abandon; to anyone else it does not exist (404).
+ */
 export async function deleteAttachment(db: Db, bucket: R2Bucket, user: Actor, id: number): Promise<void> {
-  const { row, access } = await findAttachment(db, user, id);
+  const { row, access } = await findAttachment(db, user, id, { includePending: true });
+  if (row.status === "pending" && row.uploadedById !== user.id) throw ApiError.notFound("Attachment");
   assertCanChangeAttachments(user, access);
   await db.delete(taskAttachments).where(eq(taskAttachments.id, id));
   try {

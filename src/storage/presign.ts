@@ -19,6 +19,8 @@ export interface PresignContext {
 export interface PresignedRequest {
   method: "GET" | "PUT";
   url: string;
+  /** Headers the request must carry exactly as given: they are part of the signature. */
+  headers: Record<string, string>;
   expiresAt: Date;
 }
 
@@ -67,12 +69,31 @@ async function presign(
     headers: options.headers,
     aws: { signQuery: true, allHeaders: Boolean(options.headers) },
   });
-  return { method, url: signed.url, expiresAt: new Date(Date.now() + expiresIn * 1000) };
+  return {
+    method,
+    url: signed.url,
+    headers: options.headers ?? {},
+    expiresAt: new Date(Date.now() + expiresIn * 1000),
+  };
 }
 
-/** A URL the client PUTs a whole object to. */
-export function presignPut(context: PresignContext, key: string, expiresIn?: number): Promise<PresignedRequest> {
-  return presign(context, "PUT", key, { expiresIn });
+/**
+ * A URL the client PUTs a whole object to, good for exactly one object: its length and type are
+ * signed (a PUT of any other size or type fails the signature), and so is `If-None-Match: *`,
+ * which lets the PUT create the object but never replace it once it exists.
+ */
+export function presignPut(
+  context: PresignContext,
+  key: string,
+  object: { contentLength: number; contentType: string },
+  expiresIn?: number,
+): Promise<PresignedRequest> {
+  const headers = {
+    "Content-Length": String(object.contentLength),
+    "Content-Type": object.contentType,
+    "If-None-Match": "*",
+  };
+  return presign(context, "PUT", key, { expiresIn, headers });
 }
 
 /** A URL the client PUTs one part of a multipart upload (created through the R2 binding) to. */
