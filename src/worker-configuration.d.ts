@@ -12,6 +12,7 @@ interface __BaseEnv_Env {
 	AUTH_RATE_LIMITER: RateLimit;
 	UPLOAD_RATE_LIMITER: RateLimit;
 	HEALTH_RATE_LIMITER: RateLimit;
+	LOGIN_FAILURE_LIMITER: RateLimit;
 	ENVIRONMENT: string;
 	JWT_ISSUER: string;
 	JWT_AUDIENCE: string;
