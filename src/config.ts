@@ -73,6 +73,11 @@ const ConfigSchema = z.object({
   R2_ACCESS_KEY_ID: z.string().optional().default(""),
   R2_SECRET_ACCESS_KEY: z.string().optional().default(""),
   DATABASE_URL: z.string().min(1, "DATABASE_URL is not set"),
+  // Every statement is bounded (Postgres cancels it past this, SQLSTATE 57014): requests and their
+  // streamed exports get STATEMENT_TIMEOUT_MS; queue consumers (chunk inserts of up to
+  // INGEST_CHUNK_BYTES, index builds over a whole upload) get the larger INGEST_STATEMENT_TIMEOUT_MS.
+  STATEMENT_TIMEOUT_MS: int(30_000, 100),
+  INGEST_STATEMENT_TIMEOUT_MS: int(600_000, 100),
   PG_RELAY: z.string().optional().default(""),
   PG_HTTP: z.string().optional().default(""),
 });
