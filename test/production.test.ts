@@ -17,9 +17,18 @@ import { callWorker, clientIp, createUser, PASSWORD, testEnv, uniqueEmail, withD
 
 const OWN_SECRET = "a-production-secret-nobody-has-published-0123456789";
 
-/** The test environment as a production deployment; CORS_ORIGINS stays wrangler.toml's top level. */
+/**
+ * The test environment as a production deployment, with CORS_ORIGINS as wrangler.toml's top level
+ * says (a local .dev.vars, which the test runtime also reads, must not change what is tested).
+ */
 function production(overrides: Record<string, string> = {}): Env {
-  return { ...testEnv, ENVIRONMENT: "production", JWT_SECRET: OWN_SECRET, ...overrides } as Env;
+  return {
+    ...testEnv,
+    ENVIRONMENT: "production",
+    CORS_ORIGINS: topLevelVar("CORS_ORIGINS") ?? "",
+    JWT_SECRET: OWN_SECRET,
+    ...overrides,
+  } as Env;
 }
 
 /** The value of `name` in wrangler.toml's top-level `[vars]` (before any `[env.*]` section). */
