@@ -2,7 +2,8 @@
  * `npm run dev`: everything the API needs on this machine, then `wrangler dev` on :8787
  * (lib/dev-stack.ts: Postgres from $DATABASE_URL or embedded in .data/postgres, migrations, the
  * WebSocket relay and the SQL-over-HTTP endpoint the Neon driver talks through, wrangler dev).
- * Knobs: PORT, PG_PORT, PG_RELAY_PORT, PG_HTTP_PORT, INGEST_CHUNK_BYTES.
+ * Knobs: PORT, PG_PORT, PG_RELAY_PORT, PG_HTTP_PORT, INGEST_CHUNK_BYTES, ENVIRONMENT and CORS_ORIGINS
+ * (development and "*" unless set: wrangler.toml's top level is production).
  * Ctrl-C (or wrangler exiting) stops all of it.
  */
 

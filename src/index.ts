@@ -8,6 +8,7 @@ import { redriveEmails } from "./email/redrive.ts";
 import { consumeIngest, consumeIngestDeadLetters } from "./ingest/ingest.consumer.ts";
 import { errorFields, log } from "./lib/log.ts";
 import { createQueueHandler } from "./queues/dispatch.ts";
+import { sweepAbandonedUploads } from "./storage/abandoned-uploads.ts";
 
 export { UserState } from "./edge-state/user-state.ts";
 export { UploadProgress } from "./progress/upload-progress.ts";
@@ -26,6 +27,18 @@ async function sweepIndexes(env: Env): Promise<void> {
   }
 }
 
+async function sweepUploads(env: Env): Promise<void> {
+  const database = connect(getConfig(env), { max: 1 });
+  try {
+    const swept = await sweepAbandonedUploads(database.db, env);
+    if (swept.attachments > 0 || swept.uploads > 0) log("info", "abandoned uploads swept", { ...swept });
+  } catch (error) {
+    log("error", "abandoned upload sweep failed", errorFields(error));
+  } finally {
+    await database.end();
+  }
+}
+
 const queue = createQueueHandler({
   ingest: consumeIngest,
   "ingest-dlq": consumeIngestDeadLetters,
@@ -39,5 +52,6 @@ export default {
   scheduled(_controller, env, ctx) {
     ctx.waitUntil(redriveEmails(env).then(() => undefined));
     ctx.waitUntil(sweepIndexes(env));
+    ctx.waitUntil(sweepUploads(env));
   },
 } satisfies ExportedHandler<Env>;

@@ -52,7 +52,9 @@ export async function documentedOperations(): Promise<Operation[]> {
       const security = operation.security ?? doc.security ?? [];
       const id = operation.parameters?.find((p) => p.in === "path" && p.name === "id");
       const idFormat = !id ? null : id.schema?.format === "uuid" ? "uuid" : "integer";
-      operations.push({ method, path, bearer: security.some((s) => "bearerAuth" in s), idFormat });
+      // Bearer required: declared, and no empty requirement (`{}` makes authentication optional).
+      const bearer = security.some((s) => "bearerAuth" in s) && !security.some((s) => Object.keys(s).length === 0);
+      operations.push({ method, path, bearer, idFormat });
     }
   }
   return operations;

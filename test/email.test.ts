@@ -245,7 +245,7 @@ describe("email delivery through MailChannels", () => {
     expect((await emailRows(email))[0]?.error).toMatch(/400/);
   });
 
-  it("without an API key delivers to the local outbox and calls nobody", async () => {
+  it("without an API key in development keeps mail in the local outbox as skipped, never sent, and calls nobody", async () => {
     const email = uniqueEmail("outbox");
     const [id] = await withDb((db) => recordEmail(db, "welcome", [{ email }], { fullName: "Local" }));
 
@@ -256,7 +256,12 @@ describe("email delivery through MailChannels", () => {
     await worker.queue(batch, { ...testEnv, MAILCHANNELS_API_KEY: "" } as Env, ctx);
     const result = await getQueueResult(batch, ctx);
     expect(result.explicitAcks).toEqual(["local"]);
-    expect((await emailRows(email))[0]).toMatchObject({ status: "sent", provider: "outbox", attempts: 1 });
+    expect((await emailRows(email))[0]).toMatchObject({
+      status: "skipped",
+      provider: "outbox",
+      attempts: 1,
+      sentAt: null,
+    });
     expect(await stubRequests(email)).toHaveLength(0);
   });
 });

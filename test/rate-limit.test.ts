@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { api, createUser, json, PASSWORD } from "./helpers.ts";
+import { api, createUser, eventually, json, PASSWORD } from "./helpers.ts";
 
 const WINDOW_MS = 60_000;
 
@@ -61,6 +61,61 @@ describe("auth rate limit (per client IP, login + register + refresh share one b
       return;
     }
   }, 120_000);
+});
+
+describe("per-account login throttling (failed logins, from any address)", () => {
+  const ip = () => `192.0.2.${Math.floor(Math.random() * 250) + 1}-${crypto.randomUUID().slice(0, 8)}`;
+  const login = (email: string, password: string) =>
+    api("/auth/user/login/", { json: { email, password }, headers: { "CF-Connecting-IP": ip() } });
+
+  it("10 failures per minute are 401; the 11th is 429 and blocks even the right password, for that account only", async () => {
+    for (let attempt = 1; ; attempt++) {
+      const victim = await createUser();
+      const bystander = await createUser();
+      await startOfWindow(15_000);
+      const window = Math.floor(Date.now() / WINDOW_MS);
+      // Every guess from a new address: the per-IP limit never applies.
+      const failures: number[] = [];
+      for (let i = 0; i < 10; i++) failures.push((await login(victim.email, `Wrong-Passw0rd-${i}`)).status);
+      const eleventh = await login(victim.email, "Wrong-Passw0rd-x");
+      const right = await login(victim.email, PASSWORD);
+      if (Math.floor(Date.now() / WINDOW_MS) !== window && attempt < 3) continue;
+
+      expect(failures).toEqual(Array(10).fill(401));
+      expect(eleventh.status).toBe(429);
+      expect(eleventh.headers.get("Retry-After")).toBe("60");
+      expect((await json(eleventh)).detail).toMatch(/Too many failed logins for this account; try again in 60 seconds/);
+      expect(right.status).toBe(429);
+      // An email with no account is throttled the same way, so 429 reveals nothing.
+      const nobody = `nobody-${crypto.randomUUID()}@example.com`;
+      const unknown: number[] = [];
+      for (let i = 0; i < 11; i++) unknown.push((await login(nobody, PASSWORD)).status);
+      expect(unknown).toEqual([...Array(10).fill(401), 429]);
+      expect((await login(bystander.email, PASSWORD)).status).toBe(200);
+      return;
+    }
+  }, 120_000);
+
+  it("successful logins never count toward it", async () => {
+    const user = await createUser();
+    for (let i = 0; i < 9; i++) expect((await login(user.email, "Wrong-Passw0rd!")).status).toBe(401);
+    const statuses: number[] = [];
+    for (let i = 0; i < 15; i++) statuses.push((await login(user.email, PASSWORD)).status);
+    expect(statuses).toEqual(Array(15).fill(200));
+  });
+
+  it("a block lapses on its own: the right password works again after 60 s", async () => {
+    const user = await createUser();
+    for (let i = 0; i < 11; i++) await login(user.email, "Wrong-Passw0rd!");
+    expect((await login(user.email, PASSWORD)).status).toBe(429);
+    const blockedAt = Date.now();
+    const ok = await eventually(
+      async () => ((await login(user.email, PASSWORD)).status === 200 ? Date.now() : undefined),
+      150_000,
+      2_000,
+    );
+    expect(ok - blockedAt).toBeGreaterThanOrEqual(50_000);
+  }, 180_000);
 });
 
 describe("per-user rate limit on authenticated routes", () => {

@@ -1,4 +1,4 @@
-/** Vite (which runs the tests) imports a file as its text with the `?raw` suffix. */
+/** Vite's `?raw` imports: a file's text, for tests that check configuration files as shipped. */
 declare module "*?raw" {
   const text: string;
   export default text;

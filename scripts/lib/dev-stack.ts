@@ -204,7 +204,11 @@ export async function startDevStack(options: DevStackOptions): Promise<DevStack>
     log(`Neon driver endpoints: relay ${relay.address}, SQL over HTTP ${sqlOverHttp.address}`);
     checkAborted();
 
+    // wrangler.toml's top level is production; a local stack is development unless the caller's
+    // environment says otherwise (also for a .dev.vars created before it carried these).
     const vars = {
+      ENVIRONMENT: process.env.ENVIRONMENT || "development",
+      CORS_ORIGINS: process.env.CORS_ORIGINS || "*",
       DATABASE_URL: databaseUrl,
       PG_RELAY: relayAddress,
       PG_HTTP: httpAddress,

@@ -255,9 +255,13 @@ function parseTarget(header: string | string[] | undefined): Target {
     password: decodeURIComponent(url.password),
     database: decodeURIComponent(url.pathname.slice(1)) || user,
     application_name: url.searchParams.get("application_name") ?? undefined,
+    // Session settings (`-c statement_timeout=...`), passed on in the startup message as Neon's
+    // proxy does.
+    options: url.searchParams.get("options") ?? undefined,
     ssl: false,
   };
-  // The application name is part of the key: a pooled connection carries the name it was opened with.
+  // The application name and options are part of the key: a pooled connection keeps what it was
+  // opened with.
   const key = JSON.stringify([
     config.host,
     config.port,
@@ -265,6 +269,7 @@ function parseTarget(header: string | string[] | undefined): Target {
     config.password,
     config.database,
     config.application_name,
+    config.options,
   ]);
   return { key, config };
 }
@@ -355,7 +360,10 @@ export async function startSqlOverHttp(port = 0, options: SqlOverHttpOptions = {
         max: options.maxClientsPerDatabase ?? 20,
         connectionTimeoutMillis: options.connectTimeoutMs ?? 15_000,
         idleTimeoutMillis: options.idleTimeoutMs ?? 60_000,
-        statement_timeout: options.statementTimeoutMs ?? 120_000,
+        // A startup parameter would override the client's own `-c statement_timeout` option.
+        statement_timeout: target.config.options?.includes("statement_timeout")
+          ? undefined
+          : (options.statementTimeoutMs ?? 120_000),
         keepAlive: true,
       });
       // An idle connection that dies (Postgres restarted) is dropped by the pool; without a

@@ -38,12 +38,22 @@ const AttachmentSchema = z
   .openapi("Attachment");
 
 const PresignedAttachmentSchema = AttachmentSchema.extend({
-  upload: z.object({
-    method: z.literal("PUT"),
-    url: z.string().url(),
-    headers: z.record(z.string(), z.string()),
-    expires_at: z.string().openapi({ format: "date-time" }),
-  }),
+  upload: z
+    .object({
+      method: z.literal("PUT"),
+      url: z.string().url(),
+      headers: z.record(z.string(), z.string()).openapi({
+        description:
+          "Send exactly these headers with the PUT: they are signed. `Content-Length` and `Content-Type` are the announced size and type (any other body is refused with 403; a browser sets Content-Length itself from the body), and `If-None-Match: *` lets the URL create the file once but never replace it (412 once uploaded: call complete).",
+        example: { "Content-Length": "52428800", "Content-Type": "application/pdf", "If-None-Match": "*" },
+      }),
+      expires_at: z.string().openapi({
+        format: "date-time",
+        description:
+          "The PUT must start before this (ATTACHMENT_UPLOAD_TTL_SECONDS, 10 minutes by default). An attachment still pending an hour after it was registered is removed, with anything uploaded.",
+      }),
+    })
+    .openapi({ description: "A presigned R2 URL for the file's bytes." }),
 }).openapi("PresignedAttachment");
 
 const AttachmentDetailSchema = AttachmentSchema.extend({
@@ -166,6 +176,8 @@ const deleteRoute = createRoute({
   tags,
   security,
   summary: "Delete an attachment and its file",
+  description:
+    "Needs the right to change the task's attachments. A pending attachment (registered, not completed) can be deleted by its uploader only; to anyone else it is 404.",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },

@@ -42,10 +42,13 @@ export function toAttachmentResponse(row: AttachmentRow): AttachmentResponse {
   };
 }
 
-/** Keeps the name readable in the key while making it safe for S3 paths. */
-function objectKey(taskId: number, filename: string): string {
-  const safe = filename.replace(/[^A-Za-z0-9._-]+/g, "_").slice(-120) || "file";
-  return `attachments/${taskId}/${crypto.randomUUID()}/${safe}`;
+/**
+ * The object's key names no part of the filename: a name such as `..` or `.` would be a dot
+ * segment, which URL resolution removes, so a presigned URL would address another object than the
+ * one recorded. The filename lives in the row, and downloads carry it in Content-Disposition.
+ */
+function objectKey(taskId: number): string {
+  return `attachments/${taskId}/${crypto.randomUUID()}`;
 }
 
 /** A task's ready attachments, if the caller can read the task: one round trip. */
@@ -75,7 +78,7 @@ export async function storeFile(
   assertCanChangeAttachments(user, facts(task));
   const filename = file.name || "file";
   const contentType = file.type || "application/octet-stream";
-  const key = objectKey(taskId, filename);
+  const key = objectKey(taskId);
   await bucket.put(key, file.stream(), { httpMetadata: { contentType } });
   try {
     const [row] = await db
@@ -112,8 +115,13 @@ export async function registerUpload(
 ): Promise<PresignedAttachment> {
   const task = await loadTask(db, taskId);
   assertCanChangeAttachments(user, facts(task));
-  const key = objectKey(taskId, input.filename);
-  const signed = await presignPut(presign, key);
+  const key = objectKey(taskId);
+  const signed = await presignPut(
+    presign,
+    key,
+    { contentLength: input.size_bytes, contentType: input.content_type },
+    presign.config.ATTACHMENT_UPLOAD_TTL_SECONDS,
+  );
   const [row] = await db
     .insert(taskAttachments)
     .values({
@@ -129,7 +137,7 @@ export async function registerUpload(
   if (!row) throw new Error("insert returned no row");
   return {
     ...toAttachmentResponse(row),
-    upload: { method: "PUT", url: signed.url, headers: {}, expires_at: signed.expiresAt.toISOString() },
+    upload: { method: "PUT", url: signed.url, headers: signed.headers, expires_at: signed.expiresAt.toISOString() },
   };
 }
 
@@ -196,9 +204,13 @@ export async function completeUpload(db: Db, bucket: R2Bucket, user: Actor, id: 
   return toAttachmentResponse(updated);
 }
 
-/** Removes the record, then the object (a failed object delete is logged; the record is gone). */
+/**
+ * Removes the record, then the object (a failed object delete is logged; the record is gone).
+ * A pending attachment is its uploader's to abandon; to anyone else it does not exist (404).
+ */
 export async function deleteAttachment(db: Db, bucket: R2Bucket, user: Actor, id: number): Promise<void> {
-  const { row, access } = await findAttachment(db, user, id);
+  const { row, access } = await findAttachment(db, user, id, { includePending: true });
+  if (row.status === "pending" && row.uploadedById !== user.id) throw ApiError.notFound("Attachment");
   assertCanChangeAttachments(user, access);
   await db.delete(taskAttachments).where(eq(taskAttachments.id, id));
   try {

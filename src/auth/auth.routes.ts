@@ -32,7 +32,11 @@ const loginRoute = createRoute({
   security: [],
   tags,
   summary: "Log in",
-  description: "Wrong email and wrong password give the same 401, so the answer never reveals whether an email exists.",
+  description:
+    "Wrong email and wrong password give the same 401, so the answer never reveals whether an email exists. " +
+    "Limits: 30 attempts per 60 s per client IP (shared with register and refresh), and per account (known or not): " +
+    "10 failed logins per 60 s; the next failure answers 429 and blocks that account's logins, right or wrong, for 60 s " +
+    "(`Retry-After: 60`) from any address. Successful logins never count, and a block always lapses on its own.",
   middleware: [authRateLimit, requireJson] as const,
   request: { body: jsonBody(LoginSchema) },
   responses: { 200: jsonContent(TokenPairSchema, "Tokens and the user."), ...errorResponses(400, 401, 415, 429) },

@@ -15,6 +15,7 @@ import { recordEmail } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AuthUser } from "../types.ts";
 import { toUserResponse, type UserResponse } from "../users/users.serializer.ts";
+import { assertLoginAllowed, recordLoginFailure } from "./login-throttle.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, passwordWeakness, verifyPassword } from "./password.ts";
 import { newRefreshToken, sha256Hex, signAccessToken, verifyAccessToken } from "./tokens.ts";
 
@@ -89,6 +90,7 @@ export async function login(
   input: { email: string; password: string; userAgent?: string },
 ): Promise<TokenPair> {
   const email = normaliseEmail(input.email);
+  await assertLoginAllowed(env, email);
   const [user] = await db
     .select()
     .from(users)
@@ -96,7 +98,10 @@ export async function login(
     .limit(1);
   // Verify against a dummy hash when the email is unknown so both failures take the same time.
   const valid = await verifyPassword(input.password, user?.passwordHash ?? DUMMY_PASSWORD_HASH);
-  if (!user || !valid || !user.isActive) throw ApiError.unauthenticated(INVALID_LOGIN);
+  if (!user || !valid || !user.isActive) {
+    await recordLoginFailure(env, email);
+    throw ApiError.unauthenticated(INVALID_LOGIN);
+  }
 
   const expiresAt = new Date(Date.now() + config.REFRESH_TOKEN_TTL_SECONDS * 1000);
   const [session] = await db

@@ -51,6 +51,20 @@ function configureHttp(endpoint: string): void {
   httpConfigured = endpoint;
 }
 
+/**
+ * The connection string with `statement_timeout` as a startup option (`options=-c ...`), so
+ * Postgres itself cancels any statement running longer (SQLSTATE 57014), on both ways in and at
+ * no extra round trip: the option travels in the connection's startup message (the HTTP endpoint
+ * opens its connections with the same string). Any `options` already present are kept.
+ */
+export function withStatementTimeout(url: string, timeoutMs: number): string {
+  const parsed = new URL(url);
+  const existing = parsed.searchParams.get("options");
+  const option = `-c statement_timeout=${timeoutMs}`;
+  parsed.searchParams.set("options", existing ? `${existing} ${option}` : option);
+  return parsed.toString();
+}
+
 const httpDatabases = new Map<string, Db>();
 
 /**
@@ -58,12 +72,13 @@ const httpDatabases = new Map<string, Db>();
  * instance per connection string serves every request of the isolate (it holds no socket or
  * stream, only how to build and send queries; building it walks the whole schema).
  */
-export function connectHttp(config: Pick<AppConfig, "DATABASE_URL" | "PG_HTTP">): Db {
+export function connectHttp(config: Pick<AppConfig, "DATABASE_URL" | "PG_HTTP" | "STATEMENT_TIMEOUT_MS">): Db {
   configureHttp(config.PG_HTTP);
-  let db = httpDatabases.get(config.DATABASE_URL);
+  const url = withStatementTimeout(config.DATABASE_URL, config.STATEMENT_TIMEOUT_MS);
+  let db = httpDatabases.get(url);
   if (!db) {
-    db = drizzleHttp({ client: neon(config.DATABASE_URL), schema });
-    httpDatabases.set(config.DATABASE_URL, db);
+    db = drizzleHttp({ client: neon(url), schema });
+    httpDatabases.set(url, db);
   }
   return db;
 }
@@ -82,12 +97,15 @@ function configureRelay(relay: string): void {
 
 /** A WebSocket pool: interactive transactions, at the price of a connection per unit of work. */
 export function connect(
-  config: Pick<AppConfig, "DATABASE_URL" | "PG_RELAY">,
-  options: { max?: number } = {},
+  config: Pick<AppConfig, "DATABASE_URL" | "PG_RELAY" | "STATEMENT_TIMEOUT_MS">,
+  options: { max?: number; statementTimeoutMs?: number } = {},
 ): Database {
   configureRelay(config.PG_RELAY);
   const pool = new Pool({
-    connectionString: config.DATABASE_URL,
+    connectionString: withStatementTimeout(
+      config.DATABASE_URL,
+      options.statementTimeoutMs ?? config.STATEMENT_TIMEOUT_MS,
+    ),
     max: options.max ?? 5,
     connectionTimeoutMillis: 10_000,
   });
@@ -113,6 +131,8 @@ export function connect(
 
 /** Postgres error codes worth telling apart from bugs. */
 export const PG_UNIQUE_VIOLATION = "23505";
+/** A statement cancelled, here by `statement_timeout`. */
+export const PG_QUERY_CANCELED = "57014";
 export const PG_FOREIGN_KEY_VIOLATION = "23503";
 
 export function pgErrorCode(error: unknown): string | undefined {

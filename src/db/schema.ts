@@ -58,7 +58,8 @@ export const EMAIL_TEMPLATES = [
   "upload_failed",
 ] as const;
 export type EmailTemplate = (typeof EMAIL_TEMPLATES)[number];
-export const EMAIL_STATUSES = ["queued", "sent", "retrying", "failed"] as const;
+/** `skipped`: deliberately not sent (`MAIL_DISABLED`, or development without an API key). */
+export const EMAIL_STATUSES = ["queued", "sent", "skipped", "retrying", "failed"] as const;
 export type EmailStatus = (typeof EMAIL_STATUSES)[number];
 
 const inList = (column: string, values: readonly string[]) =>
@@ -364,7 +365,7 @@ export const emailLog = pgTable(
     template: text("template").$type<EmailTemplate>().notNull(),
     body: text("body").notNull(),
     status: text("status").$type<EmailStatus>().notNull().default("queued"),
-    /** `mailchannels` or `outbox` (development, no API key). */
+    /** `mailchannels`, `outbox` (development without an API key: kept in the dev outbox), or null. */
     provider: text("provider"),
     attempts: integer("attempts").notNull().default(0),
     error: text("error"),

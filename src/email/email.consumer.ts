@@ -5,7 +5,7 @@
  * the rest of its batch. After the queue's last retry the runtime moves a message to `email-dlq`,
  * whose consumer marks the row `failed`.
  */
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq, notInArray, sql } from "drizzle-orm";
 import { getConfig } from "../config.ts";
 import { connect, type PoolDb } from "../db/client.ts";
 import { emailLog } from "../db/schema.ts";
@@ -30,11 +30,11 @@ async function sendOne(db: PoolDb, config: ReturnType<typeof getConfig>, emailId
     log("warn", "email row missing", { email_id: emailId });
     return "ack";
   }
-  if (row.status === "sent" || row.status === "failed") return "ack";
+  if (row.status === "sent" || row.status === "skipped" || row.status === "failed") return "ack";
 
   const result = await deliver(config, { to: row.toAddress, subject: row.subject, body: row.body });
   const attempts = sql`${emailLog.attempts} + 1`;
-  if (result.ok) {
+  if (result.outcome === "sent") {
     await db
       .update(emailLog)
       .set({
@@ -45,6 +45,14 @@ async function sendOne(db: PoolDb, config: ReturnType<typeof getConfig>, emailId
         sentAt: new Date(),
         updatedAt: new Date(),
       })
+      .where(eq(emailLog.id, emailId));
+    return "ack";
+  }
+  if (result.outcome === "skipped") {
+    // Recorded as what happened: nothing left the system, so no `sent_at` either.
+    await db
+      .update(emailLog)
+      .set({ status: "skipped", provider: result.provider, attempts, error: result.reason, updatedAt: new Date() })
       .where(eq(emailLog.id, emailId));
     return "ack";
   }
@@ -118,7 +126,7 @@ export const consumeEmailDeadLetters: QueueConsumer = async (batch, env) => {
               error: sql`coalesce(${emailLog.error}, 'Delivery failed after the last retry.')`,
               updatedAt: new Date(),
             })
-            .where(and(eq(emailLog.id, emailId), ne(emailLog.status, "sent")));
+            .where(and(eq(emailLog.id, emailId), notInArray(emailLog.status, ["sent", "skipped"])));
           log("error", "email dead-lettered", { email_id: emailId });
           message.ack();
         } catch (error) {

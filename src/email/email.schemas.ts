@@ -30,7 +30,8 @@ export const OutboxEmailSchema = z
     template: z.enum(EMAIL_TEMPLATES),
     body: z.string(),
     status: z.enum(EMAIL_STATUSES).openapi({
-      description: "`queued` until the consumer runs, `retrying` after a failed attempt, then `sent` or `failed`.",
+      description:
+        "`queued` until the consumer runs, `retrying` after a failed attempt, then `sent` or `failed`; `skipped` when sending is off (`MAIL_DISABLED`, or development without a MailChannels API key): the mail never left.",
     }),
     created_at: z.string().openapi({ format: "date-time" }),
   })

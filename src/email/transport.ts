@@ -1,7 +1,9 @@
 /**
  * Delivery of one rendered email. With a MailChannels API key the mail goes out through
- * `mailchannels-sdk`; without one (development) it is "delivered" to the local outbox, which is
- * simply the `email_log` row itself, readable through `GET /dev/outbox/`.
+ * `mailchannels-sdk`. It is not sent, and never reported sent, when `MAIL_DISABLED` is "true" or,
+ * in development, when there is no key: the row is then `skipped`, and in development it stays
+ * readable in the local outbox (`GET /dev/outbox/`). Anywhere else a missing key is a failure the
+ * queue retries (the API itself refuses to serve in that state).
  */
 import { MailChannels } from "mailchannels-sdk";
 import type { AppConfig } from "../config.ts";
@@ -15,10 +17,14 @@ export interface OutgoingEmail {
 }
 
 export type DeliveryResult =
-  | { ok: true; provider: EmailProvider }
-  | { ok: false; provider: EmailProvider; error: string; retryable: boolean };
+  | { outcome: "sent"; provider: EmailProvider }
+  | { outcome: "skipped"; provider: EmailProvider | null; reason: string }
+  | { outcome: "failed"; provider: EmailProvider | null; error: string; retryable: boolean };
 
-type MailConfig = Pick<AppConfig, "MAILCHANNELS_API_KEY" | "MAILCHANNELS_BASE_URL" | "MAIL_FROM" | "MAIL_FROM_NAME">;
+type MailConfig = Pick<
+  AppConfig,
+  "ENVIRONMENT" | "MAIL_DISABLED" | "MAILCHANNELS_API_KEY" | "MAILCHANNELS_BASE_URL" | "MAIL_FROM" | "MAIL_FROM_NAME"
+>;
 
 /**
  * Rejections that no retry can fix: the request itself is wrong (400, 413, 422) or the account
@@ -28,7 +34,20 @@ type MailConfig = Pick<AppConfig, "MAILCHANNELS_API_KEY" | "MAILCHANNELS_BASE_UR
 const PERMANENT_STATUSES = new Set([400, 403, 413, 422]);
 
 export async function deliver(config: MailConfig, email: OutgoingEmail): Promise<DeliveryResult> {
-  if (!config.MAILCHANNELS_API_KEY) return { ok: true, provider: "outbox" };
+  if (config.MAIL_DISABLED) {
+    return { outcome: "skipped", provider: null, reason: 'Not sent: MAIL_DISABLED is "true".' };
+  }
+  if (!config.MAILCHANNELS_API_KEY) {
+    if (config.ENVIRONMENT === "development") {
+      return { outcome: "skipped", provider: "outbox", reason: "Not sent: development without MAILCHANNELS_API_KEY." };
+    }
+    return {
+      outcome: "failed",
+      provider: null,
+      error: 'Not sent: MAILCHANNELS_API_KEY is not set (set it, or MAIL_DISABLED = "true").',
+      retryable: true,
+    };
+  }
 
   const client = new MailChannels(config.MAILCHANNELS_API_KEY, { baseUrl: config.MAILCHANNELS_BASE_URL });
   try {
@@ -41,7 +60,7 @@ export async function deliver(config: MailConfig, email: OutgoingEmail): Promise
     if (error) {
       const status = error.statusCode;
       return {
-        ok: false,
+        outcome: "failed",
         provider: "mailchannels",
         error: status ? `MailChannels answered ${status}: ${error.message}` : error.message,
         retryable: status === null || !PERMANENT_STATUSES.has(status),
@@ -51,16 +70,16 @@ export async function deliver(config: MailConfig, email: OutgoingEmail): Promise
     const rejected = data?.results?.find((result) => result.status !== "sent");
     if (rejected) {
       return {
-        ok: false,
+        outcome: "failed",
         provider: "mailchannels",
         error: `MailChannels did not send the message: ${rejected.reason ?? rejected.status}`,
         retryable: false,
       };
     }
-    return { ok: true, provider: "mailchannels" };
+    return { outcome: "sent", provider: "mailchannels" };
   } catch (error) {
     return {
-      ok: false,
+      outcome: "failed",
       provider: "mailchannels",
       error: error instanceof Error ? error.message : String(error),
       retryable: true,

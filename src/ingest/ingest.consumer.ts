@@ -43,7 +43,7 @@ async function handleChunk(database: Database, env: Env, config: AppConfig, mess
 
 export const consumeIngest: QueueConsumer = async (batch, env) => {
   const config = getConfig(env);
-  const database = connect(config, { max: CONCURRENCY + 1 });
+  const database = connect(config, { max: CONCURRENCY + 1, statementTimeoutMs: config.INGEST_STATEMENT_TIMEOUT_MS });
   const retryBase = ingestRetryBaseSeconds(env);
   try {
     const queue = [...batch.messages];
@@ -83,7 +83,8 @@ export const consumeIngest: QueueConsumer = async (batch, env) => {
 
 /** A message that failed every retry: its upload ends `failed` with the reason. */
 export const consumeIngestDeadLetters: QueueConsumer = async (batch, env) => {
-  const database = connect(getConfig(env));
+  const config = getConfig(env);
+  const database = connect(config, { statementTimeoutMs: config.INGEST_STATEMENT_TIMEOUT_MS });
   try {
     for (const message of batch.messages) {
       const parsed = IngestMessage.safeParse(message.body);

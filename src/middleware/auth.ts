@@ -7,7 +7,7 @@ import type { MiddlewareHandler } from "hono";
 import { authenticate } from "../auth/auth.service.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
-import { enforceRateLimit } from "./rate-limit.ts";
+import { enforceRateLimit, perIpRateLimit } from "./rate-limit.ts";
 
 function bearerToken(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string | null {
   const header = c.req.header("Authorization");
@@ -30,15 +30,5 @@ export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-/**
- * Auth endpoints (login, register, refresh) share one stricter bucket per client IP.
- * Cloudflare sets `CF-Connecting-IP` on every request from the internet and clients cannot forge
- * it; `X-Forwarded-For` is client-controlled, so it is not trusted. A request without the header
- * came from inside (a service binding, the test runtime): there is no client IP to key on, and one
- * shared bucket for all of them would let any internal caller lock out every other.
- */
-export const authRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
-  const ip = c.req.header("CF-Connecting-IP")?.trim();
-  if (ip) await enforceRateLimit(c.env.AUTH_RATE_LIMITER, `auth:${ip}`, c.var.config.RATE_LIMIT_PERIOD_SECONDS);
-  await next();
-};
+/** Auth endpoints (login, register, refresh) share one stricter bucket per client IP. */
+export const authRateLimit = perIpRateLimit("auth", (env) => env.AUTH_RATE_LIMITER);

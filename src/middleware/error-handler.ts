@@ -7,7 +7,7 @@ import type { ErrorHandler, NotFoundHandler } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import { ConfigError } from "../config.ts";
-import { isConnectionError } from "../db/client.ts";
+import { isConnectionError, PG_QUERY_CANCELED, pgErrorCode } from "../db/client.ts";
 import { ApiError, isApiError } from "../lib/errors.ts";
 import { errorFields, log } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
@@ -26,6 +26,12 @@ export function toApiError(error: unknown): ApiError {
   if (error instanceof HTTPException) return fromHttpException(error);
   if (error instanceof ConfigError) return ApiError.unavailable("The service is misconfigured; try again later.");
   if (isConnectionError(error)) return ApiError.unavailable("The database is unavailable; try again shortly.", error);
+  if (pgErrorCode(error) === PG_QUERY_CANCELED) {
+    return ApiError.unavailable(
+      "The database took too long to answer and the query was stopped; try again, or narrow the request (fewer rows, a more selective filter).",
+      error,
+    );
+  }
   return new ApiError(
     500,
     "An unexpected error occurred. It has been logged; quote the X-Request-Id when reporting it.",

@@ -4,8 +4,9 @@
  */
 import type { MiddlewareHandler } from "hono";
 import { routePath } from "hono/route";
-import { getConfig } from "../config.ts";
+import { getConfig, productionProblem } from "../config.ts";
 import { connect, connectHttp, type Database, type Db } from "../db/client.ts";
+import { ApiError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
 import type { AppEnv } from "../types.ts";
@@ -31,7 +32,12 @@ export const requestContext: MiddlewareHandler<AppEnv> = async (c, next) => {
   });
 
   try {
-    c.set("config", getConfig(c.env));
+    const config = getConfig(c.env);
+    c.set("config", config);
+    // A production deployment with a forgeable token secret, or whose mail would silently vanish,
+    // serves nothing until its operator fixes it.
+    const problem = productionProblem(config);
+    if (problem) throw ApiError.unavailable(problem);
     await next();
   } finally {
     c.header("X-Request-Id", requestId);

@@ -19,13 +19,26 @@ export interface PresignContext {
 export interface PresignedRequest {
   method: "GET" | "PUT";
   url: string;
+  /** Headers the request must carry exactly as given: they are part of the signature. */
+  headers: Record<string, string>;
   expiresAt: Date;
 }
 
+/**
+ * A key segment URL resolution would rewrite (`.` and `..` are removed with what they point at;
+ * encoding cannot help, since `%2e` is a dot too), or that S3 paths collapse (an empty one).
+ */
+const UNSIGNABLE_SEGMENT = /^\.{0,2}$/;
+
 function objectUrl(context: PresignContext, key: string): URL {
   const { config } = context;
+  const segments = key.split("/");
+  // The signature covers the resolved path: such a key would be signed for another object.
+  if (segments.some((segment) => UNSIGNABLE_SEGMENT.test(segment))) {
+    throw new Error("an object key with an empty or dot segment cannot be presigned");
+  }
   const endpoint = config.R2_S3_ENDPOINT || `${context.requestOrigin}/cdn-cgi/local/r2/s3`;
-  const encodedKey = key.split("/").map(encodeURIComponent).join("/");
+  const encodedKey = segments.map(encodeURIComponent).join("/");
   return new URL(`${endpoint.replace(/\/$/, "")}/${config.R2_BUCKET_NAME}/${encodedKey}`);
 }
 
@@ -56,12 +69,31 @@ async function presign(
     headers: options.headers,
     aws: { signQuery: true, allHeaders: Boolean(options.headers) },
   });
-  return { method, url: signed.url, expiresAt: new Date(Date.now() + expiresIn * 1000) };
+  return {
+    method,
+    url: signed.url,
+    headers: options.headers ?? {},
+    expiresAt: new Date(Date.now() + expiresIn * 1000),
+  };
 }
 
-/** A URL the client PUTs a whole object to. */
-export function presignPut(context: PresignContext, key: string, expiresIn?: number): Promise<PresignedRequest> {
-  return presign(context, "PUT", key, { expiresIn });
+/**
+ * A URL the client PUTs a whole object to, good for exactly one object: its length and type are
+ * signed (a PUT of any other size or type fails the signature), and so is `If-None-Match: *`,
+ * which lets the PUT create the object but never replace it once it exists.
+ */
+export function presignPut(
+  context: PresignContext,
+  key: string,
+  object: { contentLength: number; contentType: string },
+  expiresIn?: number,
+): Promise<PresignedRequest> {
+  const headers = {
+    "Content-Length": String(object.contentLength),
+    "Content-Type": object.contentType,
+    "If-None-Match": "*",
+  };
+  return presign(context, "PUT", key, { expiresIn, headers });
 }
 
 /** A URL the client PUTs one part of a multipart upload (created through the R2 binding) to. */
