@@ -249,19 +249,28 @@ describe("a task that changes between a write's reads and its batch", () => {
     let holder = await holdTask(task.id);
     await holder.locked;
     const renaming = patch(org.manager, task.id, { title: "mine" });
-    for (let attempt = 1; attempt <= MAX_ATTEMPTS; attempt++) {
-      await waitForWaiters(holder, GUARD, 1);
-      // The next change queues behind the waiting batch before this one commits: when the batch
-      // has failed and is tried again, the row is already held.
-      const next = attempt < MAX_ATTEMPTS ? await holdTask(task.id) : undefined;
-      if (next) await waitForWaiters(holder, HELD, 1);
+    const answered = renaming.then(() => "answered" as const);
+    // Every time the request's batch waits for the row, the row changes under it. The next change
+    // queues for the row before this one commits, so a retried batch finds the row held again.
+    // (Postgres may hand the row to the queued change before the batch; the batch then meets two
+    // changes at once, so the loop runs until the request answers rather than a fixed count.)
+    let changes = 0;
+    for (;;) {
+      const batchWaits = waitForWaiters(holder, GUARD, 1).then(
+        () => "waiting" as const,
+        () => "not waiting" as const,
+      );
+      if ((await Promise.race([answered, batchWaits])) !== "waiting") break;
+      const next = await holdTask(task.id);
+      await waitForWaiters(holder, HELD, 1);
       await holder.client.query("update tasks set updated_at = clock_timestamp() where id = $1", [task.id]);
       await holder.finish("commit");
-      if (next) {
-        await next.locked;
-        holder = next;
-      }
+      changes++;
+      await next.locked;
+      holder = next;
     }
+    await holder.finish("rollback");
+    expect(changes).toBeGreaterThanOrEqual(MAX_ATTEMPTS);
     const answer = await renaming;
     expect(answer.status).toBe(409);
     expect(await json(answer)).toEqual({ detail: TASK_CHANGED_DETAIL });

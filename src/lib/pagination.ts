@@ -4,7 +4,7 @@
  * `{count, next, previous, results}` with `next`/`previous` as full URLs.
  */
 import { z } from "@hono/zod-openapi";
-import { queryParams } from "./openapi.ts";
+import { queryParams, wholeNumberText } from "./openapi.ts";
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
@@ -27,22 +27,21 @@ export interface Page<T> {
  * Spread `.shape` into a larger query schema to add filters.
  */
 export function pageQuerySchema(maxPageSize = MAX_PAGE_SIZE, defaultPageSize = DEFAULT_PAGE_SIZE) {
+  // Digits only: " 10" or "1e1" is a client bug, not 10.
   return queryParams({
-    page: z.coerce
-      .number({ error: "must be a whole number" })
-      .int("must be a whole number")
-      .min(1, "must be 1 or more")
-      .max(1_000_000, "is out of range")
+    page: wholeNumberText(1, 1_000_000)
       .default(1)
-      .openapi({ param: { name: "page", in: "query" }, description: "Page number, from 1.", example: 1 }),
-    page_size: z.coerce
-      .number({ error: "must be a whole number" })
-      .int("must be a whole number")
-      .min(1, "must be 1 or more")
-      .max(maxPageSize, `must be at most ${maxPageSize}`)
+      .openapi({
+        param: { name: "page", in: "query" },
+        type: "integer",
+        description: "Page number, from 1.",
+        example: 1,
+      }),
+    page_size: wholeNumberText(1, maxPageSize)
       .default(defaultPageSize)
       .openapi({
         param: { name: "page_size", in: "query" },
+        type: "integer",
         description: `Items per page, 1..${maxPageSize} (default ${defaultPageSize}).`,
         example: defaultPageSize,
       }),
