@@ -108,6 +108,20 @@ function baseBody(op: Op): Record<string, unknown> {
   return make();
 }
 
+/**
+ * The base bodies are valid, so each answers 2xx, except where the one documented refusal is the
+ * answer for some of the actors: a 4xx here that is not listed means the base body itself is
+ * refused, and every mutation built on it would prove nothing.
+ */
+const BASE_REFUSALS: Record<string, number[]> = {
+  // The base login names an account with another password, and the base refresh token was never
+  // issued: the same 401 a guessed credential gets.
+  "POST /api/v1/auth/user/login/": [401],
+  "POST /api/v1/auth/token/refresh/": [401],
+  // The actors' uploads have completed: completing one again is the documented 409.
+  "POST /api/v1/csv-data/uploads/{id}/complete/": [409],
+};
+
 function bodyOps(): Op[] {
   return ops.filter((op) => jsonBodySchema(doc, op));
 }
@@ -137,7 +151,9 @@ describe("adversarial input, every route", () => {
   });
 
   it("valid base requests work, so every mutation below really reaches validation", async () => {
-    const cases = bodyOps().map((op) => jsonCase(op, "base", JSON.stringify(baseBody(op))));
+    const cases = bodyOps().map((op) =>
+      jsonCase(op, "base", JSON.stringify(baseBody(op)), { expect: BASE_REFUSALS[op.key] ?? [200, 201, 202, 204] }),
+    );
     expect(await runCases(cases, world.actors)).toEqual([]);
   });
 
