@@ -147,20 +147,12 @@ async function rowsAfter(
   limit: number,
 ) {
   if (!position) return selectRows(db, upload, query, null, limit);
-  if (query.sort && !query.sort.descending && position.value !== null) {
-    const value = columnValue(query.sort.column);
-    const head = await selectRows(
-      db,
-      upload,
-      query,
-      sql`${value} is not null and (${value}, row_number) > (${JSON.stringify(position.value)}::jsonb, ${position.rowNumber}::bigint)`,
-      limit,
-    );
-    if (head.length === limit) return head;
-    const tail = await selectRows(db, upload, query, sql`${value} is null`, limit - head.length);
-    return [...head, ...tail];
+  const rows: RawRow[] = [];
+  for (const segment of afterPosition(query.sort, position)) {
+    rows.push(...(await selectRows(db, upload, query, segment, limit - rows.length)));
+    if (rows.length === limit) break;
   }
-  return selectRows(db, upload, query, afterPosition(query.sort, position), limit);
+  return rows;
 }
 
 function positionOf(query: RowQuery, row: RawRow): KeysetPosition {

@@ -99,15 +99,20 @@ export interface KeysetPosition {
   rowNumber: number;
 }
 
-/** The keyset predicate that continues an ordering after `position`. */
-export function afterPosition(sort: Sort | null, position: KeysetPosition): SQL {
-  if (!sort) return sql`row_number > ${position.rowNumber}`;
+/**
+ * The keyset predicates that continue an ordering after `position`, in order: every row matching
+ * the first comes before any row matching the next. The rows with a value and the null tail are
+ * separate predicates because an `or ... is null` would turn each into a full scan; apart, each is
+ * one index range scan on (value, row_number).
+ */
+export function afterPosition(sort: Sort | null, position: KeysetPosition): SQL[] {
+  if (!sort) return [sql`row_number > ${position.rowNumber}`];
   const value = columnValue(sort.column);
-  if (position.value === null) return sql`(${value} is null and row_number > ${position.rowNumber})`;
+  const nullTail = sql`${value} is null`;
+  if (position.value === null) return [sql`(${nullTail} and row_number > ${position.rowNumber})`];
   const last = json(position.value);
-  if (!sort.descending) {
-    // Row comparison: one index range scan on (value, row_number).
-    return sql`((${value}, row_number) > (${last}, ${position.rowNumber}::bigint) or ${value} is null)`;
-  }
-  return sql`(${value} < ${last} or (${value} = ${last} and row_number > ${position.rowNumber}) or ${value} is null)`;
+  const valued = sort.descending
+    ? sql`(${value} is not null and (${value} < ${last} or (${value} = ${last} and row_number > ${position.rowNumber})))`
+    : sql`(${value} is not null and (${value}, row_number) > (${last}, ${position.rowNumber}::bigint))`;
+  return [valued, nullTail];
 }
