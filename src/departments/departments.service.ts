@@ -11,7 +11,7 @@ import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
 import { taskReaders } from "../tasks/tasks.policy.ts";
 import type { AuthUser } from "../types.ts";
-import { isAdmin } from "../users/users.service.ts";
+import { isCeoOrHr } from "../users/roles.ts";
 import type { CreateDepartmentInput, DepartmentResponse, UpdateDepartmentInput } from "./departments.schemas.ts";
 
 type DepartmentRow = typeof departments.$inferSelect;
@@ -29,7 +29,7 @@ function toResponse(row: DepartmentRow): DepartmentResponse {
 const unknownManager = () => ApiError.invalidParameter("manager", "no user has this id");
 
 function requireAdmin(viewer: Pick<AuthUser, "role">): void {
-  if (!isAdmin(viewer)) throw ApiError.forbidden("Only CEO and HR can manage departments.");
+  if (!isCeoOrHr(viewer)) throw ApiError.forbidden("Only CEO and HR can manage departments.");
 }
 
 async function checkManager(db: Db, managerId: number | null | undefined): Promise<void> {

@@ -3,6 +3,7 @@ import { and, count, desc, eq, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { type EmailTemplate, emailLog, type Role } from "../db/schema.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
+import { isCeoOrHr } from "../users/roles.ts";
 import type { OutboxEmail } from "./email.schemas.ts";
 
 export interface OutboxViewer {
@@ -18,7 +19,7 @@ export interface OutboxFilters {
 
 /** CEO and HR read every mail; anyone else only mail addressed to them (by user or by address). */
 export function canReadAllMail(role: Role): boolean {
-  return role === "ceo" || role === "hr";
+  return isCeoOrHr({ role });
 }
 
 function visibleTo(viewer: OutboxViewer): SQL | undefined {

@@ -3,6 +3,8 @@
  * the retry and dead-letter paths run in seconds); it is read here rather than in `config.ts`
  * because it only matters to this consumer.
  */
+import { backoffBaseSeconds, backoffDelaySeconds } from "../queues/backoff.ts";
+
 export const DEFAULT_RETRY_BASE_SECONDS = 30;
 /** Cloudflare Queues accepts retry delays up to 12 hours. */
 export const MAX_RETRY_DELAY_SECONDS = 12 * 60 * 60;
@@ -12,13 +14,10 @@ interface RetryEnv {
 }
 
 export function retryBaseSeconds(env: Env): number {
-  const raw = (env as Env & RetryEnv).EMAIL_RETRY_BASE_SECONDS;
-  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : Number.NaN;
-  return Number.isFinite(value) && value >= 0 ? value : DEFAULT_RETRY_BASE_SECONDS;
+  return backoffBaseSeconds((env as Env & RetryEnv).EMAIL_RETRY_BASE_SECONDS, DEFAULT_RETRY_BASE_SECONDS);
 }
 
 /** Delay before the next attempt, doubling per attempt: base, 2·base, 4·base... (attempt starts at 1). */
 export function retryDelaySeconds(baseSeconds: number, attempt: number): number {
-  const exponent = Math.max(0, attempt - 1);
-  return Math.min(MAX_RETRY_DELAY_SECONDS, Math.round(baseSeconds * 2 ** exponent));
+  return backoffDelaySeconds(baseSeconds, attempt, MAX_RETRY_DELAY_SECONDS);
 }

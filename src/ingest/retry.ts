@@ -7,6 +7,8 @@
  * `INGEST_RETRY_BASE_SECONDS` may override the 1 s base (0 retries at once); it is read here
  * rather than in config.ts because only this consumer uses it.
  */
+import { backoffBaseSeconds, backoffDelaySeconds } from "../queues/backoff.ts";
+
 export const DEFAULT_INGEST_RETRY_BASE_SECONDS = 1;
 export const MAX_INGEST_RETRY_DELAY_SECONDS = 60;
 
@@ -15,13 +17,10 @@ interface RetryEnv {
 }
 
 export function ingestRetryBaseSeconds(env: Env): number {
-  const raw = (env as Env & RetryEnv).INGEST_RETRY_BASE_SECONDS;
-  const value = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : Number.NaN;
-  return Number.isFinite(value) && value >= 0 ? value : DEFAULT_INGEST_RETRY_BASE_SECONDS;
+  return backoffBaseSeconds((env as Env & RetryEnv).INGEST_RETRY_BASE_SECONDS, DEFAULT_INGEST_RETRY_BASE_SECONDS);
 }
 
 /** Whole seconds before the next attempt: base, 2·base, 4·base... (`attempts` counts from 1). */
 export function ingestRetryDelaySeconds(baseSeconds: number, attempts: number): number {
-  const exponent = Math.min(30, Math.max(0, attempts - 1));
-  return Math.min(MAX_INGEST_RETRY_DELAY_SECONDS, Math.round(baseSeconds * 2 ** exponent));
+  return backoffDelaySeconds(baseSeconds, attempts, MAX_INGEST_RETRY_DELAY_SECONDS);
 }

@@ -10,6 +10,7 @@ import { and, eq, isNull, or, type SQL, sql } from "drizzle-orm";
 import { tasks } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AuthUser } from "../types.ts";
+import { isCeoOrHr } from "../users/roles.ts";
 
 export type Actor = Pick<AuthUser, "id" | "role" | "departmentId">;
 
@@ -27,10 +28,8 @@ export interface TaskFacts {
  */
 export type TaskAccess = "manage" | "assignee" | "none";
 
-const isAdmin = (user: Actor): boolean => user.role === "ceo" || user.role === "hr";
-
 export function taskAccess(user: Actor, task: TaskFacts): TaskAccess {
-  if (isAdmin(user)) return "manage";
+  if (isCeoOrHr(user)) return "manage";
   if (task.creatorId === user.id) return "manage";
   if (user.role === "manager") {
     const inDepartment = user.departmentId !== null && task.departmentId === user.departmentId;
@@ -41,7 +40,7 @@ export function taskAccess(user: Actor, task: TaskFacts): TaskAccess {
 
 /** The rows of `tasks` this user relates to, deleted ones included. Mirrors `taskAccess`. */
 function relatedTasks(user: Actor): SQL {
-  if (isAdmin(user)) return sql`true`;
+  if (isCeoOrHr(user)) return sql`true`;
   const assigned = sql`exists (select 1 from task_assignees ta where ta.task_id = ${tasks.id} and ta.user_id = ${user.id})`;
   const rights: SQL[] = [eq(tasks.creatorId, user.id), assigned];
   if (user.role === "manager") {
@@ -133,7 +132,7 @@ export function assertCanComment(user: Actor, task: TaskFacts): void {
 /** A comment may be deleted by its author, HR or the CEO (the task must be readable). */
 export function assertCanDeleteComment(user: Actor, task: TaskFacts, authorId: number): void {
   const access = assertCanRead(user, task);
-  if (authorId !== user.id && !isAdmin(user)) deny(access, "Only the comment's author, HR or the CEO may delete it.");
+  if (authorId !== user.id && !isCeoOrHr(user)) deny(access, "Only the comment's author, HR or the CEO may delete it.");
 }
 
 /** Attachments are part of the task's content: adding or removing one needs the right to edit it. */

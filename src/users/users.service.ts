@@ -10,21 +10,20 @@ import { departments, type Role, users } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
 import type { AuthUser } from "../types.ts";
+import { isCeoOrHr } from "./roles.ts";
 import type { UpdateUserInput } from "./users.schemas.ts";
 import { toUserResponse, type UserResponse, type UserRow } from "./users.serializer.ts";
 
 export type Viewer = Pick<AuthUser, "id" | "role" | "departmentId">;
 
-export const isAdmin = (viewer: Pick<AuthUser, "role">): boolean => viewer.role === "ceo" || viewer.role === "hr";
-
 export function canSeeUser(viewer: Viewer, target: Pick<UserRow, "id" | "departmentId">): boolean {
-  if (isAdmin(viewer) || viewer.id === target.id) return true;
+  if (isCeoOrHr(viewer) || viewer.id === target.id) return true;
   return viewer.role === "manager" && viewer.departmentId !== null && viewer.departmentId === target.departmentId;
 }
 
 /** The rows a viewer may list, or null when listing users is not theirs to do at all. */
 function listScope(viewer: Viewer): SQL | undefined | null {
-  if (isAdmin(viewer)) return undefined;
+  if (isCeoOrHr(viewer)) return undefined;
   if (viewer.role !== "manager") return null;
   return viewer.departmentId === null
     ? eq(users.id, viewer.id)
@@ -66,7 +65,7 @@ function checkRoleChange(viewer: Viewer, target: UserRow, role: Role | undefined
 
 export async function updateUser(db: Db, viewer: Viewer, id: number, input: UpdateUserInput): Promise<UserResponse> {
   const target = await visibleUser(db, viewer, id);
-  if (!isAdmin(viewer)) throw ApiError.forbidden("Only CEO and HR can change a user's role or department.");
+  if (!isCeoOrHr(viewer)) throw ApiError.forbidden("Only CEO and HR can change a user's role or department.");
   checkRoleChange(viewer, target, input.role);
   if (input.department !== undefined && input.department !== null) {
     const [department] = await db
