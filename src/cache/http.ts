@@ -11,7 +11,8 @@
  * `Cache-Control: no-cache`, KV unavailable, or the edge state unreachable: a cache failure
  * never fails the request).
  */
-import type { Context } from "hono";
+import type { Context, TypedResponse } from "hono";
+import type { JSONParsed } from "hono/utils/types";
 import { errorFields, log } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -75,6 +76,26 @@ export async function cachedResponse(c: Context<AppEnv>, request: CacheRequest):
     .catch((error: unknown) => log("warn", "cache write failed", errorFields(error)));
   c.executionCtx.waitUntil(store);
   return respond(fresh, "MISS");
+}
+
+/** A cached JSON answer, typed as the value its loader produces. */
+export type CachedJson<T> = Response & TypedResponse<JSONParsed<T>, 200, "json">;
+
+/**
+ * `cachedResponse` for a JSON body: the loader returns the value itself, typed by the route, and
+ * the answer carries that type, so the OpenAPI router checks a cached route's body against its
+ * documented schema exactly as it checks `c.json`. The bytes are the ones cached (a hit is never
+ * parsed); the one assertion below only names their type, which `load` fixed when they were made.
+ */
+export async function cachedJson<T>(
+  c: Context<AppEnv>,
+  request: Omit<CacheRequest, "load"> & { load: () => Promise<T> },
+): Promise<CachedJson<T>> {
+  const response = await cachedResponse(c, {
+    ...request,
+    load: async () => ({ body: JSON.stringify(await request.load()), contentType: "application/json" }),
+  });
+  return response as CachedJson<T>;
 }
 
 function kvFailed(error: unknown): null {

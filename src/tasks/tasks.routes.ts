@@ -1,5 +1,5 @@
 import { createRoute } from "@hono/zod-openapi";
-import { cachedResponse } from "../cache/http.ts";
+import { cachedJson } from "../cache/http.ts";
 import { createRouter, errorResponses, IntIdParam, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
 import { paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
@@ -193,18 +193,15 @@ export const tasksRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const query = c.req.valid("query");
     const db = c.var.db();
-    return cachedResponse(c, {
+    return cachedJson(c, {
       scope: "tasks:list",
       params: { ...query, nocache: undefined },
       ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
       load: async () => {
         const page = await listTasks(db, c.var.user, query, query);
-        return {
-          body: JSON.stringify(paginate(c.req.url, query, page.count, page.results)),
-          contentType: "application/json",
-        };
+        return paginate(c.req.url, query, page.count, page.results);
       },
-    }) as never;
+    });
   })
   .openapi(myTasksRoute, async (c) => {
     const query = c.req.valid("query");
@@ -212,18 +209,15 @@ export const tasksRoutes = createRouter()
     if (query.assigned_to && query.assigned_to !== "me" && Number(query.assigned_to) !== c.var.user.id) {
       return c.json(paginate(c.req.url, query, 0, []), 200);
     }
-    return cachedResponse(c, {
+    return cachedJson(c, {
       scope: "tasks:mine",
       params: { ...query, nocache: undefined },
       ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
       load: async () => {
         const page = await listTasks(db, c.var.user, { ...query, assigned_to: "me" }, query);
-        return {
-          body: JSON.stringify(paginate(c.req.url, query, page.count, page.results)),
-          contentType: "application/json",
-        };
+        return paginate(c.req.url, query, page.count, page.results);
       },
-    }) as never;
+    });
   })
   .openapi(createTaskRoute, async (c) => {
     const result = await createTask(c.var.db(), c.var.user, c.req.valid("json"));
@@ -233,15 +227,12 @@ export const tasksRoutes = createRouter()
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid("param");
     const db = c.var.db();
-    return cachedResponse(c, {
+    return cachedJson(c, {
       scope: "tasks:detail",
       params: { id },
       ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
-      load: async () => ({
-        body: JSON.stringify(toTaskResponse(await getTask(db, c.var.user, id))),
-        contentType: "application/json",
-      }),
-    }) as never;
+      load: async () => toTaskResponse(await getTask(db, c.var.user, id)),
+    });
   })
   .openapi(putRoute, async (c) => {
     const result = await updateTask(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json"));
