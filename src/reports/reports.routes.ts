@@ -76,13 +76,17 @@ function reportFormat(c: Context<AppEnv>): Format {
   );
 }
 
-function report(
+/**
+ * A report as CSV or JSON, cached. `T` is the JSON body's type, which each route takes from the
+ * schema it documents, so the JSON form cannot drift from the OpenAPI document.
+ */
+function report<T>(
   c: Context<AppEnv>,
   scope: string,
   params: unknown,
   filename: string,
   format: "csv" | "json",
-  build: () => Promise<{ json: unknown; header: string[]; rows: (string | number)[][] }>,
+  build: () => Promise<{ json: T; header: string[]; rows: (string | number)[][] }>,
 ): Promise<Response> {
   if (format === "csv") c.header("Content-Disposition", `attachment; filename="${filename}"`);
   c.header("Vary", "Accept");
@@ -100,7 +104,7 @@ function report(
 }
 
 async function statusReport(c: Context<AppEnv>, format: "csv" | "json"): Promise<Response> {
-  return report(c, "task-status", {}, "tasks.csv", format, async () => {
+  return report<z.infer<typeof StatusReportSchema>>(c, "task-status", {}, "tasks.csv", format, async () => {
     const counts = await statusCounts(c.var.db(), c.var.user);
     return {
       json: counts,
@@ -183,10 +187,17 @@ const perDayRoute = (kind: "completed" | "opened") =>
 function perDayHandler(kind: "completed" | "opened") {
   return (c: Context<AppEnv>, query: { from?: string; to?: string }) => {
     const range = dayRange(query);
-    return report(c, `${kind}-per-day`, range, `${kind}-per-day.csv`, reportFormat(c), async () => {
-      const rows = await countsPerDay(c.var.db(), c.var.user, kind, range.from, range.to);
-      return { json: { results: rows }, header: ["date", "count"], rows: rows.map((row) => [row.date, row.count]) };
-    });
+    return report<z.infer<typeof PerDayReportSchema>>(
+      c,
+      `${kind}-per-day`,
+      range,
+      `${kind}-per-day.csv`,
+      reportFormat(c),
+      async () => {
+        const rows = await countsPerDay(c.var.db(), c.var.user, kind, range.from, range.to);
+        return { json: { results: rows }, header: ["date", "count"], rows: rows.map((row) => [row.date, row.count]) };
+      },
+    );
   };
 }
 
@@ -194,22 +205,19 @@ const completedPerDay = perDayHandler("completed");
 const openedPerDay = perDayHandler("opened");
 
 export const reportsRoutes = createRouter()
-  .openapi(statusRoute, async (c) => (await statusReport(c, reportFormat(c))) as never)
+  .openapi(statusRoute, async (c) => await statusReport(c, reportFormat(c)))
   .openapi(overdueRoute, async (c) => {
     const format = reportFormat(c);
-    return (await report(c, "overdue", {}, "overdue.csv", format, async () => {
+    return await report<z.infer<typeof OverdueReportSchema>>(c, "overdue", {}, "overdue.csv", format, async () => {
       const rows = await overdueTasks(c.var.db(), c.var.user);
       return {
         json: { results: rows },
         header: ["id", "title", "due_date", "days_overdue", "assignees"],
         rows: rows.map((row) => [row.id, row.title, row.due_date, row.days_overdue, row.assignees.join(" ")]),
       };
-    })) as never;
+    });
   })
-  .openapi(perDayRoute("completed"), async (c) => (await completedPerDay(c, c.req.valid("query"))) as never)
-  .openapi(perDayRoute("opened"), async (c) => (await openedPerDay(c, c.req.valid("query"))) as never);
+  .openapi(perDayRoute("completed"), async (c) => await completedPerDay(c, c.req.valid("query")))
+  .openapi(perDayRoute("opened"), async (c) => await openedPerDay(c, c.req.valid("query")));
 
-export const legacyReportRoutes = createRouter().openapi(
-  legacyRoute,
-  async (c) => (await statusReport(c, "csv")) as never,
-);
+export const legacyReportRoutes = createRouter().openapi(legacyRoute, async (c) => await statusReport(c, "csv"));
