@@ -470,7 +470,7 @@ describe("row listing: streaming", () => {
 });
 
 describe("row listing: caching and access", () => {
-  it("serves MISS then HIT, and BYPASS with nocache=1 or Cache-Control: no-cache", async () => {
+  it("serves MISS then HIT, and BYPASS with nocache=1 or Cache-Control: no-cache or no-store", async () => {
     const query = `?filter[id][lt]=20&sort_by=-amount&page_size=3&page=2&r=${Date.now()}`.replace(/&r=\d+$/, "");
     const fresh = `${query}&filter[id][gt]=${Math.floor(Math.random() * 1000) - 2000}`;
     const first = await data(fresh);
@@ -480,11 +480,19 @@ describe("row listing: caching and access", () => {
     expect(second.headers.get("X-Cache")).toBe("HIT");
     expect(await second.json()).toEqual(firstBody);
     expect((await data(`${fresh}&nocache=1`)).headers.get("X-Cache")).toBe("BYPASS");
-    const header = await api(`/csv-data/uploads/${uploadId}/data/${fresh}`, {
-      token: owner.token,
-      headers: { "Cache-Control": "no-cache" },
-    });
-    expect(header.headers.get("X-Cache")).toBe("BYPASS");
+    // The same Cache-Control rule as every other cached route: no-cache or no-store, as a directive.
+    const directives: [string, string][] = [
+      ["no-cache", "BYPASS"],
+      ["max-age=0, no-store", "BYPASS"],
+      ["no-transform", "HIT"],
+    ];
+    for (const [cacheControl, status] of directives) {
+      const header = await api(`/csv-data/uploads/${uploadId}/data/${fresh}`, {
+        token: owner.token,
+        headers: { "Cache-Control": cacheControl },
+      });
+      expect(header.headers.get("X-Cache"), cacheControl).toBe(status);
+    }
   });
 
   it("never serves another user's upload, cached or not", async () => {

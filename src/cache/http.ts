@@ -33,6 +33,10 @@ export interface CacheRequest {
   load: () => Promise<CachedBody>;
 }
 
+/**
+ * Whether the client asked for an answer straight from the database: `nocache=1` (or `true`), or
+ * `Cache-Control: no-cache` / `no-store`. Every cached route asks this one function.
+ */
 export function wantsBypass(c: Context<AppEnv>): boolean {
   const nocache = c.req.query("nocache");
   if (nocache === "1" || nocache === "true") return true;

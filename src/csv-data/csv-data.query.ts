@@ -39,7 +39,6 @@ export interface RowQuery {
   pageSize: number;
   cursor: string | null;
   format: "json" | StreamFormat;
-  nocache: boolean;
 }
 
 export const MAX_ROW_PAGE_SIZE = 1000;
@@ -287,7 +286,6 @@ export function parseRowQuery(params: URLSearchParams, columns: UploadColumn[]):
     pageSize,
     cursor: cursor === "" ? null : cursor,
     format: formatParam,
-    nocache: nocacheParam === "1" || nocacheParam === "true",
   };
 }
 

@@ -1,5 +1,6 @@
 import { createRoute } from "@hono/zod-openapi";
 import type { Context } from "hono";
+import { wantsBypass } from "../cache/http.ts";
 import { createRouter, errorResponses, UuidIdParam } from "../lib/openapi.ts";
 import { paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
@@ -71,7 +72,7 @@ export const csvDataRoutes = createRouter().openapi(listRowsRoute, async (c) => 
     return c.body(stream, 200);
   }
 
-  const bypass = query.nocache || /no-cache/i.test(c.req.header("Cache-Control") ?? "");
+  const bypass = wantsBypass(c);
   const key = await rowsCacheKey(upload, query);
   let cacheStatus: "MISS" | "BYPASS" = bypass ? "BYPASS" : "MISS";
   if (!bypass) {
