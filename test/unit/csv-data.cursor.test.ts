@@ -107,6 +107,11 @@ describe("cursor codec", () => {
     expect((await refusal(decodeCursor(SECRET, token, WHERE))).detail).toBe(INVALID);
   });
 
+  it("refuses a cursor whose signature is not base64, even over a genuine position", async () => {
+    const token = `${bodyOf({ ...WHERE, value: "a", rowNumber: 10 })}.!!!`;
+    expect((await refusal(decodeCursor(SECRET, token, WHERE))).detail).toBe(INVALID);
+  });
+
   it("refuses a third dot-separated part even when the first two are valid", async () => {
     const token = await encodeCursor(SECRET, { ...WHERE, value: "a", rowNumber: 10 });
     expect((await refusal(decodeCursor(SECRET, `${token}.x`, WHERE))).detail).toBe(INVALID);
