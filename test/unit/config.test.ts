@@ -78,6 +78,10 @@ describe("getConfig", () => {
     expect(parsed).not.toHaveProperty("SOMETHING_ELSE");
   });
 
+  it("reads only text: a binding under a var's name leaves the default", () => {
+    expect(config({ PG_RELAY: { connect() {} } }).PG_RELAY).toBe("");
+  });
+
   it("parses once per env object", () => {
     const env = envOf({});
     expect(getConfig(env)).toBe(getConfig(env));
@@ -129,6 +133,13 @@ describe("getConfig", () => {
       expect(problem({ ACCESS_TOKEN_TTL_SECONDS: "29" })).toMatch(/^Invalid configuration: ACCESS_TOKEN_TTL_SECONDS: /);
       expect(config({ INGEST_CHUNK_BYTES: "65536" }).INGEST_CHUNK_BYTES).toBe(65_536);
       expect(problem({ INGEST_CHUNK_BYTES: "65535" })).toMatch(/^Invalid configuration: INGEST_CHUNK_BYTES: /);
+    });
+
+    it("hold S3's 5 MiB minimum for upload parts, on both sides", () => {
+      expect(config({ UPLOAD_PART_BYTES: String(5 * MiB) }).UPLOAD_PART_BYTES).toBe(5 * MiB);
+      expect(problem({ UPLOAD_PART_BYTES: String(5 * MiB - 1) })).toMatch(
+        /^Invalid configuration: UPLOAD_PART_BYTES: /,
+      );
     });
 
     it("refuse fractions and text", () => {

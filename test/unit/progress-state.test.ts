@@ -103,6 +103,11 @@ describe("absorbTotals", () => {
     expect(absorbTotals(counted, totals({ chunksDone: 3, chunksTotal: 9 })).chunksTotal).toBe(4);
   });
 
+  it("leaves an unplanned state as it is when totals are not ahead and not planned either", () => {
+    const unplanned = state({ chunksDone: 1, rows: 5, records: 5, bytesDone: 100 });
+    expect(absorbTotals(unplanned, totals({ chunksDone: 1, rows: 5, records: 5, bytes: 100 }))).toBe(unplanned);
+  });
+
   it("stays unplanned while neither side knows the chunk count", () => {
     const unplanned = state({ chunksDone: 1 });
     expect(absorbTotals(unplanned, totals({ chunksDone: 2 }))).toEqual({ ...unplanned, chunksDone: 2 });
@@ -141,6 +146,7 @@ describe("snapshotOf", () => {
 
   it("reports an empty file as 0 % until it completes", () => {
     expect(snapshotOf(state({ totalBytes: 0, headerBytes: 0 })).percent).toBe(0);
+    expect(snapshotOf(state({ totalBytes: 0, headerBytes: 0, status: "completed" })).percent).toBe(100);
   });
 
   it("reports a completed upload as 100 % of its bytes, ETA 0", () => {
