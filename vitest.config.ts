@@ -40,7 +40,7 @@ export default defineConfig({
           name: "workers",
           globalSetup: ["./test/node/global-setup.ts"],
           include: ["test/**/*.test.ts"],
-          exclude: ["test/node/**"],
+          exclude: ["test/node/**", "test/unit/**"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },
@@ -55,6 +55,8 @@ export default defineConfig({
           hookTimeout: 60_000,
         },
       },
+      // The pure rule modules (CSV writer, cursor codec, progress state, config, task policy), in plain Node.
+      "./vitest.unit.config.ts",
     ],
   },
 });

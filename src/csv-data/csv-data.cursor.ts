@@ -40,6 +40,15 @@ export async function encodeCursor(secret: string, payload: CursorPayload): Prom
   return `${body}.${toBase64Url(signature)}`;
 }
 
+async function signedBy(secret: string, body: string, signature: string): Promise<boolean> {
+  try {
+    return await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64Url(signature), encoder.encode(body));
+  } catch {
+    // A signature that is not base64 at all.
+    return false;
+  }
+}
+
 const INVALID = "The cursor is invalid, was changed, or belongs to another query; start again without a cursor.";
 
 export async function decodeCursor(
@@ -50,13 +59,7 @@ export async function decodeCursor(
   const [body, signature, extra] = token.split(".");
   if (!body || !signature || extra !== undefined || token.length > 2048)
     throw ApiError.invalidParameter("cursor", INVALID);
-  let valid = false;
-  try {
-    valid = await crypto.subtle.verify("HMAC", await hmacKey(secret), fromBase64Url(signature), encoder.encode(body));
-  } catch {
-    valid = false;
-  }
-  if (!valid) throw ApiError.invalidParameter("cursor", INVALID);
+  if (!(await signedBy(secret, body, signature))) throw ApiError.invalidParameter("cursor", INVALID);
   // Exact: a sort value may be a number a double cannot hold.
   const payload = parseExactJson(new TextDecoder().decode(fromBase64Url(body))) as CursorPayload;
   if (payload.upload !== expected.upload || payload.query !== expected.query) {

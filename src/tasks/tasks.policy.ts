@@ -38,6 +38,8 @@ export function taskAccess(user: Actor, task: TaskFacts): TaskAccess {
   return task.assigneeIds.includes(user.id) ? "assignee" : "none";
 }
 
+// Stryker disable all: the SQL mirrors below are proved against Postgres by the workerd suites
+// (test/access.test.ts, test/tasks.permissions.test.ts), not by the Node unit tests.
 /** The rows of `tasks` this user relates to, deleted ones included. Mirrors `taskAccess`. */
 function relatedTasks(user: Actor): SQL {
   if (isCeoOrHr(user)) return sql`true`;
@@ -72,6 +74,8 @@ export function taskReaders(which: SQL, alsoDepartment: number | null = null): S
     union select u.id from users u where u.role = 'manager' and u.department_id in ${departmentIds}
     union select d.manager_id from departments d where d.id in ${departmentIds}`;
 }
+
+// Stryker restore all
 
 function deny(access: TaskAccess, detail?: string): never {
   if (access === "none") throw ApiError.notFound("Task");
