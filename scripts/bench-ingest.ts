@@ -8,23 +8,21 @@
  *    time from complete to `completed` (wall clock, and the server's started_at → completed_at),
  *    rows/s and MB/s; then waits for the per-upload query indexes (built after completion) and
  *    times them;
- * 3. for comparison, loads the same file directly with Node + `pg` into the same layout on the
- *    same database (a fresh LIST partition of `csv_rows`; papaparse streaming parse; the product's
- *    own column typing; 5,000-row `INSERT … SELECT FROM json_array_elements`, one statement in flight
- *    while the next batch is parsed), then drops that partition; prints product/direct (target ≤ 1.3).
+ * 3. prints the upload's stored bytes (its partition's rows and every index on it) over the CSV's;
+ * 4. runs the two hand-written loaders in `../shared/baselines/` (direct: papaparse + `pg`; copy:
+ *    `psql \\copy`) on the same database and file, and prints product/direct (target ≤ 1.0),
+ *    indexes-ready/direct (target ≤ 3) and product/copy (stretch ≤ 2).
  *
  * The upload id and the bench user's credentials go to `bench-data/last-upload.json` for
  * `npm run bench:query`. The database is found through `.data/dev-state.json` (or $DATABASE_URL).
  */
-import { createReadStream } from "node:fs";
-import { open, writeFile } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import Papa from "papaparse";
 import pg from "pg";
-import { convertValue } from "../src/ingest/csv-format.ts";
 import { partitionName } from "../src/ingest/partition-name.ts";
-import { analyseSample, type CsvLayout, SAMPLE_BYTES } from "../src/ingest/validate.ts";
 import { integer, megabytes, parseFlags, perSecond, seconds } from "./lib/bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
 import {
@@ -150,7 +148,22 @@ export async function waitForIndexes(
   let lastChange = Date.now();
   let lastCount = -1;
   let btreesAt: number | null = null;
+  const recorded = await client.query(
+    "select 1 from information_schema.columns where table_name = 'csv_uploads' and column_name = 'indexes_ready_at'",
+  );
   for (;;) {
+    if ((recorded.rowCount ?? 0) > 0) {
+      // The product records when its index build (and ANALYZE) finished: that is "ready".
+      const ready = await client.query<{ at: Date | null }>(
+        "select indexes_ready_at as at from csv_uploads where id = $1",
+        [uploadId],
+      );
+      const at = ready.rows[0]?.at;
+      if (at) {
+        const present = (await partitionIndexes(client, partition)).length;
+        return { doneAt: at.getTime(), btreesAt: btreesAt ?? at.getTime(), present, expected: present, stalled: false };
+      }
+    }
     const names = await partitionIndexes(client, partition);
     const built = names.filter((n) => n.startsWith("cr_")).length;
     const btrees = names.filter((n) => /^cr_[0-9a-f]{32}_c\d+$/.test(n)).length;
@@ -237,128 +250,70 @@ async function productIngest(
   return { details, uploadMs, ingestMs, serverIngestMs, timedOut, indexMs: null, btreeMs: null, indexNote: null };
 }
 
-interface DirectResult {
+interface BaselineResult {
+  step: string;
   rows: number;
-  errors: number;
-  ms: number;
-  parseOnlyMs: number;
+  seconds: number;
 }
 
-/**
- * The benchmark file's layout exactly as the product's validation finds it (delimiter, line
- * ending, header keys, column types from the first MiB).
- */
-async function readLayout(file: string): Promise<CsvLayout> {
-  const handle = await open(file, "r");
-  const { size } = await handle.stat();
-  const sample = Buffer.alloc(Math.min(size, SAMPLE_BYTES));
-  const { bytesRead } = await handle.read(sample, 0, sample.length, 0);
-  await handle.close();
-  return analyseSample(sample.subarray(0, bytesRead), size, { maxColumns: 500 });
-}
+const BASELINES = path.resolve(root, "../shared/baselines");
 
 /**
- * The reference load: same file, same typing (the product's own `inferType` and `convertValue`),
- * same statement shape, into a fresh partition of `csv_rows`.
+ * Runs one of the hand-written loaders in `../shared/baselines/` (from the project root, with this
+ * Node, against the same database) and returns its one JSON line; null when it cannot run here.
  */
-async function directLoad(client: pg.Client, file: string, batchRows: number): Promise<DirectResult> {
-  const layout = await readLayout(file);
-  const columns = layout.columns;
-  out(`  columns: ${columns.map((c) => `${c.key}:${c.type}`).join(", ")}`);
-
-  const uploadId = crypto.randomUUID();
-  const partition = partitionName(uploadId);
-  await client.query(`CREATE TABLE "${partition}" PARTITION OF csv_rows FOR VALUES IN ('${uploadId}')`);
-  try {
-    const insert = `insert into "${partition}" (upload_id, row_number, data)
-      select $1::uuid, (e->>0)::bigint, (e->1)::jsonb from json_array_elements($2::json) e
-      on conflict do nothing`;
-    const started = performance.now();
-    let inFlight: Promise<unknown> = Promise.resolve();
-    let batch: [number, Record<string, unknown>][] = [];
-    let rowNumber = 0;
-    let errors = 0;
-    const flush = async () => {
-      const payload = JSON.stringify(batch);
-      batch = [];
-      // One statement in flight while the next batch is parsed (like a single ingest pipeline).
-      await inFlight;
-      inFlight = client.query(insert, [uploadId, payload]);
-    };
-    const parser = Papa.parse(Papa.NODE_STREAM_INPUT, {
-      delimiter: layout.delimiter,
-      newline: layout.newline,
-      skipEmptyLines: true,
-    });
-    createReadStream(file, { encoding: "utf8", start: layout.dataOffset }).pipe(parser);
-    for await (const fields of parser as AsyncIterable<string[]>) {
-      rowNumber++;
-      if (fields.length !== columns.length) {
-        errors++;
-        continue;
-      }
-      const data: Record<string, unknown> = {};
-      let ok = true;
-      for (const [c, column] of columns.entries()) {
-        const converted = convertValue(fields[c] ?? "", column.type);
-        if (!converted.ok) {
-          ok = false;
-          break;
-        }
-        data[column.key] = converted.value;
-      }
-      if (!ok) {
-        errors++;
-        continue;
-      }
-      batch.push([rowNumber, data]);
-      if (batch.length >= batchRows) await flush();
-    }
-    if (batch.length > 0) await flush();
-    await inFlight;
-    const ms = performance.now() - started;
-    const count = await client.query<{ n: string }>(`select count(*) as n from "${partition}"`);
-    return { rows: Number(count.rows[0]?.n ?? 0), errors, ms, parseOnlyMs: await parseOnly(file, layout) };
-  } finally {
-    await client.query(`DROP TABLE IF EXISTS "${partition}"`);
+function runBaseline(script: string, file: string, databaseUrl: string): BaselineResult | null {
+  const scriptPath = path.join(BASELINES, script);
+  if (!existsSync(scriptPath)) {
+    out(`  ${script}: not found in ${BASELINES}`);
+    return null;
   }
-}
-
-/** Parse and type only (no database), to split the direct load's time into CPU and insert. */
-async function parseOnly(file: string, layout: CsvLayout): Promise<number> {
-  const started = performance.now();
-  const parser = Papa.parse(Papa.NODE_STREAM_INPUT, {
-    delimiter: layout.delimiter,
-    newline: layout.newline,
-    skipEmptyLines: true,
+  const run = spawnSync(process.execPath, [scriptPath, `--url=${databaseUrl}`, `--file=${file}`], {
+    cwd: root,
+    encoding: "utf8",
+    maxBuffer: 16 * 1024 * 1024,
   });
-  createReadStream(file, { encoding: "utf8", start: layout.dataOffset }).pipe(parser);
-  let payloadBytes = 0;
-  let batch: [number, Record<string, unknown>][] = [];
-  let n = 0;
-  for await (const fields of parser as AsyncIterable<string[]>) {
-    const data: Record<string, unknown> = {};
-    for (const [c, column] of layout.columns.entries()) {
-      const converted = convertValue(fields[c] ?? "", column.type);
-      data[column.key] = converted.ok ? converted.value : null;
-    }
-    batch.push([++n, data]);
-    if (batch.length >= 5000) {
-      payloadBytes += JSON.stringify(batch).length;
-      batch = [];
-    }
+  const line = run.stdout.trim().split("\n").at(-1) ?? "";
+  if (run.status !== 0 || !line.startsWith("{")) {
+    out(`  ${script} failed: ${(run.stderr || run.stdout).trim().slice(0, 500)}`);
+    return null;
   }
-  payloadBytes += JSON.stringify(batch).length;
-  return payloadBytes > 0 ? performance.now() - started : 0;
+  return JSON.parse(line) as BaselineResult;
+}
+
+interface StoredBytes {
+  rows: number;
+  indexes: number;
+}
+
+/** The upload's partition on disk: its heap (with TOAST) and every index on it. */
+async function storedBytes(client: pg.Client, uploadId: string): Promise<StoredBytes> {
+  const result = await client.query<{ rows: string; indexes: string }>(
+    `select pg_table_size(c.oid) as rows, pg_indexes_size(c.oid) as indexes
+     from pg_class c where c.relname = $1 and c.relnamespace = current_schema()::regnamespace`,
+    [partitionName(uploadId)],
+  );
+  const row = result.rows[0];
+  return { rows: Number(row?.rows ?? 0), indexes: Number(row?.indexes ?? 0) };
+}
+
+/** The per-index sizes, largest first, to show where the bytes go. */
+async function indexSizes(client: pg.Client, uploadId: string): Promise<{ name: string; bytes: number }[]> {
+  const result = await client.query<{ name: string; bytes: string }>(
+    `select i.relname as name, pg_relation_size(i.oid) as bytes
+     from pg_index x join pg_class i on i.oid = x.indexrelid join pg_class t on t.oid = x.indrelid
+     where t.relname = $1 order by 2 desc`,
+    [partitionName(uploadId)],
+  );
+  return result.rows.map((r) => ({ name: r.name, bytes: Number(r.bytes) }));
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2), ["api", "rows", "concurrency", "timeout", "batch", "skip-direct"]);
+  const flags = parseFlags(process.argv.slice(2), ["api", "rows", "concurrency", "timeout", "skip-direct"]);
   const origin = (flags.get("api") ?? process.env.EDGE_TASKS_API ?? "http://localhost:8787").replace(/\/$/, "");
   const rows = Number(flags.get("rows") ?? DEFAULT_GENERATOR.rows);
   const concurrency = Number(flags.get("concurrency") ?? 4);
   const timeoutMs = Number(flags.get("timeout") ?? 900) * 1000;
-  const batchRows = Number(flags.get("batch") ?? 5000);
   if (!Number.isInteger(rows) || rows < 1) throw new Error("--rows must be a positive whole number");
 
   const name = rows === 1_000_000 ? "bench-1m.csv" : `bench-${rows}.csv`;
@@ -436,21 +391,43 @@ async function main(): Promise<void> {
     if (product.indexNote) out(`indexes                    ${product.indexNote}`);
     out(`upload id recorded in ${path.relative(root, LAST_UPLOAD_FILE)}`);
 
+    if (d.status === "completed") {
+      const stored = await storedBytes(client, d.id);
+      const total = stored.rows + stored.indexes;
+      out(
+        `stored bytes               ${megabytes(total)} = rows ${megabytes(stored.rows)} + indexes ${megabytes(stored.indexes)}; ${(total / generated.bytes).toFixed(2)} × the CSV (target ≤ 2.5)`,
+      );
+      for (const index of await indexSizes(client, d.id)) out(`  ${index.name.padEnd(44)} ${megabytes(index.bytes)}`);
+    }
+
     if (flags.get("skip-direct") === "1") return;
     out();
-    out(`== direct Node + pg load (papaparse stream, ${integer(batchRows)}-row INSERT … json_array_elements) ==`);
-    const direct = await directLoad(client, generated.path, batchRows);
-    out(
-      `direct load                ${seconds(direct.ms)}  ${integer(perSecond(direct.rows, direct.ms))} rows/s  ${(perSecond(generated.bytes, direct.ms) / 1e6).toFixed(1)} MB/s  (${integer(direct.rows)} rows, ${integer(direct.errors)} rejected)`,
-    );
-    out(`  of which parse + type + JSON alone ${seconds(direct.parseOnlyMs)}`);
+    out("== baselines (../shared/baselines, same database, same file) ==");
+    const databaseUrl = devDatabaseUrl();
+    const direct = runBaseline("direct-load.mjs", generated.path, databaseUrl);
+    const copy = runBaseline("copy-load.mjs", generated.path, databaseUrl);
+    await client.query("drop schema if exists baseline cascade");
+    for (const baseline of [direct, copy]) {
+      if (!baseline) continue;
+      const ms = baseline.seconds * 1000;
+      out(
+        `${baseline.step.padEnd(27)}${seconds(ms)}  ${integer(perSecond(baseline.rows, ms))} rows/s  ${(perSecond(generated.bytes, ms) / 1e6).toFixed(1)} MB/s`,
+      );
+    }
     if (d.status === "completed") {
-      const ratio = product.ingestMs / direct.ms;
-      out(`ratio product/direct       ${ratio.toFixed(2)} (complete → completed wall clock; target ≤ 1.3)`);
-      if (product.serverIngestMs !== null) {
+      if (direct) {
+        const directMs = direct.seconds * 1000;
         out(
-          `ratio server-side/direct   ${(product.serverIngestMs / direct.ms).toFixed(2)} (started_at → completed_at)`,
+          `ratio product/direct       ${(product.ingestMs / directMs).toFixed(2)} (complete → completed; target ≤ 1.0)`,
         );
+        if (product.indexMs !== null) {
+          out(
+            `ratio indexes ready/direct ${(product.indexMs / directMs).toFixed(2)} (completed → indexes ready; target ≤ 3)`,
+          );
+        }
+      }
+      if (copy) {
+        out(`ratio product/copy         ${(product.ingestMs / (copy.seconds * 1000)).toFixed(2)} (stretch ≤ 2)`);
       }
     }
   } finally {
