@@ -136,7 +136,7 @@ const q = (params: Record<string, string>) => new URLSearchParams({ ...params, n
 /** The SQL the service runs for a query (csv-data.service.ts: rowsStatement / listPage), for EXPLAIN. */
 function statementsFor(uploadId: string, query: RowQuery, cursorRow: number | null): { label: string; sql: SQL }[] {
   const where = whereClause(uploadId, query.filters, query.search);
-  const sortValue = query.sort ? sql`, ${columnValue(query.sort.column)} as sort_value` : sql``;
+  const sortValue = query.sort ? sql`, ${columnValue(query.sort.position)} as sort_value` : sql``;
   const extra =
     cursorRow === null ? sql`` : sql` and ${afterPosition(query.sort, { value: null, rowNumber: cursorRow })}`;
   const limit = query.pagination === "cursor" ? query.pageSize + 1 : query.pageSize;
@@ -220,8 +220,10 @@ async function main(): Promise<void> {
     const api = new Client(session, details.id);
 
     // A value present in the data for the filters: the most common city.
+    const cityPosition = columns.findIndex((c) => c.key === "city");
     const city = await db.query<{ city: string }>(
-      `select data->>'city' as city from "${partition}" group by 1 order by count(*) desc limit 1`,
+      `select data->>$1::int as city from "${partition}" group by 1 order by count(*) desc limit 1`,
+      [cityPosition],
     );
     const cityValue = city.rows[0]?.city ?? "North Haven";
 

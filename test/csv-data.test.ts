@@ -76,8 +76,10 @@ async function createUpload(ownerId: number, rows: Row[]): Promise<string> {
     const id = upload!.id;
     const partition = `csv_rows_${id.replaceAll("-", "")}`;
     await db.execute(sql.raw(`create table if not exists ${partition} partition of csv_rows for values in ('${id}')`));
+    // Stored as ingestion stores them: each row the array of its values in column order.
+    const stored = rows.map((row) => ({ ...row, data: COLUMNS.map((column) => row.data[column.key] ?? null) }));
     await db.execute(
-      sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, (r->>'row_number')::bigint, r->'data' from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) r`,
+      sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, (r->>'row_number')::bigint, r->'data' from jsonb_array_elements(${JSON.stringify(stored)}::jsonb) r`,
     );
     return id;
   });
@@ -207,7 +209,7 @@ describe("row listing: counts are exact up to 10,000 matching rows", () => {
         sql.raw(`create table csv_rows_${id.replaceAll("-", "")} partition of csv_rows for values in ('${id}')`),
       );
       await db.execute(
-        sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, i, jsonb_build_object('n', i) from generate_series(1, 10050) i`,
+        sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, i, jsonb_build_array(i) from generate_series(1, 10050) i`,
       );
       return id;
     });

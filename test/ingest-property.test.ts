@@ -12,6 +12,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { BoundaryScanner, type ChunkPlan } from "../src/ingest/boundaries.ts";
 import { parseChunk } from "../src/ingest/chunk.ts";
+import { rowObject } from "../src/ingest/row-layout.ts";
 import { analyseSample, type CsvLayout, CsvRejection } from "../src/ingest/validate.ts";
 import { csvFile, expectedIngestion } from "./csv-property-fixtures.ts";
 import { createUser, withDb } from "./helpers.ts";
@@ -57,9 +58,16 @@ function ingestInChunks(bytes: Uint8Array, layout: CsvLayout, chunkBytes: number
     const text = new TextDecoder().decode(bytes.subarray(plan.start, plan.end));
     const parsed = parseChunk(text, layout, plan);
     records += parsed.records;
-    for (const [rowNumber, row] of parsed.rows) {
+    for (const [rowNumber, values] of parsed.rows) {
       expect(rows.has(rowNumber)).toBe(false);
-      rows.set(rowNumber, row);
+      // Stored in column order; as `{key: value}` it must be papaparse's record.
+      rows.set(
+        rowNumber,
+        rowObject(
+          layout.columns.map((c) => c.key),
+          values,
+        ),
+      );
     }
     errorLines.push(...parsed.errors.map((e) => e.line));
     expect(parsed.errorRows).toBe(parsed.errors.length);
@@ -152,11 +160,12 @@ describe("ingestion property: the real pipeline", () => {
         });
         expect(done.errors.map((e) => e.line)).toEqual(expected.errorLines.slice(0, 100));
         const stored = await withDb((db) =>
-          db.execute<{ row_number: string; data: Record<string, unknown> }>(
+          db.execute<{ row_number: string; data: unknown[] }>(
             sql`select row_number, data from csv_rows where upload_id = ${upload.id} order by row_number`,
           ),
         );
-        const actual = new Map(stored.rows.map((r) => [Number(r.row_number), r.data]));
+        const keys = layout.columns.map((c) => c.key);
+        const actual = new Map(stored.rows.map((r) => [Number(r.row_number), rowObject(keys, r.data)]));
         expect([...actual.entries()]).toEqual([...expected.rows.entries()]);
       }),
       { numRuns: 6 },

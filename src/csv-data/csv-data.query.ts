@@ -16,6 +16,8 @@ export type TypedValue = string | number | boolean | RawJson;
 
 export interface Filter {
   column: UploadColumn;
+  /** The column's place in the upload's columns, which is where its value is stored in a row. */
+  position: number;
   op: Operator;
   /** One value for most operators, several for `in`; `is_null` holds one boolean. */
   values: TypedValue[];
@@ -23,6 +25,7 @@ export interface Filter {
 
 export interface Sort {
   column: UploadColumn;
+  position: number;
   descending: boolean;
 }
 
@@ -212,6 +215,7 @@ export function parseRowQuery(params: URLSearchParams, columns: UploadColumn[]):
     if (match) {
       const [, key = "", op = ""] = match;
       const column = columnByKey(columns, key, name);
+      const position = columns.indexOf(column);
       if (!(OPERATORS as readonly string[]).includes(op)) {
         throw invalid(name, `unknown operator '${op}'; use one of ${OPERATORS.join(", ")}`);
       }
@@ -219,23 +223,24 @@ export function parseRowQuery(params: URLSearchParams, columns: UploadColumn[]):
       if (operator === "is_null") {
         const lower = raw.trim().toLowerCase();
         if (lower !== "true" && lower !== "false") throw invalid(name, "must be true or false");
-        filters.push({ column, op: operator, values: [lower === "true"] });
+        filters.push({ column, position, op: operator, values: [lower === "true"] });
       } else if (operator === "in") {
-        filters.push({ column, op: operator, values: parseInValues(name, column, raw) });
+        filters.push({ column, position, op: operator, values: parseInValues(name, column, raw) });
       } else if (operator === "contains") {
         if (raw.length === 0) throw invalid(name, "must not be empty");
         if (raw.length > MAX_TEXT) throw invalid(name, `must be at most ${MAX_TEXT} characters`);
-        filters.push({ column, op: operator, values: [raw] });
+        filters.push({ column, position, op: operator, values: [raw] });
       } else {
-        filters.push({ column, op: operator, values: [typedValue(name, column, raw)] });
+        filters.push({ column, position, op: operator, values: [typedValue(name, column, raw)] });
       }
       continue;
     }
     if (RESERVED.has(name)) continue;
     if (name.startsWith("filter[")) throw invalid(name, "filters are written filter[<column>][<operator>]=<value>");
-    const column = columns.find((c) => c.key === name);
+    const position = columns.findIndex((c) => c.key === name);
+    const column = columns[position];
     if (!column) throw unknownParameter(name, raw, columns);
-    filters.push({ column, op: "eq", values: [typedValue(name, column, raw)] });
+    filters.push({ column, position, op: "eq", values: [typedValue(name, column, raw)] });
   }
 
   const searchParam = single(params, "search");
@@ -249,7 +254,10 @@ export function parseRowQuery(params: URLSearchParams, columns: UploadColumn[]):
     const descending = sortParam.startsWith("-");
     const key = descending ? sortParam.slice(1) : sortParam;
     if (key === "row_number") sort = null;
-    else sort = { column: columnByKey(columns, key, "sort_by"), descending };
+    else {
+      const column = columnByKey(columns, key, "sort_by");
+      sort = { column, position: columns.indexOf(column), descending };
+    }
     if (key === "row_number" && descending) throw invalid("sort_by", "row order can only be ascending; omit sort_by");
   }
 

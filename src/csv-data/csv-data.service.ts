@@ -8,6 +8,7 @@
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../db/client.ts";
 import { csvUploads, type UploadColumn, type UploadStatus } from "../db/schema.ts";
+import { rowObject } from "../ingest/row-layout.ts";
 import { csvRow } from "../lib/csv.ts";
 import { ApiError } from "../lib/errors.ts";
 import { parseExactJson } from "../lib/exact-json.ts";
@@ -50,15 +51,22 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
   return upload;
 }
 
-/** `data` and `sort_value` arrive as jsonb text: the driver's own JSON.parse would round big numbers. */
+/**
+ * `data` (the stored array of values) and `sort_value` arrive as jsonb text: the driver's own
+ * JSON.parse would round big numbers.
+ */
 type RawRow = {
   row_number: string | number;
   data: string;
   sort_value?: string | null;
 };
 
-function rowData(row: RawRow): Record<string, unknown> {
-  return parseExactJson(row.data) as Record<string, unknown>;
+function rowData(upload: QueryableUpload, row: RawRow): Record<string, unknown> {
+  const values = parseExactJson(row.data);
+  return rowObject(
+    upload.columns.map((column) => column.key),
+    Array.isArray(values) ? values : [],
+  );
 }
 
 function project(query: RowQuery, data: Record<string, unknown>): Record<string, unknown> {
@@ -68,20 +76,34 @@ function project(query: RowQuery, data: Record<string, unknown>): Record<string,
   return projected;
 }
 
-function toResult(query: RowQuery, row: RawRow): RowResult {
-  return { row_number: Number(row.row_number), data: project(query, rowData(row)) };
+function toResult(upload: QueryableUpload, query: RowQuery, row: RawRow): RowResult {
+  return { row_number: Number(row.row_number), data: project(query, rowData(upload, row)) };
 }
 
-/** The page's rows, as a statement a batch can hold. */
+/**
+ * The page's rows, as a statement a batch can hold. A page past the first skips its offset on row
+ * numbers alone (an index-only scan once the upload is vacuumed) and reads only its own rows'
+ * data: skipping through the rows themselves would read every skipped row from the table.
+ */
 function rowsStatement(db: Db, upload: QueryableUpload, query: RowQuery, extra: SQL | null, limit: number, offset = 0) {
-  const where = whereClause(upload.id, query.filters, query.search);
-  const sortValue = query.sort ? sql`, (${columnValue(query.sort.column)})::text as sort_value` : sql``;
+  const where = sql`${whereClause(upload.id, query.filters, query.search)}${extra ? sql` and ${extra}` : sql``}`;
+  const sortValue = query.sort ? sql`, (${columnValue(query.sort.position)})::text as sort_value` : sql``;
+  const order = orderClause(query.sort);
+  if (offset === 0) {
+    return db.execute<RawRow>(sql`
+      select row_number, data::text as data${sortValue}
+      from csv_rows
+      where ${where}
+      order by ${order}
+      limit ${limit}`);
+  }
   return db.execute<RawRow>(sql`
     select row_number, data::text as data${sortValue}
     from csv_rows
-    where ${where}${extra ? sql` and ${extra}` : sql``}
-    order by ${orderClause(query.sort)}
-    limit ${limit} offset ${offset}`);
+    where upload_id = ${upload.id}::uuid and row_number in (
+      select row_number from csv_rows where ${where} order by ${order} limit ${limit} offset ${offset}
+    )
+    order by ${order}`);
 }
 
 async function selectRows(
@@ -117,7 +139,7 @@ export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery)
     const page = await rows;
     return {
       count: { count: upload.totalRows, estimated: false } satisfies CountResult,
-      results: page.rows.map((row) => toResult(query, row)),
+      results: page.rows.map((row) => toResult(upload, query, row)),
     };
   }
   const where = whereClause(upload.id, query.filters, query.search);
@@ -132,7 +154,7 @@ export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery)
   const n = Number(exact.rows[0]?.n ?? 0);
   const count: CountResult =
     n <= EXACT_COUNT_LIMIT ? { count: n, estimated: false } : { count: Math.max(estimate, n), estimated: true };
-  return { count, results: page.rows.map((row) => toResult(query, row)) };
+  return { count, results: page.rows.map((row) => toResult(upload, query, row)) };
 }
 
 /**
@@ -175,7 +197,7 @@ export async function listCursorPage(db: Db, secret: string, upload: QueryableUp
     rows.length > query.pageSize && last
       ? await encodeCursor(secret, { ...binding, ...positionOf(query, last) })
       : null;
-  return { results: page.map((row) => toResult(query, row)), nextCursor };
+  return { results: page.map((row) => toResult(upload, query, row)), nextCursor };
 }
 
 function csvValue(value: unknown): string | number | boolean | null {
@@ -210,7 +232,7 @@ export function streamRows(db: Db, upload: QueryableUpload, query: RowQuery): Re
           }
           const rows: RawRow[] = await rowsAfter(db, upload, query, position, STREAM_BATCH);
           for (const row of rows) {
-            const result = toResult(query, row);
+            const result = toResult(upload, query, row);
             text +=
               query.format === "csv"
                 ? csvRow([result.row_number, ...columns.map((c) => csvValue(result.data[c.key]))])

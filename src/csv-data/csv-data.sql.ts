@@ -1,27 +1,19 @@
 /**
- * SQL fragments for row queries. Values are always bound parameters. Column keys are the only
- * names that appear in SQL text, and only keys the ingestion produced and that match a strict
- * snake_case charset; any other key is bound as a parameter instead (correct, but unindexed).
+ * SQL fragments for row queries. Values are always bound parameters; the only things written into
+ * SQL text are column positions, which are checked integers.
  *
- * A column's value is `nullif(data->'key', 'null')`: a jsonb scalar, or SQL NULL when missing or
- * null. jsonb compares numbers numerically and strings bytewise, so typed values (numbers as JSON
- * numbers, dates as YYYY-MM-DD, datetimes as ISO strings) compare and sort correctly without casts
- * that could fail, and the same expression is what the per-upload indexes cover.
+ * Rows are stored as a JSON array of typed values in column order (see ingest/row-layout.ts), so a
+ * column's value is `nullif(data -> position, 'null')`: a jsonb scalar, or SQL NULL when null. jsonb
+ * compares numbers numerically and strings bytewise, so typed values (numbers as JSON numbers, dates
+ * as YYYY-MM-DD, datetimes as ISO strings) compare and sort correctly without casts that could fail,
+ * and the same expression is what the per-upload indexes cover.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { UploadColumn } from "../db/schema.ts";
+import { columnValue } from "../ingest/row-layout.ts";
 import type { Filter, Sort, TypedValue } from "./csv-data.query.ts";
 
-export const SAFE_KEY = /^[a-z0-9_]{1,63}$/;
-
-export function jsonKey(key: string): SQL {
-  return SAFE_KEY.test(key) ? sql.raw(`'${key}'`) : sql`${key}::text`;
-}
-
-/** The indexed value expression of a column. */
-export function columnValue(column: Pick<UploadColumn, "key">): SQL {
-  return sql`nullif(data -> ${jsonKey(column.key)}, 'null'::jsonb)`;
-}
+export { columnValue };
 
 const json = (value: TypedValue): SQL => sql`${JSON.stringify(value)}::jsonb`;
 
@@ -39,8 +31,19 @@ export function likePattern(text: string): string {
   return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 }
 
+/**
+ * A case-insensitive substring test on text that also appears, JSON-escaped, in `data::text`: the
+ * trigram index on `data::text` narrows the candidates first, and the exact test decides. Terms with
+ * characters JSON escapes (quotes, backslashes, control characters) skip the narrowing.
+ */
+function narrowedLike(exact: SQL, term: string): SQL {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes.
+  if (/["\\\u0000-\u001f]/.test(term)) return exact;
+  return sql`(data::text ilike ${likePattern(term)} and ${exact})`;
+}
+
 function comparison(filter: Filter): SQL {
-  const value = columnValue(filter.column);
+  const value = columnValue(filter.position);
   const typed = sql`jsonb_typeof(${value}) = ${JSON_TYPE[filter.column.type]}`;
   const [first] = filter.values;
   switch (filter.op) {
@@ -56,8 +59,10 @@ function comparison(filter: Filter): SQL {
       return sql`(${typed} and ${value} > ${json(first ?? "")})`;
     case "gte":
       return sql`(${typed} and ${value} >= ${json(first ?? "")})`;
-    case "contains":
-      return sql`(${value} #>> '{}') ilike ${likePattern(String(first ?? ""))}`;
+    case "contains": {
+      const term = String(first ?? "");
+      return narrowedLike(sql`(${value} #>> '{}') ilike ${likePattern(term)}`, term);
+    }
     case "in":
       return sql`${value} in (select jsonb_array_elements(${JSON.stringify(filter.values)}::jsonb))`;
     case "is_null":
@@ -65,17 +70,12 @@ function comparison(filter: Filter): SQL {
   }
 }
 
-/**
- * Case-insensitive substring over all values. The trigram index on `data::text` narrows the
- * candidates; the exact check over the values then removes matches in keys or JSON escaping.
- * Terms with characters JSON escapes (quotes, backslashes, control characters) skip the narrowing.
- */
+/** Case-insensitive substring over all values of the row. */
 function searchCondition(term: string): SQL {
-  const pattern = likePattern(term);
-  const exact = sql`exists (select 1 from jsonb_each_text(data) as e(key, value) where e.value ilike ${pattern})`;
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes.
-  if (/["\\\u0000-\u001f]/.test(term)) return exact;
-  return sql`(data::text ilike ${pattern} and ${exact})`;
+  return narrowedLike(
+    sql`exists (select 1 from jsonb_array_elements_text(data) as e(value) where e.value ilike ${likePattern(term)})`,
+    term,
+  );
 }
 
 export function whereClause(uploadId: string, filters: Filter[], search: string | null): SQL {
@@ -88,7 +88,7 @@ export function whereClause(uploadId: string, filters: Filter[], search: string 
 /** Ordering over the whole result: nulls last either way, ties by ascending row number. */
 export function orderClause(sort: Sort | null): SQL {
   if (!sort) return sql`row_number asc`;
-  const value = columnValue(sort.column);
+  const value = columnValue(sort.position);
   return sort.descending ? sql`${value} desc nulls last, row_number asc` : sql`${value} asc nulls last, row_number asc`;
 }
 
@@ -107,7 +107,7 @@ export interface KeysetPosition {
  */
 export function afterPosition(sort: Sort | null, position: KeysetPosition): SQL[] {
   if (!sort) return [sql`row_number > ${position.rowNumber}`];
-  const value = columnValue(sort.column);
+  const value = columnValue(sort.position);
   const nullTail = sql`${value} is null`;
   if (position.value === null) return [sql`(${nullTail} and row_number > ${position.rowNumber})`];
   const last = json(position.value);

@@ -306,6 +306,8 @@ export const csvUploads = pgTable(
     updatedAt: updatedAt(),
     startedAt: tstz("started_at"),
     completedAt: tstz("completed_at"),
+    /** When the completed upload's query indexes were built and its statistics gathered. */
+    indexesReadyAt: tstz("indexes_ready_at"),
   },
   (t) => [
     index("csv_uploads_owner_created_idx").on(t.ownerId, t.createdAt),
@@ -336,7 +338,8 @@ export const csvUploadChunks = pgTable(
 );
 
 /**
- * Ingested rows, one JSONB document each. In the database this table is LIST-partitioned by
+ * Ingested rows, each a JSONB array of its typed values in the upload's column order (the keys are
+ * kept once, in `csv_uploads.columns`). In the database this table is LIST-partitioned by
  * upload (see the migration): each upload gets its own partition, so its indexes are built after
  * the load and deleting an upload drops a partition instead of deleting a million rows.
  */
@@ -345,7 +348,7 @@ export const csvRows = pgTable(
   {
     uploadId: uuid("upload_id").notNull(),
     rowNumber: bigint("row_number", { mode: "number" }).notNull(),
-    data: jsonb("data").$type<Record<string, unknown>>().notNull(),
+    data: jsonb("data").$type<unknown[]>().notNull(),
   },
   (t) => [primaryKey({ columns: [t.uploadId, t.rowNumber] })],
 );

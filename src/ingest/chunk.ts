@@ -1,9 +1,12 @@
 /**
  * The chunk step: reads one byte range from R2, parses it with papaparse (from text, never raw
  * bytes), types each record, and inserts the good ones in one transaction that also marks the
- * chunk done. A redelivered chunk finds its marker set and inserts nothing; `ON CONFLICT DO
- * NOTHING` on (upload_id, row_number) is the second guard. Row numbers come from the planner, so
- * they follow the file's order whatever order chunks run in.
+ * chunk done. A redelivered chunk finds its marker set and inserts nothing: the marker's UPDATE
+ * (`WHERE done_at IS NULL`) waits for a concurrent delivery's transaction and then matches nothing,
+ * so two deliveries never both insert. The primary key on (upload_id, row_number) is the second
+ * guard: a duplicate would fail the transaction (and be retried into the marker), never be stored.
+ * Plain inserts, without `ON CONFLICT`, skip the speculative-insertion work per row. Row numbers
+ * come from the planner, so they follow the file's order whatever order chunks run in.
  */
 import { and, eq, isNull, sql } from "drizzle-orm";
 import Papa from "papaparse";
@@ -15,11 +18,12 @@ import { convertValue } from "./csv-format.ts";
 import type { ChunkMessage } from "./messages.ts";
 import { partitionName } from "./partitions.ts";
 
-/** Rows per INSERT: one JSON parameter each, so no bind-parameter limit applies. */
+/** Rows per INSERT: two array parameters each, so no bind-parameter limit applies. */
 const INSERT_BATCH = 5000;
 
 export interface ParsedChunk {
-  rows: [number, Record<string, unknown>][];
+  /** `[row number, values in column order]`, the stored layout (row-layout.ts). */
+  rows: [number, unknown[]][];
   records: number;
   errorRows: number;
   errors: UploadRowError[];
@@ -60,7 +64,7 @@ export function parseChunk(
       fail(i, `expected ${columns.length} fields, found ${fields.length}`);
       continue;
     }
-    const data: Record<string, unknown> = {};
+    const data: unknown[] = new Array(columns.length);
     let reason: string | undefined;
     for (const [c, column] of columns.entries()) {
       const raw = fields[c] ?? "";
@@ -74,7 +78,7 @@ export function parseChunk(
         reason = `column '${column.key}': ${converted.reason}`;
         break;
       }
-      data[column.key] = converted.value;
+      data[c] = converted.value;
     }
     if (reason) fail(i, reason);
     else out.rows.push([rowNumber, data]);
@@ -170,11 +174,15 @@ export async function ingestChunk(db: PoolDb, env: Env, message: ChunkMessage): 
     // Another delivery of this chunk committed first: its rows are in, ours are not needed.
     if (marked.length === 0) return false;
     for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
-      const payload = JSON.stringify(parsed.rows.slice(i, i + INSERT_BATCH));
+      const batch = parsed.rows.slice(i, i + INSERT_BATCH);
+      const numbers = `{${batch.map(([rowNumber]) => rowNumber).join(",")}}`;
+      const values = JSON.stringify(batch.map(([, data]) => data));
+      // ROWS FROM zips the row numbers with the parsed array's elements; the payload is parsed to
+      // jsonb once, and each element is stored as it is.
       await tx.execute(sql`
         insert into ${table} (upload_id, row_number, data)
-        select ${message.uploadId}::uuid, (e->>0)::bigint, (e->1)::jsonb from json_array_elements(${payload}::json) e
-        on conflict do nothing`);
+        select ${message.uploadId}::uuid, r.row_number, r.data
+        from rows from (unnest(${numbers}::bigint[]), jsonb_array_elements(${values}::jsonb)) as r(row_number, data)`);
     }
     return true;
   });

@@ -1,13 +1,83 @@
-/** Builds a completed upload's query indexes; a deleted or re-ingested upload is left alone. */
-import { and, eq } from "drizzle-orm";
-import { buildRowIndexes } from "../csv-data/csv-data.indexes.ts";
+/**
+ * Builds a completed upload's query indexes, then records that they are ready; a deleted or
+ * re-ingested upload is left alone. Indexes are built after the load because maintaining them
+ * during a bulk insert makes it several times slower.
+ *
+ * What is indexed, values only:
+ * - one B-tree per column on `(value, row_number)`, exactly the expression the queries use, serving
+ *   equality, ranges, sorting and keyset pagination: except free-text columns (strings averaging
+ *   more than `FREE_TEXT_CHARS` characters), whose B-tree would be as large as the column and serve
+ *   nothing the trigram index does not (`contains` and search);
+ * - one trigram GIN index over the row's array text, which holds the values and no key names,
+ *   narrowing search and `contains`.
+ * `VACUUM (ANALYZE)` then gives the planner statistics and sets the visibility map, so counts can
+ * be answered from the indexes alone. Until `indexes_ready_at` is set, queries are correct but
+ * scan the upload's partition.
+ */
+import { and, eq, sql } from "drizzle-orm";
 import type { PoolDb } from "../db/client.ts";
-import { csvUploads } from "../db/schema.ts";
+import { csvUploads, type UploadColumn } from "../db/schema.ts";
+import { partitionName } from "./partition-name.ts";
+import { columnValue } from "./row-layout.ts";
+
+/** Average characters above which a string column is free text and gets no B-tree. */
+export const FREE_TEXT_CHARS = 64;
+/** Rows sampled to measure a column's average width: the first rows of the file, cheap to read. */
+const WIDTH_SAMPLE_ROWS = 2000;
+
+/** The positions of string columns whose sampled values average more than `FREE_TEXT_CHARS` characters. */
+export async function freeTextPositions(db: PoolDb, uploadId: string, columns: UploadColumn[]): Promise<Set<number>> {
+  const strings = columns.flatMap((column, position) => (column.type === "string" ? [position] : []));
+  if (strings.length === 0) return new Set();
+  const table = sql.identifier(partitionName(uploadId));
+  const result = await db.execute<{ position: number; width: string | null }>(sql`
+    select p.position, avg(length(s.data ->> p.position)) as width
+    from (select data from ${table} order by row_number limit ${WIDTH_SAMPLE_ROWS}) as s,
+      unnest(${`{${strings.join(",")}}`}::int[]) as p(position)
+    group by p.position`);
+  return new Set(
+    result.rows.filter((row) => Number(row.width ?? 0) > FREE_TEXT_CHARS).map((row) => Number(row.position)),
+  );
+}
+
+/** The statements, in build order: the cheap B-trees first so sorting and filters speed up soonest. */
+export function rowIndexStatements(
+  uploadId: string,
+  columns: UploadColumn[],
+  freeText: ReadonlySet<number> = new Set(),
+) {
+  // partitionName checks the id is a UUID, so these names are safe identifiers.
+  const partition = partitionName(uploadId);
+  const hex = partition.slice("csv_rows_".length);
+  const table = sql.identifier(partition);
+  const statements = columns
+    .map((_, position) => position)
+    .filter((position) => !freeText.has(position))
+    .map(
+      (position) =>
+        sql`create index if not exists ${sql.raw(`"cr_${hex}_c${position}"`)} on ${table} ((${columnValue(position)}), row_number)`,
+    );
+  statements.push(
+    sql`create index if not exists ${sql.raw(`"cr_${hex}_trgm"`)} on ${table} using gin ((data::text) gin_trgm_ops)`,
+  );
+  return statements;
+}
+
+export async function buildRowIndexes(db: PoolDb, uploadId: string, columns: UploadColumn[]): Promise<void> {
+  const freeText = await freeTextPositions(db, uploadId, columns);
+  for (const statement of rowIndexStatements(uploadId, columns, freeText)) await db.execute(statement);
+  await db.execute(sql`vacuum (analyze) ${sql.identifier(partitionName(uploadId))}`);
+}
 
 export async function indexUpload(db: PoolDb, uploadId: string): Promise<void> {
   const [upload] = await db
     .select({ columns: csvUploads.columns })
     .from(csvUploads)
     .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed")));
-  if (upload) await buildRowIndexes(db, uploadId, upload.columns);
+  if (!upload) return;
+  await buildRowIndexes(db, uploadId, upload.columns);
+  await db
+    .update(csvUploads)
+    .set({ indexesReadyAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed")));
 }

@@ -70,6 +70,10 @@ export const UploadSchema = z
     created_at: z.string().openapi({ format: "date-time" }),
     started_at: z.string().nullable().openapi({ format: "date-time" }),
     completed_at: z.string().nullable().openapi({ format: "date-time" }),
+    indexes_ready: z.boolean().openapi({
+      description:
+        "the completed upload's query indexes are built; until then its rows answer every query correctly, only slower",
+    }),
   })
   .openapi("Upload");
 

@@ -20,6 +20,7 @@ export function toUploadResponse(upload: UploadRow): UploadResponse {
     created_at: upload.createdAt.toISOString(),
     started_at: upload.startedAt?.toISOString() ?? null,
     completed_at: upload.completedAt?.toISOString() ?? null,
+    indexes_ready: upload.indexesReadyAt !== null,
   };
 }
 
