@@ -38,6 +38,8 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = (line = "") => process.stdout.write(`${line}\n`);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TARGET_MS = 50;
+/** csv-data.service.ts's EXACT_COUNT_LIMIT (that module needs Worker types, so it is not imported). */
+const EXACT_COUNT_LIMIT = 10_000;
 /** Below the API's 600 requests per 60 s per user, with room for the login and detail reads. */
 const WINDOW_LIMIT = 540;
 const WINDOW_MS = 60_000;
@@ -141,16 +143,16 @@ function statementsFor(uploadId: string, query: RowQuery, cursorRow: number | nu
     cursorRow === null ? sql`` : sql` and ${afterPosition(query.sort, { value: null, rowNumber: cursorRow })}`;
   const limit = query.pagination === "cursor" ? query.pageSize + 1 : query.pageSize;
   const offset = query.pagination === "cursor" ? 0 : (query.page - 1) * query.pageSize;
-  const statements = [
-    {
-      label: "rows",
-      sql: sql`select row_number, data${sortValue} from csv_rows where ${where}${extra} order by ${orderClause(query.sort)} limit ${limit} offset ${offset}`,
-    },
-  ];
+  const order = orderClause(query.sort);
+  const rows =
+    offset === 0
+      ? sql`select row_number, data${sortValue} from csv_rows where ${where}${extra} order by ${order} limit ${limit}`
+      : sql`select row_number, data${sortValue} from csv_rows where upload_id = ${uploadId}::uuid and row_number in (select row_number from csv_rows where ${where}${extra} order by ${order} limit ${limit} offset ${offset}) order by ${order}`;
+  const statements = [{ label: "rows", sql: rows }];
   if (query.pagination === "page" && (query.filters.length > 0 || query.search)) {
     statements.push({
       label: "count",
-      sql: sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${100_001}) as matching`,
+      sql: sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${EXACT_COUNT_LIMIT + 1}) as matching`,
     });
   }
   return statements;
