@@ -126,6 +126,7 @@ const UPLOAD_FIELDS = [
   "errors",
   "filename",
   "id",
+  "indexes_ready",
   "job",
   "processed_rows",
   "size_bytes",
