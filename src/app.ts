@@ -7,6 +7,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { cors } from "hono/cors";
 import { attachmentsRoutes } from "./attachments/index.ts";
 import { authRoutes } from "./auth/auth.routes.ts";
+import { conditionalRequests } from "./cache/conditional.ts";
 import { commentsRoutes } from "./comments/index.ts";
 import { csvDataRoutes } from "./csv-data/index.ts";
 import { departmentsRoutes } from "./departments/index.ts";
@@ -23,6 +24,9 @@ import { uploadsRoutes } from "./uploads/index.ts";
 import { usersRoutes } from "./users/index.ts";
 
 export const API_BASE = "/api/v1";
+/** The API paths whose GETs answer with an `ETag` and honour `If-None-Match`. */
+const CONDITIONAL_PATHS = ["/tasks", "/tasks/*", "/reports/*"];
+const LEGACY_REPORT_PATH = "/user/tasks/get_task_status_report";
 /** Where the static assets hold the API reference's browser bundle. */
 export const DOCS_SCRIPT_PATH = "/vendor/scalar/api-reference.js";
 
@@ -41,6 +45,9 @@ export function createApp() {
   });
 
   const api = createRouter();
+  // Entity tags and 304s on the cacheable GETs (and tags on task writes), before the routes so it
+  // sees their answers.
+  for (const path of CONDITIONAL_PATHS) api.use(path, conditionalRequests);
   for (const feature of [
     healthRoutes,
     authRoutes,
@@ -59,6 +66,7 @@ export function createApp() {
   }
 
   app.route(API_BASE, api);
+  app.use(LEGACY_REPORT_PATH, conditionalRequests);
   app.route("/", legacyReportRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {

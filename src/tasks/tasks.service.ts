@@ -11,6 +11,7 @@
  *   the users whose cached views the write changes, so the route can replace their cache versions.
  */
 import { and, asc, count, desc, eq, getTableColumns, gt, ilike, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { entityTag, ifMatchHolds, preconditionFailed } from "../cache/conditional.ts";
 import type { Db } from "../db/client.ts";
 import { departments, type TaskPriority, taskAssignments, tasks, users } from "../db/schema.ts";
 import { recordEmailSql } from "../email/outbox.ts";
@@ -120,6 +121,20 @@ export async function getTask(db: Db, user: Actor, id: number): Promise<TaskReco
   const task = await loadTask(db, id);
   assertCanRead(user, facts(task));
   return task;
+}
+
+/**
+ * `If-Match` on a task write: the caller's tag must be the current task's, i.e. the tag of the
+ * exact body a GET of the task answers now (`toTaskResponse`, serialized as the API sends it).
+ * Checked after the caller's rights (whoever may not write learns nothing about versions) and
+ * before any change. The write's batch then re-checks under the row lock that the task is still
+ * the version read here, and a retry reads it again, so a change that lands in between also
+ * fails the precondition: no update is ever lost.
+ */
+async function assertTaskVersion(task: TaskRecord, ifMatch: string | undefined): Promise<void> {
+  if (ifMatch === undefined) return;
+  const current = await entityTag(JSON.stringify(toTaskResponse(task)));
+  if (!ifMatchHolds(ifMatch, current)) throw preconditionFailed("task", current);
 }
 
 function escapeLike(text: string): string {
@@ -363,6 +378,7 @@ export async function updateTask(
   caller: Caller,
   id: number,
   input: TaskInput,
+  ifMatch?: string,
 ): Promise<WriteResult<TaskResponse>> {
   const named = [...new Set(input.assignees ?? [])];
   const newDepartment = input.department ?? null;
@@ -376,6 +392,7 @@ export async function updateTask(
     if (!task) throw ApiError.notFound("Task");
     const changed = changedFields(task, input);
     assertCanUpdate(caller, facts(task), changed);
+    await assertTaskVersion(task, ifMatch);
     if (changed.length === 0) return { value: toTaskResponse(task), emailIds: [], affectedUserIds: [] };
 
     let add: number[] = [];
@@ -438,10 +455,11 @@ export async function updateTask(
   });
 }
 
-export async function deleteTask(db: Db, caller: Actor, id: number): Promise<WriteResult<null>> {
+export async function deleteTask(db: Db, caller: Actor, id: number, ifMatch?: string): Promise<WriteResult<null>> {
   return withRetries(async () => {
     const task = await loadTask(db, id);
     assertCanDelete(caller, facts(task));
+    await assertTaskVersion(task, ifMatch);
     const [, , audience] = await db.batch([
       assertTaskUnchanged(db, id, task.version),
       db
