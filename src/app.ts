@@ -19,7 +19,7 @@ import { notFound, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { legacyReportRoutes, reportsRoutes } from "./reports/index.ts";
-import { tasksRoutes } from "./tasks/index.ts";
+import { historyRoutes, tasksRoutes } from "./tasks/index.ts";
 import { uploadsRoutes } from "./uploads/index.ts";
 import { usersRoutes } from "./users/index.ts";
 
@@ -54,6 +54,7 @@ export function createApp() {
     usersRoutes,
     departmentsRoutes,
     tasksRoutes,
+    historyRoutes,
     commentsRoutes,
     attachmentsRoutes,
     reportsRoutes,

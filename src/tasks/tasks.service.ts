@@ -18,6 +18,14 @@ import { recordEmailSql } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
 import {
+  completedAtSetByDatabase,
+  fieldChanges,
+  HISTORY_FIELDS,
+  isoText,
+  recordEvent,
+  type TaskEvent,
+} from "./history.ts";
+import {
   type Actor,
   assertCanAssign,
   assertCanComplete,
@@ -242,11 +250,6 @@ function assertDepartmentExists(departmentId: number | null, found: readonly unk
   }
 }
 
-/** `2025-01-02T03:04:05.678Z` for a timestamptz in SQL: exactly what `Date#toISOString` gives for it. */
-function isoText(timestamp: SQL): SQL {
-  return sql`to_char(${timestamp} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-}
-
 /**
  * The `task_completed` mail as a batch statement: to the creator and the assignees as the batch
  * left them, with the `completed_at` an earlier statement of the batch set (Postgres's clock).
@@ -294,7 +297,24 @@ export async function createTask(
     const id = firstRow(reserved).id;
 
     const status = input.status ?? "todo";
+    const completedAt = status === "done" ? new Date() : null;
+    const estimateHours =
+      input.estimate_hours === undefined || input.estimate_hours === null ? null : input.estimate_hours.toFixed(2);
     const creatorName = caller.fullName || "A colleague";
+    const created = fieldChanges(
+      { description: "", assignees: [] },
+      {
+        title: input.title,
+        description: input.description ?? "",
+        status,
+        priority: input.priority ?? "medium",
+        due_date: input.due_date?.toISOString() ?? null,
+        estimate_hours: estimateHours === null ? null : Number(estimateHours),
+        department: departmentId,
+        assignees: [...assignees].sort((a, b) => a - b),
+        completed_at: completedAt?.toISOString() ?? null,
+      },
+    );
     const [, inserted, createdMail, assigned, audience] = await db.batch([
       db.execute(sql`select edge_assert(${valid}, 'task facts changed') as ok`),
       db
@@ -306,15 +326,12 @@ export async function createTask(
           status,
           priority: input.priority ?? "medium",
           dueDate: input.due_date ?? null,
-          estimateHours:
-            input.estimate_hours === undefined || input.estimate_hours === null
-              ? null
-              : input.estimate_hours.toFixed(2),
+          estimateHours,
           departmentId,
           creatorId: caller.id,
           // Creating is assigning, with or without assignees: the creator is who assigned the task.
           assignedById: caller.id,
-          completedAt: status === "done" ? new Date() : null,
+          completedAt,
         })
         .returning(TASK_RECORD),
       db.execute<{ id: number }>(
@@ -332,6 +349,7 @@ export async function createTask(
         mail: { taskId: id, title: input.title, assignedByName: creatorName },
       }),
       affectedUsers(db, id, null),
+      recordEvent(db, { taskId: id, actorId: caller.id, action: "created", changes: created }),
     ]);
     const row = inserted[0];
     if (!row) throw new Error("insert returned no row");
@@ -366,6 +384,50 @@ function changedFields(task: TaskRecord, input: TaskInput): string[] {
     if (next !== [...task.assigneeIds].sort((a, b) => a - b).join(",")) changed.push("assignees");
   }
   return changed;
+}
+
+/**
+ * The history entry of a PUT or PATCH: `completed` when it completes the task, `status_changed`
+ * when the status is all it changes, `updated` otherwise; `[old, new]` of each changed field, and
+ * of `completed_at` when the status moves into or out of `done`.
+ */
+function updateEvent(
+  task: TaskRecord,
+  input: TaskInput,
+  changed: readonly string[],
+  move: { completing: boolean; reopening: boolean },
+): Pick<TaskEvent, "action" | "changes" | "changesInSql"> {
+  const before = toTaskResponse(task);
+  const after = toTaskResponse({
+    ...task,
+    title: input.title ?? task.title,
+    description: input.description ?? task.description,
+    status: input.status ?? task.status,
+    priority: input.priority ?? task.priority,
+    dueDate: input.due_date === undefined ? task.dueDate : input.due_date,
+    estimateHours:
+      input.estimate_hours === undefined
+        ? task.estimateHours
+        : input.estimate_hours === null
+          ? null
+          : input.estimate_hours.toFixed(2),
+    departmentId: input.department === undefined ? task.departmentId : input.department,
+    assigneeIds: input.assignees === undefined ? task.assigneeIds : [...new Set(input.assignees)],
+    completedAt: move.reopening ? null : task.completedAt,
+  });
+  const fields = HISTORY_FIELDS.filter(
+    (field) => changed.includes(field) || (field === "completed_at" && move.reopening),
+  );
+  const action = move.completing
+    ? "completed"
+    : changed.length === 1 && changed[0] === "status"
+      ? "status_changed"
+      : "updated";
+  return {
+    action,
+    changes: fieldChanges(before, after, fields),
+    changesInSql: move.completing ? completedAtSetByDatabase(task.id, before.completed_at) : undefined,
+  };
 }
 
 /**
@@ -410,6 +472,7 @@ export async function updateTask(
     const completing = input.status === "done" && task.status !== "done";
     const reopening = input.status !== undefined && input.status !== "done" && task.status === "done";
     const title = input.title ?? task.title;
+    const event = updateEvent(task, input, changed, { completing, reopening });
     const [, assigned, updated, completedMail, audience] = await db.batch([
       assertTaskUnchanged(db, id, task.version, {
         also: sql`${departmentExists(departmentChanges ? newDepartment : null)} and ${allActiveUsers(add)}`,
@@ -444,6 +507,7 @@ export async function updateTask(
         .returning(TASK_RECORD),
       completing ? completionEmailStatement(db, id, title) : nothing(db),
       affectedUsers(db, id, facts(task)),
+      recordEvent(db, { taskId: id, actorId: caller.id, ...event }),
     ]);
     const row = updated[0];
     if (!row) throw new FactsChanged();
@@ -467,6 +531,7 @@ export async function deleteTask(db: Db, caller: Actor, id: number, ifMatch?: st
         .set({ deletedAt: sql`clock_timestamp()`, updatedAt: sql`clock_timestamp()` })
         .where(eq(tasks.id, id)),
       affectedUsers(db, id, facts(task)),
+      recordEvent(db, { taskId: id, actorId: caller.id, action: "deleted", changes: {} }),
     ]);
     return { value: null, emailIds: [], affectedUserIds: firstRow(audience).ids ?? [] };
   });
@@ -501,6 +566,13 @@ export async function completeTask(
         .returning({ completedAt: tasks.completedAt }),
       completionEmailStatement(db, id, task.title),
       affectedUsers(db, id, facts(task)),
+      recordEvent(db, {
+        taskId: id,
+        actorId: caller.id,
+        action: "completed",
+        changes: fieldChanges({ status: task.status }, { status: "done" }, ["status"]),
+        changesInSql: completedAtSetByDatabase(id, task.completedAt?.toISOString() ?? null),
+      }),
     ]);
     const completedAt = updated[0]?.completedAt;
     if (!completedAt) throw new FactsChanged();
@@ -527,6 +599,12 @@ export async function setAssignment(
     if (!task) throw ApiError.notFound("Task");
     assertCanAssign(caller, facts(task), unique);
     assertUsersExist(unique, active, "assignees");
+    const before = [...task.assigneeIds].sort((a, b) => a - b);
+    const after =
+      action === "assign"
+        ? [...new Set([...before, ...unique])].sort((a, b) => a - b)
+        : before.filter((userId) => !unique.includes(userId));
+    const changes = fieldChanges({ assignees: before }, { assignees: after }, ["assignees"]);
     const [, assigned, updated, audience] = await db.batch([
       assertTaskUnchanged(db, id, task.version, { also: allActiveUsers(unique) }),
       changeAssigneesStatement(db, {
@@ -542,6 +620,15 @@ export async function setAssignment(
         .where(eq(tasks.id, id))
         .returning({ assigneeIds: ASSIGNEE_IDS }),
       affectedUsers(db, id, facts(task)),
+      // Naming users already (or not) assigned changes nothing, and history records only changes.
+      Object.keys(changes).length > 0
+        ? recordEvent(db, {
+            taskId: id,
+            actorId: caller.id,
+            action: action === "assign" ? "assigned" : "unassigned",
+            changes,
+          })
+        : nothing(db),
     ]);
     const row = updated[0];
     if (!row) throw new FactsChanged();
