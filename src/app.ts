@@ -38,8 +38,16 @@ export function createApp() {
     const origins = c.get("config").CORS_ORIGINS;
     return cors({
       origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "Cache-Control"],
-      exposeHeaders: ["X-Request-Id", "X-Cache", "Retry-After", "Content-Disposition", "ETag"],
+      allowHeaders: [
+        "Authorization",
+        "Content-Type",
+        "X-Request-Id",
+        "Cache-Control",
+        "If-Match",
+        "If-None-Match",
+        "Idempotency-Key",
+      ],
+      exposeHeaders: ["X-Request-Id", "X-Cache", "Retry-After", "Content-Disposition", "ETag", "Idempotent-Replayed"],
       maxAge: 600,
     })(c, next);
   });

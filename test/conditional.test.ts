@@ -298,3 +298,22 @@ describe("If-Match on task writes", () => {
     expect(patched.headers.get("ETag")).toMatch(STRONG_TAG);
   });
 });
+
+describe("browsers may send the conditional and idempotency headers", () => {
+  it("a CORS preflight allows If-Match, If-None-Match and Idempotency-Key, and exposes ETag and Idempotent-Replayed", async () => {
+    const preflight = await api("/tasks/1/", {
+      method: "OPTIONS",
+      headers: {
+        Origin: "https://app.example.com",
+        "Access-Control-Request-Method": "PATCH",
+        "Access-Control-Request-Headers": "if-match, idempotency-key, if-none-match",
+      },
+    });
+    expect(preflight.status).toBeLessThan(300);
+    const allowed = (preflight.headers.get("Access-Control-Allow-Headers") ?? "").toLowerCase().split(/\s*,\s*/);
+    expect(allowed).toEqual(expect.arrayContaining(["if-match", "if-none-match", "idempotency-key"]));
+    const task = await api("/tasks/", { headers: { Origin: "https://app.example.com" } });
+    const exposed = (task.headers.get("Access-Control-Expose-Headers") ?? "").toLowerCase().split(/\s*,\s*/);
+    expect(exposed).toEqual(expect.arrayContaining(["etag", "idempotent-replayed"]));
+  });
+});
