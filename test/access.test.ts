@@ -109,6 +109,7 @@ const taskVariants = family(taskObjects, taskId, [
     expect: assignOther,
   },
   { route: "GET /api/v1/tasks/{id}/comments/", expect: readTask },
+  { route: "GET /api/v1/tasks/{id}/history/", expect: readTask },
   {
     route: "POST /api/v1/tasks/{id}/comments/",
     body: { kind: "json", value: () => ({ content: "intruding" }) },
