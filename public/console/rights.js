@@ -32,4 +32,4 @@ export const mayDeleteComment = (user, comment) => comment.author === user.id ||
 
 /** Why an assignee sees the task's fields read-only: the rule itself, in a sentence. */
 export const ASSIGNEE_RULE =
-  "You are assigned to this task: you may change its status and comment. Its other fields, assignees and attachments can be changed by its creator, its department's manager, HR or the CEO.";
+  "You are assigned to this task: you may change its status and comment on it. Its other fields, its assignees and its files can be changed, and the task deleted, only by its creator, its department's manager, HR or the CEO.";

@@ -64,6 +64,10 @@ export class TaskPage {
     this.task = null;
     $("task-page-error").hidden = true;
     $("task-content").hidden = true;
+    $("task-action-error").hidden = true;
+    $("attachment-progress").hidden = true;
+    $("attachment-error").hidden = true;
+    $("save-status").textContent = "";
     try {
       await this.reload(id);
       this.form.build();
@@ -109,8 +113,6 @@ export class TaskPage {
     $("complete-task").disabled = done;
     $("complete-task").textContent = done ? "Completed" : "Mark done";
     $("delete-task").disabled = !manage;
-    $("task-rule").hidden = manage;
-    $("task-rule").textContent = ASSIGNEE_RULE;
     this.renderAssignees();
     $("attachment-form").hidden = !manage;
     $("attachment-rule").hidden = manage;
@@ -175,6 +177,7 @@ export class TaskPage {
   async save() {
     const changes = this.form.changes(this.task);
     this.form.clearErrors();
+    $("save-status").textContent = "";
     if (Object.keys(changes).length === 0) {
       this.form.showError(new Error("Nothing changed: edit a field, then save."));
       return;
@@ -185,7 +188,7 @@ export class TaskPage {
       await api(`/tasks/${this.task.id}/`, { method: "PATCH", json: changes, ifMatch: this.etag });
       await this.reload();
       this.render();
-      $("edit-status").textContent = "Saved.";
+      $("save-status").textContent = "Saved.";
       this.onChanged();
     } catch (error) {
       this.form.showError(error);
