@@ -506,7 +506,12 @@ async function tasksAsManagerAndEmployee(base: string, browser: Browser): Promis
     manager.on("request", (request) => {
       if (new URL(request.url()).pathname === "/api/v1/tasks/") listRequests++;
     });
+    const searched = manager.waitForResponse((response) => {
+      const url = new URL(response.url());
+      return url.pathname === "/api/v1/tasks/" && url.searchParams.get("search") === stamp;
+    });
     await managerList.getByLabel("Search title and description").pressSequentially(stamp, { delay: 40 });
+    await searched;
     await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 1–1 of 1");
     assert(listRequests === 1, `typing "${stamp}" sent ${listRequests} list requests`);
     await managerList.getByLabel("Priority", { exact: true }).selectOption("low");
@@ -586,6 +591,21 @@ async function tasksAsManagerAndEmployee(base: string, browser: Browser): Promis
       employee.getByRole("button", { name: `Download ${attachment.name}` }).click(),
     ]);
     assert(download.suggestedFilename() === attachment.name, `file name ${download.suggestedFilename()}`);
+  });
+
+  await check("the history panel shows only when the API serves a task's history", async () => {
+    const openapi = (await (await fetch(`${base}/api/v1/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const served = Object.keys(openapi.paths).some((p) => /\/tasks\/\{[^}]+\}\/history\/?$/.test(p));
+    const section = managerTask.locator("#history-section");
+    if (served) await section.waitFor({ state: "visible" });
+    else assert(await section.isHidden(), "a history panel shows though the API has no history route");
+  });
+
+  await check("delete the task: back to the list, gone from it and from the report", async () => {
+    await manager.getByRole("button", { name: "Delete", exact: true }).click();
+    await manager.waitForSelector("#tasks-view", { state: "visible" });
+    await waitForText(manager, "#tasks-summary", (t) => t === "No tasks match these filters.");
+    await waitForText(manager, "#report-total", (t) => Number(t.replace(/,/g, "")) === before.total);
   });
 
   await check("the task pages logged no errors but the one provoked", async () => {

@@ -6,7 +6,7 @@
  */
 import { api } from "./api.js";
 import { badge, dueDay, el, PRIORITY_LABELS, STATUS_LABELS } from "./dom.js";
-import { taskHash, tasksHash } from "./router.js";
+import { parseRoute, taskHash, tasksHash } from "./router.js";
 
 const PAGE_SIZE = 20;
 const SEARCH_PAUSE_MS = 400;
@@ -53,6 +53,8 @@ export class TasksList {
 
   /** The address for the form's current values (plus `extra`), which then loads the list. */
   navigate(extra) {
+    // A search still waiting for its pause must not pull the user back from a task they opened.
+    if (parseRoute(location.hash).view !== "tasks") return;
     const form = this.el.form;
     const params = new URLSearchParams();
     params.set("status", form.status.value);
