@@ -422,6 +422,40 @@ async function tasksAsManagerAndEmployee(base: string, browser: Browser): Promis
     await waitForText(manager, "#report-total", (t) => /^\d[\d,]*$/.test(t));
   });
   if (!loggedIn) return;
+  await check("the list pages by 20, and the page is in the address", async () => {
+    const login = await fetch(`${base}/api/v1/auth/user/login/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: SEEDED.manager.email, password: SEEDED.password }),
+    });
+    const { access_token: token } = (await login.json()) as { access_token: string };
+    // Not containing `stamp`: the search for the task below must not find these.
+    const batch = `batch-${[...stamp].reverse().join("")}`;
+    for (let i = 1; i <= 21; i++) {
+      const created = await fetch(`${base}/api/v1/tasks/`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ title: `${batch} ${i}` }),
+      });
+      assert(created.status === 201, `creating task ${i} answered ${created.status}`);
+    }
+    await manager.goto(`${base}/console/#/tasks?search=${batch}&ordering=created_at`);
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 1–20 of 21");
+    assert((await manager.locator("#tasks-table tbody tr").count()) === 20, "not 20 tasks on the first page");
+    assert(await manager.getByRole("button", { name: "← Previous" }).isDisabled(), "Previous on the first page");
+    await manager.getByRole("button", { name: "Next →" }).click();
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 21–21 of 21");
+    assert((await text(manager, "#tasks-table tbody")).includes(`${batch} 21`), "the oldest-first order's last task");
+    assert(new URL(manager.url()).hash.includes("page=2"), `the address is ${manager.url()}`);
+    assert(await manager.getByRole("button", { name: "Next →" }).isDisabled(), "Next on the last page");
+    await manager.goBack();
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 1–20 of 21");
+    await manager.getByRole("button", { name: "Clear filters" }).click();
+    // Tasks made outside the console count once the page asks again: a reload starts from "–".
+    await manager.reload();
+    await waitForText(manager, "#report-total", (t) => /^\d[\d,]*$/.test(t));
+  });
+
   const before = { total: await reportNumber(manager, "total"), completed: await reportNumber(manager, "completed") };
 
   await check("create: the API's refusal shows next to the field it names", async () => {

@@ -78,7 +78,8 @@ async function route() {
   document.title = `${target.view === "uploads" ? "CSV uploads" : "Tasks"} · Edge Tasks console`;
   if (target.view === "tasks") {
     lastList = location.hash || "#/tasks";
-    await list.show(target.params);
+    // Others change tasks too: the numbers are asked again with the list (the API caches them).
+    await Promise.all([list.show(target.params), report()]);
   } else if (target.view === "task") {
     $("back-to-list").href = lastList;
     await taskPage.show(target.id);
@@ -101,7 +102,8 @@ async function showLoggedIn() {
   list.setDepartments([...directory.departments.values()]);
   createForm.build();
   loggedIn = true;
-  await Promise.all([route(), report()]);
+  const first = parseRoute(location.hash).view;
+  await Promise.all([route(), first === "tasks" ? null : report()]);
 }
 
 function showLoggedOut() {
