@@ -95,6 +95,9 @@ export async function apiWithEtag(path) {
  * @typedef {{ method?: string, json?: unknown, accept?: string, root?: boolean, ifMatch?: string | null }} RequestOptions
  */
 
+/** Where a 401 means the credentials themselves were refused: no renewal is tried for these. */
+const SESSION_PATHS = /\/auth\/(user\/login|user\/logout|token\/refresh)\/?$/;
+
 // One renewal at a time: parallel requests that all met an expired token share it.
 let renewing = null;
 
@@ -140,7 +143,7 @@ export async function send(path, options = {}) {
   };
   let response = await attempt();
   // An access token lives minutes; a console stays open for hours. Renew once, then give up.
-  if (response.status === 401 && session.token && !url.includes("/auth/") && (await renew())) {
+  if (response.status === 401 && session.token && !SESSION_PATHS.test(url) && (await renew())) {
     response = await attempt();
   }
   if (!response.ok) await fail(response);

@@ -159,8 +159,15 @@ function toggleCreate(open) {
   $("create-panel").hidden = !open;
   $("new-task").setAttribute("aria-expanded", String(open));
   $("new-task").textContent = open ? "Close" : "New task";
+  $("new-task").classList.toggle("secondary", open);
   if (open) createForm.controls.title.focus();
 }
+
+$("create-panel").addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  toggleCreate(false);
+  $("new-task").focus();
+});
 
 $("new-task").addEventListener("click", () => toggleCreate($("create-panel").hidden));
 
