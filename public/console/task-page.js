@@ -4,22 +4,14 @@
  * change reloads the task and tells the app (which refreshes the report's numbers).
  */
 import { api, apiWithEtag } from "./api.js";
-import { downloadAttachment, uploadAttachment } from "./attachments.js";
-import { badge, bytes, el, PRIORITY_LABELS, STATUS_LABELS, when } from "./dom.js";
-import { ASSIGNEE_RULE, mayAssignUser, mayDeleteComment, taskAccess } from "./rights.js";
+import { AttachmentsPanel } from "./attachments-panel.js";
+import { CommentsPanel } from "./comments-panel.js";
+import { badge, el, PRIORITY_LABELS, STATUS_LABELS, when } from "./dom.js";
+import { HistoryPanel } from "./history-panel.js";
+import { ASSIGNEE_RULE, mayAssignUser, taskAccess } from "./rights.js";
 import { TaskForm } from "./task-form.js";
 
 const $ = (id) => document.getElementById(id);
-
-/** Whether the API serves task history: asked of its OpenAPI document once, not by probing for a 404. */
-let historyRoute;
-function hasHistory() {
-  historyRoute ??= fetch("/api/v1/openapi.json")
-    .then((response) => (response.ok ? response.json() : { paths: {} }))
-    .then((doc) => Object.keys(doc.paths ?? {}).some((p) => /\/tasks\/\{[^}]+\}\/history\/?$/.test(p)))
-    .catch(() => false);
-  return historyRoute;
-}
 
 export class TaskPage {
   /**
@@ -45,14 +37,9 @@ export class TaskPage {
       const id = Number($("assign-user").value);
       if (id) this.act(() => api(`/tasks/${this.task.id}/assign/`, { json: { assignees: [id] } }), $("assign-error"));
     });
-    $("comment-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.addComment();
-    });
-    $("attachment-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.upload();
-    });
+    this.comments = new CommentsPanel(directory);
+    this.attachments = new AttachmentsPanel(directory);
+    this.history = new HistoryPanel(directory);
   }
 
   get me() {
@@ -65,8 +52,7 @@ export class TaskPage {
     $("task-page-error").hidden = true;
     $("task-content").hidden = true;
     $("task-action-error").hidden = true;
-    $("attachment-progress").hidden = true;
-    $("attachment-error").hidden = true;
+    this.attachments.reset();
     $("save-status").textContent = "";
     try {
       await this.reload(id);
@@ -74,7 +60,11 @@ export class TaskPage {
       this.render();
       $("task-content").hidden = false;
       $("task-title").focus();
-      await Promise.all([this.loadComments(), this.loadAttachments(), this.loadHistory()]);
+      await Promise.all([
+        this.comments.show(this.task.id),
+        this.attachments.show(this.task.id, this.access === "manage"),
+        this.history.show(this.task.id),
+      ]);
     } catch (error) {
       $("task-page-error").textContent = error.message;
       $("task-page-error").hidden = false;
@@ -114,8 +104,6 @@ export class TaskPage {
     $("complete-task").textContent = done ? "Completed" : "Mark done";
     $("delete-task").disabled = !manage;
     this.renderAssignees();
-    $("attachment-form").hidden = !manage;
-    $("attachment-rule").hidden = manage;
   }
 
   renderAssignees() {
@@ -208,180 +196,5 @@ export class TaskPage {
       $("task-action-error").textContent = error.message;
       $("task-action-error").hidden = false;
     }
-  }
-
-  // ---- comments --------------------------------------------------------------------------------
-
-  async loadComments() {
-    const data = await api(`/tasks/${this.task.id}/comments/?page_size=100`);
-    const list = $("comment-list");
-    list.replaceChildren(
-      ...data.results.map((comment) => {
-        const remove = mayDeleteComment(this.me, comment)
-          ? el("button", {
-              type: "button",
-              class: "link danger-link",
-              text: "Delete",
-              "aria-label": "Delete this comment",
-            })
-          : null;
-        remove?.addEventListener("click", async () => {
-          if (!window.confirm("Delete this comment?")) return;
-          await this.commentChange(() => api(`/comments/${comment.id}/`, { method: "DELETE" }));
-        });
-        return el(
-          "li",
-          { class: "comment" },
-          el(
-            "p",
-            { class: "comment-head" },
-            el("strong", { text: this.directory.userName(comment.author) }),
-            el("time", { datetime: comment.created_at, text: when(comment.created_at) }),
-            remove,
-          ),
-          el("p", { class: "comment-body", text: comment.content }),
-        );
-      }),
-    );
-    if (data.results.length === 0) list.append(el("li", { class: "muted", text: "No comments yet." }));
-    $("comments-count").textContent = data.count ? `(${data.count})` : "";
-  }
-
-  async commentChange(change) {
-    const error = $("comment-error");
-    error.hidden = true;
-    $("comment-content").removeAttribute("aria-invalid");
-    try {
-      await change();
-      await this.loadComments();
-      return true;
-    } catch (failure) {
-      error.textContent = failure.message;
-      error.hidden = false;
-      $("comment-content").setAttribute("aria-invalid", "true");
-      return false;
-    }
-  }
-
-  async addComment() {
-    const content = $("comment-content");
-    const button = $("comment-form").querySelector("button");
-    button.disabled = true;
-    const added = await this.commentChange(() =>
-      api(`/tasks/${this.task.id}/comments/`, { json: { content: content.value } }),
-    );
-    button.disabled = false;
-    if (added) content.value = "";
-  }
-
-  // ---- attachments -----------------------------------------------------------------------------
-
-  async loadAttachments() {
-    const data = await api(`/tasks/${this.task.id}/attachments/`);
-    const manage = this.access === "manage";
-    const list = $("attachment-list");
-    list.replaceChildren(
-      ...data.results.map((file) => {
-        const download = el("button", {
-          type: "button",
-          class: "link",
-          text: file.filename,
-          "aria-label": `Download ${file.filename}`,
-        });
-        download.addEventListener("click", () =>
-          downloadAttachment(file.id).catch((error) => this.attachmentError(error)),
-        );
-        const remove = manage
-          ? el("button", {
-              type: "button",
-              class: "link danger-link",
-              text: "Remove",
-              "aria-label": `Remove ${file.filename}`,
-            })
-          : null;
-        remove?.addEventListener("click", async () => {
-          if (!window.confirm(`Remove ${file.filename}?`)) return;
-          try {
-            await api(`/attachments/${file.id}/`, { method: "DELETE" });
-            await this.loadAttachments();
-          } catch (error) {
-            this.attachmentError(error);
-          }
-        });
-        return el(
-          "li",
-          {},
-          download,
-          el("span", {
-            class: "muted",
-            text: `${bytes(file.size_bytes)} · ${this.directory.userName(file.uploaded_by)}`,
-          }),
-          remove,
-        );
-      }),
-    );
-    if (data.results.length === 0) list.append(el("li", { class: "muted", text: "No files attached." }));
-  }
-
-  attachmentError(error) {
-    $("attachment-error").textContent = error.message;
-    $("attachment-error").hidden = false;
-  }
-
-  async upload() {
-    const input = $("attachment-file");
-    const file = input.files[0];
-    if (!file) return;
-    const bar = $("attachment-bar");
-    const text = $("attachment-text");
-    const button = $("attachment-form").querySelector("button");
-    $("attachment-error").hidden = true;
-    $("attachment-progress").hidden = false;
-    button.disabled = true;
-    bar.value = 0;
-    text.textContent = `0% of ${bytes(file.size)}`;
-    try {
-      await uploadAttachment(this.task.id, file, (loaded, total) => {
-        const percent = total > 0 ? (loaded / total) * 100 : 100;
-        bar.value = percent;
-        text.textContent = `${percent.toFixed(0)}% of ${bytes(total)}`;
-      });
-      bar.value = 100;
-      text.textContent = `Uploaded ${file.name} (${bytes(file.size)}).`;
-      input.value = "";
-      await this.loadAttachments();
-    } catch (error) {
-      text.textContent = "Upload failed.";
-      this.attachmentError(error);
-    } finally {
-      button.disabled = false;
-    }
-  }
-
-  // ---- history ---------------------------------------------------------------------------------
-
-  async loadHistory() {
-    const section = $("history-section");
-    // Until the API serves a task's history the panel stays out of the page (no empty, broken box).
-    if (!(await hasHistory())) {
-      section.hidden = true;
-      return;
-    }
-    const data = await api(`/tasks/${this.task.id}/history/?page_size=50`);
-    $("history-list").replaceChildren(
-      ...data.results.map((entry) =>
-        el(
-          "li",
-          {},
-          el("strong", { text: this.directory.userName(entry.actor) }),
-          ` ${entry.action.replace("_", " ")} `,
-          el("time", { datetime: entry.created_at, class: "muted", text: when(entry.created_at) }),
-          Object.keys(entry.changes ?? {}).length
-            ? el("span", { class: "muted", text: ` · ${Object.keys(entry.changes).join(", ")}` })
-            : null,
-        ),
-      ),
-    );
-    section.hidden = false;
   }
 }
