@@ -22,6 +22,7 @@ export class AttachmentsPanel {
 
   /** A new task's page starts without the last upload's progress or error. */
   reset() {
+    $("attachment-list").replaceChildren();
     $("attachment-progress").hidden = true;
     $("attachment-error").hidden = true;
   }

@@ -19,6 +19,15 @@ export class CommentsPanel {
     });
   }
 
+  /** A new task's page starts with none of the last task's comments, draft or error. */
+  reset() {
+    $("comment-list").replaceChildren();
+    $("comments-count").textContent = "";
+    $("comment-content").value = "";
+    $("comment-content").removeAttribute("aria-invalid");
+    $("comment-error").hidden = true;
+  }
+
   /** @param {number} taskId */
   async show(taskId) {
     this.taskId = taskId;

@@ -112,7 +112,6 @@ export class TaskForm {
     parts.push(el("div", { class: "form-actions wide" }, this.submit));
     this.form.replaceChildren(...parts);
     this.form.classList.add("task-form");
-    this.form.noValidate = false;
   }
 
   /** @param {object} task */
@@ -160,7 +159,7 @@ export class TaskForm {
 
   /**
    * An assignee may change only the status: every other control is disabled, and the note says
-   * why. `editable` false disables the status too (nothing to change at all).
+   * why.
    * @param {{ readOnly: boolean, reason?: string }} state
    */
   setReadOnly({ readOnly, reason }) {

@@ -52,6 +52,7 @@ export class TaskPage {
     $("task-page-error").hidden = true;
     $("task-content").hidden = true;
     $("task-action-error").hidden = true;
+    this.comments.reset();
     this.attachments.reset();
     $("save-status").textContent = "";
     try {
