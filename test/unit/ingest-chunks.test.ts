@@ -228,6 +228,22 @@ describe("parseChunk", () => {
     expect(parsed.errors[2]?.reason).toBe("column 'name': contains a NUL character");
   });
 
+  it("skips a line holding only a CR in an LF file, as papaparse's empty line", () => {
+    const parsed = parseChunk("a,1\n\r\nb,2\n", layout, { firstRow: 1, firstLine: 2, records: 2 });
+    expect(parsed.rows.map(([row]) => row)).toEqual([1, 2]);
+    expect(parsed.errorRows).toBe(0);
+  });
+
+  it("counts every bad record but keeps the first 100 of them, by line", () => {
+    const text = Array.from({ length: 101 }, (_, i) => `r${i}\n`).join("");
+    const parsed = parseChunk(text, layout, { firstRow: 1, firstLine: 2, records: 101 });
+    expect(parsed.records).toBe(101);
+    expect(parsed.errorRows).toBe(101);
+    expect(parsed.errors).toHaveLength(100);
+    expect(parsed.errors[0]).toEqual({ line: 2, reason: "expected 2 fields, found 1" });
+    expect(parsed.errors[99]?.line).toBe(101);
+  });
+
   it("reports malformed quoting", () => {
     const parsed = parseChunk('"a"b,1\n', layout, { firstRow: 1, firstLine: 2, records: 1 });
     expect(parsed.rows).toEqual([]);
