@@ -33,15 +33,16 @@
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError } from "commander";
 import pg from "pg";
 import { partitionName } from "../src/ingest/partition-name.ts";
-import { BENCH_DIR } from "./bench-ingest.ts";
 import { integer, seconds, table } from "./lib/bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
 import { type DelayProxy, startDelayProxy } from "./lib/delay-proxy.ts";
 import { type DevStack, startDevStack } from "./lib/dev-stack.ts";
 import { clientIp, Pacer, parseJson, type Reply, type SendOptions, send } from "./lib/load-http.ts";
+import { BENCH_DIR } from "./lib/paths.ts";
 import { isTerminal, type UploadDetails } from "./lib/upload-client.ts";
 
 interface Options {
@@ -73,7 +74,6 @@ const program = new Command()
   .showHelpAfterError();
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** 600 requests per 60 s per user (wrangler.toml), minus headroom; waits are never timed. */
 const pacer = new Pacer(580, 60_000);

@@ -28,9 +28,9 @@
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError } from "commander";
 import pg from "pg";
-import { BENCH_DIR } from "./bench-ingest.ts";
 import { integer, ms, percentile, perSecond, seconds, table } from "./lib/bench-stats.ts";
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 import { parseJson, Recorder, send } from "./lib/load-http.ts";
@@ -44,6 +44,7 @@ import {
   checkTaskCounts,
   readPairs,
 } from "./lib/load-verify.ts";
+import { BENCH_DIR } from "./lib/paths.ts";
 import { isTerminal, type UploadDetails } from "./lib/upload-client.ts";
 
 interface Options {
@@ -82,7 +83,6 @@ const program = new Command()
   .showHelpAfterError();
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface IngestRun {
   completeStatus: number;
