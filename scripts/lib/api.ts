@@ -91,13 +91,6 @@ export async function ok<T>(call: Answer<T>): Promise<T> {
   return data;
 }
 
-/** For calls whose answer needs no reading (a 204, say): an `ApiError` unless it is a 2xx. */
-export async function done(call: Answer<unknown>): Promise<Response> {
-  const { error, response } = await call;
-  if (!response.ok) throw new ApiError(response.status, detailOf(error, response));
-  return response;
-}
-
 export interface LoginOptions extends RetryOptions {
   /** Extra headers on the login request (e.g. a client address for the per-IP auth limit). */
   headers?: Record<string, string>;
