@@ -388,6 +388,26 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/tasks/{id}/history/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A task's history
+     * @description Every change to the task and its relations (assignees, comments, attachments), newest first, each written in the same transaction as the change. Visible to whoever may read the task; 404 otherwise and once the task is deleted.
+     */
+    get: operations["listTaskHistory"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/api/v1/tasks/{id}/comments/": {
     parameters: {
       query?: never;
@@ -1193,6 +1213,52 @@ export interface components {
       /** Format: date-time */
       created_at: string;
     };
+    TaskEventPage: {
+      /** @example 1 */
+      count: number;
+      /**
+       * Format: uri
+       * @description Full URL of the next page, or null.
+       */
+      next: string | null;
+      /**
+       * Format: uri
+       * @description Full URL of the previous page, or null.
+       */
+      previous: string | null;
+      results: components["schemas"]["TaskEvent"][];
+    };
+    TaskEvent: {
+      id: number;
+      /** @description Who made the change (null once that user is deleted). */
+      actor: number | null;
+      /** @enum {string} */
+      action:
+        | "created"
+        | "updated"
+        | "status_changed"
+        | "completed"
+        | "assigned"
+        | "unassigned"
+        | "commented"
+        | "attachment_added"
+        | "attachment_deleted"
+        | "deleted";
+      /**
+       * @description Each changed field as `[old, new]`, in the representation `GET /tasks/{id}/` uses (`due_date` and `completed_at` as ISO 8601 UTC, `assignees` as sorted ids). `created` lists the initial values as `[null, value]`; `commented` and `attachment_added` name the new comment or attachment id as `[null, id]`, `attachment_deleted` as `[id, null]`; `deleted` is `{}`.
+       * @example {
+       *       "status": [
+       *         "todo",
+       *         "in_progress"
+       *       ]
+       *     }
+       */
+      changes: {
+        [key: string]: [unknown, unknown];
+      };
+      /** Format: date-time */
+      created_at: string;
+    };
     CommentPage: {
       /** @example 1 */
       count: number;
@@ -1780,7 +1846,10 @@ export interface operations {
   logOut: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -1795,6 +1864,24 @@ export interface operations {
       };
       /** @description Not authenticated, or the token is invalid, expired or revoked. */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -1935,7 +2022,10 @@ export interface operations {
   updateUser: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -1992,6 +2082,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description The body is too large. */
       413: {
         headers: {
@@ -2003,6 +2102,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -2076,7 +2184,10 @@ export interface operations {
   createDepartment: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -2122,7 +2233,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -2142,6 +2253,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -2286,7 +2406,10 @@ export interface operations {
   updateDepartment: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -2343,7 +2466,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -2363,6 +2486,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -2418,7 +2550,10 @@ export interface operations {
         /** @description `1` bypasses the cache. */
         nocache?: "0" | "1" | "true" | "false";
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -2429,11 +2564,22 @@ export interface operations {
         headers: {
           /** @description HIT, MISS or BYPASS (`nocache=1` or `Cache-Control: no-cache`). */
           "X-Cache"?: string;
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "application/json": components["schemas"]["TaskPage"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -2467,7 +2613,10 @@ export interface operations {
   createTask: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -2513,7 +2662,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -2533,6 +2682,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -2588,7 +2746,10 @@ export interface operations {
         /** @description `1` bypasses the cache. */
         nocache?: "0" | "1" | "true" | "false";
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -2599,11 +2760,22 @@ export interface operations {
         headers: {
           /** @description HIT, MISS or BYPASS (`nocache=1` or `Cache-Control: no-cache`). */
           "X-Cache"?: string;
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "application/json": components["schemas"]["TaskPage"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -2640,7 +2812,10 @@ export interface operations {
         /** @description `1` bypasses the cache. */
         nocache?: "0" | "1" | "true" | "false";
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path: {
         id: number;
       };
@@ -2653,11 +2828,22 @@ export interface operations {
         headers: {
           /** @description HIT, MISS or BYPASS (`nocache=1` or `Cache-Control: no-cache`). */
           "X-Cache"?: string;
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "application/json": components["schemas"]["Task"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -2700,7 +2886,10 @@ export interface operations {
   replaceTask: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description The `ETag` you read (strong comparison), or `*`. If it is not the current one: 412 and nothing changes. */
+        "if-match"?: string;
+      };
       path: {
         id: number;
       };
@@ -2715,6 +2904,8 @@ export interface operations {
       /** @description The task. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2766,6 +2957,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description `If-Match` does not name the current `ETag`: someone changed the resource since you read it, and nothing was changed. The answer's `ETag` is the current one. */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description The body is too large. */
       413: {
         headers: {
@@ -2798,7 +2998,10 @@ export interface operations {
   deleteTask: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description The `ETag` you read (strong comparison), or `*`. If it is not the current one: 412 and nothing changes. */
+        "if-match"?: string;
+      };
       path: {
         id: number;
       };
@@ -2858,6 +3061,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description `If-Match` does not name the current `ETag`: someone changed the resource since you read it, and nothing was changed. The answer's `ETag` is the current one. */
+      412: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description Throttled; see `Retry-After`. */
       429: {
         headers: {
@@ -2872,7 +3084,12 @@ export interface operations {
   updateTask: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description The `ETag` you read (strong comparison), or `*`. If it is not the current one: 412 and nothing changes. */
+        "if-match"?: string;
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -2887,6 +3104,8 @@ export interface operations {
       /** @description The task. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -2929,8 +3148,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description `If-Match` does not name the current `ETag`: someone changed the resource since you read it, and nothing was changed. The answer's `ETag` is the current one. */
+      412: {
         headers: {
           [name: string]: unknown;
         };
@@ -2949,6 +3177,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -2970,7 +3207,10 @@ export interface operations {
   completeTask: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -3014,8 +3254,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3037,7 +3286,10 @@ export interface operations {
   markTaskDone: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -3081,8 +3333,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3104,7 +3365,10 @@ export interface operations {
   assignTask: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -3161,7 +3425,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -3181,6 +3445,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3202,7 +3475,10 @@ export interface operations {
   unassignTask: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -3259,7 +3535,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -3279,6 +3555,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3335,6 +3620,83 @@ export interface operations {
       };
       /** @description Not authenticated, or the token is invalid, expired or revoked. */
       401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  listTaskHistory: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description Items per page, 1..100 (default 20). */
+        page_size?: number;
+      };
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
+      path: {
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of history entries. */
+      200: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["TaskEventPage"];
+        };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found, or not visible to the caller. */
+      404: {
         headers: {
           [name: string]: unknown;
         };
@@ -3419,7 +3781,10 @@ export interface operations {
   createTaskComment: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -3467,7 +3832,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -3487,6 +3852,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3640,7 +4014,10 @@ export interface operations {
   createTaskAttachment: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -3704,6 +4081,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description The body is too large. */
       413: {
         headers: {
@@ -3715,6 +4101,15 @@ export interface operations {
       };
       /** @description The body's content type is not accepted. */
       415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3745,7 +4140,10 @@ export interface operations {
   completeAttachment: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: number;
       };
@@ -3798,8 +4196,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -3956,7 +4363,10 @@ export interface operations {
         /** @description `1` bypasses the cache. */
         nocache?: "0" | "1" | "true" | "false";
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -3965,12 +4375,23 @@ export interface operations {
       /** @description Counts. CSV by default; JSON with `Accept: application/json`. Header `X-Cache`: HIT, MISS or BYPASS. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "text/csv": string;
           "application/json": components["schemas"]["TaskStatusReport"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -4016,7 +4437,10 @@ export interface operations {
         /** @description `1` bypasses the cache. */
         nocache?: "0" | "1" | "true" | "false";
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4025,12 +4449,23 @@ export interface operations {
       /** @description Rows. CSV by default; JSON with `Accept: application/json`. Header `X-Cache`: HIT, MISS or BYPASS. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "text/csv": string;
           "application/json": components["schemas"]["OverdueReport"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -4080,7 +4515,10 @@ export interface operations {
         /** @description `1` bypasses the cache. */
         nocache?: "0" | "1" | "true" | "false";
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4089,12 +4527,23 @@ export interface operations {
       /** @description Rows. CSV by default; JSON with `Accept: application/json`. Header `X-Cache`: HIT, MISS or BYPASS. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "text/csv": string;
           "application/json": components["schemas"]["PerDayReport"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -4144,7 +4593,10 @@ export interface operations {
         /** @description `1` bypasses the cache. */
         nocache?: "0" | "1" | "true" | "false";
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4153,12 +4605,23 @@ export interface operations {
       /** @description Rows. CSV by default; JSON with `Accept: application/json`. Header `X-Cache`: HIT, MISS or BYPASS. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "text/csv": string;
           "application/json": components["schemas"]["PerDayReport"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -4253,7 +4716,10 @@ export interface operations {
   createUpload: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4303,6 +4769,15 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
+      /** @description A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
       /** @description The body is too large. */
       413: {
         headers: {
@@ -4321,7 +4796,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Well-formed but cannot be processed. */
+      /** @description Well-formed but cannot be processed. Or: The `Idempotency-Key` was already used with another method, path or body. */
       422: {
         headers: {
           [name: string]: unknown;
@@ -4344,7 +4819,10 @@ export interface operations {
   completeUpload: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: string;
       };
@@ -4392,7 +4870,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
         headers: {
           [name: string]: unknown;
@@ -4410,7 +4888,7 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Well-formed but cannot be processed. */
+      /** @description Well-formed but cannot be processed. Or: The `Idempotency-Key` was already used with another method, path or body. */
       422: {
         headers: {
           [name: string]: unknown;
@@ -4612,7 +5090,10 @@ export interface operations {
   cancelUpload: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: string;
       };
@@ -4656,8 +5137,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -4989,7 +5479,10 @@ export interface operations {
   cancelJob: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
       path: {
         id: string;
       };
@@ -5033,8 +5526,17 @@ export interface operations {
           "application/json": components["schemas"]["Error"];
         };
       };
-      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. */
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
       409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };
@@ -5130,7 +5632,10 @@ export interface operations {
         /** @description `1` bypasses the cache. */
         nocache?: "0" | "1" | "true" | "false";
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -5139,11 +5644,22 @@ export interface operations {
       /** @description The CSV. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "text/csv": string;
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
