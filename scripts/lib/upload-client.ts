@@ -1,5 +1,5 @@
 /**
- * A small typed client for the CSV upload API (API.md, "CSV uploads and ingestion"), shared by the
+ * A small typed client for the CSV upload API (the `/csv-data/uploads/` routes), shared by the
  * CLI uploader and the end-to-end test. File bytes go straight to R2 through the presigned part
  * URLs and are streamed from disk slice by slice, so a 400 MB file never sits in memory.
  */

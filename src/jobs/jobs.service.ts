@@ -1,5 +1,5 @@
 /**
- * Background jobs (seed 003). A job is the user-facing record of background work; for `csv_ingest`
+ * Background jobs. A job is the user-facing record of background work; for `csv_ingest`
  * jobs the upload is the source of truth and the job follows it, so cancelling a job cancels its
  * upload through the same path as the upload's own cancel route.
  */
