@@ -4,11 +4,15 @@
  * guard is what makes racing writers safe (a cancel against the last chunk's report, a redelivered
  * plan message against a cancel, two reports that both saw the final state), because only the
  * first writer matches and the others find nothing to change. A transition that matched nothing
- * returns nothing, and the caller decides what that means (usually 409).
+ * returns nothing, and the caller decides what that means (usually 409). `reject` alone has no
+ * guard: its caller has just found the upload awaiting its file, and a file judged invalid stays
+ * invalid whoever else judges it.
  *
  * Adding a status means editing this module (its transitions, the job status it maps to, the sets
- * below) and the schema's enum. The progress Durable Object keeps its own live copy of the status
- * and never writes Postgres; the outcome it settles on is persisted through `settle`.
+ * below) and the schema's enum, plus `TERMINAL_STATUSES` in progress/progress-state.ts if the new
+ * status ends an upload (the progress object, below this module, must know its ends). The progress
+ * Durable Object keeps its own live copy of the status and never writes Postgres; the outcome it
+ * settles on is persisted through `settle`.
  *
  * Transitions that must share a transaction with other work (the quota checks, the partition, the
  * outcome's email) take the caller's transaction; the others open their own. Callers import the
@@ -49,6 +53,23 @@ export const ERRORS_RECORDABLE_STATUSES: UploadStatus[] = ["processing", "comple
 
 const ACTIVE_JOB_STATUSES: readonly JobStatus[] = ["pending", "running"];
 export const isActiveJob = (status: JobStatus): boolean => ACTIVE_JOB_STATUSES.includes(status);
+
+/**
+ * The second half of every transition: the upload's job (if it still has one) takes the status
+ * `JOB_STATUS_OF` maps the upload's new status to, in the same transaction as the upload's UPDATE.
+ */
+async function followUpload(
+  tx: Tx,
+  jobId: string | null,
+  status: UploadStatus,
+  values: { message: string; error?: string | null; metadata?: Record<string, unknown> },
+): Promise<void> {
+  if (!jobId) return;
+  await tx
+    .update(jobs)
+    .set({ status: JOB_STATUS_OF[status], ...values, updatedAt: new Date() })
+    .where(eq(jobs.id, jobId));
+}
 
 /** Creates an upload awaiting its bytes and its job, inside the caller's quota transaction. */
 export async function open(
@@ -109,12 +130,7 @@ export async function accept(
     .where(and(eq(csvUploads.id, upload.id), eq(csvUploads.status, "awaiting_upload")))
     .returning();
   if (!queued) return undefined;
-  if (upload.jobId) {
-    await tx
-      .update(jobs)
-      .set({ status: JOB_STATUS_OF.queued, message: "Queued for ingestion.", updatedAt: new Date() })
-      .where(eq(jobs.id, upload.jobId));
-  }
+  await followUpload(tx, upload.jobId, "queued", { message: "Queued for ingestion." });
   return queued;
 }
 
@@ -126,17 +142,7 @@ export async function reject(db: PoolDb, upload: UploadRow, reason: string): Pro
       .set({ status: "rejected", error: reason, r2UploadId: null, completedAt: new Date(), updatedAt: new Date() })
       .where(eq(csvUploads.id, upload.id))
       .returning();
-    if (upload.jobId) {
-      await tx
-        .update(jobs)
-        .set({
-          status: JOB_STATUS_OF.rejected,
-          message: "The file was rejected.",
-          error: reason,
-          updatedAt: new Date(),
-        })
-        .where(eq(jobs.id, upload.jobId));
-    }
+    await followUpload(tx, upload.jobId, "rejected", { message: "The file was rejected.", error: reason });
     return row;
   });
 }
@@ -153,12 +159,7 @@ export async function start(tx: Tx, upload: UploadRow, startedAt: Date): Promise
     .where(and(eq(csvUploads.id, upload.id), inArray(csvUploads.status, STARTABLE)))
     .returning({ id: csvUploads.id });
   if (rows.length === 0) return false;
-  if (upload.jobId) {
-    await tx
-      .update(jobs)
-      .set({ status: JOB_STATUS_OF.processing, message: "Ingesting rows.", updatedAt: new Date() })
-      .where(eq(jobs.id, upload.jobId));
-  }
+  await followUpload(tx, upload.jobId, "processing", { message: "Ingesting rows." });
   return true;
 }
 
@@ -195,30 +196,23 @@ export async function settle(
     .where(and(eq(csvUploads.id, uploadId), inArray(csvUploads.status, NOT_ENDED)))
     .returning();
   if (!upload) return undefined;
-  if (upload.jobId) {
-    const seconds = ingestionSeconds(upload);
-    await tx
-      .update(jobs)
-      .set({
-        status: JOB_STATUS_OF[outcome.status],
-        message: completed
-          ? `Ingested ${upload.totalRows} rows (${upload.errorRows} rejected) in ${seconds.toFixed(1)} s.`
-          : outcome.status === "cancelled"
-            ? "Cancelled."
-            : "Ingestion failed.",
-        error: outcome.error,
-        metadata: {
-          upload_id: upload.id,
-          filename: upload.filename,
-          total_rows: upload.totalRows,
-          processed_rows: upload.processedRows,
-          error_rows: upload.errorRows,
-          duration_seconds: seconds,
-        },
-        updatedAt: new Date(),
-      })
-      .where(eq(jobs.id, upload.jobId));
-  }
+  const seconds = ingestionSeconds(upload);
+  await followUpload(tx, upload.jobId, outcome.status, {
+    message: completed
+      ? `Ingested ${upload.totalRows} rows (${upload.errorRows} rejected) in ${seconds.toFixed(1)} s.`
+      : outcome.status === "cancelled"
+        ? "Cancelled."
+        : "Ingestion failed.",
+    error: outcome.error,
+    metadata: {
+      upload_id: upload.id,
+      filename: upload.filename,
+      total_rows: upload.totalRows,
+      processed_rows: upload.processedRows,
+      error_rows: upload.errorRows,
+      duration_seconds: seconds,
+    },
+  });
   return upload;
 }
 
@@ -241,12 +235,7 @@ export async function cancel(db: PoolDb, upload: UploadRow): Promise<UploadRow |
       .where(and(eq(csvUploads.id, upload.id), inArray(csvUploads.status, NOT_ENDED)))
       .returning();
     if (!cancelled) return undefined;
-    if (upload.jobId) {
-      await tx
-        .update(jobs)
-        .set({ status: JOB_STATUS_OF.cancelled, message: "Cancelled.", updatedAt: new Date() })
-        .where(eq(jobs.id, upload.jobId));
-    }
+    await followUpload(tx, upload.jobId, "cancelled", { message: "Cancelled." });
     return cancelled;
   });
 }
