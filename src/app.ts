@@ -104,7 +104,7 @@ export function createApp() {
 
 /**
  * The OpenAPI 3.1 document, generated from the route definitions. Routes are registered without
- * a trailing slash (hono's non-strict mode answers both); the document shows API.md's spelling.
+ * a trailing slash (hono's non-strict mode answers both); the document shows each path with its trailing slash.
  */
 export function openApiDocument(app: ReturnType<typeof createRouter>, origin: string) {
   const document = app.getOpenAPI31Document({

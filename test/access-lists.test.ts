@@ -1,7 +1,7 @@
 /**
  * Leaks through collections: lists (items and totals), search and filters, reports, the audit
  * trail, uploads, jobs and the outbox, and the caches in front of them. For every user of the
- * world the answer must be exactly what API.md lets that user see (the oracle of
+ * world the answer must be exactly what the API's rules let that user see (the oracle of
  * `access-fixtures.ts`), and a page cached for one user is never served to another.
  *
  * Lists are narrowed to the world by a tag in every task title, since other suites add tasks to the

@@ -1,5 +1,5 @@
 /**
- * What each request costs in database round trips (issue 12): a cached answer none, any other
+ * What each request costs in database round trips: a cached answer none, any other
  * authenticated GET one, a task or comment write two. Every query of the request path is one
  * request to the SQL-over-HTTP endpoint (Neon's HTTP API), so the requests are counted there.
  *

@@ -188,7 +188,7 @@ async function createUsers(options: SetupOptions, db: pg.Client, runId: string):
   return users;
 }
 
-/** The users this account may assign to a task: employees only themselves (API.md). */
+/** The users this account may assign to a task: employees only themselves. */
 export function assignable(account: Account, all: readonly Account[]): number[] {
   if (account.role === "employee") return [account.id];
   const employees = all.filter((a) => a.role === "employee");

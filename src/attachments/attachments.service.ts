@@ -197,7 +197,7 @@ export async function getAttachment(
 
 /**
  * Confirms a presigned upload: the object must exist with the announced size. Idempotent.
- * A pending attachment is "404 and unlisted" (API.md) to everyone but its uploader, so anyone else
+ * A pending attachment is 404 and unlisted to everyone but its uploader, so anyone else
  * completing it gets the 404 an unknown id gets, not a 403 that would reveal it; the uploader, like
  * anyone completing a ready one, still needs the right to change the task's attachments.
  */

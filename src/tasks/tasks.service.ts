@@ -640,7 +640,11 @@ export async function setAssignment(
   });
 }
 
-/** The assignment audit trail with seed 004's visibility; deleted tasks' records are gone too. One round trip. */
+/**
+ * The assignment audit trail: CEO and HR see every record; a manager the records naming them (as
+ * assignee or assigner) and those of their department's tasks; an employee only the records naming
+ * them. Deleted tasks' records are gone too. One round trip.
+ */
 export async function listAssignments(
   db: Db,
   user: Actor,
