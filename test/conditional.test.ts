@@ -5,21 +5,10 @@
  * update silently.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, callWorker, json, testEnv } from "./helpers.ts";
+import { api, callWorker, json, roundTripCounter } from "./helpers.ts";
 import { makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
 
-const application = `conditional-${crypto.randomUUID()}`;
-const counted = (() => {
-  const url = new URL(testEnv.DATABASE_URL);
-  url.searchParams.set("application_name", application);
-  return { ...testEnv, DATABASE_URL: url.toString() };
-})();
-
-async function databaseRequests(): Promise<number> {
-  const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/sql-over-http/stats`);
-  const stats = (await response.json()) as { byApplication: Record<string, number> };
-  return stats.byApplication[application] ?? 0;
-}
+const { env: counted, requestsSoFar: databaseRequests } = roundTripCounter("conditional");
 
 async function get(path: string, token: string, headers: Record<string, string> = {}) {
   const response = await api(path, { token, headers });

@@ -6,7 +6,7 @@
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { taskEvents } from "../src/db/schema.ts";
-import { api, callWorker, json, runtimeOrigin, testEnv, withDb } from "./helpers.ts";
+import { api, callWorker, json, roundTripCounter, runtimeOrigin, withDb } from "./helpers.ts";
 import { makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
 
 interface TaskEvent {
@@ -22,18 +22,7 @@ interface HistoryPage {
   results: TaskEvent[];
 }
 
-const application = `history-${crypto.randomUUID()}`;
-const counted = (() => {
-  const url = new URL(testEnv.DATABASE_URL);
-  url.searchParams.set("application_name", application);
-  return { ...testEnv, DATABASE_URL: url.toString() };
-})();
-
-async function databaseRequests(): Promise<number> {
-  const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/sql-over-http/stats`);
-  const stats = (await response.json()) as { byApplication: Record<string, number> };
-  return stats.byApplication[application] ?? 0;
-}
+const { env: counted, requestsSoFar: databaseRequests } = roundTripCounter("history");
 
 async function history(taskId: number, token: string, query = ""): Promise<HistoryPage> {
   const response = await api(`/tasks/${taskId}/history/${query}`, { token });
