@@ -32,6 +32,11 @@ export default defineConfig({
                 TEST_RELAY_STATS_URL: inject("relayStatsUrl"),
                 TEST_CLOSED_PORT: String(inject("closedPort")),
                 TEST_SUPPORT_URL: inject("supportUrl"),
+                // The mutant a Stryker feature run (scripts/mutation.ts) activates: nodejs_compat puts
+                // string bindings into process.env, where the instrumented code looks for it.
+                ...(process.env.__STRYKER_ACTIVE_MUTANT__ === undefined
+                  ? {}
+                  : { __STRYKER_ACTIVE_MUTANT__: process.env.__STRYKER_ACTIVE_MUTANT__ }),
               },
             },
           })),

@@ -10,6 +10,9 @@
  * requests per 60 s; a faster run would measure 429s instead of the read path.
  */
 import { createRequire } from "node:module";
+import { Command, InvalidArgumentError } from "commander";
+import { type ApiClient, login, ok, scriptClient } from "./lib/api.ts";
+import { percentile } from "./lib/bench-stats.ts";
 
 /** The slice of autocannon's API used here (the package ships no types, and @types is not installed). */
 interface AutocannonInstance extends PromiseLike<unknown> {
@@ -34,58 +37,46 @@ interface Options {
   rate: number;
 }
 
-function parseArgs(argv: string[]): Options {
-  const options: Options = { api: "http://localhost:8787", tasks: 200, duration: 10, rate: 8 };
-  for (let i = 0; i < argv.length; i += 2) {
-    const name = argv[i]?.replace(/^--/, "");
-    const value = argv[i + 1];
-    if (!name || value === undefined) throw new Error(`missing value for ${argv[i]}`);
-    if (name === "api") options.api = value.replace(/\/$/, "");
-    else if (name === "tasks" || name === "duration" || name === "rate") options[name] = Number(value);
-    else throw new Error(`unknown option --${name}`);
-  }
-  return options;
-}
+const whole = (value: string): number => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a whole number ≥ 1");
+  return n;
+};
 
-async function call(api: string, path: string, init: { method?: string; token?: string; json?: unknown } = {}) {
-  const headers: Record<string, string> = {};
-  if (init.token) headers.Authorization = `Bearer ${init.token}`;
-  if (init.json !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(`${api}/api/v1${path}`, {
-    method: init.method ?? (init.json === undefined ? "GET" : "POST"),
-    headers,
-    body: init.json === undefined ? undefined : JSON.stringify(init.json),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${init.method ?? "POST"} ${path}: ${response.status} ${text}`);
-  return { response, body: text ? (JSON.parse(text) as Record<string, unknown>) : {} };
-}
+const program = new Command()
+  .name("npm run bench:api --")
+  .description("Latency of the task list, served from the KV cache and from Postgres, against a running API.")
+  .option("--api <url>", "the API origin", "http://localhost:8787")
+  .option("--tasks <n>", "tasks created before measuring", whole, 200)
+  .option("--duration <s>", "seconds each measurement runs", whole, 10)
+  .option("--rate <n>", "requests per second (the per-user limit is 600 per 60 s)", whole, 8)
+  .showHelpAfterError();
 
-async function setup(options: Options): Promise<string> {
+async function setup(options: Options): Promise<{ client: ApiClient; token: string }> {
   const email = `bench-${Date.now().toString(36)}@example.com`;
   const password = `Qz7-${crypto.randomUUID()}`;
-  await call(options.api, "/auth/user/register/", { json: { email, password, full_name: "Bench" } });
-  const { body } = await call(options.api, "/auth/user/login/", { json: { email, password } });
-  const token = String(body.access_token);
-  const priorities = ["low", "medium", "high", "critical"];
+  const log = { onRateLimited: (s: number) => console.log(`  rate limited, waiting ${s} s`) };
+  await ok(
+    scriptClient(options.api, undefined, log).POST("/api/v1/auth/user/register/", {
+      body: { email, password, full_name: "Bench" },
+    }),
+  );
+  const { token } = await login(options.api, email, password, log);
+  const client = scriptClient(options.api, token, log);
+  const priorities = ["low", "medium", "high", "critical"] as const;
   let next = 0;
   const worker = async () => {
     while (next < options.tasks) {
       const i = next++;
-      await call(options.api, "/tasks/", {
-        token,
-        json: { title: `Bench task ${i}`, description: "load test", priority: priorities[i % 4] },
-      });
+      await ok(
+        client.POST("/api/v1/tasks/", {
+          body: { title: `Bench task ${i}`, description: "load test", priority: priorities[i % 4] },
+        }),
+      );
     }
   };
   await Promise.all(Array.from({ length: 8 }, worker));
-  return token;
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index] ?? Number.NaN;
+  return { client, token };
 }
 
 /** autocannon reports p97.5 but not p95, so every response time is kept and ranked here. */
@@ -112,17 +103,18 @@ async function measure(options: Options, token: string, title: string, path: str
 }
 
 async function main(): Promise<void> {
-  const options = parseArgs(process.argv.slice(2));
+  const parsed = program.parse().opts<Options>();
+  const options = { ...parsed, api: parsed.api.replace(/\/+$/, "") };
   console.log(`API ${options.api}: creating ${options.tasks} tasks...`);
   const started = Date.now();
-  const token = await setup(options);
+  const { client, token } = await setup(options);
   console.log(`created in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 
-  const warm = await call(options.api, "/tasks/", { token });
-  await call(options.api, "/tasks/", { token });
-  console.log(
-    `list count ${String(warm.body.count)}; second read X-Cache: ${(await call(options.api, "/tasks/", { token })).response.headers.get("X-Cache")}`,
-  );
+  const list = () => client.GET("/api/v1/tasks/");
+  const warm = await ok(list());
+  await ok(list());
+  const third = await list();
+  console.log(`list count ${warm.count}; second read X-Cache: ${third.response.headers.get("X-Cache")}`);
 
   await measure(options, token, "cached list (X-Cache HIT)", "/tasks/");
   await measure(options, token, "uncached list (nocache=1)", "/tasks/?nocache=1");

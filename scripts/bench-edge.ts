@@ -33,16 +33,19 @@
 import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError } from "commander";
 import pg from "pg";
+import { type ApiClient, createApiClient } from "../client/index.ts";
 import { partitionName } from "../src/ingest/partition-name.ts";
-import { BENCH_DIR } from "./bench-ingest.ts";
+import { ok } from "./lib/api.ts";
 import { integer, seconds, table } from "./lib/bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
 import { type DelayProxy, startDelayProxy } from "./lib/delay-proxy.ts";
 import { type DevStack, startDevStack } from "./lib/dev-stack.ts";
-import { clientIp, Pacer, parseJson, type Reply, type SendOptions, send } from "./lib/load-http.ts";
-import { isTerminal, type UploadDetails } from "./lib/upload-client.ts";
+import { clientIp, Pacer } from "./lib/load-http.ts";
+import { BENCH_DIR } from "./lib/paths.ts";
+import { isTerminal } from "./lib/upload-client.ts";
 
 interface Options {
   port: number;
@@ -73,7 +76,6 @@ const program = new Command()
   .showHelpAfterError();
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** 600 requests per 60 s per user (wrangler.toml), minus headroom; waits are never timed. */
 const pacer = new Pacer(580, 60_000);
@@ -100,19 +102,36 @@ function median(samples: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
 }
 
-function describe(reply: Reply, method: string, route: string): string {
-  const id = reply.headers.get("X-Request-Id");
-  const status = reply.status === 0 ? "no answer" : `${reply.status}`;
-  return `${method} ${route} answered ${status}${id ? ` [X-Request-Id ${id}]` : ""}: ${reply.text.slice(0, 300).replace(/\s+/g, " ")}`;
+/** Any answer a request kind gets: the typed client's, whatever the route. */
+interface Answer {
+  error?: unknown;
+  response: Response;
+}
+
+function describe(answer: Answer, label: string): string {
+  const { response, error } = answer;
+  const id = response.headers.get("X-Request-Id");
+  const body = typeof error === "string" ? error : JSON.stringify(error ?? null);
+  return `${label} answered ${response.status}${id ? ` [X-Request-Id ${id}]` : ""}: ${body.slice(0, 300).replace(/\s+/g, " ")}`;
+}
+
+/** A 2xx, or the end of the run: any other answer means the figures would not measure the route. */
+function must<T extends Answer>(answer: T, label: string): T {
+  if (!answer.response.ok) throw new Error(describe(answer, label));
+  return answer;
 }
 
 // ---- the API session ------------------------------------------------------------------------------
 
+/**
+ * The benchmark's user. Its client waits out no 429: the pacer keeps under the limit, and a
+ * request retried after a wait would not measure the route.
+ */
 class Api {
   readonly origin: string;
   readonly email: string;
   private readonly password: string;
-  token = "";
+  client: ApiClient;
   userId = 0;
   private loggedInAt = 0;
 
@@ -120,37 +139,32 @@ class Api {
     this.origin = origin;
     this.email = `edge-${Date.now().toString(36)}-${Math.floor(Math.random() * 1e6)}@example.com`;
     this.password = `Edge-${crypto.randomUUID()}`;
-  }
-
-  /** A request that must answer 2xx (anything else ends the run). Pacing is not timed. */
-  async must(route: string, options: SendOptions = {}): Promise<Reply> {
-    await pacer.take();
-    const reply = await send(this.origin, route, { ...options, token: options.token ?? this.token });
-    if (reply.status < 200 || reply.status > 299) {
-      throw new Error(describe(reply, options.method ?? (options.json || options.form ? "POST" : "GET"), route));
-    }
-    return reply;
+    this.client = createApiClient(origin);
   }
 
   /** Registers the user (a plain employee: enough for every request measured here) and logs in. */
   async register(): Promise<void> {
-    const ip = { "CF-Connecting-IP": clientIp() };
-    const reply = await this.must("/auth/user/register/", {
-      json: { email: this.email, password: this.password, full_name: "Edge Bench" },
-      headers: ip,
-    });
-    this.userId = parseJson<{ id: number }>(reply).id;
+    await pacer.take();
+    const user = await ok(
+      createApiClient(this.origin).POST("/api/v1/auth/user/register/", {
+        body: { email: this.email, password: this.password, full_name: "Edge Bench" },
+        headers: { "CF-Connecting-IP": clientIp() },
+      }),
+    );
+    this.userId = user.id;
     await this.login();
   }
 
   /** Each login from its own client IP: the auth limit (30 per minute) keys on CF-Connecting-IP. */
   async login(): Promise<void> {
-    const reply = await this.must("/auth/user/login/", {
-      json: { email: this.email, password: this.password },
-      headers: { "CF-Connecting-IP": clientIp() },
-      token: "",
-    });
-    this.token = parseJson<{ access_token: string }>(reply).access_token;
+    await pacer.take();
+    const tokens = await ok(
+      createApiClient(this.origin).POST("/api/v1/auth/user/login/", {
+        body: { email: this.email, password: this.password },
+        headers: { "CF-Connecting-IP": clientIp() },
+      }),
+    );
+    this.client = createApiClient(this.origin, tokens.access_token);
     this.loggedInAt = Date.now();
   }
 
@@ -165,10 +179,13 @@ const PRIORITIES = ["low", "medium", "high", "critical"] as const;
 
 async function createTask(api: Api, label: string, i: number): Promise<number> {
   const due = new Date(Date.now() + ((i % 7) - 2) * 86_400_000).toISOString();
-  const reply = await api.must("/tasks/", {
-    json: { title: `${label} ${i}`, description: "bench:edge", priority: PRIORITIES[i % 4], due_date: due },
-  });
-  return parseJson<{ id: number }>(reply).id;
+  await pacer.take();
+  const task = await ok(
+    api.client.POST("/api/v1/tasks/", {
+      body: { title: `${label} ${i}`, description: "bench:edge", priority: PRIORITIES[i % 4], due_date: due },
+    }),
+  );
+  return task.id;
 }
 
 async function createTasks(api: Api, label: string, count: number): Promise<number[]> {
@@ -189,10 +206,16 @@ async function createUpload(api: Api, stack: DevStack, rows: number): Promise<st
   const generated = await ensureCsv(path.join(BENCH_DIR, `bench-${rows}.csv`), { ...DEFAULT_GENERATOR, rows });
   const form = new FormData();
   form.set("file", new Blob([await readFile(generated.path)], { type: "text/csv" }), `edge-${rows}.csv`);
-  const created = parseJson<{ id: string }>(await api.must("/csv-data/uploads/", { form }));
+  await pacer.take();
+  const created = await ok(
+    api.client.POST("/api/v1/csv-data/uploads/", { body: { file: `edge-${rows}.csv` }, bodySerializer: () => form }),
+  );
   const deadline = Date.now() + 300_000;
   for (;;) {
-    const details = parseJson<UploadDetails>(await api.must(`/csv-data/uploads/${created.id}/`));
+    await pacer.take();
+    const details = await ok(
+      api.client.GET("/api/v1/csv-data/uploads/{id}/", { params: { path: { id: created.id } } }),
+    );
     if (isTerminal(details.status)) {
       if (details.status !== "completed" || details.total_rows !== rows) {
         throw new Error(
@@ -238,17 +261,12 @@ interface Fixture {
   uploadId: string;
 }
 
-interface RequestSpec {
-  route: string;
-  options: SendOptions;
-}
-
 interface Kind {
   name: string;
   /** The X-Cache every timed answer should carry. */
   expectCache?: "HIT" | "BYPASS";
-  /** The n-th request of this kind (n counts across both delays, warm-ups included). */
-  request: (n: number) => RequestSpec;
+  /** Sends the n-th request of this kind (n counts across both delays, warm-ups included). */
+  send: (client: ApiClient, n: number) => Promise<Answer>;
 }
 
 function take(pool: number[], name: string): number {
@@ -261,73 +279,77 @@ function kinds(api: Api, fixture: Fixture, runId: string): Kind[] {
   const task = (n: number) => fixture.tasks[n % fixture.tasks.length] ?? 0;
   const detailId = fixture.tasks[0] ?? 0;
   const commented = fixture.tasks[1] ?? 0;
-  const rows = `/csv-data/uploads/${fixture.uploadId}/data/?page_size=50`;
+  const rows = (nocache: boolean) => ({
+    path: { id: fixture.uploadId },
+    query: { page_size: "50", ...(nocache ? { nocache: "1" } : {}) },
+  });
   return [
-    { name: "GET task list (cached)", expectCache: "HIT", request: () => ({ route: "/tasks/", options: {} }) },
+    { name: "GET task list (cached)", expectCache: "HIT", send: (c) => c.GET("/api/v1/tasks/") },
     {
       name: "GET task detail (cached)",
       expectCache: "HIT",
-      request: () => ({ route: `/tasks/${detailId}/`, options: {} }),
+      send: (c) => c.GET("/api/v1/tasks/{id}/", { params: { path: { id: detailId } } }),
     },
     {
       name: "GET status report CSV (cached)",
       expectCache: "HIT",
-      request: () => ({ route: "/reports/task-status/", options: { accept: "text/csv" } }),
+      send: (c) => c.GET("/api/v1/reports/task-status/", { headers: { Accept: "text/csv" }, parseAs: "text" }),
     },
     {
       name: "GET CSV row page (cached)",
       expectCache: "HIT",
-      request: () => ({ route: rows, options: {} }),
+      send: (c) => c.GET("/api/v1/csv-data/uploads/{id}/data/", { params: rows(false) }),
     },
     {
       name: "GET task list (nocache=1)",
       expectCache: "BYPASS",
-      request: () => ({ route: "/tasks/?nocache=1", options: {} }),
+      send: (c) => c.GET("/api/v1/tasks/", { params: { query: { nocache: "1" } } }),
     },
     {
       name: "GET CSV row page (nocache=1)",
       expectCache: "BYPASS",
-      request: () => ({ route: `${rows}&nocache=1`, options: {} }),
+      send: (c) => c.GET("/api/v1/csv-data/uploads/{id}/data/", { params: rows(true) }),
     },
-    { name: "GET auth/user/me", request: () => ({ route: "/auth/user/me/", options: {} }) },
+    { name: "GET auth/user/me", send: (c) => c.GET("/api/v1/auth/user/me/") },
     {
       name: "PATCH task (title)",
-      request: (n) => ({
-        route: `/tasks/${task(n)}/`,
-        options: { method: "PATCH", json: { title: `Edge ${runId} patched ${n}` } },
-      }),
+      send: (c, n) =>
+        c.PATCH("/api/v1/tasks/{id}/", {
+          params: { path: { id: task(n) } },
+          body: { title: `Edge ${runId} patched ${n}` },
+        }),
     },
     {
       name: "POST task",
-      request: (n) => ({
-        route: "/tasks/",
-        options: { json: { title: `Edge ${runId} new ${n}`, description: "bench:edge", priority: "medium" } },
-      }),
+      send: (c, n) =>
+        c.POST("/api/v1/tasks/", {
+          body: { title: `Edge ${runId} new ${n}`, description: "bench:edge", priority: "medium" },
+        }),
     },
     {
       name: "POST task complete",
-      request: () => ({
-        route: `/tasks/${take(fixture.toComplete, "complete")}/complete/`,
-        options: { method: "POST" },
-      }),
+      send: (c) =>
+        c.POST("/api/v1/tasks/{id}/complete/", { params: { path: { id: take(fixture.toComplete, "complete") } } }),
     },
     {
       name: "POST task assign",
-      request: () => ({
-        route: `/tasks/${take(fixture.toAssign, "assign")}/assign/`,
-        options: { json: { assignees: [api.userId] } },
-      }),
+      send: (c) =>
+        c.POST("/api/v1/tasks/{id}/assign/", {
+          params: { path: { id: take(fixture.toAssign, "assign") } },
+          body: { assignees: [api.userId] },
+        }),
     },
     {
       name: "POST comment",
-      request: (n) => ({
-        route: `/tasks/${commented}/comments/`,
-        options: { json: { content: `Edge ${runId} comment ${n}` } },
-      }),
+      send: (c, n) =>
+        c.POST("/api/v1/tasks/{id}/comments/", {
+          params: { path: { id: commented } },
+          body: { content: `Edge ${runId} comment ${n}` },
+        }),
     },
     {
       name: "DELETE task",
-      request: () => ({ route: `/tasks/${take(fixture.toDelete, "delete")}/`, options: { method: "DELETE" } }),
+      send: (c) => c.DELETE("/api/v1/tasks/{id}/", { params: { path: { id: take(fixture.toDelete, "delete") } } }),
     },
   ];
 }
@@ -359,10 +381,10 @@ class Bench {
     for (const endpoint of this.endpoints) endpoint.proxy.setDelay(ms);
   }
 
-  private next(kind: Kind): RequestSpec {
+  private next(kind: Kind): number {
     const n = this.counters.get(kind.name) ?? 0;
     this.counters.set(kind.name, n + 1);
-    return kind.request(n);
+    return n;
   }
 
   private connectionCounts(): Map<EndpointKind, number> {
@@ -373,17 +395,19 @@ class Bench {
     return counts;
   }
 
-  /** One request of `kind`, timed from the call to the last byte (the pacer's wait is not timed). */
+  /**
+   * One request of `kind`, timed from the call to the last byte: the client has read and parsed
+   * the body when it answers. The pacer's wait is not timed.
+   */
   private async once(kind: Kind): Promise<{ ms: number; cache: string }> {
-    const spec = this.next(kind);
+    const n = this.next(kind);
     await this.api.freshToken();
     await pacer.take();
-    const reply = await send(this.api.origin, spec.route, { ...spec.options, token: this.api.token });
-    if (reply.status < 200 || reply.status > 299) {
-      const method = spec.options.method ?? (spec.options.json ? "POST" : "GET");
-      throw new Error(`${kind.name}: ${describe(reply, method, spec.route)}`);
-    }
-    return { ms: reply.ms, cache: reply.headers.get("X-Cache") ?? "-" };
+    const started = performance.now();
+    const answer = await kind.send(this.api.client, n);
+    const ms = performance.now() - started;
+    must(answer, kind.name);
+    return { ms, cache: answer.response.headers.get("X-Cache") ?? "-" };
   }
 
   /** Untimed: one warm-up request, and for cached kinds more until the cache answers HIT. */

@@ -20,11 +20,13 @@ import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { partitionName } from "../src/ingest/partition-name.ts";
 import { integer, megabytes, parseFlags, perSecond, seconds } from "./lib/bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
+import { BENCH_DIR, LAST_UPLOAD_FILE, ROOT as root } from "./lib/paths.ts";
 import {
   ApiError,
   completeUpload,
@@ -37,10 +39,6 @@ import {
   type UploadDetails,
   uploadParts,
 } from "./lib/upload-client.ts";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const BENCH_DIR = path.join(root, "bench-data");
-export const LAST_UPLOAD_FILE = path.join(BENCH_DIR, "last-upload.json");
 
 /** What bench:query needs to reuse an ingested upload. */
 export interface LastUpload {
@@ -62,7 +60,6 @@ export interface LastUpload {
 }
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 

@@ -28,12 +28,13 @@
 import { writeFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError } from "commander";
 import pg from "pg";
-import { BENCH_DIR } from "./bench-ingest.ts";
+import { createApiClient } from "../client/index.ts";
 import { integer, ms, percentile, perSecond, seconds, table } from "./lib/bench-stats.ts";
 import { devDatabaseUrl } from "./lib/dev-state.ts";
-import { parseJson, Recorder, send } from "./lib/load-http.ts";
+import { Recorder, send } from "./lib/load-http.ts";
 import { type ClientState, clientStates, type LoadContext, OPS, runClient } from "./lib/load-mix.ts";
 import { type Fixture, setup } from "./lib/load-setup.ts";
 import {
@@ -44,6 +45,7 @@ import {
   checkTaskCounts,
   readPairs,
 } from "./lib/load-verify.ts";
+import { BENCH_DIR } from "./lib/paths.ts";
 import { isTerminal, type UploadDetails } from "./lib/upload-client.ts";
 
 interface Options {
@@ -82,7 +84,6 @@ const program = new Command()
   .showHelpAfterError();
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 interface IngestRun {
   completeStatus: number;
@@ -101,14 +102,14 @@ async function runIngestion(ctx: LoadContext, t0: number, timeoutMs: number): Pr
   ctx.recorder.record("ingest.complete", route, reply, [202]);
   const run: IngestRun = { completeStatus: reply.status, completeMs: reply.ms, endedAfterMs: null, details: null };
   if (reply.status !== 202) return run;
-  const detailsRoute = `/csv-data/uploads/${ingest.uploadId}/`;
+  const owner = createApiClient(ctx.origin, ingest.owner.token);
   while (performance.now() - t0 < timeoutMs) {
     await sleep(1000);
     // Not part of the mix: the harness's own watch, paced inside the owner's budget.
     await ingest.owner.pacer.take();
-    const polled = await send(ctx.origin, detailsRoute, { token: ingest.owner.token });
-    if (polled.status !== 200) continue;
-    run.details = parseJson<UploadDetails>(polled);
+    const polled = await owner.GET("/api/v1/csv-data/uploads/{id}/", { params: { path: { id: ingest.uploadId } } });
+    if (!polled.data) continue;
+    run.details = polled.data;
     if (isTerminal(run.details.status)) {
       run.endedAfterMs = performance.now() - t0;
       break;
@@ -204,9 +205,11 @@ function printCheck(check: Check): void {
 async function main(): Promise<number> {
   const options = program.parse().opts<Options>();
   const origin = options.url.replace(/\/$/, "");
-  const health = await send(origin, "/health-check/");
-  if (health.status !== 200)
-    throw new Error(`${origin} health check answered ${health.status || health.text}: start \`npm run dev\` first`);
+  const health = await createApiClient(origin)
+    .GET("/api/v1/health-check/")
+    .catch((error: unknown) => (error instanceof Error ? error.message : String(error)));
+  const status = typeof health === "string" ? health : health.response.status;
+  if (status !== 200) throw new Error(`${origin} health check answered ${status}: start \`npm run dev\` first`);
 
   const db = new pg.Client({ connectionString: devDatabaseUrl() });
   await db.connect();

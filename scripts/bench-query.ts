@@ -15,7 +15,7 @@
 import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
@@ -23,20 +23,12 @@ import { parseRowQuery, type RowQuery } from "../src/csv-data/csv-data.query.ts"
 import { afterPosition, columnValue, orderClause, whereClause } from "../src/csv-data/csv-data.sql.ts";
 import type { UploadColumn } from "../src/db/schema.ts";
 import { partitionName } from "../src/ingest/partition-name.ts";
-import {
-  devDatabaseUrl,
-  LAST_UPLOAD_FILE,
-  type LastUpload,
-  loginWithRetry,
-  partitionIndexes,
-  waitForIndexes,
-} from "./bench-ingest.ts";
+import { devDatabaseUrl, type LastUpload, loginWithRetry, partitionIndexes, waitForIndexes } from "./bench-ingest.ts";
 import { integer, ms, parseFlags, seconds, summarise, table } from "./lib/bench-stats.ts";
+import { LAST_UPLOAD_FILE, ROOT as root } from "./lib/paths.ts";
 import { getUpload, type Session, type UploadDetails } from "./lib/upload-client.ts";
 
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const out = (line = "") => process.stdout.write(`${line}\n`);
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const TARGET_MS = 50;
 /** csv-data.service.ts's EXACT_COUNT_LIMIT (that module needs Worker types, so it is not imported). */
 const EXACT_COUNT_LIMIT = 10_000;

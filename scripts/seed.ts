@@ -11,9 +11,9 @@ import pg from "pg";
 import { hashPassword } from "../src/auth/password.ts";
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 
-export const SEED_PASSWORD = "Passw0rd!Seed";
-export const SEED_DEPARTMENT = "Engineering";
-export const SEED_USERS = [
+const SEED_PASSWORD = "Passw0rd!Seed";
+const SEED_DEPARTMENT = "Engineering";
+const SEED_USERS = [
   { email: "ceo@example.com", fullName: "Casey CEO", role: "ceo" },
   { email: "hr@example.com", fullName: "Harper HR", role: "hr" },
   { email: "manager@example.com", fullName: "Morgan Manager", role: "manager" },

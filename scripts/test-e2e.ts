@@ -3,9 +3,13 @@
  * Starts its own stack (an embedded Postgres in a temporary directory, so it never fights a running
  * `npm run dev` over .data/postgres, then lib/dev-stack.ts on PORT 8812 with 64 KiB ingestion
  * chunks), registers a user through the API, and in headless Chromium logs in, uploads a generated
- * CSV, watches ingestion, browses, sorts and filters the rows and downloads the task report.
- * Screenshots go to test-results/. Set E2E_BASE_URL to run against a stack that is already up.
+ * CSV, watches ingestion, browses, sorts and filters the rows and downloads the task report. Then,
+ * with the accounts `npm run seed` makes (seeded here), a manager and an employee work on a task in
+ * the Tasks views: list and filters, create, edit, assign, comment, attach, complete, and the
+ * assignee's read-only fields. Screenshots go to test-results/. Set E2E_BASE_URL to run against a
+ * stack that is already up (and seeded).
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -66,7 +70,13 @@ async function startStack(): Promise<string> {
     readyTimeoutMs: 120_000,
     signal: starting.signal,
   });
-  return (await startup).url;
+  const stack = await startup;
+  // The seeded accounts (a manager and employees of one department) drive the Tasks views.
+  execFileSync(process.execPath, [path.join(root, "scripts", "seed.ts")], {
+    env: { ...process.env, DATABASE_URL: postgres.url("tasks") },
+    stdio: "ignore",
+  });
+  return stack.url;
 }
 
 async function stopStack(): Promise<void> {
@@ -166,8 +176,14 @@ async function run(base: string, browser: Browser): Promise<void> {
     await page.getByLabel("Email", { exact: true }).fill(email);
     await page.getByLabel("Password", { exact: true }).fill(PASSWORD);
     await page.getByRole("button", { name: "Log in" }).click();
-    await page.waitForSelector("#workspace", { state: "visible", timeout: 10_000 });
+    // Tasks is the first view; a new account sees none, and an empty report.
+    await page.waitForSelector("#tasks-view", { state: "visible", timeout: 10_000 });
     assert((await text(page, "#who")) === email, `the header shows ${await text(page, "#who")}`);
+    await waitForText(page, "#tasks-summary", (t) => t === "No tasks yet: create one with New task.");
+    await waitForText(page, "#report-total", (t) => t === "0");
+    await page.getByRole("link", { name: "CSV uploads" }).click();
+    await page.waitForSelector("#workspace", { state: "visible", timeout: 10_000 });
+    assert(/#\/uploads$/.test(page.url()), `the address is ${page.url()}`);
   });
 
   await check("uploads the CSV straight to R2 and shows ingestion live", async () => {
@@ -287,8 +303,8 @@ async function run(base: string, browser: Browser): Promise<void> {
       `({
         page: document.scrollingElement.scrollWidth,
         window: window.innerWidth,
-        table: document.querySelector(".table-wrap").scrollWidth,
-        box: document.querySelector(".table-wrap").clientWidth,
+        table: document.querySelector("#workspace .table-wrap").scrollWidth,
+        box: document.querySelector("#workspace .table-wrap").clientWidth,
       })`,
     );
     assert(widths.window === 1280, `the window is ${widths.window} px wide`);
@@ -298,6 +314,7 @@ async function run(base: string, browser: Browser): Promise<void> {
   });
 
   await check("downloads the task status report", async () => {
+    await page.getByRole("link", { name: "Tasks", exact: true }).click();
     const [download] = await Promise.all([
       page.waitForEvent("download"),
       page.getByRole("button", { name: "Download task status report" }).click(),
@@ -314,6 +331,324 @@ async function run(base: string, browser: Browser): Promise<void> {
   });
 
   await context.close();
+}
+
+// ---- the Tasks views, as a manager and as an employee ----------------------------------------------
+
+/** The accounts `npm run seed` creates: a manager of "Engineering" and two employees in it. */
+const SEEDED = {
+  password: "Passw0rd!Seed",
+  manager: { email: "manager@example.com", name: "Morgan Manager" },
+  employee: { email: "employee@example.com", name: "Emery Employee" },
+  employee2: { email: "employee2@example.com", name: "Ellis Employee" },
+};
+
+/**
+ * Everything a page reports as going wrong: console errors, uncaught exceptions, HTTP errors.
+ * A refusal the test provokes on purpose is declared with `allow` and then not counted (nor the
+ * browser's own console line about that response).
+ */
+function watchErrors(page: Page): { allow: (status: number, path: string) => void; unexpected: () => string[] } {
+  const responses: string[] = [];
+  const messages: string[] = [];
+  const allowed: { status: number; path: string }[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") messages.push(message.text());
+  });
+  page.on("pageerror", (error) => messages.push(error.message));
+  page.on("response", (response) => {
+    if (response.status() >= 400) responses.push(`${response.status()} ${response.url()}`);
+  });
+  return {
+    allow: (status, path) => allowed.push({ status, path }),
+    unexpected: () => {
+      const left = [...responses];
+      const console = [...messages];
+      for (const { status, path } of allowed) {
+        const at = left.findIndex(
+          (entry) => entry.startsWith(`${status} `) && new URL(entry.slice(4)).pathname === path,
+        );
+        if (at >= 0) left.splice(at, 1);
+        const line = console.findIndex((entry) => entry.includes(`status of ${status}`));
+        if (line >= 0) console.splice(line, 1);
+      }
+      return [...left, ...console];
+    },
+  };
+}
+
+async function logIn(page: Page, base: string, email: string, password: string): Promise<void> {
+  await page.goto(`${base}/console/`);
+  await page.getByLabel("Email", { exact: true }).fill(email);
+  await page.getByLabel("Password", { exact: true }).fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForSelector("#tasks-view", { state: "visible", timeout: 10_000 });
+  await waitForText(page, "#who", (t) => t === email);
+}
+
+const reportNumber = async (page: Page, which: "total" | "completed" | "incomplete") =>
+  Number((await text(page, `#report-${which}`)).replace(/,/g, ""));
+
+/** Both sizes the console is made for: a laptop and a phone. */
+async function screenshots(page: Page, name: string): Promise<void> {
+  for (const width of [1280, 390]) {
+    await page.setViewportSize({ width, height: width === 1280 ? 900 : 844 });
+    const widths = await page.evaluate<{ page: number; window: number }>(
+      "({ page: document.scrollingElement.scrollWidth, window: window.innerWidth })",
+    );
+    assert(widths.page <= widths.window, `${name}: the page is ${widths.page} px wide in a ${widths.window} px window`);
+    await page.screenshot({ path: path.join(results, `${name}-${width}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+async function tasksAsManagerAndEmployee(base: string, browser: Browser): Promise<void> {
+  const stamp = Date.now().toString(36);
+  const title = `Quarterly report ${stamp}`;
+  const attachment = { name: `brief-${stamp}.txt`, mimeType: "text/plain", buffer: Buffer.from(`Brief ${stamp}\n`) };
+  let taskPath = "";
+
+  const managerContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const manager = await managerContext.newPage();
+  manager.on("dialog", (dialog) => void dialog.accept());
+  manager.setDefaultTimeout(10_000);
+  const managerErrors = watchErrors(manager);
+  const managerList = manager.locator("#task-filters");
+  const managerTask = manager.locator("#task-view");
+
+  const loggedIn = await check("a manager logs in and sees the Tasks view and the report's numbers", async () => {
+    await logIn(manager, base, SEEDED.manager.email, SEEDED.password);
+    await waitForText(manager, "#tasks-summary", (t) => /^Tasks \d|^No tasks/.test(t));
+    await waitForText(manager, "#report-total", (t) => /^\d[\d,]*$/.test(t));
+  });
+  if (!loggedIn) return;
+  await check("the list pages by 20, and the page is in the address", async () => {
+    const login = await fetch(`${base}/api/v1/auth/user/login/`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ email: SEEDED.manager.email, password: SEEDED.password }),
+    });
+    const { access_token: token } = (await login.json()) as { access_token: string };
+    // Not containing `stamp`: the search for the task below must not find these.
+    const batch = `batch-${[...stamp].reverse().join("")}`;
+    for (let i = 1; i <= 21; i++) {
+      const created = await fetch(`${base}/api/v1/tasks/`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Authorization: `Bearer ${token}` },
+        body: JSON.stringify({ title: `${batch} ${i}` }),
+      });
+      assert(created.status === 201, `creating task ${i} answered ${created.status}`);
+    }
+    await manager.goto(`${base}/console/#/tasks?search=${batch}&ordering=created_at`);
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 1–20 of 21");
+    assert((await manager.locator("#tasks-table tbody tr").count()) === 20, "not 20 tasks on the first page");
+    assert(await manager.getByRole("button", { name: "← Previous" }).isDisabled(), "Previous on the first page");
+    await manager.getByRole("button", { name: "Next →" }).click();
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 21–21 of 21");
+    assert((await text(manager, "#tasks-table tbody")).includes(`${batch} 21`), "the oldest-first order's last task");
+    assert(new URL(manager.url()).hash.includes("page=2"), `the address is ${manager.url()}`);
+    assert(await manager.getByRole("button", { name: "Next →" }).isDisabled(), "Next on the last page");
+    await manager.goBack();
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 1–20 of 21");
+    await manager.getByRole("button", { name: "Clear filters" }).click();
+    // Tasks made outside the console count once the page asks again: a reload starts from "–".
+    await manager.reload();
+    await waitForText(manager, "#report-total", (t) => /^\d[\d,]*$/.test(t));
+  });
+
+  const before = { total: await reportNumber(manager, "total"), completed: await reportNumber(manager, "completed") };
+
+  await check("create: the API's refusal shows next to the field it names", async () => {
+    await manager.getByRole("button", { name: "New task" }).click();
+    const form = manager.locator("#create-form");
+    await form.getByLabel("Title", { exact: true }).fill(title);
+    await form.getByLabel("Description", { exact: true }).fill("Compile the quarter's numbers.");
+    await form.getByLabel("Priority", { exact: true }).selectOption("high");
+    await form.getByLabel("Due date", { exact: true }).fill("2030-09-30");
+    await form.getByLabel("Estimate (hours)", { exact: true }).fill("20000");
+    managerErrors.allow(400, "/api/v1/tasks/");
+    await form.getByRole("button", { name: "Create task" }).click();
+    const message = await waitForText(manager, "#new-estimate-hours-error", (t) => t !== "");
+    assert(message === "Invalid input in estimate_hours: must be at most 10000.", `the error says "${message}"`);
+    assert((await form.getByLabel("Estimate (hours)").getAttribute("aria-invalid")) === "true", "not marked invalid");
+    assert(await manager.locator("#new-title-error").isHidden(), "an error shows by a field the API did not name");
+  });
+
+  await check("create: a task with an assignee opens its page and the report counts it", async () => {
+    const form = manager.locator("#create-form");
+    await form.getByLabel("Estimate (hours)", { exact: true }).fill("6");
+    await form.getByLabel(SEEDED.employee.name).check();
+    await form.getByRole("button", { name: "Create task" }).click();
+    await waitForText(manager, "#task-title", (t) => t === title);
+    taskPath = new URL(manager.url()).hash;
+    assert(/^#\/tasks\/\d+$/.test(taskPath), `the address is ${manager.url()}`);
+    await waitForText(manager, "#assignee-list", (t) => t.includes(SEEDED.employee.name));
+    assert((await managerTask.getByLabel("Due date", { exact: true }).inputValue()) === "2030-09-30", "due date");
+    await waitForText(manager, "#report-total", (t) => Number(t.replace(/,/g, "")) === before.total + 1);
+  });
+
+  await check("edit: the changed fields are saved and shown", async () => {
+    await managerTask.getByLabel("Title", { exact: true }).fill(`${title} (edited)`);
+    await managerTask.getByLabel("Priority", { exact: true }).selectOption("critical");
+    await manager.getByRole("button", { name: "Save changes" }).click();
+    await waitForText(manager, "#save-status", (t) => t === "Saved.");
+    await waitForText(manager, "#task-title", (t) => t === `${title} (edited)`);
+    assert(
+      (await text(manager, "#task-badges")).includes("Critical"),
+      `badges: ${await text(manager, "#task-badges")}`,
+    );
+    const priority = await managerTask.getByLabel("Priority", { exact: true }).inputValue();
+    assert(priority === "critical", `the priority control shows "${priority}" after saving`);
+  });
+
+  await check("assign and unassign another person", async () => {
+    await managerTask.getByLabel("Assign", { exact: true }).selectOption({ label: SEEDED.employee2.name });
+    await manager.getByRole("button", { name: "Assign", exact: true }).click();
+    await waitForText(manager, "#assignee-list", (t) => t.includes(SEEDED.employee2.name));
+    await manager.getByRole("button", { name: `Unassign ${SEEDED.employee2.name}` }).click();
+    await waitForText(manager, "#assignee-list", (t) => !t.includes(SEEDED.employee2.name));
+    assert((await text(manager, "#assignee-list")).includes(SEEDED.employee.name), "the first assignee went too");
+  });
+
+  await check("comment on the task", async () => {
+    await managerTask.getByLabel("Add a comment", { exact: true }).fill(`Numbers due Friday ${stamp}`);
+    await manager.getByRole("button", { name: "Add comment" }).click();
+    await waitForText(manager, "#comment-list", (t) => t.includes(`Numbers due Friday ${stamp}`));
+    assert((await text(manager, "#comment-list")).includes(SEEDED.manager.name), "the author's name");
+  });
+
+  await check("upload an attachment with progress, then download it", async () => {
+    await managerTask.getByLabel("Attach a file", { exact: true }).setInputFiles(attachment);
+    await manager.locator("#attachment-form").getByRole("button", { name: "Upload" }).click();
+    await waitForText(manager, "#attachment-text", (t) => t.startsWith(`Uploaded ${attachment.name}`));
+    const bar = await manager.evaluate<number>('document.getElementById("attachment-bar").value');
+    assert(bar === 100, `the progress bar is at ${bar}`);
+    const [download] = await Promise.all([
+      manager.waitForEvent("download"),
+      manager.getByRole("button", { name: `Download ${attachment.name}` }).click(),
+    ]);
+    assert(download.suggestedFilename() === attachment.name, `file name ${download.suggestedFilename()}`);
+    const saved = path.join(results, attachment.name);
+    await download.saveAs(saved);
+    assert(readFileSync(saved, "utf8") === attachment.buffer.toString("utf8"), "the downloaded bytes differ");
+  });
+
+  await check("the list filters by search and priority, one request per search, kept in the address", async () => {
+    await manager.getByRole("link", { name: "← All tasks" }).click();
+    await manager.waitForSelector("#tasks-view", { state: "visible" });
+    let listRequests = 0;
+    manager.on("request", (request) => {
+      if (new URL(request.url()).pathname === "/api/v1/tasks/") listRequests++;
+    });
+    const searched = manager.waitForResponse((response) => {
+      const url = new URL(response.url());
+      return url.pathname === "/api/v1/tasks/" && url.searchParams.get("search") === stamp;
+    });
+    await managerList.getByLabel("Search title and description").pressSequentially(stamp, { delay: 40 });
+    await searched;
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 1–1 of 1");
+    assert(listRequests === 1, `typing "${stamp}" sent ${listRequests} list requests`);
+    await managerList.getByLabel("Priority", { exact: true }).selectOption("low");
+    await waitForText(manager, "#tasks-summary", (t) => t === "No tasks match these filters.");
+    await managerList.getByLabel("Priority", { exact: true }).selectOption("critical");
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 1–1 of 1");
+    const hash = new URL(manager.url()).hash;
+    assert(hash.includes("priority=critical") && hash.includes(`search=${stamp}`), `the address is ${hash}`);
+    // A shared address opens the same view: the filters come back from it.
+    await manager.reload();
+    await waitForText(manager, "#tasks-summary", (t) => t === "Tasks 1–1 of 1");
+    assert((await managerList.getByLabel("Priority", { exact: true }).inputValue()) === "critical", "priority filter");
+    assert((await managerList.getByLabel("Search title and description").inputValue()) === stamp, "search filter");
+    assert((await text(manager, "#tasks-table tbody")).includes(`${title} (edited)`), "the task is listed");
+    await screenshots(manager, "console-tasks");
+  });
+
+  await check("complete the task: its status and the report's numbers follow", async () => {
+    await manager.getByRole("link", { name: `${title} (edited)` }).click();
+    await waitForText(manager, "#task-title", (t) => t === `${title} (edited)`);
+    await manager.getByRole("button", { name: "Mark done" }).click();
+    await waitForText(manager, "#complete-task", (t) => t === "Completed");
+    assert((await text(manager, "#task-badges")).startsWith("Done"), `badges: ${await text(manager, "#task-badges")}`);
+    await waitForText(manager, "#report-completed", (t) => Number(t.replace(/,/g, "")) === before.completed + 1);
+    await screenshots(manager, "console-task");
+  });
+
+  const employeeContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const employee = await employeeContext.newPage();
+  employee.on("dialog", (dialog) => void dialog.accept());
+  employee.setDefaultTimeout(10_000);
+  const employeeErrors = watchErrors(employee);
+  const employeeList = employee.locator("#task-filters");
+  const employeeTask = employee.locator("#task-view");
+
+  await check("an employee finds the task under Assigned to me", async () => {
+    await logIn(employee, base, SEEDED.employee.email, SEEDED.password);
+    await employeeList.getByLabel("Assigned to me").check();
+    await employeeList.getByLabel("Search title and description").fill(stamp);
+    await employeeList.getByLabel("Search title and description").press("Enter");
+    await waitForText(employee, "#tasks-summary", (t) => t === "Tasks 1–1 of 1");
+    assert(new URL(employee.url()).hash.includes("assigned_to=me"), `the address is ${employee.url()}`);
+    await employee.getByRole("link", { name: `${title} (edited)` }).click();
+    await waitForText(employee, "#task-title", (t) => t === `${title} (edited)`);
+  });
+
+  await check("an assignee sees every field but the status read-only, and why", async () => {
+    for (const label of ["Title", "Description", "Priority", "Due date", "Estimate (hours)", "Department"]) {
+      assert(await employeeTask.getByLabel(label, { exact: true }).isDisabled(), `${label} is editable`);
+    }
+    assert(await employeeTask.getByLabel("Status", { exact: true }).isEnabled(), "the status is read-only");
+    assert(await employee.getByRole("button", { name: "Delete", exact: true }).isDisabled(), "Delete is offered");
+    assert(await employee.locator("#assign-form").isHidden(), "the assign form is offered");
+    assert(await employee.locator("#attachment-form").isHidden(), "the upload form is offered");
+    const note = await text(employee, "#edit-form .note");
+    assert(note.startsWith("You are assigned to this task: you may change its status"), `the note says "${note}"`);
+    await employeeTask.getByLabel("Status", { exact: true }).selectOption("in_progress");
+    await employee.getByRole("button", { name: "Save changes" }).click();
+    await waitForText(employee, "#save-status", (t) => t === "Saved.");
+    assert((await text(employee, "#task-badges")).startsWith("In progress"), "the status did not change");
+    const status = await employeeTask.getByLabel("Status", { exact: true }).inputValue();
+    assert(status === "in_progress", `the status control shows "${status}" after saving`);
+    await employee.screenshot({ path: path.join(results, "console-task-assignee-1280.png"), fullPage: true });
+  });
+
+  await check("an employee comments, may delete only their own comment, and downloads the file", async () => {
+    await employeeTask.getByLabel("Add a comment", { exact: true }).fill(`On it ${stamp}`);
+    await employee.getByRole("button", { name: "Add comment" }).click();
+    await waitForText(employee, "#comment-list", (t) => t.includes(`On it ${stamp}`));
+    const deletes = employee.getByRole("button", { name: "Delete this comment" });
+    assert((await deletes.count()) === 1, `${await deletes.count()} comments offer Delete`);
+    await deletes.click();
+    await waitForText(employee, "#comment-list", (t) => !t.includes(`On it ${stamp}`));
+    assert((await text(employee, "#comment-list")).includes(`Numbers due Friday ${stamp}`), "the manager's comment");
+    const [download] = await Promise.all([
+      employee.waitForEvent("download"),
+      employee.getByRole("button", { name: `Download ${attachment.name}` }).click(),
+    ]);
+    assert(download.suggestedFilename() === attachment.name, `file name ${download.suggestedFilename()}`);
+  });
+
+  await check("the history panel shows only when the API serves a task's history", async () => {
+    const openapi = (await (await fetch(`${base}/api/v1/openapi.json`)).json()) as { paths: Record<string, unknown> };
+    const served = Object.keys(openapi.paths).some((p) => /\/tasks\/\{[^}]+\}\/history\/?$/.test(p));
+    const section = managerTask.locator("#history-section");
+    if (served) await section.waitFor({ state: "visible" });
+    else assert(await section.isHidden(), "a history panel shows though the API has no history route");
+  });
+
+  await check("delete the task: back to the list, gone from it and from the report", async () => {
+    await manager.getByRole("button", { name: "Delete", exact: true }).click();
+    await manager.waitForSelector("#tasks-view", { state: "visible" });
+    await waitForText(manager, "#tasks-summary", (t) => t === "No tasks match these filters.");
+    await waitForText(manager, "#report-total", (t) => Number(t.replace(/,/g, "")) === before.total);
+  });
+
+  await check("the task pages logged no errors but the one provoked", async () => {
+    const unexpected = [...managerErrors.unexpected(), ...employeeErrors.unexpected()];
+    assert(unexpected.length === 0, unexpected.join("\n"));
+  });
+
+  await managerContext.close();
+  await employeeContext.close();
 }
 
 /**
@@ -361,6 +696,7 @@ async function main(): Promise<number> {
     });
     console.log("console e2e");
     await run(base, browser);
+    await tasksAsManagerAndEmployee(base, browser);
     await docsOffline(base, browser);
   } catch (error) {
     failed++;

@@ -218,7 +218,10 @@ async function authenticate(options: Options): Promise<Session> {
       "Give --email and --password (or $EDGE_TASKS_EMAIL/$EDGE_TASKS_PASSWORD), or a token in $EDGE_TASKS_TOKEN.",
     );
   }
-  return login(options.api, options.email, options.password);
+  // The auth limit counts per client address: a busy address waits rather than failing the upload.
+  return login(options.api, options.email, options.password, {
+    onRateLimited: (seconds) => process.stderr.write(`Logging in: rate limited, retrying in ${seconds} s\n`),
+  });
 }
 
 function ask(question: string): Promise<boolean> {

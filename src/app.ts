@@ -7,6 +7,7 @@ import { Scalar } from "@scalar/hono-api-reference";
 import { cors } from "hono/cors";
 import { attachmentsRoutes } from "./attachments/index.ts";
 import { authRoutes } from "./auth/auth.routes.ts";
+import { conditionalRequests } from "./cache/conditional.ts";
 import { commentsRoutes } from "./comments/index.ts";
 import { csvDataRoutes } from "./csv-data/index.ts";
 import { departmentsRoutes } from "./departments/index.ts";
@@ -18,11 +19,14 @@ import { notFound, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
 import { legacyReportRoutes, reportsRoutes } from "./reports/index.ts";
-import { tasksRoutes } from "./tasks/index.ts";
+import { historyRoutes, tasksRoutes } from "./tasks/index.ts";
 import { uploadsRoutes } from "./uploads/index.ts";
 import { usersRoutes } from "./users/index.ts";
 
 export const API_BASE = "/api/v1";
+/** The API paths whose GETs answer with an `ETag` and honour `If-None-Match`. */
+const CONDITIONAL_PATHS = ["/tasks", "/tasks/*", "/reports/*"];
+const LEGACY_REPORT_PATH = "/user/tasks/get_task_status_report";
 /** Where the static assets hold the API reference's browser bundle. */
 export const DOCS_SCRIPT_PATH = "/vendor/scalar/api-reference.js";
 
@@ -34,19 +38,31 @@ export function createApp() {
     const origins = c.get("config").CORS_ORIGINS;
     return cors({
       origin: origins.includes("*") ? "*" : origins,
-      allowHeaders: ["Authorization", "Content-Type", "X-Request-Id", "Cache-Control"],
-      exposeHeaders: ["X-Request-Id", "X-Cache", "Retry-After", "Content-Disposition", "ETag"],
+      allowHeaders: [
+        "Authorization",
+        "Content-Type",
+        "X-Request-Id",
+        "Cache-Control",
+        "If-Match",
+        "If-None-Match",
+        "Idempotency-Key",
+      ],
+      exposeHeaders: ["X-Request-Id", "X-Cache", "Retry-After", "Content-Disposition", "ETag", "Idempotent-Replayed"],
       maxAge: 600,
     })(c, next);
   });
 
   const api = createRouter();
+  // Entity tags and 304s on the cacheable GETs (and tags on task writes), before the routes so it
+  // sees their answers.
+  for (const path of CONDITIONAL_PATHS) api.use(path, conditionalRequests);
   for (const feature of [
     healthRoutes,
     authRoutes,
     usersRoutes,
     departmentsRoutes,
     tasksRoutes,
+    historyRoutes,
     commentsRoutes,
     attachmentsRoutes,
     reportsRoutes,
@@ -59,6 +75,7 @@ export function createApp() {
   }
 
   app.route(API_BASE, api);
+  app.use(LEGACY_REPORT_PATH, conditionalRequests);
   app.route("/", legacyReportRoutes);
 
   app.openAPIRegistry.registerComponent("securitySchemes", "bearerAuth", {
@@ -87,7 +104,7 @@ export function createApp() {
 
 /**
  * The OpenAPI 3.1 document, generated from the route definitions. Routes are registered without
- * a trailing slash (hono's non-strict mode answers both); the document shows API.md's spelling.
+ * a trailing slash (hono's non-strict mode answers both); the document shows each path with its trailing slash.
  */
 export function openApiDocument(app: ReturnType<typeof createRouter>, origin: string) {
   const document = app.getOpenAPI31Document({
@@ -104,13 +121,52 @@ export function openApiDocument(app: ReturnType<typeof createRouter>, origin: st
   });
   const paths: typeof document.paths = {};
   for (const [path, item] of Object.entries(document.paths ?? {})) {
-    paths[path.endsWith("/") ? path : `${path}/`] = item;
+    paths[path.endsWith("/") ? path : `${path}/`] = withIdempotencyKeys(item);
   }
   // The repository grants no license (package.json: UNLICENSED): all rights are reserved.
   // `LicenseRef-` is SPDX's form for a license without an SPDX identifier. Set here because the
   // generator's `info` type only knows OpenAPI 3.0's license object (no `identifier`).
   const license = { name: "Proprietary (UNLICENSED): all rights reserved", identifier: "LicenseRef-Proprietary" };
   return { ...document, info: { ...document.info, license }, paths };
+}
+
+/**
+ * Every authenticated POST and PATCH honours `Idempotency-Key` (`middleware/idempotency.ts`, run
+ * by `requireAuth`): declared here once for all of them rather than in each route.
+ */
+function withIdempotencyKeys<T extends object>(item: T): T {
+  const operations = item as Record<string, unknown>;
+  for (const method of ["post", "patch"]) {
+    const operation = operations[method] as
+      | { security?: unknown[]; parameters?: unknown[]; responses?: Record<string, unknown> }
+      | undefined;
+    if (!operation?.security?.length) continue;
+    operation.parameters = [...(operation.parameters ?? []), IDEMPOTENCY_PARAMETER];
+    operation.responses = {
+      ...operation.responses,
+      409: alsoMeans(operation.responses?.[409], IDEMPOTENCY_CONFLICT),
+      422: alsoMeans(operation.responses?.[422], IDEMPOTENCY_MISMATCH),
+    };
+  }
+  return item;
+}
+
+const IDEMPOTENCY_CONFLICT = "A request with the same `Idempotency-Key` is still being processed.";
+const IDEMPOTENCY_MISMATCH = "The `Idempotency-Key` was already used with another method, path or body.";
+const IDEMPOTENCY_PARAMETER = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x20-\\x7E]+$" },
+  description:
+    "Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again.",
+};
+
+/** A route's own error response with one more meaning, or that meaning alone. */
+function alsoMeans(existing: unknown, description: string) {
+  const own = existing as { description?: string } | undefined;
+  if (own?.description) return { ...own, description: `${own.description} Or: ${description}` };
+  return { description, content: { "application/json": { schema: { $ref: "#/components/schemas/Error" } } } };
 }
 
 export type App = ReturnType<typeof createApp>;

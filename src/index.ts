@@ -8,7 +8,7 @@ import { redriveEmails } from "./email/redrive.ts";
 import { consumeIngest, consumeIngestDeadLetters } from "./ingest/ingest.consumer.ts";
 import { errorFields, log } from "./lib/log.ts";
 import { createQueueHandler } from "./queues/dispatch.ts";
-import { sweepAbandonedUploads } from "./storage/abandoned-uploads.ts";
+import { sweepAbandonedUploads } from "./uploads/abandoned-uploads.ts";
 
 export { UserState } from "./edge-state/user-state.ts";
 export { UploadProgress } from "./progress/upload-progress.ts";

@@ -71,7 +71,7 @@ export interface ErrorBody {
   errors?: unknown[];
 }
 
-/** API.md's error shape: `{"detail": "<sentence>"}`, nothing else (validation errors add `errors`). */
+/** The API's error shape: `{"detail": "<sentence>"}`, nothing else (validation errors add `errors`). */
 export async function expectErrorShape(response: Response, label: string): Promise<ErrorBody> {
   expect(response.headers.get("Content-Type"), label).toMatch(/^application\/json/);
   const body = await json<ErrorBody>(response);
@@ -331,14 +331,17 @@ export async function buildWorld(): Promise<World> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The oracle: API.md's rules, written from the contract (not from the implementation's policy)
+// The oracle: the API's access rules, written from the contract (not from the implementation's policy)
 // ---------------------------------------------------------------------------------------------
 
 export type TaskRight = "manage" | "assignee" | "none";
 
 const isAdminRole = (role: Role): boolean => role === "ceo" || role === "hr";
 
-/** API.md "Who may do what". */
+/**
+ * Who may do what with a task: CEO/HR and the creator manage it, a manager also the tasks of their
+ * department and those they assigned; an assignee with no other right has the assignee's rights.
+ */
 export function taskRight(user: UserKey, taskKey: TaskKey): TaskRight {
   const spec = TASK_SPECS[taskKey];
   if (spec.deleted) return "none";
@@ -352,7 +355,7 @@ export function taskRight(user: UserKey, taskKey: TaskKey): TaskRight {
   return spec.assignees.includes(user) ? "assignee" : "none";
 }
 
-/** API.md users: CEO/HR anyone, a manager their department, anyone themselves. */
+/** Who sees a user: CEO/HR anyone, a manager their department, anyone themselves. */
 export function canSeeUser(viewer: UserKey, target: UserKey): boolean {
   const me = USER_SPECS[viewer];
   if (isAdminRole(me.role) || viewer === target) return true;

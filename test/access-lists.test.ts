@@ -1,12 +1,15 @@
 /**
  * Leaks through collections: lists (items and totals), search and filters, reports, the audit
  * trail, uploads, jobs and the outbox, and the caches in front of them. For every user of the
- * world the answer must be exactly what API.md lets that user see (the oracle of
+ * world the answer must be exactly what the API's rules let that user see (the oracle of
  * `access-fixtures.ts`), and a page cached for one user is never served to another.
  *
  * Lists are narrowed to the world by a tag in every task title, since other suites add tasks to the
- * same database. Admins see every suite's tasks, so their report totals are checked as lower bounds.
+ * same database. Admins see every suite's rows, so their totals are checked against Postgres itself,
+ * counted right before and after the request (retried until nothing else changed in between).
  */
+
+import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import {
   ATTACHMENT_KEYS,
@@ -26,7 +29,7 @@ import {
   visibleTaskKeys,
   type World,
 } from "./access-fixtures.ts";
-import { api, json } from "./helpers.ts";
+import { api, eventually, json, withDb } from "./helpers.ts";
 
 interface Page<T = { id: number }> {
   count: number;
@@ -43,6 +46,32 @@ const isAdmin = (u: UserKey) => USER_SPECS[u].role === "ceo" || USER_SPECS[u].ro
 const token = (u: UserKey) => world.users[u].token;
 const ids = (keys: readonly TaskKey[]) => keys.map((k) => world.tasks[k]).sort((a, b) => a - b);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
+
+/** One number from Postgres (`select … as n`). */
+async function countInDb(query: ReturnType<typeof sql>): Promise<number> {
+  const result = await withDb((db) => db.execute<{ n: number | string }>(query));
+  return Number(result.rows[0]?.n);
+}
+
+/**
+ * What the API answered and what Postgres held at that moment: `inDb` is read before and after
+ * `answer`, and the pair is kept only when both reads agree (other suites write to the same tables).
+ */
+async function againstDb<T>(
+  inDb: () => Promise<number>,
+  answer: () => Promise<T>,
+): Promise<{ expected: number; answered: T }> {
+  return eventually(
+    async () => {
+      const before = await inDb();
+      const answered = await answer();
+      const after = await inDb();
+      return before === after ? { expected: before, answered } : undefined;
+    },
+    20_000,
+    50,
+  );
+}
 
 async function page(user: UserKey, path: string, headers: Record<string, string> = {}) {
   const response = await api(path, { token: token(user), headers });
@@ -111,7 +140,7 @@ describe.concurrent("reports count only visible tasks", () => {
       const done = visible.filter((k) => TASK_SPECS[k].done).length;
       const overdue = ids(visible.filter((k) => TASK_SPECS[k].overdue && !TASK_SPECS[k].done));
 
-      const status = await json<{ total_tasks: number; completed_tasks: number }>(
+      const status = await json<{ total_tasks: number; completed_tasks: number; incomplete_tasks: number }>(
         await api("/reports/task-status/", { token: token(user), headers: jsonAccept }),
       );
       const csv = await api("http://api.test/user/tasks/get_task_status_report/", { token: token(user) });
@@ -130,12 +159,22 @@ describe.concurrent("reports count only visible tasks", () => {
       const worldOverdue = sorted(overdueRows.results.map((r) => r.id)).filter((id) => ids(TASK_KEYS).includes(id));
 
       if (isAdmin(user)) {
-        // Admins see every suite's tasks: the world is a lower bound, and all of it is there.
-        expect(status.total_tasks).toBeGreaterThanOrEqual(visible.length);
-        expect(status.completed_tasks).toBeGreaterThanOrEqual(done);
+        // Admins see every suite's tasks: all of the world's are there, and the totals are every
+        // live task in the database (see againstDb).
         expect(worldOverdue).toEqual(overdue);
         expect(opened).toBeGreaterThanOrEqual(visible.length);
         expect(completed).toBeGreaterThanOrEqual(done);
+        const { expected, answered } = await againstDb(
+          () => countInDb(sql`select count(*)::int as n from tasks where deleted_at is null`),
+          async () =>
+            (
+              await json<{ total_tasks: number; completed_tasks: number; incomplete_tasks: number }>(
+                await api("/reports/task-status/", { token: token(user), headers: jsonAccept }),
+              )
+            ).total_tasks,
+        );
+        expect(answered).toBe(expected);
+        expect(status.total_tasks - status.completed_tasks).toBe(status.incomplete_tasks);
         return;
       }
       expect(status).toEqual({
@@ -194,6 +233,12 @@ describe.concurrent("users, uploads, jobs, outbox, comments and attachments list
         expect(sorted(listed.results.map((u) => u.id))).toEqual(sorted(members.map((k) => world.users[k].id)));
         expect(listed.count).toBe(members.length);
       } else {
+        // CEO and HR list every user: as many as Postgres holds.
+        const { expected, answered } = await againstDb(
+          () => countInDb(sql`select count(*)::int as n from users`),
+          async () => (await json<Page>(await api("/users/?page_size=1", { token: token(user) }))).count,
+        );
+        expect(answered).toBe(expected);
         expect(listed.count).toBeGreaterThanOrEqual(USER_KEYS.length);
       }
     });
@@ -214,8 +259,28 @@ describe.concurrent("users, uploads, jobs, outbox, comments and attachments list
 
     it(`${user}: the outbox shows only their mail unless CEO or HR`, async ({ expect }) => {
       const outbox = await json<Page<{ to: string }>>(await api("/dev/outbox/?page_size=100", { token: token(user) }));
-      if (isAdmin(user)) return;
+      if (isAdmin(user)) {
+        // CEO and HR read every mail: as many as Postgres holds, and each world user's own.
+        const { expected, answered } = await againstDb(
+          () => countInDb(sql`select count(*)::int as n from email_log`),
+          async () => (await json<Page>(await api("/dev/outbox/?page_size=1", { token: token(user) }))).count,
+        );
+        expect(answered).toBe(expected);
+        for (const other of USER_KEYS) {
+          const address = world.users[other].email;
+          const theirs = await json<Page<{ to: string }>>(
+            await api(`/dev/outbox/?to=${encodeURIComponent(address)}`, { token: token(user) }),
+          );
+          const inDb = await countInDb(
+            sql`select count(*)::int as n from email_log where lower(to_address) = ${address.toLowerCase()}`,
+          );
+          expect(inDb, other).toBeGreaterThan(0);
+          expect(theirs.count, other).toBe(inDb);
+        }
+        return;
+      }
       const own = world.users[user].email.toLowerCase();
+      expect(outbox.count).toBeGreaterThan(0);
       expect(outbox.results.filter((m) => m.to.toLowerCase() !== own)).toEqual([]);
     });
 

@@ -1,7 +1,7 @@
 /**
  * The access matrix: every route with an id (enumerated from the OpenAPI document, so a new one
  * cannot be missed) × every user of the world × every object of the route's kind. Expected
- * statuses come from API.md through the oracle in `access-fixtures.ts`:
+ * statuses come from the API's rules, written out independently in the oracle of `access-fixtures.ts`:
  * 404 for an object the caller may not see (the very body an unknown id gets, so nothing leaks),
  * 403 for one it may see but not change, 200/409 for reads and non-mutating calls it may make.
  * Writes the caller is allowed to make are not sent (they would change the world under the other
@@ -109,6 +109,7 @@ const taskVariants = family(taskObjects, taskId, [
     expect: assignOther,
   },
   { route: "GET /api/v1/tasks/{id}/comments/", expect: readTask },
+  { route: "GET /api/v1/tasks/{id}/history/", expect: readTask },
   {
     route: "POST /api/v1/tasks/{id}/comments/",
     body: { kind: "json", value: () => ({ content: "intruding" }) },
@@ -139,8 +140,8 @@ const commentVariants: Variant[] = [
 ];
 
 /**
- * Attachments. A pending one (registered, bytes not confirmed) is "404 and unlisted" for everyone
- * (API.md); only its uploader can complete it (here 409: nothing was PUT) or delete it (a write, not
+ * Attachments. A pending one (registered, bytes not confirmed) is 404 and unlisted for everyone
+ * but its uploader; only its uploader can complete it (here 409: nothing was PUT) or delete it (a write, not
  * sent here). A ready one is readable by the task's readers and changed by its managers.
  */
 const attachmentObjects = [...ATTACHMENT_KEYS, UNKNOWN];
@@ -175,7 +176,7 @@ const attachmentVariants = family(attachmentObjects, attachmentId, [
   },
 ]);
 
-/** Uploads and their jobs are their owner's alone (API.md: "the user's uploads", "the user's own jobs"). */
+/** Uploads and their jobs are their owner's alone: every other user gets the 404 of an unknown id. */
 const uploadObjects = [...UPLOAD_KEYS, UNKNOWN];
 const uploadId = (w: World, o: string) => (o === UNKNOWN ? UNKNOWN_UUID : w.uploads[o as keyof World["uploads"]]);
 const owns = (actor: UserKey, o: string) =>
@@ -222,7 +223,10 @@ const jobVariants = family(jobObjects, (w, o) => (o === UNKNOWN ? UNKNOWN_UUID :
   { route: "DELETE /api/v1/jobs/{id}/", expect: (actor: UserKey, o: string) => (ownsJob(actor, o) ? WRITE : 404) },
 ]);
 
-/** Users: see API.md; changing role or department is CEO/HR only, with its two guards. */
+/**
+ * Users: CEO/HR see anyone, a manager their department, anyone themselves; changing role or
+ * department is CEO/HR only, with its two guards (HR cannot make a CEO, nobody changes their own role).
+ */
 const userObjects = [...USER_KEYS, UNKNOWN];
 const seeUser = (actor: UserKey, o: string) => o !== UNKNOWN && canSeeUser(actor, o as UserKey);
 const userVariants = family(userObjects, (w, o) => (o === UNKNOWN ? UNKNOWN_INT : w.users[o as UserKey].id), [

@@ -1,7 +1,7 @@
 /**
- * Hostile input against every route of the API (issue 8). The operations come from the app's own
+ * Hostile input against every route of the API. The operations come from the app's own
  * OpenAPI document, so a new route is covered the day it is documented (and the OpenAPI suite
- * fails if it is not). Every response must be a 4xx in the API.md error shape (or a legitimate
+ * fails if it is not). Every response must be a 4xx with a `{"detail"}` error body (or a legitimate
  * 2xx that stored the data exactly as sent), never a 5xx, never SQL or a stack trace.
  *
  * Each test gathers every problem first and asserts the list is empty, so one run names every

@@ -5,7 +5,7 @@ import {
   AWAITING_UPLOAD_MAX_AGE_SECONDS,
   PENDING_ATTACHMENT_MAX_AGE_SECONDS,
   sweepAbandonedUploads,
-} from "../src/storage/abandoned-uploads.ts";
+} from "../src/uploads/abandoned-uploads.ts";
 import { api, json, runtimeOrigin, testEnv, withDb } from "./helpers.ts";
 import { makeOrg, makeTask } from "./tasks-fixtures.ts";
 import type { Upload } from "./uploads-fixtures.ts";

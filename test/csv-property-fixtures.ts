@@ -1,7 +1,7 @@
 /**
  * fast-check generators of hostile-but-plausible CSV files, and the reference every ingestion is
  * held to: papaparse's parse of the whole file in the dialect the API detected, typed and counted
- * the way API.md describes (empty lines skipped, a record with the wrong field count, bad quoting,
+ * the way the API defines them (empty lines skipped, a record with the wrong field count, bad quoting,
  * a NUL or a value its column cannot hold is an error row; the others are stored by row number).
  */
 import fc from "fast-check";
@@ -131,7 +131,8 @@ export interface ExpectedIngestion {
 
 /**
  * The reference: papaparse over the whole file (BOM removed) in the detected dialect; the first
- * record is the header. Physical lines are counted the way API.md defines an error's `line`.
+ * record is the header. An error's `line` is the first physical line of its record, the header
+ * being line 1.
  */
 export function expectedIngestion(
   text: string,

@@ -1,5 +1,5 @@
 /**
- * The edge request path's guarantees (issue 12): a cached answer is never older than a committed
+ * The edge request path's guarantees: a cached answer is never older than a committed
  * write its reader could see, for the writer and for everyone else who can see the change; the
  * user's edge state object being wiped, reset or unreachable costs speed, never correctness.
  */

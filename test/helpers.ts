@@ -172,3 +172,22 @@ export async function callWorker(env: Env, path: string, token: string, init: Re
   await waitOnExecutionContext(ctx);
   return new Response(body, { status: response.status, headers: response.headers });
 }
+
+/**
+ * Counts the database round trips of the requests made with `env`: the worker's environment with a
+ * connection string naming an `application_name` of its own, which the SQL-over-HTTP endpoint
+ * counts requests by. Exactly these calls are counted, whatever else the suite runs meanwhile.
+ */
+export function roundTripCounter(label: string): { env: TestEnv; requestsSoFar: () => Promise<number> } {
+  const application = `${label}-${crypto.randomUUID()}`;
+  const url = new URL(testEnv.DATABASE_URL);
+  url.searchParams.set("application_name", application);
+  return {
+    env: { ...testEnv, DATABASE_URL: url.toString() },
+    requestsSoFar: async () => {
+      const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/sql-over-http/stats`);
+      const stats = (await response.json()) as { byApplication: Record<string, number> };
+      return stats.byApplication[application] ?? 0;
+    },
+  };
+}

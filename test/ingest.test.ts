@@ -17,56 +17,20 @@ import { progressOf } from "../src/progress/upload-progress.ts";
 import { api, createUser, eventually, json, testEnv, withDb } from "./helpers.ts";
 import {
   chunkCounts,
+  chunkMessage,
+  deliver,
+  deliverChunks,
   finished,
   formUpload,
   getJob,
   getUpload,
   partitionExists,
+  pendingChunkMessages,
   processingWith,
   sampleCsv,
   storedRows,
   type Upload,
 } from "./uploads-fixtures.ts";
-
-/** The chunk message the planner sent for `index`, rebuilt from its csv_upload_chunks row. */
-async function chunkMessage(uploadId: string, index: number): Promise<ChunkMessage> {
-  const [chunk] = await withDb((db) =>
-    db
-      .select()
-      .from(csvUploadChunks)
-      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index))),
-  );
-  if (!chunk) throw new Error(`chunk ${index} not planned`);
-  const [next] = await withDb((db) =>
-    db
-      .select({ firstRow: csvUploadChunks.firstRowNumber })
-      .from(csvUploadChunks)
-      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index + 1))),
-  );
-  if (!next) throw new Error("pick a chunk that is not the last");
-  return {
-    kind: "chunk",
-    uploadId,
-    index,
-    start: chunk.byteStart,
-    end: chunk.byteEnd,
-    firstRow: chunk.firstRowNumber,
-    firstLine: chunk.firstLine,
-    // The planner counted the records in the range; the next chunk starts right after them.
-    records: next.firstRow - chunk.firstRowNumber,
-  };
-}
-
-/** Runs the worker's own queue handler on a batch of `bodies` for `queue`, as the runtime would. */
-async function deliver(queue: string, bodies: unknown[], attempts = 1) {
-  const batch = createMessageBatch(
-    queue,
-    bodies.map((body, i) => ({ id: `test-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts, body })),
-  );
-  const ctx = createExecutionContext();
-  await worker.queue(batch, testEnv, ctx);
-  return getQueueResult(batch, ctx);
-}
 
 async function chunkRow(uploadId: string, index: number) {
   const [chunk] = await withDb((db) =>
@@ -220,8 +184,9 @@ describe("ingestion: failures", () => {
     expect(job).toMatchObject({ status: "failed", error: done.error, message: "Ingestion failed." });
     const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
     expect(progress).toMatchObject({ status: "failed" });
+    // Chunk messages still queued or redelivered now find the upload failed and write nothing.
     const settled = (await chunkCounts(upload.id)).done;
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await deliverChunks(await pendingChunkMessages(upload.id));
     expect((await chunkCounts(upload.id)).done).toBe(settled);
     expect(await partitionExists(upload.id)).toBe(false);
     await withDb(async (db) => {

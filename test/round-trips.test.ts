@@ -1,5 +1,5 @@
 /**
- * What each request costs in database round trips (issue 12): a cached answer none, any other
+ * What each request costs in database round trips: a cached answer none, any other
  * authenticated GET one, a task or comment write two. Every query of the request path is one
  * request to the SQL-over-HTTP endpoint (Neon's HTTP API), so the requests are counted there.
  *
@@ -11,22 +11,11 @@
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { tasks } from "../src/db/schema.ts";
-import { api, callWorker, createUser, json, type TestUser, testEnv, withDb } from "./helpers.ts";
+import { api, callWorker, createUser, json, roundTripCounter, type TestUser, withDb } from "./helpers.ts";
 import { makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
 import { finished, formUpload, sampleCsv } from "./uploads-fixtures.ts";
 
-const application = `round-trips-${crypto.randomUUID()}`;
-const counted = (() => {
-  const url = new URL(testEnv.DATABASE_URL);
-  url.searchParams.set("application_name", application);
-  return { ...testEnv, DATABASE_URL: url.toString() };
-})();
-
-async function requestsSoFar(): Promise<number> {
-  const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/sql-over-http/stats`);
-  const stats = (await response.json()) as { byApplication: Record<string, number> };
-  return stats.byApplication[application] ?? 0;
-}
+const { env: counted, requestsSoFar } = roundTripCounter("round-trips");
 
 interface Measured {
   status: number;

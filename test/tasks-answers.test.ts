@@ -1,6 +1,6 @@
 /**
- * Every task and comment write answers as it did before writes became two round trips over HTTP
- * (issue 12): one scripted story of creates, updates, completions, assignments, deletions and
+ * Every task and comment write answers as it did before writes became two round trips over HTTP:
+ * one scripted story of creates, updates, completions, assignments, deletions and
  * comments, with its answers, outbox rows and audit rows written out with names for ids and
  * `<ts>` for times. `EXPECTED` is what the story produced on the WebSocket-transaction
  * implementation (commit be56e6b), run with this same file.

@@ -1,5 +1,5 @@
 /**
- * The permission matrix of API.md "Who may do what": each role × action × task relation.
+ * The permission matrix of who may do what with a task: each role × action × task relation.
  * Expected codes: 2xx allowed, 403 visible but not allowed, 404 not visible.
  */
 

@@ -2,11 +2,14 @@
  * Shared fixtures of the upload, ingestion, progress and jobs tests: real uploads through the API
  * (form or presigned), waiting for an upload to end, and Postgres probes of its rows and chunks.
  */
-import { eq, sql } from "drizzle-orm";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { and, eq, sql } from "drizzle-orm";
 import { expect } from "vitest";
 import { csvUploadChunks } from "../src/db/schema.ts";
+import worker from "../src/index.ts";
+import type { ChunkMessage } from "../src/ingest/messages.ts";
 import { partitionName } from "../src/ingest/partitions.ts";
-import { api, eventually, json, runtimeOrigin, type TestUser, withDb } from "./helpers.ts";
+import { api, eventually, json, runtimeOrigin, type TestUser, testEnv, withDb } from "./helpers.ts";
 
 export interface Upload {
   id: string;
@@ -144,4 +147,72 @@ export async function processingWith(user: TestUser, id: string, chunks = 2): Pr
     20_000,
     25,
   );
+}
+
+/** The chunk message the planner sent for `index`, rebuilt from its csv_upload_chunks row. */
+export async function chunkMessage(uploadId: string, index: number): Promise<ChunkMessage> {
+  const [chunk] = await withDb((db) =>
+    db
+      .select()
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index))),
+  );
+  if (!chunk) throw new Error(`chunk ${index} not planned`);
+  const [next] = await withDb((db) =>
+    db
+      .select({ firstRow: csvUploadChunks.firstRowNumber })
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index + 1))),
+  );
+  if (!next) throw new Error("pick a chunk that is not the last");
+  return {
+    kind: "chunk",
+    uploadId,
+    index,
+    start: chunk.byteStart,
+    end: chunk.byteEnd,
+    firstRow: chunk.firstRowNumber,
+    firstLine: chunk.firstLine,
+    // The planner counted the records in the range; the next chunk starts right after them.
+    records: next.firstRow - chunk.firstRowNumber,
+  };
+}
+
+/** Runs the worker's own queue handler on a batch of `bodies` for `queue`, as the runtime would. */
+export async function deliver(queue: string, bodies: unknown[], attempts = 1) {
+  const batch = createMessageBatch(
+    queue,
+    bodies.map((body, i) => ({ id: `test-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, testEnv, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** The messages of up to `count` planned chunks that are not done yet (the last chunk aside). */
+export async function pendingChunkMessages(uploadId: string, count = 5): Promise<ChunkMessage[]> {
+  const rows = await withDb((db) =>
+    db
+      .select({ index: csvUploadChunks.chunkIndex, doneAt: csvUploadChunks.doneAt })
+      .from(csvUploadChunks)
+      .where(eq(csvUploadChunks.uploadId, uploadId))
+      .orderBy(csvUploadChunks.chunkIndex),
+  );
+  const pending = rows
+    .slice(0, -1)
+    .filter((row) => row.doneAt === null)
+    .slice(0, count);
+  return Promise.all(pending.map((row) => chunkMessage(uploadId, row.index)));
+}
+
+/**
+ * Delivers chunk messages straight to the worker's queue handler, as a late or redelivered message
+ * would arrive, and checks each was acked (not retried). This proves what such a message does
+ * without waiting for the real queue to drain: afterwards, whatever it wrote is there to see.
+ */
+export async function deliverChunks(messages: ChunkMessage[]): Promise<void> {
+  expect(messages.length).toBeGreaterThan(0);
+  const result = await deliver("ingest", messages);
+  expect(result.explicitAcks).toHaveLength(messages.length);
+  expect(result.retryMessages).toEqual([]);
 }

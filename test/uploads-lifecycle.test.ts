@@ -5,20 +5,20 @@ import { progressOf } from "../src/progress/upload-progress.ts";
 import { api, createUser, json, testEnv, withDb } from "./helpers.ts";
 import {
   chunkCounts,
+  deliverChunks,
   finished,
   formUpload,
   getJob,
   getUpload,
   type Job,
   partitionExists,
+  pendingChunkMessages,
   processingWith,
   sampleCsv,
   startPresignedUpload,
   storedRows,
   type Upload,
 } from "./uploads-fixtures.ts";
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("cancelling an upload", () => {
   it("while processing: no further chunk inserts, status and job cancelled, partition dropped", {
@@ -34,9 +34,9 @@ describe("cancelling an upload", () => {
     expect(body.status).toBe("cancelled");
     expect(body.completed_at).not.toBeNull();
 
-    const atCancel = await chunkCounts(upload.id);
-    await sleep(1500);
     // Chunks still queued (or redelivered) see `cancelled` and write nothing.
+    const atCancel = await chunkCounts(upload.id);
+    await deliverChunks(await pendingChunkMessages(upload.id));
     expect((await chunkCounts(upload.id)).done).toBe(atCancel.done);
     expect(await partitionExists(upload.id)).toBe(false);
     expect(await getUpload(user, upload.id)).toMatchObject({ status: "cancelled", total_rows: 0 });
@@ -288,11 +288,13 @@ describe("deleting an upload", () => {
     const user = await createUser();
     const upload = await formUpload(user, sampleCsv(60_000));
     await processingWith(user, upload.id, 2);
+    // Read before the delete, which removes the chunk rows they are rebuilt from.
+    const late = await pendingChunkMessages(upload.id);
     const response = await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token });
     expect(response.status).toBe(204);
     expect(await getJob(user, upload.job!)).toMatchObject({ status: "cancelled" });
-    await sleep(1500);
     // Chunks still in the queue find no upload and write nothing; the partition stays gone.
+    await deliverChunks(late);
     expect(await partitionExists(upload.id)).toBe(false);
     expect(await testEnv.FILES.head(`csv-uploads/${upload.id}`)).toBeNull();
     expect(await progressOf(testEnv, upload.id).state()).toBeNull();

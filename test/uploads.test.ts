@@ -44,7 +44,8 @@ async function finished(user: TestUser, id: string): Promise<Upload> {
     const body = await json<Upload>(await api(`/csv-data/uploads/${id}/`, { token: user.token }));
     last = body;
     return ["completed", "failed", "cancelled"].includes(body.status) ? body : undefined;
-  }, 30_000).catch(async (error: unknown) => {
+    // A bound on waiting, not a speed check: hundreds of 64 KiB chunks on a loaded 2-core machine.
+  }, 90_000).catch(async (error: unknown) => {
     const progress = await (await api(`/csv-data/uploads/${id}/progress/`, { token: user.token })).text();
     const chunks = await withDb((db) =>
       db.execute(

@@ -1,15 +1,18 @@
 /**
- * The console's wiring: login, upload with live progress, the rows browser and the report
- * download. Each concern lives in its own module; this one only connects them to the page.
+ * The console's wiring: login, the address-driven views (Tasks, a task, CSV uploads), the task
+ * status report and the create form. Each concern lives in its own module; this one only
+ * connects them to the page.
  */
-import { api, send, session } from "./api.js";
-import { RowsView } from "./rows.js";
-import { isTerminal, uploadFile, watchProgress } from "./upload.js";
+import { api, session } from "./api.js";
+import { Directory } from "./directory.js";
+import { downloadReport, refreshReport } from "./report.js";
+import { parseRoute, taskHash } from "./router.js";
+import { TaskForm } from "./task-form.js";
+import { TaskPage } from "./task-page.js";
+import { TasksList } from "./tasks-list.js";
+import { initUploads, resetUploads, showUploads } from "./uploads-view.js";
 
 const $ = (id) => document.getElementById(id);
-const numberFormat = new Intl.NumberFormat("en-US");
-const fmt = (n) => numberFormat.format(Math.round(n));
-const mb = (bytes) => (bytes / 1_000_000).toFixed(1);
 
 function showError(error) {
   const message = $("message");
@@ -21,28 +24,95 @@ function clearError() {
   $("message").hidden = true;
 }
 
-const rows = new RowsView({
-  table: $("rows"),
-  summary: $("rows-summary"),
-  prev: $("prev"),
-  next: $("next"),
+const directory = new Directory();
+const reportCells = { total: $("report-total"), completed: $("report-completed"), incomplete: $("report-incomplete") };
+const report = () => refreshReport(reportCells).catch(showError);
+
+const list = new TasksList({
+  form: $("task-filters"),
+  table: $("tasks-table"),
+  summary: $("tasks-summary"),
+  prev: $("tasks-prev"),
+  next: $("tasks-next"),
+  directory,
   onError: showError,
 });
 
+// The list the user last looked at (filters, page): where "All tasks" and a deleted task go back to.
+let lastList = "#/tasks";
+
+const taskPage = new TaskPage({
+  directory,
+  onChanged: report,
+  onDeleted: () => {
+    location.hash = lastList;
+  },
+});
+
+const createForm = new TaskForm($("create-form"), {
+  prefix: "new",
+  mode: "create",
+  directory,
+  submitLabel: "Create task",
+});
+
+initUploads({ showError, clearError });
+
+// ---- views -----------------------------------------------------------------------------------
+
+let loggedIn = false;
+
+async function route() {
+  if (!loggedIn) return;
+  clearError();
+  const target = parseRoute(location.hash);
+  const tasksArea = target.view !== "uploads";
+  $("tasks-area").hidden = !tasksArea;
+  $("tasks-view").hidden = target.view !== "tasks";
+  $("task-view").hidden = target.view !== "task";
+  $("workspace").hidden = target.view !== "uploads";
+  $("nav-tasks").toggleAttribute("aria-current", tasksArea);
+  if (tasksArea) $("nav-tasks").setAttribute("aria-current", "page");
+  $("nav-uploads").toggleAttribute("aria-current", !tasksArea);
+  if (!tasksArea) $("nav-uploads").setAttribute("aria-current", "page");
+  document.title = `${target.view === "uploads" ? "CSV uploads" : "Tasks"} · Edge Tasks console`;
+  if (target.view === "tasks") {
+    lastList = location.hash || "#/tasks";
+    // Others change tasks too: the numbers are asked again with the list (the API caches them).
+    await Promise.all([list.show(target.params), report()]);
+  } else if (target.view === "task") {
+    $("back-to-list").href = lastList;
+    await taskPage.show(target.id);
+  } else await showUploads();
+}
+
+window.addEventListener("hashchange", () => route());
+
 // ---- session ---------------------------------------------------------------------------------
 
-function showLoggedIn() {
-  const user = session.user;
-  $("who").textContent = user ? user.email : "";
+async function showLoggedIn() {
+  // The stored user may be out of date (a role or department changed): ask who this is now.
+  const me = await api("/auth/user/me/");
+  session.saveUser(me);
+  await directory.load(me);
+  $("who").textContent = me.email;
   $("login-section").hidden = true;
   $("account").hidden = false;
-  $("workspace").hidden = false;
-  return loadUploads();
+  $("sections").hidden = false;
+  list.setDepartments([...directory.departments.values()]);
+  createForm.build();
+  loggedIn = true;
+  const first = parseRoute(location.hash).view;
+  await Promise.all([route(), first === "tasks" ? null : report()]);
 }
 
 function showLoggedOut() {
+  loggedIn = false;
+  resetUploads();
   $("login-section").hidden = false;
   $("account").hidden = true;
+  $("sections").hidden = true;
+  $("tasks-area").hidden = true;
   $("workspace").hidden = true;
 }
 
@@ -74,194 +144,53 @@ $("logout").addEventListener("click", async () => {
 
 $("report").addEventListener("click", async () => {
   clearError();
-  try {
-    const response = await send("/user/tasks/get_task_status_report/", { root: true, accept: "text/csv" });
-    const name = /filename="([^"]+)"/.exec(response.headers.get("Content-Disposition") ?? "")?.[1] ?? "tasks.csv";
-    const link = document.createElement("a");
-    link.href = URL.createObjectURL(await response.blob());
-    link.download = name;
-    document.body.append(link);
-    link.click();
-    link.remove();
-    setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
-  } catch (error) {
-    showError(error);
-  }
+  await downloadReport().catch(showError);
 });
 
-// ---- upload ----------------------------------------------------------------------------------
-
-let current = null;
-
-function setUploadBar(sent, total, startedAt) {
-  const percent = total > 0 ? (sent / total) * 100 : 100;
-  const seconds = (performance.now() - startedAt) / 1000;
-  const rate = seconds > 0 ? sent / seconds / 1_000_000 : 0;
-  $("upload-bar").value = percent;
-  $("upload-text").textContent = `${percent.toFixed(1)}% · ${mb(sent)} / ${mb(total)} MB · ${rate.toFixed(1)} MB/s`;
-}
-
-function setIngestBar(progress) {
-  $("ingest-bar").value = progress.percent;
-  const rate = progress.rows_per_second === null ? "" : ` · ${fmt(progress.rows_per_second)} rows/s`;
-  const eta = progress.eta_seconds === null || isTerminal(progress.status) ? "" : ` · ETA ${progress.eta_seconds}s`;
-  $("ingest-text").textContent =
-    `${progress.percent.toFixed(1)}% · ${fmt(progress.processed_rows)} rows${rate}${eta} · ${progress.status}`;
-}
-
-function setOutcome(text, ok) {
-  const outcome = $("outcome");
-  outcome.textContent = text;
-  outcome.className = `outcome ${ok ? "ok" : "bad"}`;
-}
-
-$("upload-form").addEventListener("submit", async (event) => {
+// The skip link moves focus without touching the address (the address is the view).
+document.querySelector(".skip").addEventListener("click", (event) => {
   event.preventDefault();
-  clearError();
-  const file = $("file").files[0];
-  if (!file) return;
-  current = { id: null, abort: new AbortController() };
-  $("upload-button").disabled = true;
-  $("cancel-button").hidden = false;
-  $("progress").hidden = false;
-  $("ingest-bar").value = 0;
-  $("ingest-text").textContent = "waiting for the upload";
-  $("outcome").textContent = "";
-  const startedAt = performance.now();
-  setUploadBar(0, file.size, startedAt);
+  $("main").focus();
+});
+
+// ---- create ----------------------------------------------------------------------------------
+
+function toggleCreate(open) {
+  $("create-panel").hidden = !open;
+  $("new-task").setAttribute("aria-expanded", String(open));
+  $("new-task").textContent = open ? "Close" : "New task";
+  $("new-task").classList.toggle("secondary", open);
+  if (open) createForm.controls.title.focus();
+}
+
+$("create-panel").addEventListener("keydown", (event) => {
+  if (event.key !== "Escape") return;
+  toggleCreate(false);
+  $("new-task").focus();
+});
+
+$("new-task").addEventListener("click", () => toggleCreate($("create-panel").hidden));
+
+$("create-form").addEventListener("submit", async (event) => {
+  event.preventDefault();
+  createForm.clearErrors();
+  createForm.busy(true);
   try {
-    const accepted = await uploadFile(file, {
-      signal: current.abort.signal,
-      onCreated: (upload) => {
-        current.id = upload.id;
-      },
-      onBytes: (sent, total) => setUploadBar(sent, total, startedAt),
-    });
-    setUploadBar(file.size, file.size, startedAt);
-    const final = await watchProgress(accepted.id, setIngestBar);
-    const details = await api(`/csv-data/uploads/${accepted.id}/`);
-    // The stored upload is the record of what happened; the last live message only says what was seen.
-    const status = isTerminal(details.status) ? details.status : final.status;
-    if (status === "completed") {
-      setOutcome(
-        `Completed: ${fmt(details.total_rows)} rows stored, ${fmt(details.error_rows)} rejected (${details.filename}).`,
-        true,
-      );
-    } else {
-      setOutcome(
-        `${final.status[0].toUpperCase()}${final.status.slice(1)}: ${details.error ?? "no further detail"}`,
-        false,
-      );
-    }
-    await loadUploads(accepted.id);
+    const task = await api("/tasks/", { json: createForm.values() });
+    createForm.build();
+    toggleCreate(false);
+    report();
+    location.hash = taskHash(task.id);
   } catch (error) {
-    if (error?.name === "AbortError") setOutcome("Upload cancelled.", false);
-    else setOutcome(`Upload failed: ${error.message}`, false);
-    if (current.id) await loadUploads(current.id).catch(() => {});
+    createForm.showError(error);
   } finally {
-    $("upload-button").disabled = false;
-    $("cancel-button").hidden = true;
-    current = null;
+    createForm.busy(false);
   }
 });
-
-$("cancel-button").addEventListener("click", async () => {
-  if (!current || !window.confirm("Cancel this upload?")) return;
-  const { id, abort } = current;
-  abort.abort();
-  if (id) await api(`/csv-data/uploads/${id}/cancel/`, { method: "POST" }).catch(showError);
-});
-
-// ---- rows ------------------------------------------------------------------------------------
-
-async function loadUploads(selectId) {
-  const list = await api("/csv-data/uploads/?page_size=100");
-  const select = $("upload-select");
-  const options = list.results.map((upload) => {
-    const option = document.createElement("option");
-    option.value = upload.id;
-    const when = new Date(upload.created_at).toLocaleString();
-    option.textContent = `${upload.filename} — ${upload.status}, ${fmt(upload.total_rows)} rows — ${when}`;
-    return option;
-  });
-  select.replaceChildren(select.options[0], ...options);
-  if (selectId) {
-    select.value = selectId;
-    await openUpload(selectId);
-  }
-}
-
-async function openUpload(id) {
-  clearError();
-  if (!id) return;
-  try {
-    const upload = await api(`/csv-data/uploads/${id}/`);
-    $("filter-column").replaceChildren(
-      ...upload.columns.map((column) => {
-        const option = document.createElement("option");
-        option.value = column.key;
-        option.textContent = `${column.name} (${column.type})`;
-        return option;
-      }),
-    );
-    $("search").value = "";
-    renderChips([]);
-    $("rows-tools").hidden = upload.columns.length === 0;
-    await rows.show(upload);
-  } catch (error) {
-    showError(error);
-  }
-}
-
-function renderChips(filters) {
-  $("active-filters").replaceChildren(
-    ...filters.map((filter, index) => {
-      const li = document.createElement("li");
-      li.textContent = `${filter.column} ${filter.op} ${filter.value}`;
-      const remove = document.createElement("button");
-      remove.type = "button";
-      remove.textContent = "×";
-      remove.setAttribute("aria-label", `Remove filter ${filter.column} ${filter.op} ${filter.value}`);
-      remove.addEventListener("click", async () => {
-        await rows.removeFilter(index);
-        renderChips(rows.filters);
-      });
-      li.append(remove);
-      return li;
-    }),
-  );
-}
-
-$("upload-select").addEventListener("change", (event) => openUpload(event.target.value));
-
-$("filter-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
-  clearError();
-  await rows.addFilter($("filter-column").value, $("filter-op").value, $("filter-value").value);
-  renderChips(rows.filters);
-});
-
-$("clear-filters").addEventListener("click", async () => {
-  clearError();
-  $("filter-value").value = "";
-  $("search").value = "";
-  await rows.clearFilters();
-  renderChips([]);
-});
-
-$("search-form").addEventListener("submit", (event) => {
-  event.preventDefault();
-  clearError();
-  rows.setSearch($("search").value);
-});
-
-$("pagination").addEventListener("change", (event) => rows.setMode(event.target.value));
 
 // ---- start -----------------------------------------------------------------------------------
 
 if (session.token) {
   // A token from earlier in this tab: confirm it still works (a 401 brings the login back).
-  api("/auth/user/me/")
-    .then(() => showLoggedIn())
-    .catch(() => showLoggedOut());
+  showLoggedIn().catch(() => showLoggedOut());
 } else showLoggedOut();

@@ -15,8 +15,8 @@ import { copyFileSync, existsSync, mkdirSync } from "node:fs";
 import { createServer } from "node:net";
 import { constants } from "node:os";
 import path from "node:path";
-import { ROOT } from "./dev-state.ts";
 import { runMigrations } from "./migrate.ts";
+import { DATA_DIR, ROOT } from "./paths.ts";
 import { freePort, type RunningPostgres, startPostgres } from "./postgres.ts";
 import { type Relay, startRelay } from "./relay.ts";
 import { type SqlOverHttp, startSqlOverHttp } from "./sql-over-http.ts";
@@ -64,7 +64,6 @@ export interface DevStack {
   exited: Promise<number>;
 }
 
-const DATA_DIR = path.join(ROOT, ".data");
 const HEALTH_PATH = "/api/v1/health-check/";
 
 /** Fails early when the port is taken: polling health would otherwise find someone else's server. */

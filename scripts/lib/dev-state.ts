@@ -3,8 +3,7 @@
  * (migrate, seed, benchmarks) reach the same database without being told.
  */
 import { readFileSync, writeFileSync } from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
+import { DEV_STATE_FILE } from "./paths.ts";
 
 export interface DevState {
   databaseUrl: string;
@@ -15,11 +14,8 @@ export interface DevState {
   port: number;
 }
 
-export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
-const STATE_FILE = path.join(ROOT, ".data/dev-state.json");
-
 export function writeDevState(state: DevState): void {
-  writeFileSync(STATE_FILE, JSON.stringify(state, null, 2));
+  writeFileSync(DEV_STATE_FILE, JSON.stringify(state, null, 2));
 }
 
 /** $DATABASE_URL when set, else the database of the running (or last) `npm run dev`. */
@@ -27,7 +23,7 @@ export function devDatabaseUrl(): string {
   if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
   let state: Partial<DevState>;
   try {
-    state = JSON.parse(readFileSync(STATE_FILE, "utf8")) as Partial<DevState>;
+    state = JSON.parse(readFileSync(DEV_STATE_FILE, "utf8")) as Partial<DevState>;
   } catch {
     throw new Error("Set DATABASE_URL (e.g. your Neon connection string) or start `npm run dev` first.");
   }

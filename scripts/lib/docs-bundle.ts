@@ -7,12 +7,10 @@
 import { copyFileSync, mkdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..", "..");
+import { ROOT } from "./paths.ts";
 
 export function copyDocsBundle(): void {
-  const target = path.join(root, "public", "vendor", "scalar");
+  const target = path.join(ROOT, "public", "vendor", "scalar");
   // The package exports no path to its browser bundle; it sits beside the main entry (dist/index.js).
   const distDir = path.dirname(createRequire(import.meta.url).resolve("@scalar/api-reference"));
   mkdirSync(target, { recursive: true });

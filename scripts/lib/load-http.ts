@@ -3,6 +3,7 @@
  * it is counted rather than ending a client), a per-user pacer that keeps each account under the
  * API's rate limit, and the recorder that keeps every measured request's latency and status.
  */
+import { setTimeout as sleep } from "node:timers/promises";
 import { percentile } from "./bench-stats.ts";
 
 export interface Reply {
@@ -68,8 +69,6 @@ export async function send(origin: string, path: string, options: SendOptions = 
 export function parseJson<T>(reply: Reply): T {
   return JSON.parse(reply.text) as T;
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
  * Client-side guard for the per-user limit (600 requests per 60 s, counted by the local limiter

@@ -104,7 +104,7 @@ async function call(
 const requestId = (reply: Reply) => reply.headers.get("X-Request-Id") ?? "-";
 const cacheOf = (reply: Reply) => reply.headers.get("X-Cache") ?? "-";
 
-/** After a write: the cached detail must already show it (API.md: fresh on the very next read). */
+/** After a write: the cached detail must already show it (a cached read is fresh on the very next read after a write). */
 async function readBack(
   ctx: LoadContext,
   client: ClientState,

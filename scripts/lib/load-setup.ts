@@ -7,13 +7,15 @@
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
 import { partitionName } from "../../src/ingest/partition-name.ts";
-import { BENCH_DIR } from "../bench-ingest.ts";
+import { type ApiClient, ok, type RetryOptions, scriptClient } from "./api.ts";
 import { integer, megabytes, seconds } from "./bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./csv-generator.ts";
-import { clientIp, Pacer, parseJson, type Reply, type SendOptions, send } from "./load-http.ts";
-import { type CompletedPart, createUpload, isTerminal, type UploadDetails, uploadParts } from "./upload-client.ts";
+import { clientIp, Pacer } from "./load-http.ts";
+import { BENCH_DIR } from "./paths.ts";
+import { type CompletedPart, createUpload, isTerminal, uploadParts } from "./upload-client.ts";
 
 export type Role = "ceo" | "hr" | "manager" | "employee";
 
@@ -66,7 +68,6 @@ export interface SetupOptions {
   log: (line: string) => void;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const PRIORITIES = ["low", "medium", "high", "critical"] as const;
 const DAY_MS = 86_400_000;
 
@@ -83,30 +84,20 @@ export async function eachLimit<T>(items: readonly T[], width: number, fn: (item
 }
 
 /**
- * A setup request that must succeed. Auth requests (`auth`) each come from a fresh client IP, as
- * test/helpers.ts does, since login, register and refresh share 30 requests per minute per IP.
+ * Setup requests must succeed (`ok` throws otherwise). A user's own budget can still be spent by a
+ * previous run in the same minute: a 429 is waited out, a few times, as its Retry-After says.
  */
-async function must(
-  origin: string,
-  route: string,
-  options: SendOptions,
-  expected: number,
-  auth = false,
-): Promise<Reply> {
-  for (let attempt = 1; ; attempt++) {
-    const headers = auth ? { ...options.headers, "CF-Connecting-IP": clientIp() } : options.headers;
-    const reply = await send(origin, route, { ...options, headers });
-    if (reply.status === expected) return reply;
-    // A user's own budget can still be spent by a previous run in the same minute; wait it out.
-    if (reply.status === 429 && attempt < 5) {
-      await sleep(Number(reply.headers.get("Retry-After") ?? 10) * 1000);
-      continue;
-    }
-    throw new Error(
-      `setup: ${options.method ?? "POST"} ${route} answered ${reply.status}: ${reply.text.slice(0, 300)}`,
-    );
-  }
+const SETUP_RETRY: RetryOptions = { attempts: 5 };
+
+function client(origin: string, token?: string): ApiClient {
+  return scriptClient(origin, token, SETUP_RETRY);
 }
+
+/**
+ * Auth requests each come from a fresh client IP, as the workerd tests do, since login, register
+ * and refresh share 30 requests per minute per IP.
+ */
+const freshIp = () => ({ "CF-Connecting-IP": clientIp() });
 
 /** The role mix for `n` clients: about 4 % CEO, 6 % HR, 10 % managers (one department each), the rest employees. */
 export function roleMix(n: number): Role[] {
@@ -124,19 +115,20 @@ export function roleMix(n: number): Role[] {
 }
 
 async function register(origin: string, email: string, password: string): Promise<number> {
-  const reply = await must(
-    origin,
-    "/auth/user/register/",
-    { json: { email, password, full_name: `Load ${email.split("@")[0]}` } },
-    201,
-    true,
+  const user = await ok(
+    client(origin).POST("/api/v1/auth/user/register/", {
+      body: { email, password, full_name: `Load ${email.split("@")[0]}` },
+      headers: freshIp(),
+    }),
   );
-  return parseJson<{ id: number }>(reply).id;
+  return user.id;
 }
 
 async function login(origin: string, email: string, password: string): Promise<string> {
-  const reply = await must(origin, "/auth/user/login/", { json: { email, password } }, 200, true);
-  return parseJson<{ access_token: string }>(reply).access_token;
+  const tokens = await ok(
+    client(origin).POST("/api/v1/auth/user/login/", { body: { email, password }, headers: freshIp() }),
+  );
+  return tokens.access_token;
 }
 
 interface NewUser {
@@ -196,7 +188,7 @@ async function createUsers(options: SetupOptions, db: pg.Client, runId: string):
   return users;
 }
 
-/** The users this account may assign to a task: employees only themselves (API.md). */
+/** The users this account may assign to a task: employees only themselves. */
 export function assignable(account: Account, all: readonly Account[]): number[] {
   if (account.role === "employee") return [account.id];
   const employees = all.filter((a) => a.role === "employee");
@@ -231,9 +223,11 @@ async function createSetupTasks(options: SetupOptions, accounts: Account[]): Pro
   const created: SetupTask[] = [];
   await eachLimit(jobs, 8, async ({ account, i }) => {
     await account.pacer.take();
-    const body = { ...taskBody(account, accounts, "Setup", i % 2 === 0), ...(i % 4 === 3 ? { status: "done" } : {}) };
-    const reply = await must(options.origin, "/tasks/", { token: account.token, json: body }, 201);
-    const task = parseJson<{ id: number; creator: number; department: number | null; assignees: number[] }>(reply);
+    const body = {
+      ...taskBody(account, accounts, "Setup", i % 2 === 0),
+      ...(i % 4 === 3 ? { status: "done" as const } : {}),
+    };
+    const task = await ok(client(options.origin, account.token).POST("/api/v1/tasks/", { body }));
     created.push({ id: task.id, creator: task.creator, departmentId: task.department, assignees: task.assignees });
   });
   return created;
@@ -253,16 +247,22 @@ async function createSmallUploads(
     const form = new FormData();
     form.set("file", new Blob([bytes], { type: "text/csv" }), `load-${rows}.csv`);
     await account.pacer.take();
-    const reply = await must(options.origin, "/csv-data/uploads/", { token: account.token, form }, 202);
-    uploads.set(account.id, parseJson<{ id: string }>(reply).id);
+    const created = await ok(
+      client(options.origin, account.token).POST("/api/v1/csv-data/uploads/", {
+        body: { file: `load-${rows}.csv` },
+        bodySerializer: () => form,
+      }),
+    );
+    uploads.set(account.id, created.id);
   });
   const deadline = Date.now() + 300_000;
   for (const account of accounts) {
     const id = uploads.get(account.id) ?? "";
     for (;;) {
       await account.pacer.take();
-      const reply = await must(options.origin, `/csv-data/uploads/${id}/`, { token: account.token }, 200);
-      const details = parseJson<UploadDetails>(reply);
+      const details = await ok(
+        client(options.origin, account.token).GET("/api/v1/csv-data/uploads/{id}/", { params: { path: { id } } }),
+      );
       if (isTerminal(details.status)) {
         if (details.status !== "completed" || details.total_rows !== rows) {
           throw new Error(

@@ -5,6 +5,10 @@
  *
  * The driver never closes its socket after `pool.end()` until the server hangs up, so the relay
  * watches the client's messages and closes both sides once it sees Terminate ('X').
+ *
+ * Tests can watch the connections whose client traffic mentions a string (a request's unique
+ * email, say) and see, per connection, whether it sent Terminate and closed: that tells one
+ * request's pool ending from another's, which global counters cannot.
  * Only loopback targets are accepted: this is a development tool, not an open proxy.
  */
 
@@ -19,6 +23,18 @@ export interface RelayStats {
   terminated: number;
 }
 
+/** What a watch saw: the connections whose client traffic held its string, in order of opening. */
+export interface ConnectionWatch {
+  connections: ConnectionRecord[];
+}
+
+export interface ConnectionRecord {
+  /** The client sent Terminate: its pool ended it. */
+  terminated: boolean;
+  /** Both sides are closed. */
+  closed: boolean;
+}
+
 /** A relay fault: the triggering client message is not delivered and its connection is cut. */
 export type RelayFault = Fault;
 export type RelayFaultState = FaultState;
@@ -30,6 +46,9 @@ export interface Relay {
   /** Arms a fault; returns its id for `fault(id)`. */
   injectFault(fault: RelayFault): number;
   fault(id: number): RelayFaultState | undefined;
+  /** Starts watching the connections whose client traffic contains `text`; returns its id. */
+  watch(text: string): number;
+  watched(id: number): ConnectionWatch | undefined;
   close(): Promise<void>;
 }
 
@@ -76,12 +95,39 @@ function parseTarget(url: string | undefined): { host: string; port: number } | 
   return { host: host.replace(/^\[|\]$/g, ""), port };
 }
 
+/** The watches of one relay: which connection mentioned which watched string. */
+class ConnectionWatches {
+  private readonly watches = new Map<number, { text: string; connections: ConnectionRecord[] }>();
+  private nextId = 1;
+
+  add(text: string): number {
+    if (typeof text !== "string" || text === "") throw new Error("a watch needs a non-empty text");
+    const id = this.nextId++;
+    this.watches.set(id, { text, connections: [] });
+    return id;
+  }
+
+  get(id: number): ConnectionWatch | undefined {
+    const watch = this.watches.get(id);
+    return watch && { connections: watch.connections.map((record) => ({ ...record })) };
+  }
+
+  /** Adds `record` to every watch whose text `chunk` holds (once per watch). */
+  see(chunk: Buffer, record: ConnectionRecord): void {
+    for (const watch of this.watches.values()) {
+      if (!watch.connections.includes(record) && chunk.includes(watch.text)) watch.connections.push(record);
+    }
+  }
+}
+
 function pipe(
   ws: WebSocket,
   target: { host: string; port: number },
   stats: RelayStats,
   faults: FaultInjector<RelayFault>,
+  watches: ConnectionWatches,
 ): void {
+  const record: ConnectionRecord = { terminated: false, closed: false };
   stats.open++;
   stats.total++;
   const tcp = net.connect(target.port, target.host);
@@ -94,6 +140,7 @@ function pipe(
   const closeBoth = () => {
     if (closed) return;
     closed = true;
+    record.closed = true;
     stats.open--;
     tcp.destroy();
     if (ws.readyState === ws.OPEN || ws.readyState === ws.CONNECTING) ws.close();
@@ -118,11 +165,13 @@ function pipe(
       ws.terminate();
       return;
     }
+    watches.see(chunk, record);
     const terminate = watcher.push(chunk);
     if (connected) tcp.write(chunk);
     else pending.push(chunk);
     if (terminate) {
       stats.terminated++;
+      record.terminated = true;
       tcp.end(() => closeBoth());
       setTimeout(closeBoth, 1000).unref();
     }
@@ -135,6 +184,7 @@ function pipe(
 export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
   const stats: RelayStats = { open: 0, total: 0, terminated: 0 };
   const faults = new FaultInjector<RelayFault>();
+  const watches = new ConnectionWatches();
   const server: Server = createServer((req, res) => {
     if (req.url === "/stats") {
       res.writeHead(200, { "content-type": "application/json" });
@@ -150,7 +200,7 @@ export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
       ws.close(1008, "address must be a loopback host:port");
       return;
     }
-    pipe(ws, target, stats, faults);
+    pipe(ws, target, stats, faults, watches);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -164,6 +214,8 @@ export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
     stats: () => ({ ...stats }),
     injectFault: (fault) => faults.arm(fault),
     fault: (id) => faults.state(id),
+    watch: (text) => watches.add(text),
+    watched: (id) => watches.get(id),
     close: () =>
       new Promise<void>((resolve) => {
         for (const client of wss.clients) client.terminate();

@@ -1,133 +1,58 @@
 /**
- * A small typed client for the CSV upload API (API.md, "CSV uploads and ingestion"), shared by the
- * CLI uploader and the end-to-end test. File bytes go straight to R2 through the presigned part
- * URLs and are streamed from disk slice by slice, so a 400 MB file never sits in memory.
+ * The CSV upload calls of the scripts' API client, shared by the CLI uploader and the benchmarks.
+ * File bytes go straight to R2 through the presigned part URLs and are streamed from disk slice by
+ * slice, so a 400 MB file never sits in memory.
  */
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import http from "node:http";
 import https from "node:https";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
-import type { UploadStatus } from "../../src/db/schema.ts";
-import { isTerminal, type ProgressSnapshot } from "../../src/progress/progress-state.ts";
+import { isTerminal } from "../../src/progress/progress-state.ts";
+import { ApiError, ok, type Schemas, type Session, sessionClient } from "./api.ts";
 
-export type { UploadStatus };
-export { isTerminal };
+export { login } from "./api.ts";
+export { ApiError, isTerminal, type Session };
 
-export interface UploadDetails {
-  id: string;
-  filename: string;
-  size_bytes: number;
-  status: UploadStatus;
-  total_rows: number;
-  processed_rows: number;
-  error_rows: number;
-  errors: { line: number; reason: string }[];
-  columns: { key: string; name: string; type: string }[];
-  error: string | null;
-  job: string | null;
-  created_at: string;
-  started_at: string | null;
-  completed_at: string | null;
-}
+export type UploadDetails = Schemas["Upload"];
+export type UploadStatus = UploadDetails["status"];
+export type CreatedUpload = Schemas["CreatedUpload"];
+export type UploadPlan = CreatedUpload["upload"];
+/** What the progress route and WebSocket send. */
+export type Progress = Schemas["UploadProgress"];
+export type CompletedPart = Schemas["CompleteUpload"]["parts"][number];
 
-export interface UploadPlan {
-  part_size: number;
-  parts: { part_number: number; url: string }[];
-  expires_at: string;
-}
-
-export interface CreatedUpload extends UploadDetails {
-  upload: UploadPlan;
-}
-
-/** What the progress route and WebSocket send: the product's own snapshot shape. */
-export type Progress = ProgressSnapshot;
-
-export interface CompletedPart {
-  part_number: number;
-  etag: string;
-}
-
-/** An error answer from the API, carrying its `detail` sentence for the person at the terminal. */
-export class ApiError extends Error {
-  readonly status: number;
-  readonly detail: string;
-  constructor(status: number, detail: string) {
-    super(`${status}: ${detail}`);
-    this.name = "ApiError";
-    this.status = status;
-    this.detail = detail;
-  }
-}
-
-export interface Session {
-  /** The server origin, e.g. http://localhost:8787 (no /api/v1). */
-  api: string;
-  token: string;
-}
-
-function apiUrl(origin: string, path: string): string {
-  return `${origin.replace(/\/$/, "")}/api/v1${path}`;
-}
-
-async function request<T>(
-  origin: string,
-  path: string,
-  options: { method?: string; token?: string; json?: unknown } = {},
-): Promise<T> {
-  const headers: Record<string, string> = { Accept: "application/json" };
-  if (options.token) headers.Authorization = `Bearer ${options.token}`;
-  let body: string | undefined;
-  if (options.json !== undefined) {
-    headers["Content-Type"] = "application/json";
-    body = JSON.stringify(options.json);
-  }
-  const response = await fetch(apiUrl(origin, path), {
-    method: options.method ?? (body === undefined ? "GET" : "POST"),
-    headers,
-    body,
-  });
-  const text = await response.text();
-  if (!response.ok) {
-    let detail = text || response.statusText;
-    try {
-      detail = (JSON.parse(text) as { detail?: string }).detail ?? detail;
-    } catch {
-      // Not JSON (a proxy's error page, say): the raw text is the best detail we have.
-    }
-    throw new ApiError(response.status, detail);
-  }
-  return (text ? JSON.parse(text) : undefined) as T;
-}
-
-export async function login(api: string, email: string, password: string): Promise<Session> {
-  const body = await request<{ access_token: string }>(api, "/auth/user/login/", { json: { email, password } });
-  return { api, token: body.access_token };
-}
-
-export function createUpload(session: Session, filename: string, sizeBytes: number): Promise<CreatedUpload> {
-  return request(session.api, "/csv-data/uploads/", {
-    token: session.token,
-    json: { filename, size_bytes: sizeBytes },
-  });
+/** Announces an upload of `sizeBytes`; the answer says where to PUT each part. */
+export async function createUpload(session: Session, filename: string, sizeBytes: number): Promise<CreatedUpload> {
+  const created = await ok(
+    sessionClient(session).POST("/api/v1/csv-data/uploads/", { body: { filename, size_bytes: sizeBytes } }),
+  );
+  // A JSON announcement is answered with the part URLs; only a form upload is answered without.
+  if (!("upload" in created)) throw new ApiError(201, "the announced upload came back without its part URLs");
+  return created;
 }
 
 export function completeUpload(session: Session, id: string, parts: CompletedPart[]): Promise<UploadDetails> {
-  return request(session.api, `/csv-data/uploads/${id}/complete/`, { token: session.token, json: { parts } });
+  return ok(
+    sessionClient(session).POST("/api/v1/csv-data/uploads/{id}/complete/", {
+      params: { path: { id } },
+      body: { parts },
+    }),
+  );
 }
 
 export function cancelUpload(session: Session, id: string): Promise<UploadDetails> {
-  return request(session.api, `/csv-data/uploads/${id}/cancel/`, { method: "POST", token: session.token });
+  return ok(sessionClient(session).POST("/api/v1/csv-data/uploads/{id}/cancel/", { params: { path: { id } } }));
 }
 
 export function getUpload(session: Session, id: string): Promise<UploadDetails> {
-  return request(session.api, `/csv-data/uploads/${id}/`, { token: session.token });
+  return ok(sessionClient(session).GET("/api/v1/csv-data/uploads/{id}/", { params: { path: { id } } }));
 }
 
 export function getProgress(session: Session, id: string): Promise<Progress> {
-  return request(session.api, `/csv-data/uploads/${id}/progress/`, { token: session.token });
+  return ok(sessionClient(session).GET("/api/v1/csv-data/uploads/{id}/progress/", { params: { path: { id } } }));
 }
 
 /** Byte range [start, end) of one part in the file. */
@@ -202,8 +127,6 @@ export interface PartUploadOptions {
   signal?: AbortSignal;
 }
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
 /** Uploads every part of the plan, a few at a time, retrying each with exponential backoff. */
 export async function uploadParts(
   plan: UploadPlan,
@@ -256,7 +179,7 @@ export interface FollowOptions {
 
 /** Resolves with the terminal state. The WebSocket is the live feed; polling is the fallback. */
 export async function followProgress(session: Session, id: string, options: FollowOptions): Promise<Progress> {
-  const wsUrl = new URL(apiUrl(session.api, `/csv-data/uploads/${id}/progress/`));
+  const wsUrl = new URL(`${session.api.replace(/\/+$/, "")}/api/v1/csv-data/uploads/${id}/progress/`);
   wsUrl.protocol = wsUrl.protocol === "https:" ? "wss:" : "ws:";
   // Browsers cannot set headers on a WebSocket, so the API takes the token in the query; so do we,
   // to exercise the same path.

@@ -11,6 +11,12 @@ import { taskAttachments, tasks } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
 import { errorFields, log } from "../lib/log.ts";
 import { type PresignContext, presignGet, presignPut } from "../storage/presign.ts";
+import {
+  attachmentDeleteStatement,
+  attachmentReadyStatement,
+  insertedIdChange,
+  recordEvent,
+} from "../tasks/history.ts";
 import { type Actor, assertCanChangeAttachments, assertCanRead } from "../tasks/tasks.policy.ts";
 import { facts, loadTask, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
 
@@ -81,19 +87,29 @@ export async function storeFile(
   const key = objectKey(taskId);
   await bucket.put(key, file.stream(), { httpMetadata: { contentType } });
   try {
-    const [row] = await db
-      .insert(taskAttachments)
-      .values({
+    const [inserted] = await db.batch([
+      db
+        .insert(taskAttachments)
+        .values({
+          taskId,
+          uploadedById: user.id,
+          filename,
+          contentType,
+          sizeBytes: file.size,
+          r2Key: key,
+          status: "ready",
+          completedAt: new Date(),
+        })
+        .returning(),
+      recordEvent(db, {
         taskId,
-        uploadedById: user.id,
-        filename,
-        contentType,
-        sizeBytes: file.size,
-        r2Key: key,
-        status: "ready",
-        completedAt: new Date(),
-      })
-      .returning();
+        actorId: user.id,
+        action: "attachment_added",
+        changes: {},
+        changesInSql: insertedIdChange("attachment", "task_attachments"),
+      }),
+    ]);
+    const row = inserted[0];
     if (!row) throw new Error("insert returned no row");
     return toAttachmentResponse(row);
   } catch (error) {
@@ -181,7 +197,7 @@ export async function getAttachment(
 
 /**
  * Confirms a presigned upload: the object must exist with the announced size. Idempotent.
- * A pending attachment is "404 and unlisted" (API.md) to everyone but its uploader, so anyone else
+ * A pending attachment is 404 and unlisted to everyone but its uploader, so anyone else
  * completing it gets the 404 an unknown id gets, not a 403 that would reveal it; the uploader, like
  * anyone completing a ready one, still needs the right to change the task's attachments.
  */
@@ -195,11 +211,11 @@ export async function completeUpload(db: Db, bucket: R2Bucket, user: Actor, id: 
   if (object.size !== row.sizeBytes) {
     throw ApiError.conflict(`The uploaded object is ${object.size} bytes, but ${row.sizeBytes} were announced.`);
   }
-  const [updated] = await db
-    .update(taskAttachments)
-    .set({ status: "ready", completedAt: new Date() })
-    .where(eq(taskAttachments.id, id))
-    .returning();
+  const [, found] = await db.batch([
+    attachmentReadyStatement(db, id, user.id),
+    db.select().from(taskAttachments).where(eq(taskAttachments.id, id)),
+  ]);
+  const updated = found[0];
   if (!updated) throw ApiError.notFound("Attachment");
   return toAttachmentResponse(updated);
 }
@@ -212,7 +228,7 @@ export async function deleteAttachment(db: Db, bucket: R2Bucket, user: Actor, id
   const { row, access } = await findAttachment(db, user, id, { includePending: true });
   if (row.status === "pending" && row.uploadedById !== user.id) throw ApiError.notFound("Attachment");
   assertCanChangeAttachments(user, access);
-  await db.delete(taskAttachments).where(eq(taskAttachments.id, id));
+  await attachmentDeleteStatement(db, id, user.id);
   try {
     await bucket.delete(row.r2Key);
   } catch (error) {

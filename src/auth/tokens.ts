@@ -3,7 +3,7 @@
  * audience, so `alg: none`, other algorithms and foreign tokens are all rejected. Refresh tokens
  * are opaque random strings; only their SHA-256 is stored.
  */
-import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
+import { type JWTPayload, errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { AppConfig } from "../config.ts";
 import { toBase64Url } from "../lib/base64.ts";
 import { ApiError } from "../lib/errors.ts";
@@ -40,8 +40,9 @@ export async function signAccessToken(config: AppConfig, claims: AccessClaims): 
 }
 
 export async function verifyAccessToken(config: AppConfig, token: string): Promise<AccessClaims> {
+  let payload: JWTPayload;
   try {
-    const { payload } = await jwtVerify(token, signingKey(config.JWT_SECRET), {
+    ({ payload } = await jwtVerify(token, signingKey(config.JWT_SECRET), {
       algorithms: [ALGORITHM],
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
@@ -51,25 +52,30 @@ export async function verifyAccessToken(config: AppConfig, token: string): Promi
       // (a clock we do not trust or a forged stamp) and caps any token's life at the TTL whatever
       // its `exp` says.
       maxTokenAge: config.ACCESS_TOKEN_TTL_SECONDS,
-    });
-    const userId = Number(payload.sub);
-    if (payload.typ !== TOKEN_TYPE || !Number.isInteger(userId) || typeof payload.sid !== "string") {
-      throw ApiError.unauthenticated("The access token is invalid.");
-    }
-    return { userId, sessionId: payload.sid };
+    }));
   } catch (error) {
-    if (error instanceof ApiError) throw error;
-    if (error instanceof joseErrors.JWTExpired) {
-      throw ApiError.unauthenticated("The access token has expired; refresh it or log in again.");
-    }
-    if (error instanceof joseErrors.JWTClaimValidationFailed && (error.claim === "nbf" || error.claim === "iat")) {
-      throw ApiError.unauthenticated("The access token is not valid yet (issued or valid from a time in the future).");
-    }
-    if (error instanceof joseErrors.JWTClaimValidationFailed) {
-      throw ApiError.unauthenticated(`The access token is not valid here (${error.claim} claim rejected).`);
-    }
+    throw verificationError(error);
+  }
+  // A user id is a positive integer written plainly: "", "0", "1.0" or "+1" are not one.
+  const subject = String(payload.sub);
+  if (payload.typ !== TOKEN_TYPE || !/^[1-9][0-9]*$/.test(subject) || typeof payload.sid !== "string") {
     throw ApiError.unauthenticated("The access token is invalid.");
   }
+  return { userId: Number(subject), sessionId: payload.sid };
+}
+
+/** The 401 for a token jose refused, saying why when the reason helps the client. */
+function verificationError(error: unknown): ApiError {
+  if (error instanceof joseErrors.JWTExpired) {
+    return ApiError.unauthenticated("The access token has expired; refresh it or log in again.");
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed && (error.claim === "nbf" || error.claim === "iat")) {
+    return ApiError.unauthenticated("The access token is not valid yet (issued or valid from a time in the future).");
+  }
+  if (error instanceof joseErrors.JWTClaimValidationFailed) {
+    return ApiError.unauthenticated(`The access token is not valid here (${error.claim} claim rejected).`);
+  }
+  return ApiError.unauthenticated("The access token is invalid.");
 }
 
 /** A new opaque refresh token: 32 random bytes, base64url, with a prefix that says what it is. */

@@ -13,6 +13,7 @@ import type { Db } from "../db/client.ts";
 import { taskComments, tasks } from "../db/schema.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
+import { insertedIdChange, recordEvent } from "../tasks/history.ts";
 import { type Actor, assertCanComment, assertCanDeleteComment, assertCanRead } from "../tasks/tasks.policy.ts";
 import { facts, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
 import { assertTaskUnchanged, withRetries } from "../tasks/write-batch.ts";
@@ -68,6 +69,13 @@ export async function addComment(db: Db, user: Actor, taskId: number, content: s
     const [, inserted] = await db.batch([
       assertTaskUnchanged(db, taskId, task.version, { lock: "share" }),
       db.insert(taskComments).values({ taskId, authorId: user.id, content }).returning(),
+      recordEvent(db, {
+        taskId,
+        actorId: user.id,
+        action: "commented",
+        changes: {},
+        changesInSql: insertedIdChange("comment", "task_comments"),
+      }),
     ]);
     const row = inserted[0];
     if (!row) throw new Error("insert returned no row");

@@ -198,6 +198,45 @@ export const taskAssignments = pgTable(
   ],
 );
 
+/** What a task history entry records; `changes` maps each changed field to `[old, new]`. */
+export const TASK_EVENT_ACTIONS = [
+  "created",
+  "updated",
+  "status_changed",
+  "completed",
+  "assigned",
+  "unassigned",
+  "commented",
+  "attachment_added",
+  "attachment_deleted",
+  "deleted",
+] as const;
+export type TaskEventAction = (typeof TASK_EVENT_ACTIONS)[number];
+export type TaskChanges = Record<string, [unknown, unknown]>;
+
+/**
+ * A task's history: one row per change to the task or its relations, written by the same
+ * transaction as the change (a statement of the write's batch), so it never tells of a change
+ * that did not commit nor misses one that did.
+ */
+export const taskEvents = pgTable(
+  "task_events",
+  {
+    id: serial("id").primaryKey(),
+    taskId: integer("task_id")
+      .notNull()
+      .references(() => tasks.id, { onDelete: "cascade" }),
+    actorId: integer("actor_id").references(() => users.id, { onDelete: "set null" }),
+    action: text("action").$type<TaskEventAction>().notNull(),
+    changes: jsonb("changes").$type<TaskChanges>().notNull().default({}),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    index("task_events_task_idx").on(t.taskId, t.id),
+    check("task_events_action_check", inList("action", TASK_EVENT_ACTIONS)),
+  ],
+);
+
 export const taskComments = pgTable(
   "task_comments",
   {

@@ -1,7 +1,7 @@
 /**
- * Departments: readable by every authenticated user (they are the organisation's structure, not
- * secrets), created, changed and deleted by CEO and HR. Names are unique case-insensitively
- * (a unique index on `lower(name)` enforces it, so two concurrent creates cannot both win).
+ * Departments in the database; who may read and change them is `departments.policy.ts`. Names
+ * are unique case-insensitively (a unique index on `lower(name)` enforces it, so two concurrent
+ * creates cannot both win).
  * Deleting a department leaves its users and tasks without one (`ON DELETE SET NULL`).
  */
 import { asc, count, eq, sql } from "drizzle-orm";
@@ -11,7 +11,7 @@ import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
 import { taskReaders } from "../tasks/tasks.policy.ts";
 import type { AuthUser } from "../types.ts";
-import { isCeoOrHr } from "../users/roles.ts";
+import { assertCanManageDepartments } from "./departments.policy.ts";
 import type { CreateDepartmentInput, DepartmentResponse, UpdateDepartmentInput } from "./departments.schemas.ts";
 
 type DepartmentRow = typeof departments.$inferSelect;
@@ -27,10 +27,6 @@ function toResponse(row: DepartmentRow): DepartmentResponse {
 }
 
 const unknownManager = () => ApiError.invalidParameter("manager", "no user has this id");
-
-function requireAdmin(viewer: Pick<AuthUser, "role">): void {
-  if (!isCeoOrHr(viewer)) throw ApiError.forbidden("Only CEO and HR can manage departments.");
-}
 
 async function checkManager(db: Db, managerId: number | null | undefined): Promise<void> {
   if (managerId === undefined || managerId === null) return;
@@ -77,7 +73,7 @@ export async function createDepartment(
   viewer: Pick<AuthUser, "role">,
   input: CreateDepartmentInput,
 ): Promise<DepartmentResponse> {
-  requireAdmin(viewer);
+  assertCanManageDepartments(viewer);
   await checkManager(db, input.manager);
   try {
     const [row] = await db
@@ -98,7 +94,7 @@ export async function updateDepartment(
   input: UpdateDepartmentInput,
 ): Promise<DepartmentResponse> {
   await findDepartment(db, id);
-  requireAdmin(viewer);
+  assertCanManageDepartments(viewer);
   await checkManager(db, input.manager);
   try {
     const [row] = await db
@@ -135,7 +131,7 @@ export async function deleteDepartment(
   id: number,
 ): Promise<DepartmentDeletion> {
   await findDepartment(db, id);
-  requireAdmin(viewer);
+  assertCanManageDepartments(viewer);
   const [members, viewers] = await db.batch([
     db.select({ id: users.id }).from(users).where(eq(users.departmentId, id)),
     db.execute<{ id: number }>(

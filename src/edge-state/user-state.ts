@@ -62,6 +62,31 @@ export const SNAPSHOT_MAX_AGE_MS = 5 * 60_000;
 /** How many times a load is repeated when a change arrives while it is reading. */
 const LOAD_ATTEMPTS = 3;
 
+/** How long a request's outcome answers retries that carry its `Idempotency-Key`. */
+export const IDEMPOTENCY_TTL_MS = 24 * 60 * 60_000;
+
+/** What a finished request answered, kept for the retries of its `Idempotency-Key`. */
+export interface IdempotentOutcome {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+interface IdempotencyEntry {
+  fingerprint: string;
+  expiresAt: number;
+  /** `null` while the first request runs. */
+  outcome: IdempotentOutcome | null;
+}
+
+export type IdempotencyClaim =
+  | { kind: "claimed" }
+  | { kind: "running" }
+  | { kind: "mismatch" }
+  | { kind: "replay"; outcome: IdempotentOutcome };
+
+const idempotencyKey = (key: string) => `idempotency:${key}`;
+
 const VERSIONS = "versions";
 const SNAPSHOT = "snapshot";
 const sessionKey = (sessionId: string) => `session:${sessionId}`;
@@ -142,6 +167,41 @@ export class UserState extends DurableObject<Env> {
     const versions = await this.versions();
     for (const scope of scopes) versions[scope] = newVersion();
     await this.ctx.storage.put(VERSIONS, versions);
+  }
+
+  /**
+   * The first step of a request that carries an `Idempotency-Key`: claims the key for this request
+   * (`claimed`), or says a request with it is still running, was made with another method, path or
+   * body, or finished (its outcome, to answer again). A claim never lapses while it lives: if the
+   * request that claimed it never reported (its isolate died after its transaction committed),
+   * retries keep answering "running" rather than risk doing the work twice.
+   */
+  async claimIdempotencyKey(key: string, fingerprint: string): Promise<IdempotencyClaim> {
+    const now = Date.now();
+    const existing = await this.ctx.storage.get<IdempotencyEntry>(idempotencyKey(key));
+    if (existing && existing.expiresAt > now) {
+      if (existing.fingerprint !== fingerprint) return { kind: "mismatch" };
+      return existing.outcome ? { kind: "replay", outcome: existing.outcome } : { kind: "running" };
+    }
+    const entry: IdempotencyEntry = { fingerprint, expiresAt: now + IDEMPOTENCY_TTL_MS, outcome: null };
+    await this.ctx.storage.put(idempotencyKey(key), entry);
+    await this.pruneIdempotencyKeys(now);
+    return { kind: "claimed" };
+  }
+
+  /** The claiming request finished: keep its outcome for retries, or (`null`) free the key for a retry to run. */
+  async settleIdempotencyKey(key: string, fingerprint: string, outcome: IdempotentOutcome | null): Promise<void> {
+    const existing = await this.ctx.storage.get<IdempotencyEntry>(idempotencyKey(key));
+    if (!existing || existing.fingerprint !== fingerprint) return;
+    if (outcome === null) await this.ctx.storage.delete(idempotencyKey(key));
+    else await this.ctx.storage.put(idempotencyKey(key), { ...existing, outcome });
+  }
+
+  /** Drops a few expired keys per claim, so a busy client does not grow the object forever. */
+  private async pruneIdempotencyKeys(now: number): Promise<void> {
+    const entries = await this.ctx.storage.list<IdempotencyEntry>({ prefix: "idempotency:", limit: 256 });
+    const expired = [...entries].filter(([, entry]) => entry.expiresAt <= now).map(([key]) => key);
+    if (expired.length > 0) await this.ctx.storage.delete(expired.slice(0, 128));
   }
 
   /** The answer for a loaded user; `versions` when they were read already. */

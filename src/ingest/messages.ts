@@ -3,6 +3,8 @@
  * `index` once it completed, and `reconcile` from its progress object's watchdog.
  */
 import { z } from "zod";
+// `reconcile` is defined beside its sender, the progress object's watchdog.
+import { ReconcileMessage } from "../progress/reconcile-message.ts";
 
 export const PlanMessage = z.object({
   kind: z.literal("plan"),
@@ -25,15 +27,9 @@ export const IndexMessage = z.object({
   kind: z.literal("index"),
   uploadId: z.string().uuid(),
 });
-/** From an upload's progress object when it has been running a while: settle it from Postgres if due. */
-export const ReconcileMessage = z.object({
-  kind: z.literal("reconcile"),
-  uploadId: z.string().uuid(),
-});
 export const IngestMessage = z.discriminatedUnion("kind", [PlanMessage, ChunkMessage, IndexMessage, ReconcileMessage]);
 
 export type PlanMessage = z.infer<typeof PlanMessage>;
 export type ChunkMessage = z.infer<typeof ChunkMessage>;
 export type IndexMessage = z.infer<typeof IndexMessage>;
-export type ReconcileMessage = z.infer<typeof ReconcileMessage>;
 export type IngestMessage = z.infer<typeof IngestMessage>;

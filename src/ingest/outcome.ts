@@ -1,37 +1,21 @@
 /**
- * Persists an upload's final state to Postgres (upload and job), records its email in the same
- * transaction, and removes the rows of an upload that did not complete. Idempotent: only the first
- * call moves the upload out of `queued`/`processing`, so a retried consumer never mails twice.
+ * Persists an upload's final state to Postgres (upload and job, through the lifecycle's
+ * `settle`), records its email in the same transaction, and removes the rows of an upload
+ * that did not complete. Idempotent: only the first call moves the upload out of
+ * `queued`/`processing`, so a retried consumer never mails twice.
  */
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { PoolDb, Queryable } from "../db/client.ts";
-import {
-  csvUploadChunks,
-  csvUploads,
-  type JobStatus,
-  jobs,
-  type UploadRowError,
-  type UploadStatus,
-  users,
-} from "../db/schema.ts";
+import { csvUploadChunks, csvUploads, type UploadRowError, users } from "../db/schema.ts";
 import { dispatchEmails, recordEmail } from "../email/outbox.ts";
 import { MAX_KEPT_ERRORS, type ProgressState } from "../progress/progress-state.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
 import type { IndexMessage } from "./messages.ts";
 import { analysePartition, dropPartition } from "./partitions.ts";
-
-export const JOB_STATUS_OF: Record<UploadStatus, JobStatus> = {
-  awaiting_upload: "pending",
-  queued: "pending",
-  processing: "running",
-  completed: "completed",
-  failed: "failed",
-  rejected: "failed",
-  cancelled: "cancelled",
-};
+import * as lifecycle from "./upload-lifecycle.ts";
 
 export interface Outcome {
-  status: Extract<UploadStatus, "completed" | "failed" | "cancelled">;
+  status: lifecycle.SettledStatus;
   error: string | null;
   errors?: ProgressState["errors"];
 }
@@ -82,7 +66,7 @@ export async function recordChunkErrors(db: Queryable, uploadId: string, errors:
     .where(
       and(
         eq(csvUploads.id, uploadId),
-        inArray(csvUploads.status, ["processing", "completed", "failed"]),
+        inArray(csvUploads.status, lifecycle.ERRORS_RECORDABLE_STATUSES),
         sql`(jsonb_array_length(${csvUploads.errors}) < ${MAX_KEPT_ERRORS} or (${csvUploads.errors}->${MAX_KEPT_ERRORS - 1}->>'line')::bigint > ${first})`,
       ),
     );
@@ -97,50 +81,8 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
     // object ever settle before the last commit is visible here, nothing is written now: the
     // remaining chunks' reports find the object already completed and persist again, in full.
     if (completed && (totals.chunksTotal === null || totals.chunksDone < totals.chunksTotal)) return null;
-    const [upload] = await tx
-      .update(csvUploads)
-      .set({
-        status: outcome.status,
-        error: outcome.error,
-        // Rows of an upload that did not complete are removed, so nothing is left half-counted.
-        totalRows: completed ? totals.rows : 0,
-        processedRows: totals.records,
-        errorRows: totals.errorRows,
-        processedBytes: completed
-          ? sql`${csvUploads.sizeBytes}`
-          : sql`coalesce(${csvUploads.dataOffset}, 0) + ${totals.bytes}`,
-        chunksDone: totals.chunksDone,
-        errors: finalErrors(uploadId, outcome.errors ?? []),
-        completedAt: new Date(),
-        updatedAt: new Date(),
-      })
-      .where(and(eq(csvUploads.id, uploadId), inArray(csvUploads.status, ["awaiting_upload", "queued", "processing"])))
-      .returning();
+    const upload = await lifecycle.settle(tx, uploadId, outcome, totals, finalErrors(uploadId, outcome.errors ?? []));
     if (!upload) return null;
-    const seconds = upload.startedAt ? (upload.completedAt!.getTime() - upload.startedAt.getTime()) / 1000 : 0;
-    if (upload.jobId) {
-      await tx
-        .update(jobs)
-        .set({
-          status: JOB_STATUS_OF[outcome.status],
-          message: completed
-            ? `Ingested ${upload.totalRows} rows (${upload.errorRows} rejected) in ${seconds.toFixed(1)} s.`
-            : outcome.status === "cancelled"
-              ? "Cancelled."
-              : "Ingestion failed.",
-          error: outcome.error,
-          metadata: {
-            upload_id: upload.id,
-            filename: upload.filename,
-            total_rows: upload.totalRows,
-            processed_rows: upload.processedRows,
-            error_rows: upload.errorRows,
-            duration_seconds: seconds,
-          },
-          updatedAt: new Date(),
-        })
-        .where(eq(jobs.id, upload.jobId));
-    }
     let emailIds: number[] = [];
     if (outcome.status !== "cancelled") {
       const [owner] = await tx.select({ email: users.email }).from(users).where(eq(users.id, upload.ownerId));
@@ -150,7 +92,7 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
               filename: upload.filename,
               rows: upload.totalRows,
               errorRows: upload.errorRows,
-              seconds,
+              seconds: lifecycle.ingestionSeconds(upload),
             })
           : await recordEmail(tx, "upload_failed", [{ email: owner.email, userId: upload.ownerId }], {
               filename: upload.filename,

@@ -5,10 +5,10 @@
  * the planner (queue redelivery) re-derives the same chunks, so its writes are idempotent.
  */
 
-import { and, eq, inArray } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
 import type { PoolDb } from "../db/client.ts";
-import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
+import { csvUploadChunks, csvUploads } from "../db/schema.ts";
 import { progressOf } from "../progress/upload-progress.ts";
 import { BoundaryScanner, type ChunkPlan, RunawayRecordError } from "./boundaries.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
@@ -16,6 +16,7 @@ import type { ChunkMessage, PlanMessage } from "./messages.ts";
 import { persistOutcome } from "./outcome.ts";
 import { createPartition } from "./partitions.ts";
 import { reportProgress } from "./progress-recovery.ts";
+import * as lifecycle from "./upload-lifecycle.ts";
 
 /** Queues take at most 100 messages per send. */
 const SEND_BATCH = 100;
@@ -31,23 +32,12 @@ class PlanningStopped extends Error {}
 
 export async function planUpload(db: PoolDb, env: Env, config: AppConfig, message: PlanMessage): Promise<void> {
   const [upload] = await db.select().from(csvUploads).where(eq(csvUploads.id, message.uploadId));
-  if (!upload || (upload.status !== "queued" && upload.status !== "processing")) return;
+  if (!upload || !lifecycle.isStartable(upload.status)) return;
   const startedAt = upload.startedAt ?? new Date();
   // Guarded and in one transaction with the partition: a cancel that lands in between either
   // wins (nothing is started) or waits on the row lock and drops the partition after it exists.
   const started = await db.transaction(async (tx) => {
-    const rows = await tx
-      .update(csvUploads)
-      .set({ status: "processing", startedAt, updatedAt: new Date() })
-      .where(and(eq(csvUploads.id, upload.id), inArray(csvUploads.status, ["queued", "processing"])))
-      .returning({ id: csvUploads.id });
-    if (rows.length === 0) return false;
-    if (upload.jobId) {
-      await tx
-        .update(jobs)
-        .set({ status: "running", message: "Ingesting rows.", updatedAt: new Date() })
-        .where(eq(jobs.id, upload.jobId));
-    }
+    if (!(await lifecycle.start(tx, upload, startedAt))) return false;
     await createPartition(tx, upload.id);
     return true;
   });

@@ -1,4 +1,4 @@
-/** The background-job routes (seed 003): the caller's own jobs, which follow their uploads. */
+/** The background-job routes: the caller's own jobs, which follow their uploads. */
 import { createRoute } from "@hono/zod-openapi";
 import { createRouter, errorResponses, jsonContent, NoQueryParams, UuidIdParam } from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";

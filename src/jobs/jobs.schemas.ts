@@ -1,4 +1,4 @@
-/** Request and response schemas of the background-job routes (seed 003). */
+/** Request and response schemas of the background-job routes. */
 import { z } from "@hono/zod-openapi";
 import { JOB_STATUSES } from "../db/schema.ts";
 import { queryParams, wholeNumberText } from "../lib/openapi.ts";

@@ -1,20 +1,18 @@
 /**
- * Background jobs (seed 003). A job is the user-facing record of background work; for `csv_ingest`
+ * Background jobs. A job is the user-facing record of background work; for `csv_ingest`
  * jobs the upload is the source of truth and the job follows it, so cancelling a job cancels its
  * upload through the same path as the upload's own cancel route.
  */
 import { and, desc, eq } from "drizzle-orm";
 import type { Db, PoolDb } from "../db/client.ts";
 import { csvUploads, type JobStatus, jobs } from "../db/schema.ts";
+import * as lifecycle from "../ingest/upload-lifecycle.ts";
 import { ApiError } from "../lib/errors.ts";
 import { log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
 import { cancelUpload } from "../uploads/uploads.service.ts";
 
-export type JobRow = typeof jobs.$inferSelect;
-
-const ACTIVE: readonly JobStatus[] = ["pending", "running"];
-export const isActiveJob = (status: JobStatus): boolean => ACTIVE.includes(status);
+export type JobRow = lifecycle.JobRow;
 
 /** The caller's jobs, newest first (ties by id so the order is stable). */
 export async function listJobs(
@@ -46,17 +44,13 @@ export async function getOwnJob(db: Db, ownerId: number, id: string): Promise<Jo
  * is still running (it may have completed a moment ago: then 409 and the job shows the outcome).
  */
 export async function cancelJob(db: PoolDb, env: Env, job: JobRow): Promise<JobRow> {
-  if (!isActiveJob(job.status)) throw ApiError.conflict(`The job has already ended (${job.status}).`);
+  if (!lifecycle.isActiveJob(job.status)) throw ApiError.conflict(`The job has already ended (${job.status}).`);
   const [upload] = await db.select().from(csvUploads).where(eq(csvUploads.jobId, job.id));
   if (upload) {
     await cancelUpload(db, env, upload);
   } else {
-    const rows = await db
-      .update(jobs)
-      .set({ status: "cancelled", message: "Cancelled.", updatedAt: new Date() })
-      .where(and(eq(jobs.id, job.id), eq(jobs.status, job.status)))
-      .returning();
-    if (rows.length === 0) throw ApiError.conflict("The job changed state; fetch it again.");
+    const cancelled = await lifecycle.cancelJob(db, job);
+    if (!cancelled) throw ApiError.conflict("The job changed state; fetch it again.");
   }
   log("info", "job cancelled", { job: maskId(job.id), type: job.type });
   const [after] = await db.select().from(jobs).where(eq(jobs.id, job.id));
@@ -71,13 +65,13 @@ export async function cancelJob(db: PoolDb, env: Env, job: JobRow): Promise<JobR
  * null (the foreign key is ON DELETE SET NULL).
  */
 export async function deleteJob(db: PoolDb, env: Env, job: JobRow): Promise<void> {
-  if (isActiveJob(job.status)) {
+  if (lifecycle.isActiveJob(job.status)) {
     try {
       await cancelJob(db, env, job);
     } catch (error) {
       if (!(error instanceof ApiError && error.status === 409)) throw error;
     }
   }
-  await db.delete(jobs).where(eq(jobs.id, job.id));
+  await lifecycle.removeJob(db, job.id);
   log("info", "job deleted", { job: maskId(job.id), type: job.type });
 }

@@ -1,6 +1,6 @@
 /**
- * Masks identifiers before they reach logs (seed 003): enough to correlate lines, not enough to
- * enumerate objects. `"3f2a9c1e-…"` → `"3f2a…"`; `12345` → `"1***5"`.
+ * Masks identifiers before they reach logs (no log line holds a whole id): enough to correlate
+ * lines, not enough to enumerate objects. `"3f2a9c1e-…"` → `"3f2a…"`; `12345` → `"1***5"`.
  */
 export function maskId(id: string | number | null | undefined): string | null {
   if (id === null || id === undefined) return null;

@@ -42,6 +42,7 @@ const errorDescriptions = {
   404: "Not found, or not visible to the caller.",
   406: "None of the media types the `Accept` header asks for is offered; `detail` lists those that are.",
   409: "Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies.",
+  412: "`If-Match` does not name the current `ETag`: someone changed the resource since you read it, and nothing was changed. The answer's `ETag` is the current one.",
   413: "The body is too large.",
   415: "The body's content type is not accepted.",
   422: "Well-formed but cannot be processed.",
@@ -147,6 +148,39 @@ export function queryParams<S extends z.ZodRawShape>(shape: S) {
 
 /** A route that takes no query parameters at all. */
 export const NoQueryParams = queryParams({});
+
+/** The `ETag` header of an answer that has one (conditional requests, `src/cache/conditional.ts`). */
+export const etagHeader = {
+  ETag: {
+    description:
+      "A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read.",
+    schema: { type: "string" as const, example: '"9f86d081884c7d659a2feaa0c55ad015"' },
+  },
+};
+
+/** The 304 of a GET that honours `If-None-Match`. */
+export const notModifiedResponse = {
+  304: {
+    description:
+      "Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs.",
+    headers: etagHeader,
+  },
+};
+
+/** `If-None-Match` on a GET that answers with an `ETag`. */
+export const IfNoneMatchHeaders = z.object({
+  "if-none-match": z.string().optional().openapi({
+    description: "Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body.",
+  }),
+});
+
+/** `If-Match` on a write that must not overwrite a version the caller has not seen. */
+export const IfMatchHeaders = z.object({
+  "if-match": z.string().optional().openapi({
+    description:
+      "The `ETag` you read (strong comparison), or `*`. If it is not the current one: 412 and nothing changes.",
+  }),
+});
 
 /** `nocache=1` on a cached GET answers from the database (`X-Cache: BYPASS`). */
 export const nocacheParam = z

@@ -7,6 +7,7 @@ import type { MiddlewareHandler } from "hono";
 import { authenticate } from "../auth/auth.service.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
+import { withIdempotency } from "./idempotency.ts";
 import { enforceRateLimit, perIpRateLimit } from "./rate-limit.ts";
 
 function bearerToken(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string | null {
@@ -20,14 +21,17 @@ function bearerToken(c: Parameters<MiddlewareHandler<AppEnv>>[0]): string | null
   return null;
 }
 
-/** Requires a valid, unrevoked access token; sets `c.var.user`; then applies the per-user limit. */
+/**
+ * Requires a valid, unrevoked access token; sets `c.var.user`; applies the per-user limit; then
+ * runs the route once per `Idempotency-Key` (a retry of a finished request is answered from its outcome).
+ */
 export const requireAuth: MiddlewareHandler<AppEnv> = async (c, next) => {
   const token = bearerToken(c);
   if (!token) throw ApiError.unauthenticated();
   const user = await authenticate(c.env, c.var.db, c.var.config, token);
   c.set("user", user);
   await enforceRateLimit(c.env.USER_RATE_LIMITER, `user:${user.id}`, c.var.config.RATE_LIMIT_PERIOD_SECONDS);
-  await next();
+  return await withIdempotency(c, next);
 };
 
 /** Auth endpoints (login, register, refresh) share one stricter bucket per client IP. */

@@ -7,7 +7,6 @@
  */
 import { DurableObject } from "cloudflare:workers";
 import type { UploadStatus } from "../db/schema.ts";
-import type { ReconcileMessage } from "../ingest/messages.ts";
 import {
   absorbTotals,
   type ChunkReport,
@@ -21,6 +20,7 @@ import {
   settle,
   snapshotOf,
 } from "./progress-state.ts";
+import type { ReconcileMessage } from "./reconcile-message.ts";
 
 const STATE = "state";
 /** The final snapshot of an upload that ended before its ingestion began (no `STATE` then). */

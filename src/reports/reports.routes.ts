@@ -4,7 +4,7 @@ import { accepts } from "hono/accepts";
 import { type CachedBody, cachedResponse } from "../cache/http.ts";
 import { toCsv } from "../lib/csv.ts";
 import { ApiError } from "../lib/errors.ts";
-import { createRouter, errorResponses } from "../lib/openapi.ts";
+import { createRouter, errorResponses, etagHeader, IfNoneMatchHeaders, notModifiedResponse } from "../lib/openapi.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { isoDay, parseIsoDate } from "../tasks/dates.ts";
 import type { AppEnv } from "../types.ts";
@@ -25,6 +25,7 @@ const DAY_MS = 86_400_000;
 const csvOrJson = <T extends z.ZodType>(schema: T, description: string) => ({
   description: `${description} CSV by default; JSON with \`Accept: application/json\`. Header \`X-Cache\`: HIT, MISS or BYPASS.`,
   content: { "text/csv": { schema: z.string() }, "application/json": { schema } },
+  headers: etagHeader,
 });
 
 const OFFERED = ["text/csv", "application/json"] as const;
@@ -137,9 +138,10 @@ const legacyRoute = createRoute({
   description:
     "Exactly seed 000: a CSV `Total tasks,Completed Task,Incompleted Task` and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.",
   middleware: [requireAuth] as const,
-  request: { query: ReportQuerySchema },
+  request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
-    200: { description: "The CSV.", content: { "text/csv": { schema: z.string() } } },
+    200: { description: "The CSV.", content: { "text/csv": { schema: z.string() } }, headers: etagHeader },
+    ...notModifiedResponse,
     ...errorResponses(400, 401, 429),
   },
 });
@@ -152,8 +154,12 @@ const statusRoute = createRoute({
   security,
   summary: "Task status counts",
   middleware: [requireAuth] as const,
-  request: { query: ReportQuerySchema },
-  responses: { 200: csvOrJson(StatusReportSchema, "Counts."), ...errorResponses(400, 401, 406, 429) },
+  request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
+  responses: {
+    200: csvOrJson(StatusReportSchema, "Counts."),
+    ...notModifiedResponse,
+    ...errorResponses(400, 401, 406, 429),
+  },
 });
 
 const overdueRoute = createRoute({
@@ -165,8 +171,12 @@ const overdueRoute = createRoute({
   summary: "Overdue tasks",
   description: "Visible tasks past due and not done; `days_overdue` in whole days, rounded down.",
   middleware: [requireAuth] as const,
-  request: { query: ReportQuerySchema },
-  responses: { 200: csvOrJson(OverdueReportSchema, "Rows."), ...errorResponses(400, 401, 406, 429) },
+  request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
+  responses: {
+    200: csvOrJson(OverdueReportSchema, "Rows."),
+    ...notModifiedResponse,
+    ...errorResponses(400, 401, 406, 429),
+  },
 });
 
 const perDayRoute = (kind: "completed" | "opened") =>
@@ -180,8 +190,12 @@ const perDayRoute = (kind: "completed" | "opened") =>
     description:
       "One row per UTC day from `from` to `to` (both inclusive, at most 366 days), zeros included. Default: the last 30 days.",
     middleware: [requireAuth] as const,
-    request: { query: PerDayQuerySchema },
-    responses: { 200: csvOrJson(PerDayReportSchema, "Rows."), ...errorResponses(400, 401, 406, 429) },
+    request: { query: PerDayQuerySchema, headers: IfNoneMatchHeaders },
+    responses: {
+      200: csvOrJson(PerDayReportSchema, "Rows."),
+      ...notModifiedResponse,
+      ...errorResponses(400, 401, 406, 429),
+    },
   });
 
 function perDayHandler(kind: "completed" | "opened") {

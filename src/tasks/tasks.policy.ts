@@ -1,6 +1,9 @@
 /**
- * Who may do what with a task (API.md "Who may do what", seed 004 with its gap closed). Every task,
- * comment, attachment, assignment and report route asks this module; nothing else decides access.
+ * Who may do what with a task: CEO and HR everything; a manager manages the tasks of their
+ * department, those they created and those they assigned; an employee creates tasks, manages those
+ * they created and assigns or unassigns only themselves; an assignee with no other right reads the
+ * task, changes only its status and comments. Every task, comment, attachment, assignment and
+ * report route asks this module; nothing else decides access.
  *
  * Two views of the same rules: `visibleTasks` is the SQL predicate used by every list, count,
  * and report, and `taskAccess` evaluates one loaded task in memory. They must agree:

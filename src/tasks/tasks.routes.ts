@@ -1,6 +1,17 @@
 import { createRoute } from "@hono/zod-openapi";
 import { cachedJson } from "../cache/http.ts";
-import { createRouter, errorResponses, IntIdParam, jsonBody, jsonContent, requireJson } from "../lib/openapi.ts";
+import {
+  createRouter,
+  errorResponses,
+  etagHeader,
+  IfMatchHeaders,
+  IfNoneMatchHeaders,
+  IntIdParam,
+  jsonBody,
+  jsonContent,
+  notModifiedResponse,
+  requireJson,
+} from "../lib/openapi.ts";
 import { paginate } from "../lib/pagination.ts";
 import { requireAuth } from "../middleware/auth.ts";
 import { afterCommit } from "./after-commit.ts";
@@ -37,6 +48,7 @@ const cacheHeaders = {
     description: "HIT, MISS or BYPASS (`nocache=1` or `Cache-Control: no-cache`).",
     schema: { type: "string" as const },
   },
+  ...etagHeader,
 };
 
 const listRoute = createRoute({
@@ -49,9 +61,10 @@ const listRoute = createRoute({
   description:
     "Visible tasks (API.md 'Who may do what'), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.",
   middleware: [requireAuth] as const,
-  request: { query: TaskListQuerySchema },
+  request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
+    ...notModifiedResponse,
     ...errorResponses(400, 401, 429),
   },
 });
@@ -65,9 +78,10 @@ const myTasksRoute = createRoute({
   summary: "Tasks assigned to you",
   description: "The same filters as the list, restricted to tasks assigned to the caller.",
   middleware: [requireAuth] as const,
-  request: { query: TaskListQuerySchema },
+  request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
+    ...notModifiedResponse,
     ...errorResponses(400, 401, 429),
   },
 });
@@ -94,9 +108,10 @@ const getRoute = createRoute({
   security,
   summary: "Get a task",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam, query: NoCacheQuerySchema },
+  request: { params: IntIdParam, query: NoCacheQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(TaskSchema, "The task."), headers: cacheHeaders },
+    ...notModifiedResponse,
     ...errorResponses(400, 401, 404, 429),
   },
 });
@@ -111,8 +126,11 @@ const putRoute = createRoute({
   description:
     "`title` is required; omitted optional fields keep their values. An assignee without other rights may change only `status` (403 otherwise).",
   middleware: [requireAuth, requireJson] as const,
-  request: { params: IntIdParam, body: jsonBody(ReplaceTaskSchema) },
-  responses: { 200: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 404, 413, 415, 409, 429) },
+  request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(ReplaceTaskSchema) },
+  responses: {
+    200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
+    ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+  },
 });
 
 const patchRoute = createRoute({
@@ -125,8 +143,11 @@ const patchRoute = createRoute({
   description:
     "An assignee without other rights may change only `status` (403 otherwise). Setting `status` to `done` completes the task (sets `completed_at`, emails once).",
   middleware: [requireAuth, requireJson] as const,
-  request: { params: IntIdParam, body: jsonBody(PatchTaskSchema) },
-  responses: { 200: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 404, 413, 415, 409, 429) },
+  request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(PatchTaskSchema) },
+  responses: {
+    200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
+    ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+  },
 });
 
 const deleteRoute = createRoute({
@@ -138,8 +159,8 @@ const deleteRoute = createRoute({
   summary: "Delete a task (soft)",
   description: "The task, its comments and attachments disappear from every read.",
   middleware: [requireAuth] as const,
-  request: { params: IntIdParam },
-  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 429) },
+  request: { params: IntIdParam, headers: IfMatchHeaders },
+  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 412, 429) },
 });
 
 const completeRoute = (path: string, operationId: string, summary: string) =>
@@ -235,17 +256,29 @@ export const tasksRoutes = createRouter()
     });
   })
   .openapi(putRoute, async (c) => {
-    const result = await updateTask(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json"));
+    const result = await updateTask(
+      c.var.db(),
+      c.var.user,
+      c.req.valid("param").id,
+      c.req.valid("json"),
+      c.req.valid("header")["if-match"],
+    );
     await afterCommit(c, result);
     return c.json(result.value, 200);
   })
   .openapi(patchRoute, async (c) => {
-    const result = await updateTask(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json"));
+    const result = await updateTask(
+      c.var.db(),
+      c.var.user,
+      c.req.valid("param").id,
+      c.req.valid("json"),
+      c.req.valid("header")["if-match"],
+    );
     await afterCommit(c, result);
     return c.json(result.value, 200);
   })
   .openapi(deleteRoute, async (c) => {
-    const result = await deleteTask(c.var.db(), c.var.user, c.req.valid("param").id);
+    const result = await deleteTask(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("header")["if-match"]);
     await afterCommit(c, result);
     return c.body(null, 204);
   })

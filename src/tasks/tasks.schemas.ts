@@ -23,7 +23,7 @@ export const isoDateTime = z
   })
   .openapi({ type: "string", format: "date-time", example: "2030-09-30T17:00:00Z" });
 
-/** 0..10000 hours; a decimal string such as "8.00" is accepted, as seed 004's clients send. */
+/** 0..10000 hours; a decimal string such as "8.00" is accepted too, since existing clients send one. */
 const estimateHours = z
   .union([z.number(), z.string().regex(/^\s*\d+(\.\d+)?\s*$/, "must be a number")])
   .transform((value) => Number(value))

@@ -11,11 +11,20 @@
  *   the users whose cached views the write changes, so the route can replace their cache versions.
  */
 import { and, asc, count, desc, eq, getTableColumns, gt, ilike, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
+import { entityTag, ifMatchHolds, preconditionFailed } from "../cache/conditional.ts";
 import type { Db } from "../db/client.ts";
 import { departments, type TaskPriority, taskAssignments, tasks, users } from "../db/schema.ts";
 import { recordEmailSql } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
+import {
+  completedAtSetByDatabase,
+  fieldChanges,
+  HISTORY_FIELDS,
+  isoText,
+  recordEvent,
+  type TaskEvent,
+} from "./history.ts";
 import {
   type Actor,
   assertCanAssign,
@@ -120,6 +129,20 @@ export async function getTask(db: Db, user: Actor, id: number): Promise<TaskReco
   const task = await loadTask(db, id);
   assertCanRead(user, facts(task));
   return task;
+}
+
+/**
+ * `If-Match` on a task write: the caller's tag must be the current task's, i.e. the tag of the
+ * exact body a GET of the task answers now (`toTaskResponse`, serialized as the API sends it).
+ * Checked after the caller's rights (whoever may not write learns nothing about versions) and
+ * before any change. The write's batch then re-checks under the row lock that the task is still
+ * the version read here, and a retry reads it again, so a change that lands in between also
+ * fails the precondition: no update is ever lost.
+ */
+async function assertTaskVersion(task: TaskRecord, ifMatch: string | undefined): Promise<void> {
+  if (ifMatch === undefined) return;
+  const current = await entityTag(JSON.stringify(toTaskResponse(task)));
+  if (!ifMatchHolds(ifMatch, current)) throw preconditionFailed("task", current);
 }
 
 function escapeLike(text: string): string {
@@ -227,11 +250,6 @@ function assertDepartmentExists(departmentId: number | null, found: readonly unk
   }
 }
 
-/** `2025-01-02T03:04:05.678Z` for a timestamptz in SQL: exactly what `Date#toISOString` gives for it. */
-function isoText(timestamp: SQL): SQL {
-  return sql`to_char(${timestamp} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')`;
-}
-
 /**
  * The `task_completed` mail as a batch statement: to the creator and the assignees as the batch
  * left them, with the `completed_at` an earlier statement of the batch set (Postgres's clock).
@@ -279,7 +297,24 @@ export async function createTask(
     const id = firstRow(reserved).id;
 
     const status = input.status ?? "todo";
+    const completedAt = status === "done" ? new Date() : null;
+    const estimateHours =
+      input.estimate_hours === undefined || input.estimate_hours === null ? null : input.estimate_hours.toFixed(2);
     const creatorName = caller.fullName || "A colleague";
+    const created = fieldChanges(
+      { description: "", assignees: [] },
+      {
+        title: input.title,
+        description: input.description ?? "",
+        status,
+        priority: input.priority ?? "medium",
+        due_date: input.due_date?.toISOString() ?? null,
+        estimate_hours: estimateHours === null ? null : Number(estimateHours),
+        department: departmentId,
+        assignees: [...assignees].sort((a, b) => a - b),
+        completed_at: completedAt?.toISOString() ?? null,
+      },
+    );
     const [, inserted, createdMail, assigned, audience] = await db.batch([
       db.execute(sql`select edge_assert(${valid}, 'task facts changed') as ok`),
       db
@@ -291,15 +326,12 @@ export async function createTask(
           status,
           priority: input.priority ?? "medium",
           dueDate: input.due_date ?? null,
-          estimateHours:
-            input.estimate_hours === undefined || input.estimate_hours === null
-              ? null
-              : input.estimate_hours.toFixed(2),
+          estimateHours,
           departmentId,
           creatorId: caller.id,
           // Creating is assigning, with or without assignees: the creator is who assigned the task.
           assignedById: caller.id,
-          completedAt: status === "done" ? new Date() : null,
+          completedAt,
         })
         .returning(TASK_RECORD),
       db.execute<{ id: number }>(
@@ -317,6 +349,7 @@ export async function createTask(
         mail: { taskId: id, title: input.title, assignedByName: creatorName },
       }),
       affectedUsers(db, id, null),
+      recordEvent(db, { taskId: id, actorId: caller.id, action: "created", changes: created }),
     ]);
     const row = inserted[0];
     if (!row) throw new Error("insert returned no row");
@@ -354,6 +387,50 @@ function changedFields(task: TaskRecord, input: TaskInput): string[] {
 }
 
 /**
+ * The history entry of a PUT or PATCH: `completed` when it completes the task, `status_changed`
+ * when the status is all it changes, `updated` otherwise; `[old, new]` of each changed field, and
+ * of `completed_at` when the status moves into or out of `done`.
+ */
+function updateEvent(
+  task: TaskRecord,
+  input: TaskInput,
+  changed: readonly string[],
+  move: { completing: boolean; reopening: boolean },
+): Pick<TaskEvent, "action" | "changes" | "changesInSql"> {
+  const before = toTaskResponse(task);
+  const after = toTaskResponse({
+    ...task,
+    title: input.title ?? task.title,
+    description: input.description ?? task.description,
+    status: input.status ?? task.status,
+    priority: input.priority ?? task.priority,
+    dueDate: input.due_date === undefined ? task.dueDate : input.due_date,
+    estimateHours:
+      input.estimate_hours === undefined
+        ? task.estimateHours
+        : input.estimate_hours === null
+          ? null
+          : input.estimate_hours.toFixed(2),
+    departmentId: input.department === undefined ? task.departmentId : input.department,
+    assigneeIds: input.assignees === undefined ? task.assigneeIds : [...new Set(input.assignees)],
+    completedAt: move.reopening ? null : task.completedAt,
+  });
+  const fields = HISTORY_FIELDS.filter(
+    (field) => changed.includes(field) || (field === "completed_at" && move.reopening),
+  );
+  const action = move.completing
+    ? "completed"
+    : changed.length === 1 && changed[0] === "status"
+      ? "status_changed"
+      : "updated";
+  return {
+    action,
+    changes: fieldChanges(before, after, fields),
+    changesInSql: move.completing ? completedAtSetByDatabase(task.id, before.completed_at) : undefined,
+  };
+}
+
+/**
  * PUT and PATCH. Only fields that change are checked against the caller's rights. Round trip 1
  * reads the task, the named assignees and the named department; round trip 2 (only when something
  * changes) re-checks and writes assignees, the task and the completion mail.
@@ -363,6 +440,7 @@ export async function updateTask(
   caller: Caller,
   id: number,
   input: TaskInput,
+  ifMatch?: string,
 ): Promise<WriteResult<TaskResponse>> {
   const named = [...new Set(input.assignees ?? [])];
   const newDepartment = input.department ?? null;
@@ -376,6 +454,7 @@ export async function updateTask(
     if (!task) throw ApiError.notFound("Task");
     const changed = changedFields(task, input);
     assertCanUpdate(caller, facts(task), changed);
+    await assertTaskVersion(task, ifMatch);
     if (changed.length === 0) return { value: toTaskResponse(task), emailIds: [], affectedUserIds: [] };
 
     let add: number[] = [];
@@ -393,6 +472,7 @@ export async function updateTask(
     const completing = input.status === "done" && task.status !== "done";
     const reopening = input.status !== undefined && input.status !== "done" && task.status === "done";
     const title = input.title ?? task.title;
+    const event = updateEvent(task, input, changed, { completing, reopening });
     const [, assigned, updated, completedMail, audience] = await db.batch([
       assertTaskUnchanged(db, id, task.version, {
         also: sql`${departmentExists(departmentChanges ? newDepartment : null)} and ${allActiveUsers(add)}`,
@@ -427,6 +507,7 @@ export async function updateTask(
         .returning(TASK_RECORD),
       completing ? completionEmailStatement(db, id, title) : nothing(db),
       affectedUsers(db, id, facts(task)),
+      recordEvent(db, { taskId: id, actorId: caller.id, ...event }),
     ]);
     const row = updated[0];
     if (!row) throw new FactsChanged();
@@ -438,10 +519,11 @@ export async function updateTask(
   });
 }
 
-export async function deleteTask(db: Db, caller: Actor, id: number): Promise<WriteResult<null>> {
+export async function deleteTask(db: Db, caller: Actor, id: number, ifMatch?: string): Promise<WriteResult<null>> {
   return withRetries(async () => {
     const task = await loadTask(db, id);
     assertCanDelete(caller, facts(task));
+    await assertTaskVersion(task, ifMatch);
     const [, , audience] = await db.batch([
       assertTaskUnchanged(db, id, task.version),
       db
@@ -449,6 +531,7 @@ export async function deleteTask(db: Db, caller: Actor, id: number): Promise<Wri
         .set({ deletedAt: sql`clock_timestamp()`, updatedAt: sql`clock_timestamp()` })
         .where(eq(tasks.id, id)),
       affectedUsers(db, id, facts(task)),
+      recordEvent(db, { taskId: id, actorId: caller.id, action: "deleted", changes: {} }),
     ]);
     return { value: null, emailIds: [], affectedUserIds: firstRow(audience).ids ?? [] };
   });
@@ -483,6 +566,13 @@ export async function completeTask(
         .returning({ completedAt: tasks.completedAt }),
       completionEmailStatement(db, id, task.title),
       affectedUsers(db, id, facts(task)),
+      recordEvent(db, {
+        taskId: id,
+        actorId: caller.id,
+        action: "completed",
+        changes: fieldChanges({ status: task.status }, { status: "done" }, ["status"]),
+        changesInSql: completedAtSetByDatabase(id, task.completedAt?.toISOString() ?? null),
+      }),
     ]);
     const completedAt = updated[0]?.completedAt;
     if (!completedAt) throw new FactsChanged();
@@ -509,6 +599,12 @@ export async function setAssignment(
     if (!task) throw ApiError.notFound("Task");
     assertCanAssign(caller, facts(task), unique);
     assertUsersExist(unique, active, "assignees");
+    const before = [...task.assigneeIds].sort((a, b) => a - b);
+    const after =
+      action === "assign"
+        ? [...new Set([...before, ...unique])].sort((a, b) => a - b)
+        : before.filter((userId) => !unique.includes(userId));
+    const changes = fieldChanges({ assignees: before }, { assignees: after }, ["assignees"]);
     const [, assigned, updated, audience] = await db.batch([
       assertTaskUnchanged(db, id, task.version, { also: allActiveUsers(unique) }),
       changeAssigneesStatement(db, {
@@ -524,6 +620,15 @@ export async function setAssignment(
         .where(eq(tasks.id, id))
         .returning({ assigneeIds: ASSIGNEE_IDS }),
       affectedUsers(db, id, facts(task)),
+      // Naming users already (or not) assigned changes nothing, and history records only changes.
+      Object.keys(changes).length > 0
+        ? recordEvent(db, {
+            taskId: id,
+            actorId: caller.id,
+            action: action === "assign" ? "assigned" : "unassigned",
+            changes,
+          })
+        : nothing(db),
     ]);
     const row = updated[0];
     if (!row) throw new FactsChanged();
@@ -535,7 +640,11 @@ export async function setAssignment(
   });
 }
 
-/** The assignment audit trail with seed 004's visibility; deleted tasks' records are gone too. One round trip. */
+/**
+ * The assignment audit trail: CEO and HR see every record; a manager the records naming them (as
+ * assignee or assigner) and those of their department's tasks; an employee only the records naming
+ * them. Deleted tasks' records are gone too. One round trip.
+ */
 export async function listAssignments(
   db: Db,
   user: Actor,

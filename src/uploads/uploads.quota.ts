@@ -8,14 +8,12 @@
 import { and, count, eq, inArray, ne, notInArray, sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
 import type { Tx } from "../db/client.ts";
-import { csvUploads, type UploadStatus } from "../db/schema.ts";
+import { csvUploads } from "../db/schema.ts";
+import { ACTIVE_UPLOAD_STATUSES, RELEASED_UPLOAD_STATUSES } from "../ingest/upload-lifecycle.ts";
 import { ApiError } from "../lib/errors.ts";
 
 /** Advisory-lock namespace of per-user upload quota decisions (the second key is the user id). */
 const QUOTA_LOCK = 13_001;
-/** Uploads whose declared size no longer counts: nothing of them is kept. */
-const RELEASED: UploadStatus[] = ["rejected", "failed"];
-const ACTIVE: UploadStatus[] = ["queued", "processing"];
 /** A hint for when to try again: ingestion of a typical upload takes about this long. */
 const ACTIVE_RETRY_AFTER_SECONDS = 60;
 
@@ -29,7 +27,7 @@ export async function checkStorageQuota(tx: Tx, config: AppConfig, ownerId: numb
   const [row] = await tx
     .select({ used: sql<string>`coalesce(sum(${csvUploads.sizeBytes}), 0)` })
     .from(csvUploads)
-    .where(and(eq(csvUploads.ownerId, ownerId), notInArray(csvUploads.status, RELEASED)));
+    .where(and(eq(csvUploads.ownerId, ownerId), notInArray(csvUploads.status, RELEASED_UPLOAD_STATUSES)));
   const used = Number(row?.used ?? 0);
   const quota = config.UPLOAD_QUOTA_BYTES;
   if (used + sizeBytes > quota) {
@@ -47,7 +45,7 @@ export async function checkActiveUploads(tx: Tx, config: AppConfig, ownerId: num
     .where(
       and(
         eq(csvUploads.ownerId, ownerId),
-        inArray(csvUploads.status, ACTIVE),
+        inArray(csvUploads.status, ACTIVE_UPLOAD_STATUSES),
         except ? ne(csvUploads.id, except) : undefined,
       ),
     );

@@ -266,7 +266,7 @@ export const uploadsRoutes = createRouter()
       if (upload.status === "awaiting_upload") {
         headers.set(AWAITING_SNAPSHOT_HEADER, JSON.stringify(finalProgress(upload)));
       }
-      return progressOf(c.env, upload.id).fetch(new Request(c.req.raw, { headers })) as unknown as Response;
+      return progressOf(c.env, upload.id).fetch(new Request(c.req.raw, { headers }));
     }
     const ended = isTerminal(upload.status) || upload.status === "awaiting_upload";
     if (websocket) {
@@ -275,7 +275,7 @@ export const uploadsRoutes = createRouter()
       server.accept();
       server.send(JSON.stringify(finalProgress(upload)));
       server.close(1000, "final state");
-      return new Response(null, { status: 101, webSocket: client }) as unknown as Response;
+      return new Response(null, { status: 101, webSocket: client });
     }
     const live = ended ? null : await progressOf(c.env, upload.id).snapshot();
     return c.json(live ?? finalProgress(upload), 200);

@@ -1,7 +1,7 @@
 /** The public shapes of an upload and of its progress. */
 
+import type { UploadRow } from "../ingest/upload-lifecycle.ts";
 import type { ProgressResponse, UploadResponse } from "./uploads.schemas.ts";
-import type { UploadRow } from "./uploads.service.ts";
 
 export function toUploadResponse(upload: UploadRow): UploadResponse {
   return {

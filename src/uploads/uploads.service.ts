@@ -3,13 +3,14 @@
  * (validation before any row is written), listing, cancelling and deleting. Byte work happens in
  * the ingest feature; this module only decides and records.
  */
-import { and, count, desc, eq, inArray, type SQL, sql } from "drizzle-orm";
+import { and, count, desc, eq, type SQL, sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
 import type { Db, PoolDb, Queryable } from "../db/client.ts";
-import { csvUploadChunks, csvUploads, jobs } from "../db/schema.ts";
+import { csvUploadChunks, csvUploads } from "../db/schema.ts";
 import type { PlanMessage } from "../ingest/messages.ts";
-import { JOB_STATUS_OF, persistOutcome } from "../ingest/outcome.ts";
+import { persistOutcome } from "../ingest/outcome.ts";
 import { dropPartition } from "../ingest/partitions.ts";
+import * as lifecycle from "../ingest/upload-lifecycle.ts";
 import { analyseSample, CsvRejection, SAMPLE_BYTES } from "../ingest/validate.ts";
 import { ApiError } from "../lib/errors.ts";
 import { errorFields, log } from "../lib/log.ts";
@@ -19,7 +20,7 @@ import { progressOf } from "../progress/upload-progress.ts";
 import { checkActiveUploads, checkStorageQuota, lockOwnerQuota } from "./uploads.quota.ts";
 import { finalProgress } from "./uploads.serializer.ts";
 
-export type UploadRow = typeof csvUploads.$inferSelect;
+export type UploadRow = lifecycle.UploadRow;
 
 export function checkFile(config: AppConfig, filename: string, sizeBytes: number, maxBytes: number): void {
   const lower = filename.toLowerCase();
@@ -46,30 +47,7 @@ export async function createUpload(
     await lockOwnerQuota(tx, input.ownerId);
     await checkStorageQuota(tx, config, input.ownerId, input.sizeBytes);
     await checkActiveUploads(tx, config, input.ownerId);
-    const [job] = await tx
-      .insert(jobs)
-      .values({ ownerId: input.ownerId, type: "csv_ingest", status: "pending", message: "Waiting for the file." })
-      .returning();
-    if (!job) throw new Error("job insert returned nothing");
-    const id = crypto.randomUUID();
-    const [upload] = await tx
-      .insert(csvUploads)
-      .values({
-        id,
-        ownerId: input.ownerId,
-        jobId: job.id,
-        filename: input.filename,
-        sizeBytes: input.sizeBytes,
-        contentType: input.contentType ?? null,
-        r2Key: `csv-uploads/${id}`,
-      })
-      .returning();
-    if (!upload) throw new Error("upload insert returned nothing");
-    await tx
-      .update(jobs)
-      .set({ resultId: id, metadata: { upload_id: id, filename: input.filename } })
-      .where(eq(jobs.id, job.id));
-    return upload;
+    return lifecycle.open(tx, input);
   });
 }
 
@@ -142,37 +120,18 @@ export async function acceptStoredFile(db: PoolDb, env: Env, config: AppConfig, 
     layout = analyseSample(sample, head.size, { maxColumns: config.UPLOAD_MAX_COLUMNS });
   } catch (error) {
     if (!(error instanceof CsvRejection)) throw error;
-    await rejectUpload(db, env, upload, error.message);
+    await rejectStoredFile(db, env, upload, error.message);
     throw ApiError.unprocessable(error.message);
   }
 
-  const [queued] = await db.transaction(async (tx) => {
+  const queued = await db.transaction(async (tx) => {
     // Queueing makes the upload active: decided under the owner's quota lock.
     await lockOwnerQuota(tx, upload.ownerId);
     await checkActiveUploads(tx, config, upload.ownerId, upload.id);
-    const rows = await tx
-      .update(csvUploads)
-      .set({
-        status: "queued",
-        delimiter: layout.delimiter,
-        newline: layout.newline,
-        columns: layout.columns,
-        dataOffset: layout.dataOffset,
-        r2UploadId: null,
-        updatedAt: new Date(),
-      })
-      .where(and(eq(csvUploads.id, upload.id), eq(csvUploads.status, "awaiting_upload")))
-      .returning();
-    if (rows.length === 0) throw ApiError.conflict("The upload is no longer awaiting its file.");
-    if (upload.jobId) {
-      await tx
-        .update(jobs)
-        .set({ status: "pending", message: "Queued for ingestion.", updatedAt: new Date() })
-        .where(eq(jobs.id, upload.jobId));
-    }
-    return rows;
+    const accepted = await lifecycle.accept(tx, upload, layout);
+    if (!accepted) throw ApiError.conflict("The upload is no longer awaiting its file.");
+    return accepted;
   });
-  if (!queued) throw new Error("upload update returned nothing");
   await progressOf(env, upload.id).init({
     uploadId: upload.id,
     totalBytes: upload.sizeBytes,
@@ -183,21 +142,8 @@ export async function acceptStoredFile(db: PoolDb, env: Env, config: AppConfig, 
   return queued;
 }
 
-async function rejectUpload(db: PoolDb, env: Env, upload: UploadRow, reason: string): Promise<void> {
-  const rejected = await db.transaction(async (tx) => {
-    const [row] = await tx
-      .update(csvUploads)
-      .set({ status: "rejected", error: reason, r2UploadId: null, completedAt: new Date(), updatedAt: new Date() })
-      .where(eq(csvUploads.id, upload.id))
-      .returning();
-    if (upload.jobId) {
-      await tx
-        .update(jobs)
-        .set({ status: "failed", message: "The file was rejected.", error: reason, updatedAt: new Date() })
-        .where(eq(jobs.id, upload.jobId));
-    }
-    return row;
-  });
+async function rejectStoredFile(db: PoolDb, env: Env, upload: UploadRow, reason: string): Promise<void> {
+  const rejected = await lifecycle.reject(db, upload, reason);
   if (rejected) await progressOf(env, upload.id).endedBeforeIngestion(finalProgress(rejected));
   await env.FILES.delete(upload.r2Key);
 }
@@ -280,25 +226,11 @@ export async function cancelUpload(db: PoolDb, env: Env, upload: UploadRow): Pro
     log("info", "cancel lost to the ingestion's outcome", { upload: maskId(upload.id), status: live.status });
     throw ApiError.conflict(`The upload has already ended (${live.status}).`);
   }
-  const [cancelled] = await db.transaction(async (tx) => {
-    // Waits for any chunk transaction holding the row FOR SHARE; chunks starting later see `cancelled`.
-    const rows = await tx
-      .update(csvUploads)
-      .set({ status: "cancelled", completedAt: new Date(), updatedAt: new Date() })
-      .where(and(eq(csvUploads.id, upload.id), inArray(csvUploads.status, ["awaiting_upload", "queued", "processing"])))
-      .returning();
-    if (rows.length === 0) throw ApiError.conflict("The upload has already ended.");
-    if (upload.jobId) {
-      await tx
-        .update(jobs)
-        .set({ status: JOB_STATUS_OF.cancelled, message: "Cancelled.", updatedAt: new Date() })
-        .where(eq(jobs.id, upload.jobId));
-    }
-    return rows;
-  });
+  const cancelled = await lifecycle.cancel(db, upload);
+  if (!cancelled) throw ApiError.conflict("The upload has already ended.");
   await dropPartition(db, upload.id);
   // Its ingestion never began, so its progress object holds no state to end: tell the watchers.
-  if (upload.status === "awaiting_upload" && cancelled) {
+  if (upload.status === "awaiting_upload") {
     await progressOf(env, upload.id).endedBeforeIngestion(finalProgress(cancelled));
   }
   if (upload.status === "awaiting_upload" && upload.r2UploadId) {
@@ -306,7 +238,6 @@ export async function cancelUpload(db: PoolDb, env: Env, upload: UploadRow): Pro
       .abort()
       .catch(() => undefined);
   }
-  if (!cancelled) throw new Error("cancel returned nothing");
   log("info", "upload cancelled", { upload: maskId(upload.id) });
   return cancelled;
 }
@@ -315,7 +246,7 @@ export async function cancelUpload(db: PoolDb, env: Env, upload: UploadRow): Pro
 export async function deleteUpload(db: PoolDb, env: Env, upload: UploadRow): Promise<void> {
   if (!isTerminal(upload.status)) await cancelUpload(db, env, upload).catch(() => undefined);
   await dropPartition(db, upload.id);
-  await db.delete(csvUploads).where(eq(csvUploads.id, upload.id));
+  await lifecycle.remove(db, upload.id);
   await env.FILES.delete(upload.r2Key);
   await progressOf(env, upload.id).reset();
 }

@@ -3,7 +3,9 @@
  * origin, and faults injected into the two ways the Worker reaches Postgres: the WebSocket relay
  * (scripts/lib/relay.ts, `RelayFault`: `/relay/faults`) and the SQL-over-HTTP endpoint
  * (scripts/lib/sql-over-http.ts, `SqlOverHttpFault`: `/sql-over-http/faults`). POST a fault to
- * arm it (201 `{id}`), GET `…/faults/<id>` for `{fired, cut}`.
+ * arm it (201 `{id}`), GET `…/faults/<id>` for `{fired, cut}`. POST `/relay/watches` `{text}` to
+ * watch the relay connections whose traffic mentions `text` (201 `{id}`), GET `/relay/watches/<id>`
+ * for `{connections: [{terminated, closed}]}`.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import type { Relay, RelayFault } from "../../scripts/lib/relay.ts";
@@ -40,6 +42,18 @@ export async function startSupportServer(
     if (faultId) {
       const state = relay.fault(Number(faultId));
       send(state ? 200 : 404, state ?? { detail: "no such fault" });
+      return;
+    }
+    if (request.url === "/relay/watches" && request.method === "POST") {
+      readJson(request)
+        .then((body) => send(201, { id: relay.watch((body as { text: string }).text) }))
+        .catch((error: unknown) => send(400, { detail: String(error) }));
+      return;
+    }
+    const watchId = /^\/relay\/watches\/(\d+)$/.exec(request.url ?? "")?.[1];
+    if (watchId) {
+      const watch = relay.watched(Number(watchId));
+      send(watch ? 200 : 404, watch ?? { detail: "no such watch" });
       return;
     }
     if (request.url === "/sql-over-http/stats" && request.method === "GET") {

@@ -8,12 +8,14 @@
  * - CSV uploads still `awaiting_upload` a day after they were created (their part URLs lived
  *   `PRESIGN_TTL_SECONDS`): they are cancelled, which aborts the R2 multipart upload and frees its
  *   parts, and their job ends `cancelled`.
+ * It lives with the uploads feature rather than in storage: it cancels through the uploads
+ * service, and the platform folders (storage among them) use no feature.
  */
 import { and, asc, eq, lt } from "drizzle-orm";
 import type { PoolDb } from "../db/client.ts";
 import { csvUploads, taskAttachments } from "../db/schema.ts";
 import { errorFields, log } from "../lib/log.ts";
-import { cancelUpload } from "../uploads/uploads.service.ts";
+import { cancelUpload } from "./uploads.service.ts";
 
 export const PENDING_ATTACHMENT_MAX_AGE_SECONDS = 3600;
 export const AWAITING_UPLOAD_MAX_AGE_SECONDS = 24 * 3600;

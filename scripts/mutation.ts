@@ -1,0 +1,178 @@
+/**
+ * Mutation testing, two ways.
+ *
+ * - Without `--feature`: Stryker's vitest runner over the pure rule modules of
+ *   `stryker.config.json`, against the Node unit project (fast, per-test coverage).
+ * - With `--feature <name>`: Stryker's command runner over one feature's SQL-side modules. Their
+ *   rules live in SQL, so only the workerd suites against Postgres can tell a mutant from the
+ *   original: every mutant runs that feature's workerd test files (and only those), each run
+ *   starting its own Postgres and stand-ins. Slow (tens of seconds per mutant), so narrow it with
+ *   `--mutate` to a file or a line range (`src/reports/reports.service.ts:40-80`).
+ *
+ * The active mutant reaches the code inside workerd as the `__STRYKER_ACTIVE_MUTANT__` binding
+ * (vitest.config.ts passes it through), which `nodejs_compat` mirrors into `process.env`, where
+ * Stryker's instrumented code reads it.
+ *
+ *   npm run test:mutation                                   # the unit modules
+ *   npm run test:mutation -- --list                         # the features
+ *   npm run test:mutation -- --feature reports              # one feature
+ *   npm run test:mutation -- --feature querying --mutate src/csv-data/csv-data.sql.ts
+ *   npm run test:mutation -- --feature users --mutate src/departments/departments.service.ts:31-35 \
+ *     --tests test/departments.test.ts
+ */
+import type { PartialStrykerOptions } from "@stryker-mutator/api/core";
+import { Stryker } from "@stryker-mutator/core";
+import { Command, InvalidArgumentError } from "commander";
+
+interface Feature {
+  /** What the feature is, for `--list`. */
+  about: string;
+  /** The modules mutated: where the feature's rules live (mostly SQL builders and services). */
+  mutate: string[];
+  /** The workerd test files that prove those rules over HTTP against Postgres. */
+  tests: string[];
+}
+
+export const FEATURES: Record<string, Feature> = {
+  querying: {
+    about: "filters, sort, keyset cursors and exports over ingested CSV rows",
+    mutate: [
+      "src/csv-data/csv-data.sql.ts",
+      "src/csv-data/csv-data.query.ts",
+      "src/csv-data/csv-data.service.ts",
+      "src/csv-data/csv-data.indexes.ts",
+      "src/csv-data/csv-data.cache.ts",
+    ],
+    tests: ["test/csv-data.test.ts", "test/column-keys.test.ts", "test/exact-numbers.test.ts"],
+  },
+  tasks: {
+    about: "task visibility, changes, assignment and listing",
+    mutate: ["src/tasks/tasks.service.ts", "src/tasks/dates.ts", "src/tasks/write-batch.ts"],
+    tests: [
+      "test/tasks.test.ts",
+      "test/tasks.list.test.ts",
+      "test/tasks.permissions.test.ts",
+      "test/tasks-answers.test.ts",
+      "test/access.test.ts",
+      "test/access-lists.test.ts",
+    ],
+  },
+  reports: {
+    about: "the report endpoints (overdue, per department, per user)",
+    mutate: ["src/reports/reports.service.ts"],
+    tests: ["test/reports.test.ts", "test/round-trips.test.ts"],
+  },
+  users: {
+    about: "listing and changing users and departments",
+    mutate: ["src/users/users.service.ts", "src/departments/departments.service.ts"],
+    tests: ["test/users.test.ts", "test/departments.test.ts"],
+  },
+  auth: {
+    about: "registration, login, sessions, refresh and logout",
+    mutate: ["src/auth/auth.service.ts", "src/auth/login-throttle.ts"],
+    tests: ["test/auth.test.ts"],
+  },
+  email: {
+    about: "the outbox, its delivery, retries and redrive",
+    mutate: [
+      "src/email/email.service.ts",
+      "src/email/outbox.ts",
+      "src/email/redrive.ts",
+      "src/email/retry.ts",
+      "src/email/email.consumer.ts",
+    ],
+    tests: ["test/email.test.ts"],
+  },
+  ingestion: {
+    about: "storing the rows of an upload: partitions, inserts, outcome and progress",
+    mutate: [
+      "src/ingest/ingest.consumer.ts",
+      "src/ingest/partitions.ts",
+      "src/ingest/outcome.ts",
+      "src/ingest/reconcile.ts",
+      "src/progress/upload-progress.ts",
+    ],
+    tests: ["test/ingest.test.ts", "test/ingest-property.test.ts", "test/progress.test.ts"],
+  },
+};
+
+interface Options {
+  feature?: string;
+  mutate?: string[];
+  tests?: string[];
+  concurrency: number;
+  list?: boolean;
+}
+
+function featureName(value: string): string {
+  if (!Object.hasOwn(FEATURES, value)) {
+    throw new InvalidArgumentError(`known features: ${Object.keys(FEATURES).join(", ")}`);
+  }
+  return value;
+}
+
+function positiveInteger(value: string): number {
+  const number = Number(value);
+  if (!Number.isInteger(number) || number < 1) throw new InvalidArgumentError("a whole number from 1");
+  return number;
+}
+
+const commaList = (value: string): string[] => value.split(",").filter((part) => part !== "");
+
+/**
+ * One feature's run: what it changes in `stryker.config.json` (which Stryker reads and merges
+ * these over): the command runner in place of vitest's, the feature's modules and tests.
+ */
+export function featureOptions(name: string, feature: Feature, options: Options): PartialStrykerOptions {
+  // Node 22, the one running this script: the command runs in Stryker's sandbox with its own PATH.
+  const command = [
+    process.execPath,
+    "node_modules/vitest/vitest.mjs",
+    "run",
+    "--project",
+    "workers",
+    ...(options.tests ?? feature.tests),
+  ];
+  return {
+    testRunner: "command",
+    commandRunner: { command: command.join(" ") },
+    // The command runner cannot say which test covers which mutant: every mutant runs every file.
+    coverageAnalysis: "off",
+    mutate: options.mutate ?? feature.mutate,
+    concurrency: options.concurrency,
+    // A run starts Postgres and workerd, so a mutant that hangs needs far more slack than a unit test.
+    timeoutMS: 120_000,
+    htmlReporter: { fileName: `reports/mutation/${name}/index.html` },
+    jsonReporter: { fileName: `reports/mutation/${name}/mutation.json` },
+  };
+}
+
+async function main(): Promise<void> {
+  const program = new Command()
+    .name("npm run test:mutation --")
+    .description("Mutation testing: the pure modules (default) or one feature's SQL-side modules.")
+    .option("--feature <name>", "mutate one feature's SQL-side modules, running its workerd tests", featureName)
+    .option("--mutate <files>", "comma-separated files (or file:lines) to mutate instead", commaList)
+    .option("--tests <files>", "comma-separated workerd test files to run instead of the feature's", commaList)
+    .option("--concurrency <n>", "test runs at the same time (each feature run starts a Postgres)", positiveInteger, 1)
+    .option("--list", "list the features and exit")
+    .parse();
+  const options = program.opts<Options>();
+  if (options.list) {
+    for (const [name, feature] of Object.entries(FEATURES)) {
+      console.log(
+        `${name}: ${feature.about}\n  mutates ${feature.mutate.join(", ")}\n  runs ${feature.tests.join(", ")}`,
+      );
+    }
+    return;
+  }
+  const feature = options.feature === undefined ? undefined : FEATURES[options.feature];
+  const stryker =
+    options.feature === undefined || feature === undefined
+      ? new Stryker(options.mutate === undefined ? {} : { mutate: options.mutate })
+      : new Stryker(featureOptions(options.feature, feature, options));
+  const results = await stryker.runMutationTest();
+  if (results.length === 0) process.exitCode = 1;
+}
+
+await main();
