@@ -14,6 +14,7 @@
  * block is a KV key with a 60 s expiry, since the binding cannot be asked without counting. Both
  * are per Cloudflare location, like the per-IP limit. Keys hold a hash of the email, never the email.
  */
+import { sha256Hex } from "../lib/digest.ts";
 import { ApiError } from "../lib/errors.ts";
 import { errorFields, log } from "../lib/log.ts";
 
@@ -22,8 +23,7 @@ export const LOGIN_ACCOUNT_BLOCK_SECONDS = 60;
 const BLOCKED = "Too many failed logins for this account; try again in 60 seconds.";
 
 async function accountKey(email: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(email));
-  return `login-blocked:${[...new Uint8Array(digest)].map((byte) => byte.toString(16).padStart(2, "0")).join("")}`;
+  return `login-blocked:${await sha256Hex(email)}`;
 }
 
 function blocked(): ApiError {

@@ -83,7 +83,5 @@ export function newRefreshToken(): string {
   return `rt_${toBase64Url(crypto.getRandomValues(new Uint8Array(32)))}`;
 }
 
-export async function sha256Hex(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
+/** Refresh tokens are stored as their SHA-256. */
+export { sha256Hex } from "../lib/digest.ts";

@@ -16,6 +16,7 @@
  * service that writes, against the tag of the representation it read (`entityTag`).
  */
 import type { MiddlewareHandler } from "hono";
+import { sha256Hex } from "../lib/digest.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -23,10 +24,7 @@ const TAG_HEX_LENGTH = 32;
 
 /** The strong entity tag of a body: `"<first 128 bits of its SHA-256, hex>"`. */
 export async function entityTag(body: string | ArrayBuffer): Promise<string> {
-  const bytes = typeof body === "string" ? new TextEncoder().encode(body) : body;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  const hex = [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-  return `"${hex.slice(0, TAG_HEX_LENGTH)}"`;
+  return `"${(await sha256Hex(body)).slice(0, TAG_HEX_LENGTH)}"`;
 }
 
 /** The entity tags of an `If-Match` / `If-None-Match` value; `["*"]` for the wildcard. */

@@ -13,6 +13,7 @@
  */
 import type { Context, TypedResponse } from "hono";
 import type { JSONParsed } from "hono/utils/types";
+import { sha256Hex } from "../lib/digest.ts";
 import { errorFields, log } from "../lib/log.ts";
 import type { AppEnv } from "../types.ts";
 
@@ -43,11 +44,6 @@ export function wantsBypass(c: Context<AppEnv>): boolean {
   return /(^|,)\s*no-(cache|store)\s*(,|$)/i.test(c.req.header("Cache-Control") ?? "");
 }
 
-async function sha256(text: string): Promise<string> {
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
-  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
 /** Answers from KV when possible, else loads, stores (after responding) and answers. */
 export async function cachedResponse(c: Context<AppEnv>, request: CacheRequest): Promise<Response> {
   const user = c.var.user;
@@ -63,7 +59,7 @@ export async function cachedResponse(c: Context<AppEnv>, request: CacheRequest):
   const version = user.cacheVersions?.tasks;
   if (!version) return respond(await request.load(), "BYPASS");
 
-  const digest = await sha256(JSON.stringify([user.role, user.departmentId, version, request.params]));
+  const digest = await sha256Hex(JSON.stringify([user.role, user.departmentId, version, request.params]));
   const key = `cache:${request.scope}:u${user.id}:${digest}`;
   let hit: CachedBody | null = null;
   try {

@@ -14,6 +14,7 @@
 import type { Context, Next } from "hono";
 import { userStateOf } from "../edge-state/user-state.client.ts";
 import type { IdempotentOutcome } from "../edge-state/user-state.ts";
+import { sha256Hex } from "../lib/digest.ts";
 import { ApiError } from "../lib/errors.ts";
 import { errorFields, log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
@@ -23,12 +24,6 @@ export const IDEMPOTENCY_HEADER = "Idempotency-Key";
 const VALID_KEY = /^[\x20-\x7e]{1,255}$/;
 /** Response headers a replay repeats. */
 const KEPT_HEADERS = ["Content-Type", "Location", "ETag"];
-
-async function sha256Hex(data: ArrayBuffer | string): Promise<string> {
-  const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
-  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
-  return [...digest].map((byte) => byte.toString(16).padStart(2, "0")).join("");
-}
 
 /** Method, path (a trailing slash aside: both forms are the same route) and the body's digest. */
 async function fingerprintOf(c: Context<AppEnv>): Promise<string> {
