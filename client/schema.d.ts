@@ -4671,7 +4671,10 @@ export interface operations {
         /** @description Items per page, 1..100 (default 20). */
         page_size?: number;
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -4680,11 +4683,22 @@ export interface operations {
       /** @description A page of uploads. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "application/json": components["schemas"]["UploadList"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -4913,7 +4927,10 @@ export interface operations {
   getUpload: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path: {
         id: string;
       };
@@ -4924,11 +4941,22 @@ export interface operations {
       /** @description The upload. */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
           "application/json": components["schemas"]["Upload"];
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {
@@ -5246,7 +5274,10 @@ export interface operations {
         /** @description `1` bypasses the cache (so does `Cache-Control: no-cache`). */
         nocache?: string;
       };
-      header?: never;
+      header?: {
+        /** @description Entity tags (or `*`) you hold; if one is current (weak comparison) the answer is 304 with no body. */
+        "if-none-match"?: string;
+      };
       path: {
         id: string;
       };
@@ -5254,9 +5285,11 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description A page of rows, or the streamed rows. */
+      /** @description A page of rows (with an `ETag`), or the streamed rows (`Cache-Control: no-store`, no `ETag`). */
       200: {
         headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
           [name: string]: unknown;
         };
         content: {
@@ -5264,6 +5297,15 @@ export interface operations {
           "application/x-ndjson": string;
           "text/csv": string;
         };
+      };
+      /** @description Not modified: `If-None-Match` names the current `ETag`. No body; costs what a 200 from the same place (cache or database) costs. */
+      304: {
+        headers: {
+          /** @description A strong entity tag of this body. Send it back in `If-None-Match` (GET) for a 304 when nothing changed, or in `If-Match` (task writes) to change only the version you read. */
+          ETag?: string;
+          [name: string]: unknown;
+        };
+        content?: never;
       };
       /** @description Invalid input; `errors` names each offending field. */
       400: {

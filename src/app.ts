@@ -25,7 +25,7 @@ import { usersRoutes } from "./users/index.ts";
 
 export const API_BASE = "/api/v1";
 /** The API paths whose GETs answer with an `ETag` and honour `If-None-Match`. */
-const CONDITIONAL_PATHS = ["/tasks", "/tasks/*", "/reports/*"];
+const CONDITIONAL_PATHS = ["/tasks", "/tasks/*", "/reports/*", "/csv-data/uploads", "/csv-data/uploads/*"];
 const LEGACY_REPORT_PATH = "/user/tasks/get_task_status_report";
 /** Where the static assets hold the API reference's browser bundle. */
 export const DOCS_SCRIPT_PATH = "/vendor/scalar/api-reference.js";

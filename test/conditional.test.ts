@@ -5,8 +5,9 @@
  * update silently.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, callWorker, json, roundTripCounter } from "./helpers.ts";
+import { api, callWorker, createUser, json, roundTripCounter, type TestUser } from "./helpers.ts";
 import { makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
+import { finished, formUpload, sampleCsv } from "./uploads-fixtures.ts";
 
 const { env: counted, requestsSoFar: databaseRequests } = roundTripCounter("conditional");
 
@@ -285,6 +286,69 @@ describe("If-Match on task writes", () => {
     const patched = await api(`/tasks/${id}/`, { method: "PATCH", token: org.manager.token, json: { title: "free" } });
     expect(patched.status).toBe(200);
     expect(patched.headers.get("ETag")).toMatch(STRONG_TAG);
+  });
+});
+
+describe("ETag and If-None-Match on uploads, upload details and row pages", () => {
+  let owner: TestUser;
+  let other: TestUser;
+  let uploadId: string;
+
+  beforeAll(async () => {
+    owner = await createUser();
+    other = await createUser({ role: "ceo" });
+    const upload = await formUpload(owner, sampleCsv(30));
+    uploadId = upload.id;
+    expect((await finished(owner, uploadId)).status).toBe("completed");
+  });
+
+  it("the upload list and an upload's details answer with a tag and honour If-None-Match", async () => {
+    for (const path of ["/csv-data/uploads/", `/csv-data/uploads/${uploadId}/`]) {
+      const first = await get(path, owner.token);
+      expect(first.status, path).toBe(200);
+      expect(first.etag, path).toMatch(STRONG_TAG);
+      const again = await get(path, owner.token, { "If-None-Match": first.etag ?? "" });
+      expect(again.status, path).toBe(304);
+      expect(await again.response.text(), path).toBe("");
+      const stale = await get(path, owner.token, { "If-None-Match": '"00000000000000000000000000000000"' });
+      expect(stale.status, path).toBe(200);
+    }
+  });
+
+  it("a cached row page answers 304 without a database round trip; another page has another tag", async () => {
+    const page = `/csv-data/uploads/${uploadId}/data/?page_size=5`;
+    const warm = await callWorker(counted, page, owner.token);
+    expect(warm.status).toBe(200);
+    const etag = warm.headers.get("ETag") ?? "";
+    expect(etag).toMatch(STRONG_TAG);
+    await callWorker(counted, page, owner.token);
+    const before = await databaseRequests();
+    const response = await callWorker(counted, page, owner.token, { headers: { "If-None-Match": etag } });
+    expect(response.status).toBe(304);
+    expect(response.headers.get("X-Cache")).toBe("HIT");
+    expect((await databaseRequests()) - before).toBe(0);
+
+    const next = await get(`/csv-data/uploads/${uploadId}/data/?page_size=5&page=2`, owner.token, {
+      "If-None-Match": etag,
+    });
+    expect(next.status).toBe(200);
+    expect(next.etag).toMatch(STRONG_TAG);
+    expect(next.etag).not.toBe(etag);
+  });
+
+  it("a streamed export has no tag and ignores If-None-Match", async () => {
+    const exported = await get(`/csv-data/uploads/${uploadId}/data/?format=csv`, owner.token, {
+      "If-None-Match": "*",
+    });
+    expect(exported.status).toBe(200);
+    expect(exported.etag).toBeNull();
+    expect((await exported.response.text()).split("\n")[0]).toContain("id");
+  });
+
+  it("another user's upload is 404 whatever tag they send", async () => {
+    const mine = await get(`/csv-data/uploads/${uploadId}/`, owner.token);
+    const theirs = await get(`/csv-data/uploads/${uploadId}/`, other.token, { "If-None-Match": mine.etag ?? "" });
+    expect(theirs.status).toBe(404);
   });
 });
 

@@ -53,9 +53,22 @@ const BOOLEAN = /^(true|false)$/i;
 const DATE = /^(\d{4})-(\d{2})-(\d{2})$/;
 const DATETIME = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2})(:(\d{2})(\.\d{1,6})?)?(Z|[+-]\d{2}:?\d{2})?$/i;
 
+/** Days in a month of the proleptic Gregorian calendar, as JavaScript's `Date` counts them. */
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0 ? 29 : 28;
+  return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+}
+
+/**
+ * A real calendar day from year 100 on. Years 0-99 are refused: `Date.UTC` reads them as
+ * 1900-1999, so they cannot be stored and read back as written. Computed without a `Date`: this
+ * runs for every date and datetime cell of every ingested row.
+ */
 function validDate(y: string, m: string, d: string): boolean {
-  const date = new Date(Date.UTC(Number(y), Number(m) - 1, Number(d)));
-  return date.getUTCFullYear() === Number(y) && date.getUTCMonth() === Number(m) - 1 && date.getUTCDate() === Number(d);
+  const year = Number(y);
+  const month = Number(m);
+  const day = Number(d);
+  return year >= 100 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(year, month);
 }
 
 /**
@@ -82,6 +95,11 @@ function parseDatetime(value: string): string | undefined {
   const m = DATETIME.exec(value);
   if (!m?.[1] || !m[2] || !m[3] || !validDate(m[1], m[2], m[3])) return undefined;
   if (Number(m[4]) > 23 || Number(m[5]) > 59 || Number(m[7] ?? 0) > 59) return undefined;
+  // Already UTC with whole seconds (the common export format): the stored text is the value's
+  // own digits, exactly what `toISOString` would give, without building a Date.
+  if (m[8] === undefined && (m[9] === undefined || m[9] === "Z" || m[9] === "z")) {
+    return `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[7] ?? "00"}.000Z`;
+  }
   const zone = m[9] ? (m[9].toUpperCase() === "Z" ? "Z" : m[9].replace(/^([+-]\d{2})(\d{2})$/, "$1:$2")) : "Z";
   const iso = `${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[7] ?? "00"}${m[8] ?? ""}${zone}`;
   const time = Date.parse(iso);
@@ -110,13 +128,30 @@ export function inferType(values: string[]): ColumnType {
 
 export type Converted = { ok: true; value: unknown } | { ok: false; reason: string };
 
+/** What `convertCell` answers for a value that does not fit its column. */
+export const INVALID: unique symbol = Symbol("invalid cell");
+
+/**
+ * The stored value of one cell, or `INVALID`. Empty cells are `null` whatever the type. No object
+ * per cell: the chunk step calls this for every cell of every row.
+ */
+export function convertCell(raw: string, type: ColumnType): unknown {
+  if (type === "string") return raw === "" ? null : raw;
+  const trimmed = raw.trim();
+  if (trimmed === "") return null;
+  const value = parsers[type](trimmed);
+  return value === undefined ? INVALID : value;
+}
+
+/** Why `raw` does not fit a column of `type`. */
+export function invalidReason(raw: string, type: ColumnType): string {
+  return `'${truncate(raw)}' is not a valid ${type}`;
+}
+
 /** Empty cells are `null` whatever the type; a value that does not fit its column is an error. */
 export function convertValue(raw: string, type: ColumnType): Converted {
-  if (type === "string") return { ok: true, value: raw === "" ? null : raw };
-  const trimmed = raw.trim();
-  if (trimmed === "") return { ok: true, value: null };
-  const value = parsers[type](trimmed);
-  return value === undefined ? { ok: false, reason: `'${truncate(raw)}' is not a valid ${type}` } : { ok: true, value };
+  const value = convertCell(raw, type);
+  return value === INVALID ? { ok: false, reason: invalidReason(raw, type) } : { ok: true, value };
 }
 
 function truncate(value: string): string {

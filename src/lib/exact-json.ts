@@ -41,6 +41,9 @@ function significantDigits(text: string): number {
  * beyond a double's range (`1e400`), which is not treated as a number at all.
  */
 export function exactNumber(text: string): number | RawJson | undefined {
+  // At most 15 characters and no exponent: at most 15 significant digits, always finite, and zero
+  // only when every digit is zero, so the number itself is exact.
+  if (text.length <= DOUBLE_DIGITS && !text.includes("e") && !text.includes("E")) return Number(text);
   const n = Number(text);
   if (!Number.isFinite(n)) return undefined;
   const digits = significantDigits(text);

@@ -5,10 +5,13 @@ import { ApiError } from "../lib/errors.ts";
 import {
   createRouter,
   errorResponses,
+  etagHeader,
+  IfNoneMatchHeaders,
   jsonBody,
   jsonContent,
   jsonOrMultipart,
   NoQueryParams,
+  notModifiedResponse,
   requireJson,
   UuidIdParam,
 } from "../lib/openapi.ts";
@@ -110,8 +113,12 @@ const listRoute = createRoute({
   security,
   summary: "The caller's uploads, newest first",
   middleware: [requireAuth] as const,
-  request: { query: PageQuerySchema },
-  responses: { 200: jsonContent(UploadListSchema, "A page of uploads."), ...errorResponses(400, 401, 429) },
+  request: { query: PageQuerySchema, headers: IfNoneMatchHeaders },
+  responses: {
+    200: { ...jsonContent(UploadListSchema, "A page of uploads."), headers: etagHeader },
+    ...notModifiedResponse,
+    ...errorResponses(400, 401, 429),
+  },
 });
 
 const getRoute = createRoute({
@@ -122,8 +129,12 @@ const getRoute = createRoute({
   security,
   summary: "An upload's details",
   middleware: [requireAuth] as const,
-  request: { params: UuidIdParam, query: NoQueryParams },
-  responses: { 200: jsonContent(UploadSchema, "The upload."), ...errorResponses(400, 401, 404, 429) },
+  request: { params: UuidIdParam, query: NoQueryParams, headers: IfNoneMatchHeaders },
+  responses: {
+    200: { ...jsonContent(UploadSchema, "The upload."), headers: etagHeader },
+    ...notModifiedResponse,
+    ...errorResponses(400, 401, 404, 429),
+  },
 });
 
 const progressRoute = createRoute({
