@@ -9,15 +9,13 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
 import { type Db, PG_UNIQUE_VIOLATION, type PoolDb, pgErrorCode } from "../db/client.ts";
 import { authSessions, refreshTokens, users } from "../db/schema.ts";
-import { loadLogin } from "../edge-state/login-source.ts";
-import { edgeLogin, sessionRevoked, sessionStarted } from "../edge-state/user-state.client.ts";
+import { sessionRevoked, sessionStarted } from "../edge-state/user-state.client.ts";
 import { recordEmail } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
-import type { AuthUser } from "../types.ts";
 import { toUserResponse, type UserResponse } from "../users/users.serializer.ts";
 import { assertLoginAllowed, recordLoginFailure } from "./login-throttle.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, passwordWeakness, verifyPassword } from "./password.ts";
-import { newRefreshToken, sha256Hex, signAccessToken, verifyAccessToken } from "./tokens.ts";
+import { newRefreshToken, sha256Hex, signAccessToken } from "./tokens.ts";
 
 export interface RegisterInput {
   email: string;
