@@ -12,8 +12,9 @@
  *
  *   index.ts, app.ts, worker-configuration.d.ts   stay (the entry)
  *   config.ts                                     platform/config/config.ts
- *   types.ts                                      platform/http/types.ts (the Hono env of a request)
- *   lib/openapi.ts                                platform/http/openapi.ts (route helpers over that env)
+ *   types.ts                                      platform/context/types.ts (the Hono env: bindings,
+ *                                                 variables, the caller)
+ *   lib/openapi.ts, lib/pagination.ts             platform/http/ (route and query helpers over that env)
  *   auth/tokens.ts, auth/authenticate.ts          platform/identity/ (who is calling: every feature's
  *                                                 routes need it, it needs no feature)
  *   db, cache, queues, storage, edge-state, lib   platform/<same name>
@@ -47,8 +48,9 @@ import { ROOT } from "./lib/paths.ts";
 /** Files with a place of their own, relative to src/. */
 const SRC_FILE_RULES: Record<string, string> = {
   "config.ts": "platform/config/config.ts",
-  "types.ts": "platform/http/types.ts",
+  "types.ts": "platform/context/types.ts",
   "lib/openapi.ts": "platform/http/openapi.ts",
+  "lib/pagination.ts": "platform/http/pagination.ts",
   "auth/tokens.ts": "platform/identity/tokens.ts",
   "auth/authenticate.ts": "platform/identity/authenticate.ts",
 };
@@ -126,9 +128,9 @@ const STRING_RULES: [string, string][] = [
 ];
 /** Text files whose paths are rewritten (besides every .ts file). */
 const TEXT_FILES = /\.(md|toml|json|jsonc|ya?ml|cjs|mjs|js)$|^\.ci\/run$/;
-/** Never rewritten: history, generated files, lockfiles. */
+/** Never rewritten: history, generated files, lockfiles, and this script (its rules name old paths). */
 const UNTOUCHED =
-  /^(CHANGELOG\.md|package-lock\.json|client\/schema\.d\.ts|src\/worker-configuration\.d\.ts)$|^(migrations|public\/vendor|node_modules|dist)\//;
+  /^(CHANGELOG\.md|scripts\/relayout\.ts|package-lock\.json|client\/schema\.d\.ts|src\/worker-configuration\.d\.ts)$|^(migrations|public\/vendor|node_modules|dist)\//;
 
 const rel = (file: string): string => path.relative(ROOT, file).split(path.sep).join("/");
 const abs = (file: string): string => path.join(ROOT, file);
@@ -165,12 +167,12 @@ function testTarget(file: string, features: Set<string>, warn: (message: string)
   if (parts.length !== 1 && !unit) return undefined;
   const name = parts.at(-1) ?? "";
   const stem = name.replace(/(\.unit)?\.test\.ts$|\.d\.ts$|\.ts$/, "");
-  const prefix = stem.split(/[.-]/)[0] ?? stem;
+  // The longest feature (or pipeline) name the file's name starts with, as a whole word.
+  const named = [...features, ...PIPELINE_TEST_PREFIXES]
+    .filter((candidate) => stem === candidate || stem.startsWith(`${candidate}-`) || stem.startsWith(`${candidate}.`))
+    .sort((a, b) => b.length - a.length)[0];
   const group =
-    TEST_GROUPS[stem] ??
-    (PIPELINE_TEST_PREFIXES.has(stem) || PIPELINE_TEST_PREFIXES.has(prefix) ? "uploads" : undefined) ??
-    (features.has(stem) ? stem : features.has(prefix) ? prefix : undefined) ??
-    (stem.includes(".") && features.has(stem.split(".")[0] ?? "") ? stem.split(".")[0] : undefined);
+    TEST_GROUPS[stem] ?? (named === undefined ? undefined : PIPELINE_TEST_PREFIXES.has(named) ? "uploads" : named);
   if (group === undefined) {
     warn(`test/${file}: no feature or group matches its name; left where it is`);
     return undefined;
@@ -185,7 +187,7 @@ function planMoves(warn: (message: string) => void): Map<string, string> {
   const features = new Set<string>();
   for (const file of srcFiles) {
     const target = srcTarget(file, warn);
-    if (target !== undefined) moves.set(`src/${file}`, `src/${target}`);
+    if (target !== undefined && target !== file) moves.set(`src/${file}`, `src/${target}`);
     const [layer, name] = (target ?? file).split("/");
     if (layer === "features" && name !== undefined) features.add(name);
   }
@@ -249,10 +251,13 @@ const escapeRegExp = (text: string): string => text.replace(/[.*+?^${}()|[\]\\]/
 
 /** Old path → new path replacements for text: full paths, then src-relative ones, longest first. */
 function pathReplacements(moves: Map<string, string>): { pattern: RegExp; to: string; from: string }[] {
-  const pairs: [string, string][] = [];
+  // [old, new, src-relative?]: a src-relative path (`ingest/outcome.ts`, as comments and docs name
+  // them) is only taken where nothing path-like precedes it, never in `./ingest/…`, an import
+  // the ts-morph pass has already rewritten.
+  const pairs: [string, string, boolean][] = [];
   for (const [from, to] of moves) {
-    pairs.push([from, to]);
-    if (from.startsWith("src/")) pairs.push([from.slice(4), to.slice(4)]);
+    pairs.push([from, to, false]);
+    if (from.startsWith("src/")) pairs.push([from.slice(4), to.slice(4), true]);
   }
   // Folder mentions (`src/ingest/`, `src/csv-data/`): the folder rule, for what is not a file path.
   const folders = new Map<string, string>();
@@ -263,15 +268,19 @@ function pathReplacements(moves: Map<string, string>): { pattern: RegExp; to: st
     if (!to.startsWith(`src/${rule}/`)) continue;
     folders.set(`src/${top}/`, `src/${rule}/`);
   }
-  pairs.push(...folders);
+  for (const [from, to] of folders) pairs.push([from, to, false]);
   return pairs
     .filter(([from]) => from.includes("/"))
     .sort((a, b) => b[0].length - a[0].length || a[0].localeCompare(b[0]))
-    .map(([from, to]) => ({
+    .map(([from, to, short]) => ({
       from,
       to,
-      // Not inside a longer path: no word character or `word/` or `../` just before, no word after.
-      pattern: new RegExp(`(?<![\\w-])(?<![\\w-]/)(?<!\\.\\./)${escapeRegExp(from)}(?![\\w-])`, "g"),
+      // Not inside a longer path: no word character, `word/` or `../` just before (a full path may
+      // follow `./`, as in drizzle.config.ts), no word character after.
+      pattern: new RegExp(
+        `${short ? "(?<![\\w./-])" : "(?<![\\w-])(?<![\\w-]/)(?<!\\.\\./)"}${escapeRegExp(from)}(?![\\w-])`,
+        "g",
+      ),
     }));
 }
 
@@ -315,6 +324,10 @@ function layersSection(): string | undefined {
 
 Imports point one way: entry → features → platform, and no folder imports a folder that imports
 it. \`npm run lint\` checks both (\`lint:layers\`: dependency-cruiser with \`.dependency-cruiser.cjs\`).
+Inside the pipeline the order is \`uploads/jobs\` → \`uploads\` → \`uploads/ingest\` → \`uploads/progress\`
+(and \`uploads/rows\` → \`uploads/ingest\`); \`progress\` imports only the platform (its watchdog's
+queue message is defined beside it, in \`progress/reconcile-message.ts\`, and the ingest queue's
+message union takes it from there).
 Shared test support (HTTP helpers, user, organisation and upload factories) is in \`test/support/\`;
 suites about the whole API as one contract are in \`test/app/\`.
 
@@ -376,6 +389,7 @@ function main(): void {
   for (const [from, to] of moves) console.log(`move ${from} → ${to}`);
   if (options.dryRun) return;
 
+  const touchedFiles = new Set<string>();
   // 1. Imports, while every file is still where the specifiers say.
   const project = new Project({ skipAddingFilesFromTsConfig: true, skipFileDependencyResolution: true });
   const globs = ["src/**/*.ts", "test/**/*.ts", "scripts/**/*.ts", "client/**/*.ts", "*.ts"];
@@ -393,6 +407,7 @@ function main(): void {
     }
     if (changed > 0) {
       sourceFile.saveSync();
+      touchedFiles.add(moves.get(importer) ?? importer);
       importCount += changed;
       console.log(`imports ${importer}: ${changed} rewritten`);
     }
@@ -417,11 +432,25 @@ function main(): void {
     if (section !== undefined) after = replaceLayersSection(after, section);
     if (after !== before) {
       fs.writeFileSync(abs(file), after);
+      touchedFiles.add(file);
       textCount++;
       console.log(`paths ${file}: updated`);
     }
   }
   console.log(`relayout: ${moves.size} files moved, ${importCount} imports and ${textCount} files of text rewritten`);
+
+  // Imports sorted again and long lines wrapped again where paths changed length (Biome's safe fixes).
+  const touched = [...touchedFiles].filter((file) => fs.existsSync(abs(file)) && /\.(ts|json|cjs)$/.test(file)).sort();
+  if (touched.length > 0) {
+    try {
+      execFileSync(path.join(ROOT, "node_modules/.bin/biome"), ["check", "--write", ...touched], {
+        cwd: ROOT,
+        stdio: ["ignore", "ignore", "inherit"],
+      });
+    } catch {
+      console.log("relayout: biome left findings in the files above it could not fix (npm run lint)");
+    }
+  }
 
   // 4. The layer rules, on the result: which imports (if any) break them.
   if (options.check) {
