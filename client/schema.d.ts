@@ -831,8 +831,8 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Task status report (seed 000)
-     * @description Exactly seed 000: a CSV `Total tasks,Completed Task,Incompleted Task` and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.
+     * Task status report (CSV)
+     * @description A CSV whose header is exactly `Total tasks,Completed Task,Incompleted Task` (clients parse it by name, spelling included) and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.
      */
     get: operations["getLegacyTaskStatusReport"];
     put?: never;
