@@ -224,7 +224,7 @@ export interface paths {
     };
     /**
      * List the tasks you can see
-     * @description Visible tasks (API.md 'Who may do what'), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.
+     * @description The tasks you may read (CEO and HR: all; a manager also their department's and those they assigned; everyone those they created and those assigned to them), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.
      */
     get: operations["listTasks"];
     put?: never;
@@ -318,7 +318,7 @@ export interface paths {
     get?: never;
     put?: never;
     /**
-     * Complete a task (seed 004's name)
+     * Complete a task (the same as /complete, under the name some clients call)
      * @description Idempotent: a second call returns the same `completed_at` and sends no second email. Creator and assignees are emailed once.
      */
     post: operations["markTaskDone"];
@@ -831,8 +831,8 @@ export interface paths {
       cookie?: never;
     };
     /**
-     * Task status report (seed 000)
-     * @description Exactly seed 000: a CSV `Total tasks,Completed Task,Incompleted Task` and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.
+     * Task status report (CSV)
+     * @description A CSV whose header is exactly `Total tasks,Completed Task,Incompleted Task` (clients parse it by name, spelling included) and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.
      */
     get: operations["getLegacyTaskStatusReport"];
     put?: never;
@@ -2524,7 +2524,7 @@ export interface operations {
         page_size?: number;
         /** @description `pending` = not done, `completed` = done. */
         status?: "todo" | "in_progress" | "done" | "pending" | "completed";
-        /** @description Alias of `status` (seed 002). */
+        /** @description Alias of `status`, for clients that send `task_status`; the two must not disagree. */
         task_status?: "todo" | "in_progress" | "done" | "pending" | "completed";
         priority?: "low" | "medium" | "high" | "critical";
         /** @description A user id, or `me`. */
@@ -2720,7 +2720,7 @@ export interface operations {
         page_size?: number;
         /** @description `pending` = not done, `completed` = done. */
         status?: "todo" | "in_progress" | "done" | "pending" | "completed";
-        /** @description Alias of `status` (seed 002). */
+        /** @description Alias of `status`, for clients that send `task_status`; the two must not disagree. */
         task_status?: "todo" | "in_progress" | "done" | "pending" | "completed";
         priority?: "low" | "medium" | "high" | "critical";
         /** @description A user id, or `me`. */

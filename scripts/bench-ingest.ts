@@ -1,5 +1,5 @@
 /**
- * `npm run bench:ingest [-- --api http://localhost:8787 --rows 1000000 --concurrency 4 --timeout 900]`
+ * `npm run bench:ingest [-- --api http://localhost:8787 --rows 1000000 --concurrency 4 --timeout 900 --skip-direct]`
  *
  * Measures CSV ingestion against a running API (`npm run dev`):
  * 1. generates (or reuses) the deterministic benchmark file in `bench-data/` (1M rows ≈ 400 MB);
@@ -21,168 +21,26 @@ import { existsSync } from "node:fs";
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { fileURLToPath } from "node:url";
+import { Command } from "commander";
 import pg from "pg";
 import { partitionName } from "../src/ingest/partition-name.ts";
-import { integer, megabytes, parseFlags, perSecond, seconds } from "./lib/bench-stats.ts";
+import { integer, megabytes, perSecond, seconds, wholeNumber } from "./lib/bench-stats.ts";
+import { benchUser, type LastUpload, waitForIndexes } from "./lib/bench-upload.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
+import { devDatabaseUrl } from "./lib/dev-state.ts";
 import { BENCH_DIR, LAST_UPLOAD_FILE, ROOT as root } from "./lib/paths.ts";
 import {
-  ApiError,
   completeUpload,
   createUpload,
   getProgress,
   getUpload,
   isTerminal,
-  login,
   type Session,
   type UploadDetails,
   uploadParts,
 } from "./lib/upload-client.ts";
 
-/** What bench:query needs to reuse an ingested upload. */
-export interface LastUpload {
-  api: string;
-  uploadId: string;
-  email: string;
-  password: string;
-  rows: number;
-  bytes: number;
-  file: string;
-  status: string;
-  totalRows: number;
-  ingestMs: number | null;
-  serverIngestMs: number | null;
-  completedAt: string | null;
-  /** From completion to every per-upload index built and analysed; null when not observed. */
-  indexMs: number | null;
-  recordedAt: string;
-}
-
 const out = (line = "") => process.stdout.write(`${line}\n`);
-
-import { devDatabaseUrl } from "./lib/dev-state.ts";
-
-export { devDatabaseUrl };
-
-async function api<T>(origin: string, route: string, json: unknown): Promise<T> {
-  for (;;) {
-    const response = await fetch(`${origin}/api/v1${route}`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Accept: "application/json" },
-      body: JSON.stringify(json),
-    });
-    const text = await response.text();
-    if (response.status === 429) {
-      // The auth limit is 30/min per client IP; wait for the window rather than fail the run.
-      const wait = Number(response.headers.get("Retry-After") ?? 10);
-      out(`  ${route}: rate limited, waiting ${wait} s`);
-      await sleep(wait * 1000);
-      continue;
-    }
-    if (!response.ok) throw new Error(`POST ${route}: ${response.status} ${text}`);
-    return (text ? JSON.parse(text) : undefined) as T;
-  }
-}
-
-/** Registers a user with a unique email and logs in. */
-export async function benchUser(origin: string): Promise<{ session: Session; email: string; password: string }> {
-  const email = `bench-${Date.now().toString(36)}-${crypto.randomUUID().slice(0, 8)}@example.com`;
-  const password = `Bench-${crypto.randomUUID()}`;
-  await api(origin, "/auth/user/register/", { email, password, full_name: "Ingest Bench" });
-  const session = await loginWithRetry(origin, email, password);
-  return { session, email, password };
-}
-
-export async function loginWithRetry(origin: string, email: string, password: string): Promise<Session> {
-  for (;;) {
-    try {
-      return await login(origin, email, password);
-    } catch (error) {
-      if (!(error instanceof ApiError) || error.status !== 429) throw error;
-      out("  login: rate limited, waiting 10 s");
-      await sleep(10_000);
-    }
-  }
-}
-
-/** Index names the product builds for a partition, plus its primary key. */
-export async function partitionIndexes(client: pg.Client, partition: string): Promise<string[]> {
-  const result = await client.query<{ indexname: string }>(
-    "select indexname from pg_indexes where schemaname = current_schema() and tablename = $1 order by indexname",
-    [partition],
-  );
-  return result.rows.map((r) => r.indexname);
-}
-
-export interface IndexWait {
-  /** When all were seen (epoch ms), or null on timeout or stall. */
-  doneAt: number | null;
-  /** When the per-column B-trees were all seen (the trigram index is built last). */
-  btreesAt: number | null;
-  present: number;
-  expected: number;
-  /** Nothing was being built and nothing new appeared for a minute: the build was lost. */
-  stalled: boolean;
-}
-
-/**
- * Waits until every per-upload index (one B-tree per column, then the trigram index) exists.
- * Gives up after `timeoutMs`, or after a minute with no CREATE INDEX running on the partition and
- * no new index (the `index` message was lost, e.g. when `wrangler dev` reloaded mid-build).
- */
-export async function waitForIndexes(
-  client: pg.Client,
-  uploadId: string,
-  columnCount: number,
-  timeoutMs: number,
-  onWait?: (present: number, expected: number) => void,
-): Promise<IndexWait> {
-  const partition = partitionName(uploadId);
-  const expected = columnCount + 1;
-  const deadline = Date.now() + timeoutMs;
-  let lastReport = 0;
-  let lastChange = Date.now();
-  let lastCount = -1;
-  let btreesAt: number | null = null;
-  const recorded = await client.query(
-    "select 1 from information_schema.columns where table_name = 'csv_uploads' and column_name = 'indexes_ready_at'",
-  );
-  for (;;) {
-    if ((recorded.rowCount ?? 0) > 0) {
-      // The product records when its index build (and ANALYZE) finished: that is "ready".
-      const ready = await client.query<{ at: Date | null }>(
-        "select indexes_ready_at as at from csv_uploads where id = $1",
-        [uploadId],
-      );
-      const at = ready.rows[0]?.at;
-      if (at) {
-        const present = (await partitionIndexes(client, partition)).length;
-        return { doneAt: at.getTime(), btreesAt: btreesAt ?? at.getTime(), present, expected: present, stalled: false };
-      }
-    }
-    const names = await partitionIndexes(client, partition);
-    const built = names.filter((n) => n.startsWith("cr_")).length;
-    const btrees = names.filter((n) => /^cr_[0-9a-f]{32}_c\d+$/.test(n)).length;
-    if (btreesAt === null && btrees >= columnCount) btreesAt = Date.now();
-    if (built >= expected) return { doneAt: Date.now(), btreesAt, present: built, expected, stalled: false };
-    const building = await client.query(
-      "select 1 from pg_stat_progress_create_index p join pg_class c on c.oid = p.relid where c.relname = $1",
-      [partition],
-    );
-    if (built !== lastCount || (building.rowCount ?? 0) > 0) {
-      lastCount = built;
-      lastChange = Date.now();
-    }
-    const stalled = Date.now() - lastChange > 60_000;
-    if (stalled || Date.now() > deadline) return { doneAt: null, btreesAt, present: built, expected, stalled };
-    if (onWait && Date.now() - lastReport > 10_000) {
-      lastReport = Date.now();
-      onWait(built, expected);
-    }
-    await sleep(500);
-  }
-}
 
 interface IngestResult {
   details: UploadDetails;
@@ -306,12 +164,19 @@ async function indexSizes(client: pg.Client, uploadId: string): Promise<{ name: 
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2), ["api", "rows", "concurrency", "timeout", "skip-direct"]);
-  const origin = (flags.get("api") ?? process.env.EDGE_TASKS_API ?? "http://localhost:8787").replace(/\/$/, "");
-  const rows = Number(flags.get("rows") ?? DEFAULT_GENERATOR.rows);
-  const concurrency = Number(flags.get("concurrency") ?? 4);
-  const timeoutMs = Number(flags.get("timeout") ?? 900) * 1000;
-  if (!Number.isInteger(rows) || rows < 1) throw new Error("--rows must be a positive whole number");
+  const options = new Command()
+    .name("npm run bench:ingest --")
+    .description("CSV ingestion against `npm run dev`: upload, ingest, indexes, stored bytes, then the baselines.")
+    .option("--api <url>", "the API origin (or $EDGE_TASKS_API)", process.env.EDGE_TASKS_API ?? "http://localhost:8787")
+    .option("--rows <n>", "rows of the generated CSV", wholeNumber(1), DEFAULT_GENERATOR.rows)
+    .option("--concurrency <n>", "parts uploaded at a time", wholeNumber(1), 4)
+    .option("--timeout <s>", "how long to wait for the ingestion and for the indexes", wholeNumber(1), 900)
+    .option("--skip-direct", "skip the hand-written baseline loaders")
+    .parse()
+    .opts<{ api: string; rows: number; concurrency: number; timeout: number; skipDirect?: boolean }>();
+  const origin = options.api.replace(/\/$/, "");
+  const { rows, concurrency } = options;
+  const timeoutMs = options.timeout * 1000;
 
   const name = rows === 1_000_000 ? "bench-1m.csv" : `bench-${rows}.csv`;
   const generated = await ensureCsv(path.join(BENCH_DIR, name), { ...DEFAULT_GENERATOR, rows });
@@ -397,7 +262,7 @@ async function main(): Promise<void> {
       for (const index of await indexSizes(client, d.id)) out(`  ${index.name.padEnd(44)} ${megabytes(index.bytes)}`);
     }
 
-    if (flags.get("skip-direct") === "1") return;
+    if (options.skipDirect) return;
     out();
     out("== baselines (../shared/baselines, same database, same file) ==");
     const databaseUrl = devDatabaseUrl();
@@ -432,14 +297,12 @@ async function main(): Promise<void> {
   }
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  main().then(
-    () => process.exit(0),
-    (error: unknown) => {
-      process.stderr.write(
-        `bench:ingest failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-      );
-      process.exit(1);
-    },
-  );
-}
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench:ingest failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

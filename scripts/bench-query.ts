@@ -1,5 +1,5 @@
 /**
- * `npm run bench:query [-- --api http://localhost:8787 --runs 20]`
+ * `npm run bench:query [-- --api http://localhost:8787 --runs 20 --timeout 900]`
  *
  * Measures the row query API over the 1M-row benchmark upload against a running API (`npm run dev`):
  * reuses the upload in `bench-data/last-upload.json` (or runs `bench:ingest` first), waits until
@@ -16,6 +16,7 @@ import { spawnSync } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Command } from "commander";
 import { type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
@@ -23,8 +24,10 @@ import { parseRowQuery, type RowQuery } from "../src/csv-data/csv-data.query.ts"
 import { afterPosition, columnValue, orderClause, whereClause } from "../src/csv-data/csv-data.sql.ts";
 import type { UploadColumn } from "../src/db/schema.ts";
 import { partitionName } from "../src/ingest/partition-name.ts";
-import { devDatabaseUrl, type LastUpload, loginWithRetry, partitionIndexes, waitForIndexes } from "./bench-ingest.ts";
-import { integer, ms, parseFlags, seconds, summarise, table } from "./lib/bench-stats.ts";
+import { type ApiClient, ok, scriptClient } from "./lib/api.ts";
+import { integer, ms, seconds, summarise, table, wholeNumber } from "./lib/bench-stats.ts";
+import { benchLogin, type LastUpload, partitionIndexes, waitForIndexes } from "./lib/bench-upload.ts";
+import { devDatabaseUrl } from "./lib/dev-state.ts";
 import { LAST_UPLOAD_FILE, ROOT as root } from "./lib/paths.ts";
 import { getUpload, type Session, type UploadDetails } from "./lib/upload-client.ts";
 
@@ -59,32 +62,40 @@ interface RowPage {
   next_cursor?: string | null;
 }
 
+/**
+ * The row listing through the typed client. The clock starts when a try is sent (the shared
+ * client's `onAttempt`), so a 429 waited out as its `Retry-After` says is never timed, and stops
+ * when the whole body has been read and parsed.
+ */
 class Client {
   private readonly pacer = new Pacer();
-  private readonly session: Session;
+  private readonly client: ApiClient;
   private readonly uploadId: string;
+  private started = 0;
   constructor(session: Session, uploadId: string) {
-    this.session = session;
     this.uploadId = uploadId;
+    this.client = scriptClient(session.api, session.token, {
+      attempts: Number.POSITIVE_INFINITY,
+      onAttempt: () => {
+        this.started = performance.now();
+      },
+    });
   }
 
-  /** One GET of the row listing; resolves with the page and the time from request to full body. */
+  /** One GET of the row listing (`query`: the query string as sent); the page and its time. */
   async rows(query: string): Promise<{ page: RowPage; ms: number }> {
-    for (;;) {
-      await this.pacer.slot();
-      const started = performance.now();
-      const response = await fetch(`${this.session.api}/api/v1/csv-data/uploads/${this.uploadId}/data/?${query}`, {
-        headers: { Authorization: `Bearer ${this.session.token}`, Accept: "application/json" },
-      });
-      const text = await response.text();
-      const elapsed = performance.now() - started;
-      if (response.status === 429) {
-        await sleep(Number(response.headers.get("Retry-After") ?? 5) * 1000);
-        continue;
-      }
-      if (!response.ok) throw new Error(`GET data/?${query}: ${response.status} ${text.slice(0, 300)}`);
-      return { page: JSON.parse(text) as RowPage, ms: elapsed };
-    }
+    await this.pacer.slot();
+    const page = await ok(
+      this.client.GET("/api/v1/csv-data/uploads/{id}/data/", {
+        params: { path: { id: this.uploadId } },
+        headers: { Accept: "application/json" },
+        // Column filters (`city=…`, `filter[amount][gte]=…`) are the upload's own: sent as written.
+        querySerializer: () => query,
+      }),
+    );
+    const elapsed = performance.now() - this.started;
+    if (typeof page === "string") throw new Error(`GET data/?${query}: a CSV answer, not a JSON page`);
+    return { page, ms: elapsed };
   }
 }
 
@@ -107,15 +118,7 @@ async function ensureUpload(origin: string, timeoutS: number): Promise<LastUploa
     out("no completed 1M-row upload recorded for this API: running bench:ingest first (without the direct load)");
     const run = spawnSync(
       process.execPath,
-      [
-        path.join(root, "scripts/bench-ingest.ts"),
-        "--api",
-        origin,
-        "--skip-direct",
-        "1",
-        "--timeout",
-        String(timeoutS),
-      ],
+      [path.join(root, "scripts/bench-ingest.ts"), "--api", origin, "--skip-direct", "--timeout", String(timeoutS)],
       { stdio: "inherit", cwd: root },
     );
     if (run.status !== 0) throw new Error("bench:ingest failed");
@@ -168,13 +171,22 @@ function cursorRowNumber(cursor: string): number | null {
 }
 
 async function main(): Promise<void> {
-  const flags = parseFlags(process.argv.slice(2), ["api", "runs", "timeout"]);
-  const origin = (flags.get("api") ?? process.env.EDGE_TASKS_API ?? "http://localhost:8787").replace(/\/$/, "");
-  const runs = Number(flags.get("runs") ?? 20);
-  const timeoutS = Number(flags.get("timeout") ?? 900);
+  const options = new Command()
+    .name("npm run bench:query --")
+    .description(
+      "Row queries over the 1M-row benchmark upload against `npm run dev`: p50/p95, EXPLAIN of the slow ones.",
+    )
+    .option("--api <url>", "the API origin (or $EDGE_TASKS_API)", process.env.EDGE_TASKS_API ?? "http://localhost:8787")
+    .option("--runs <n>", "timed requests of each query (after 2 untimed)", wholeNumber(1), 20)
+    .option("--timeout <s>", "how long to wait for bench:ingest and for the indexes", wholeNumber(1), 900)
+    .parse()
+    .opts<{ api: string; runs: number; timeout: number }>();
+  const origin = options.api.replace(/\/$/, "");
+  const { runs } = options;
+  const timeoutS = options.timeout;
 
   const last = await ensureUpload(origin, timeoutS);
-  const session = await loginWithRetry(origin, last.email, last.password);
+  const session = await benchLogin(origin, last.email, last.password);
   const details: UploadDetails = await getUpload(session, last.uploadId);
   out(
     `upload ${details.id}: ${details.status}, ${integer(details.total_rows)} rows, ${details.columns.length} columns`,

@@ -190,7 +190,7 @@ describe.concurrent("reports count only visible tasks", () => {
   }
 });
 
-describe.concurrent("the assignment audit trail (seed 004 visibility)", () => {
+describe.concurrent("the assignment audit trail: CEO and HR read every record, others those to or by them, managers those of their department's tasks", () => {
   /** The audit rows the world made: one per assignee of a task created with assignees. */
   const rows = TASK_KEYS.filter((k) => !TASK_SPECS[k].deleted).flatMap((k) =>
     TASK_SPECS[k].assignees.map((to) => ({ task: k, to, by: TASK_SPECS[k].creator })),

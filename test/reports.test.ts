@@ -7,7 +7,7 @@ import { makeOrg, makeTask, makeUser } from "./tasks-fixtures.ts";
 const LEGACY = "http://api.test/user/tasks/get_task_status_report/";
 
 describe("reports", () => {
-  it("seed 000: CSV with exact header and filename; MISS, HIT, complete a task, MISS with new counts", async () => {
+  it("status CSV: exact header and filename; MISS, HIT, complete a task, MISS with new counts", async () => {
     const user = await makeUser();
     const first = await makeTask(user);
     await makeTask(user);
@@ -33,7 +33,7 @@ describe("reports", () => {
     expect(bypass.headers.get("X-Cache")).toBe("BYPASS");
   });
 
-  it("seed 000: 401 body without credentials", async () => {
+  it("status CSV: 401 body without credentials", async () => {
     const response = await api(LEGACY);
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({ detail: "Authentication credentials were not provided." });

@@ -144,7 +144,7 @@ describe("tasks: who may do what", () => {
     expect(await json(put)).toMatchObject({ status: "done", completed_at: expect.any(String) });
   });
 
-  it("employees may unassign only themselves; unassign writes audit rows visible per seed 004", async () => {
+  it("employees may unassign only themselves; unassign writes audit rows that the task's managers can read", async () => {
     const org = await makeOrg();
     const task = await makeTask(org.employee, { assignees: [org.employee.id] });
     const assigned = await api(`/tasks/${task.id}/assign/`, {

@@ -34,6 +34,8 @@ export interface RetryOptions {
   fallbackSeconds?: number;
   /** Told before each wait, so a script can say why it pauses. */
   onRateLimited?: (seconds: number, request: Request) => void;
+  /** Told right before each try is sent: a benchmark starts its clock there, so a wait is never timed. */
+  onAttempt?: (request: Request) => void;
 }
 
 /**
@@ -53,6 +55,7 @@ export function rateLimitedFetch(options: RetryOptions = {}): (request: Request)
   return async (request) => {
     for (let attempt = 1; ; attempt++) {
       // A body can be read once: each try sends a copy, the original stays for the next.
+      options.onAttempt?.(request);
       const response = await fetch(request.clone());
       if (response.status !== 429 || attempt >= attempts) return response;
       const seconds = retryAfterSeconds(response.headers.get("Retry-After")) ?? options.fallbackSeconds ?? 10;

@@ -1,4 +1,5 @@
 /** Small helpers shared by the benchmarks: percentiles, summaries and fixed-width formatting. */
+import { InvalidArgumentError } from "commander";
 
 /** Nearest-rank percentile of an ascending array (p in 0..100); NaN when empty. */
 export function percentile(sorted: readonly number[], p: number): number {
@@ -60,18 +61,11 @@ export function table(rows: readonly (readonly string[])[]): string {
   return [head ? line(head) : "", rule, ...body.map(line)].join("\n");
 }
 
-/** Minimal `--name value` parser: known names only, values converted by the caller. */
-export function parseFlags(argv: readonly string[], known: readonly string[]): Map<string, string> {
-  const flags = new Map<string, string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] ?? "";
-    if (arg === "--") continue;
-    const match = /^--([a-z-]+)(?:=(.*))?$/.exec(arg);
-    if (!match?.[1] || !known.includes(match[1]))
-      throw new Error(`unknown option ${arg}; known: --${known.join(", --")}`);
-    const value = match[2] ?? argv[++i];
-    if (value === undefined) throw new Error(`missing value for --${match[1]}`);
-    flags.set(match[1], value);
-  }
-  return flags;
+/** A commander option parser: a whole number from `min`. */
+export function wholeNumber(min: number): (value: string) => number {
+  return (value) => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < min) throw new InvalidArgumentError(`a whole number ≥ ${min}`);
+    return number;
+  };
 }

@@ -9,15 +9,13 @@ import { and, eq, isNull, sql } from "drizzle-orm";
 import type { AppConfig } from "../config.ts";
 import { type Db, PG_UNIQUE_VIOLATION, type PoolDb, pgErrorCode } from "../db/client.ts";
 import { authSessions, refreshTokens, users } from "../db/schema.ts";
-import { loadLogin } from "../edge-state/login-source.ts";
-import { edgeLogin, sessionRevoked, sessionStarted } from "../edge-state/user-state.client.ts";
+import { sessionRevoked, sessionStarted } from "../edge-state/user-state.client.ts";
 import { recordEmail } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
-import type { AuthUser } from "../types.ts";
 import { toUserResponse, type UserResponse } from "../users/users.serializer.ts";
 import { assertLoginAllowed, recordLoginFailure } from "./login-throttle.ts";
 import { DUMMY_PASSWORD_HASH, hashPassword, passwordWeakness, verifyPassword } from "./password.ts";
-import { newRefreshToken, sha256Hex, signAccessToken, verifyAccessToken } from "./tokens.ts";
+import { newRefreshToken, sha256Hex, signAccessToken } from "./tokens.ts";
 
 export interface RegisterInput {
   email: string;
@@ -35,8 +33,6 @@ export interface TokenPair {
 
 const INVALID_LOGIN = "Unable to log in with the provided email and password.";
 const INVALID_REFRESH = "The refresh token is invalid or has expired; log in again.";
-const ACCOUNT_GONE = "The account for this token no longer exists or is disabled.";
-const LOGIN_REVOKED = "This login has been revoked (logged out); log in again.";
 
 export const normaliseEmail = (email: string): string => email.trim().toLowerCase();
 
@@ -187,24 +183,6 @@ export async function refresh(env: Env, db: Db, config: AppConfig, presented: st
     expires_in: config.ACCESS_TOKEN_TTL_SECONDS,
     user: toUserResponse(record.user),
   };
-}
-
-/**
- * Resolves an access token to its user. The user's edge state answers without a trip to the
- * database region; only if that object cannot be reached is the login checked in Postgres, and
- * the request is then served without the cache (`cacheVersions: null`).
- */
-export async function authenticate(env: Env, db: () => Db, config: AppConfig, token: string): Promise<AuthUser> {
-  const claims = await verifyAccessToken(config, token);
-  const answer = await edgeLogin(env, claims.userId, claims.sessionId);
-  if (answer) {
-    if (!answer.ok) throw ApiError.unauthenticated(answer.reason === "gone" ? ACCOUNT_GONE : LOGIN_REVOKED);
-    return { ...answer.user, sessionId: claims.sessionId, cacheVersions: answer.versions };
-  }
-  const login = await loadLogin(db(), claims.userId, claims.sessionId);
-  if (!login?.user) throw ApiError.unauthenticated(ACCOUNT_GONE);
-  if (login.revokedAt !== null || login.expiresAt <= Date.now()) throw ApiError.unauthenticated(LOGIN_REVOKED);
-  return { ...login.user, sessionId: claims.sessionId, cacheVersions: null };
 }
 
 export async function getUser(db: Db, id: number): Promise<UserResponse> {

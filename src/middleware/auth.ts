@@ -4,7 +4,7 @@
  * headers there). Tokens never reach logs: the log line carries the route pattern, not the URL.
  */
 import type { MiddlewareHandler } from "hono";
-import { authenticate } from "../auth/auth.service.ts";
+import { authenticate } from "../auth/authenticate.ts";
 import { ApiError } from "../lib/errors.ts";
 import type { AppEnv } from "../types.ts";
 import { withIdempotency } from "./idempotency.ts";

@@ -134,9 +134,9 @@ const legacyRoute = createRoute({
   operationId: "getLegacyTaskStatusReport",
   tags,
   security,
-  summary: "Task status report (seed 000)",
+  summary: "Task status report (CSV)",
   description:
-    "Exactly seed 000: a CSV `Total tasks,Completed Task,Incompleted Task` and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.",
+    "A CSV whose header is exactly `Total tasks,Completed Task,Incompleted Task` (clients parse it by name, spelling included) and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.",
   middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
   responses: {

@@ -59,7 +59,7 @@ const listRoute = createRoute({
   security,
   summary: "List the tasks you can see",
   description:
-    "Visible tasks (API.md 'Who may do what'), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.",
+    "The tasks you may read (CEO and HR: all; a manager also their department's and those they assigned; everyone those they created and those assigned to them), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.",
   middleware: [requireAuth] as const,
   request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
@@ -287,11 +287,18 @@ export const tasksRoutes = createRouter()
     await afterCommit(c, result);
     return c.json(result.value, 200);
   })
-  .openapi(completeRoute("/tasks/{id}/mark_done", "markTaskDone", "Complete a task (seed 004's name)"), async (c) => {
-    const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
-    await afterCommit(c, result);
-    return c.json(result.value, 200);
-  })
+  .openapi(
+    completeRoute(
+      "/tasks/{id}/mark_done",
+      "markTaskDone",
+      "Complete a task (the same as /complete, under the name some clients call)",
+    ),
+    async (c) => {
+      const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
+      await afterCommit(c, result);
+      return c.json(result.value, 200);
+    },
+  )
   .openapi(assignRoute("assign"), async (c) => {
     const result = await setAssignment(
       c.var.db(),

@@ -137,7 +137,10 @@ export const TaskListQuerySchema = queryParams({
   task_status: z
     .enum(STATUS_FILTERS, { error: `must be one of ${STATUS_FILTERS.join(", ")}` })
     .optional()
-    .openapi({ param: { name: "task_status", in: "query" }, description: "Alias of `status` (seed 002)." }),
+    .openapi({
+      param: { name: "task_status", in: "query" },
+      description: "Alias of `status`, for clients that send `task_status`; the two must not disagree.",
+    }),
   priority: z
     .enum(TASK_PRIORITIES, { error: `must be one of ${TASK_PRIORITIES.join(", ")}` })
     .optional()
