@@ -127,7 +127,7 @@ export function webhookUrlProblem(url: string, policy: UrlPolicy): string | null
         const v6 = ipv6Groups(host);
         return v6 ? privateIpv6(v6) : null;
       })();
-  if (kind) return `must not point at a ${kind} address (${host})`;
+  if (kind) return `must not point at ${kind === "unspecified" ? "an" : "a"} ${kind} address (${host})`;
   return null;
 }
 
