@@ -6,7 +6,10 @@
 import { asc, eq } from "drizzle-orm";
 import { expect } from "vitest";
 import { webhookDeliveries } from "../src/db/schema.ts";
-import { api, eventually, json, type TestUser, testEnv, withDb } from "./helpers.ts";
+import { api, eventually, json, testEnv, withDb } from "./helpers.ts";
+
+/** Whoever calls: only the token matters. */
+type Caller = { token: string };
 
 export const ALL_EVENTS = [
   "task.created",
@@ -50,7 +53,7 @@ export function receiverUrl(name: string): string {
 
 /** Subscribes a fresh receiver path; answers the subscription (with its secret) and the path's name. */
 export async function subscribe(
-  user: TestUser,
+  user: Caller,
   events: string[] = ALL_EVENTS,
 ): Promise<{ hook: Subscription & { secret: string }; name: string }> {
   const name = `r-${crypto.randomUUID()}`;
@@ -99,7 +102,7 @@ export async function settledDeliveries(subscriptionId: number, timeoutMs = 20_0
 }
 
 /** Deletes a subscription at the end of a test, so it stops receiving the rest of the suite's events. */
-export async function unsubscribe(user: TestUser, id: number): Promise<void> {
+export async function unsubscribe(user: Caller, id: number): Promise<void> {
   const response = await api(`/webhooks/${id}/`, { method: "DELETE", token: user.token });
   expect([204, 404]).toContain(response.status);
 }
