@@ -3,7 +3,7 @@
  * (test/node/webhook-receiver.ts), each at a path of its own, and what the receiver and the
  * database say about their deliveries.
  */
-import { asc, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import { webhookDeliveries } from "../src/db/schema.ts";
 import { api, eventually, json, testEnv, withDb } from "./helpers.ts";
@@ -71,34 +71,34 @@ export async function received(name: string, secret?: string): Promise<Received[
   return (await response.json()) as Received[];
 }
 
-export async function failNext(name: string, count: number, status: number, type?: string): Promise<void> {
+/** Fails the next `count` deliveries to `name` (only those of event `type`, or of `webhook-id` `id`, when given). */
+export async function failNext(
+  name: string,
+  count: number,
+  status: number,
+  only: { type?: string; id?: string } = {},
+): Promise<void> {
   const response = await fetch(`${testEnv.TEST_WEBHOOK_RECEIVER_URL}/__fail/${name}`, {
     method: "POST",
     headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ count, status, type }),
+    body: JSON.stringify({ count, status, ...only }),
   });
   expect(response.status).toBe(200);
 }
 
 export const envelope = (delivery: Received): Envelope => JSON.parse(delivery.body) as Envelope;
 
-/** The subscription's delivery rows, oldest first. */
-export async function deliveryRows(subscriptionId: number) {
-  return withDb((db) =>
-    db
-      .select()
-      .from(webhookDeliveries)
-      .where(eq(webhookDeliveries.subscriptionId, subscriptionId))
-      .orderBy(asc(webhookDeliveries.id)),
-  );
+/** Waits until the delivery row has left `pending`, and answers it. */
+export async function settledDelivery(deliveryId: number, timeoutMs = 20_000) {
+  return eventually(async () => {
+    const [row] = await withDb((db) => db.select().from(webhookDeliveries).where(eq(webhookDeliveries.id, deliveryId)));
+    return row && row.status !== "pending" ? row : undefined;
+  }, timeoutMs);
 }
 
-/** Waits until every delivery row of the subscription has left `pending`, and answers them. */
-export async function settledDeliveries(subscriptionId: number, timeoutMs = 20_000) {
-  return eventually(async () => {
-    const rows = await deliveryRows(subscriptionId);
-    return rows.every((row) => row.status !== "pending") ? rows : undefined;
-  }, timeoutMs);
+/** The deliveries `name` received with the given `webhook-id`. */
+export async function receivedWithId(name: string, webhookId: string, secret?: string): Promise<Received[]> {
+  return (await received(name, secret)).filter((d) => d.headers["webhook-id"] === webhookId);
 }
 
 /** Deletes a subscription at the end of a test, so it stops receiving the rest of the suite's events. */

@@ -5,14 +5,20 @@
  * development (`http` to a loopback host is allowed); the production URL rules are unit-tested in
  * test/unit/webhooks.policy.test.ts.
  */
-import { beforeAll, describe, expect, it } from "vitest";
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { webhookDeliveries } from "../src/db/schema.ts";
+import worker from "../src/index.ts";
 import { fromBase64 } from "../src/lib/base64.ts";
-import { api, createUser, eventually, json, type TestUser, testEnv } from "./helpers.ts";
+import { maskId } from "../src/lib/mask.ts";
+import { webhookMessageId } from "../src/webhooks/webhooks.consumer.ts";
+import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "./helpers.ts";
 import {
   envelope,
   failNext,
   type Received,
   received,
+  receivedWithId,
   receiverUrl,
   type Subscription,
   subscribe,
@@ -253,7 +259,7 @@ describe("delivery", () => {
       { attempted_at: expect.any(String), response_status: 204, error: null, duration_ms: expect.any(Number) },
     ]);
 
-    const right = (await received(name, hook.secret)).filter((d) => envelope(d).type === "ping");
+    const right = await receivedWithId(name, `msg_${detail.id}`, hook.secret);
     expect(right).toHaveLength(1);
     const [ping] = right as [Received];
     expect(ping.verified).toBe(true);
@@ -269,15 +275,15 @@ describe("delivery", () => {
     expect(detail.payload).toEqual(envelope(ping).data);
 
     const other = await subscribe(hr, ["task.deleted"]);
-    const wrong = await received(name, other.hook.secret);
-    expect(wrong.map((d) => d.verified)).toEqual(right.map(() => false));
+    const wrong = await receivedWithId(name, `msg_${detail.id}`, other.hook.secret);
+    expect(wrong.map((d) => d.verified)).toEqual([false]);
     await unsubscribe(hr, hook.id);
     await unsubscribe(hr, other.hook.id);
   });
 
   it("a failing receiver is retried with backoff until it answers 2xx; every attempt is listed", async () => {
     const { hook, name } = await subscribe(ceo, ["task.deleted"]);
-    await failNext(name, 2, 503, "ping");
+    await failNext(name, 2, 503, { type: "ping" });
     const detail = await pingUntilSettled(ceo, hook);
     expect(detail).toMatchObject({ status: "delivered", attempts: 3, response_status: 204 });
     expect(detail.attempt_log.map((a) => [a.response_status, a.error])).toEqual([
@@ -285,7 +291,7 @@ describe("delivery", () => {
       [503, null],
       [204, null],
     ]);
-    const pings = (await received(name, hook.secret)).filter((d) => envelope(d).type === "ping");
+    const pings = await receivedWithId(name, `msg_${detail.id}`, hook.secret);
     expect(pings.map((d) => d.status)).toEqual([503, 503, 204]);
     // Every attempt is signed afresh, all with the same message id.
     expect(pings.every((d) => d.verified)).toBe(true);
@@ -308,7 +314,7 @@ describe("delivery", () => {
 
   it("a receiver that never recovers: the last retry dead-letters the delivery as failed", async () => {
     const { hook, name } = await subscribe(ceo, ["task.deleted"]);
-    await failNext(name, 1000, 500, "ping");
+    await failNext(name, 1000, 500, { type: "ping" });
     const detail = await pingUntilSettled(ceo, hook);
     // max_retries = 5 in wrangler.toml: six attempts in all.
     expect(detail).toMatchObject({ status: "failed", attempts: 6, response_status: 500, delivered_at: null });
@@ -342,5 +348,94 @@ describe("delivery", () => {
       detail: "The webhook is inactive; set `active` to true before sending a test.",
     });
     await unsubscribe(ceo, hook.id);
+  });
+});
+
+describe("the consumer, called directly", () => {
+  /** One delivery row carrying `marker` in its payload, for a subscription of its own. */
+  async function pendingDelivery(marker: string) {
+    const { hook, name } = await subscribe(ceo, ["task.deleted"]);
+    const [row] = await withDb((db) =>
+      db
+        .insert(webhookDeliveries)
+        .values({ subscriptionId: hook.id, event: "task.deleted", payload: { note: marker } })
+        .returning(),
+    );
+    if (!row) throw new Error("no delivery row");
+    return { hook, name, row };
+  }
+
+  async function consume(deliveryId: number, attempts = 1, env: Env = testEnv) {
+    const batch = createMessageBatch("webhooks", [
+      { id: `m-${deliveryId}`, timestamp: new Date(), attempts, body: { kind: "webhook", deliveryId } },
+    ]);
+    // The test batch records retries but not their options, so the delay is read off the call.
+    const retry = vi.spyOn(batch.messages[0] as Message, "retry");
+    const ctx = createExecutionContext();
+    await worker.queue(batch, env, ctx);
+    return { ...(await getQueueResult(batch, ctx)), retry };
+  }
+
+  it("logs each attempt with masked ids, never the URL, the secret or the payload", async () => {
+    const marker = `payload-value-${crypto.randomUUID()}`;
+    const { hook, name, row } = await pendingDelivery(marker);
+    // Scoped to this delivery: other files' task deletions reach this subscription too.
+    await failNext(name, 1, 502, { id: webhookMessageId(row.id) });
+    const lines: string[] = [];
+    const capture = (line: unknown) => {
+      lines.push(String(line));
+    };
+    const spies = [
+      vi.spyOn(console, "log").mockImplementation(capture),
+      vi.spyOn(console, "warn").mockImplementation(capture),
+      vi.spyOn(console, "error").mockImplementation(capture),
+    ];
+    let result: Awaited<ReturnType<typeof consume>>;
+    try {
+      // As deployed: a 30 s base, doubling; this is the message's third attempt.
+      result = await consume(row.id, 3, { ...testEnv, WEBHOOK_RETRY_BASE_SECONDS: "30" });
+    } finally {
+      for (const spy of spies) spy.mockRestore();
+    }
+    // A 502 is retried after the backoff: 30 · 2² seconds before the fourth attempt.
+    expect(result.retryMessages).toEqual([{ msgId: `m-${row.id}` }]);
+    expect(result.retry).toHaveBeenCalledWith({ delaySeconds: 120 });
+    const attempt = lines
+      .map((line) => JSON.parse(line) as Record<string, unknown>)
+      .find((entry) => entry.message === "webhook attempt");
+    expect(attempt).toMatchObject({
+      level: "warn",
+      event: "task.deleted",
+      attempt: 1,
+      response_status: 502,
+      duration_ms: expect.any(Number),
+      outcome: "retry",
+      delivery_id: maskId(row.id),
+      subscription_id: maskId(hook.id),
+    });
+    const text = lines.join("\n");
+    for (const value of [marker, hook.secret, hook.secret.slice(6), name, hook.url]) {
+      expect(text, value).not.toContain(value);
+    }
+    expect(text).not.toContain(`"delivery_id":${row.id}`);
+
+    // The retry delivers; a redelivery after that sends nothing more.
+    expect((await consume(row.id, 4)).explicitAcks).toEqual([`m-${row.id}`]);
+    expect((await consume(row.id, 5)).explicitAcks).toEqual([`m-${row.id}`]);
+    const mine = async () => (await received(name)).filter((d) => d.headers["webhook-id"] === webhookMessageId(row.id));
+    expect((await mine()).map((d) => d.status)).toEqual([502, 204]);
+    await unsubscribe(ceo, hook.id);
+    // Deleted with its subscription: a late message finds nothing and sends nothing.
+    expect((await consume(row.id, 6)).explicitAcks).toEqual([`m-${row.id}`]);
+    expect(await mine()).toHaveLength(2);
+  });
+
+  it("a malformed message is acknowledged without work", async () => {
+    const batch = createMessageBatch("webhooks", [
+      { id: "junk", timestamp: new Date(), attempts: 1, body: { kind: "webhook", deliveryId: "1" } },
+    ]);
+    const ctx = createExecutionContext();
+    await worker.queue(batch, testEnv, ctx);
+    expect((await getQueueResult(batch, ctx)).explicitAcks).toEqual(["junk"]);
   });
 });

@@ -7,8 +7,9 @@
  * Control:
  * - GET /__deliveries/<name>[?secret=whsec_…]: what `<name>` received, oldest first, each with
  *   `verified` (the signature checked with `secret`; null without one).
- * - POST /__fail/<name> {"count": n, "status": 500, "type"?: "ping"}: answer the next n deliveries
- *   to `<name>` (of that event type only, when given) with `status`, then recover.
+ * - POST /__fail/<name> {"count": n, "status": 500, "type"?: "ping", "id"?: "msg_7"}: answer the
+ *   next n deliveries to `<name>` (of that event type, or with that `webhook-id`, only, when given)
+ *   with `status`, then recover.
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { Webhook } from "standardwebhooks";
@@ -25,6 +26,7 @@ interface Failure {
   count: number;
   status: number;
   type?: string;
+  id?: string;
 }
 
 export interface WebhookReceiver {
@@ -72,7 +74,11 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       if (hook && request.method === "POST") {
         const body = await readText(request);
         const failure = failures.get(hook);
-        const fails = failure && failure.count > 0 && (failure.type === undefined || failure.type === typeOf(body));
+        const fails =
+          failure &&
+          failure.count > 0 &&
+          (failure.type === undefined || failure.type === typeOf(body)) &&
+          (failure.id === undefined || failure.id === request.headers["webhook-id"]);
         if (fails) failure.count--;
         const status = fails ? failure.status : 204;
         const headers: Record<string, string> = {};
@@ -97,8 +103,8 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       }
       const failing = /^\/__fail\/([\w-]+)$/.exec(url.pathname)?.[1];
       if (failing && request.method === "POST") {
-        const { count, status, type } = JSON.parse(await readText(request)) as Failure;
-        failures.set(failing, { count, status, type });
+        const { count, status, type, id } = JSON.parse(await readText(request)) as Failure;
+        failures.set(failing, { count, status, type, id });
         return reply(200, { ok: true });
       }
       reply(404, { detail: "not found" });
