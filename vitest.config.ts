@@ -25,6 +25,8 @@ export default defineConfig({
                 // retry and dead-letter paths finish in seconds.
                 MAILCHANNELS_API_KEY: "test-mailchannels-key",
                 EMAIL_RETRY_BASE_SECONDS: "0",
+                WEBHOOK_RETRY_BASE_SECONDS: "0",
+                TEST_WEBHOOK_RECEIVER_URL: inject("webhookReceiverUrl"),
                 JWT_SECRET: "test-secret-0123456789abcdef0123456789abcdef",
                 R2_ACCESS_KEY_ID: "local-dev-access-key",
                 R2_SECRET_ACCESS_KEY: "local-dev-secret-key",

@@ -823,6 +823,118 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/webhooks/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * List webhook subscriptions
+     * @description CEO and HR only. By id. The secret is never shown here.
+     */
+    get: operations["listWebhooks"];
+    put?: never;
+    /**
+     * Subscribe a URL to events
+     * @description CEO and HR only. The answer carries the signing `secret`, shown only here. Each delivery is a JSON `POST` of `{type, timestamp, data}` signed as Standard Webhooks says (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`), sent after the change commits, at least once, retried with exponential backoff on a network error, a timeout (10 s) or a non-2xx answer.
+     */
+    post: operations["createWebhook"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks/{id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Get a webhook subscription
+     * @description CEO and HR only. The secret is never shown here.
+     */
+    get: operations["getWebhook"];
+    put?: never;
+    post?: never;
+    /**
+     * Delete a webhook subscription
+     * @description CEO and HR only. Its deliveries go with it; none still queued is sent.
+     */
+    delete: operations["deleteWebhook"];
+    options?: never;
+    head?: never;
+    /**
+     * Change a webhook subscription
+     * @description CEO and HR only. `active: false` pauses it: no new deliveries are recorded, and those not yet sent become `failed`.
+     */
+    patch: operations["updateWebhook"];
+    trace?: never;
+  };
+  "/api/v1/webhooks/{id}/deliveries/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * A subscription's deliveries
+     * @description CEO and HR only. Newest first.
+     */
+    get: operations["listWebhookDeliveries"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks/{id}/deliveries/{delivery_id}/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * One delivery with its attempts
+     * @description CEO and HR only. The payload as sent and every attempt: when, the receiver's status or why there was none, how long.
+     */
+    get: operations["getWebhookDelivery"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/webhooks/{id}/test/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Send a ping
+     * @description CEO and HR only. Records a `ping` delivery (`data`: `{webhook, actor, message}`) and queues it; follow it in the deliveries. 409 while the subscription is inactive.
+     */
+    post: operations["testWebhook"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/user/tasks/get_task_status_report/": {
     parameters: {
       query?: never;
@@ -1540,6 +1652,163 @@ export interface components {
       status: "queued" | "sent" | "skipped" | "retrying" | "failed";
       /** Format: date-time */
       created_at: string;
+    };
+    WebhookPage: {
+      /** @example 1 */
+      count: number;
+      /**
+       * Format: uri
+       * @description Full URL of the next page, or null.
+       */
+      next: string | null;
+      /**
+       * Format: uri
+       * @description Full URL of the previous page, or null.
+       */
+      previous: string | null;
+      results: components["schemas"]["Webhook"][];
+    };
+    Webhook: {
+      /** @example 3 */
+      id: number;
+      url: string;
+      events: (
+        | "task.created"
+        | "task.updated"
+        | "task.completed"
+        | "task.assigned"
+        | "task.unassigned"
+        | "task.deleted"
+        | "upload.completed"
+        | "upload.failed"
+      )[];
+      description: string;
+      active: boolean;
+      created_by: number | null;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      updated_at: string;
+    };
+    CreatedWebhook: components["schemas"]["Webhook"] & {
+      /**
+       * @description The signing secret (`whsec_` + base64 of 32 random bytes). Shown only in this answer: store it now. Verify each delivery's `webhook-signature` with it as the Standard Webhooks specification says.
+       * @example whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSwMfKQ9r8GKYq=
+       */
+      secret: string;
+    };
+    CreateWebhook: {
+      /**
+       * @description Where deliveries are POSTed. Production: `https` to a public host only (no `localhost`, no private, loopback, link-local or unique-local IP literal). Development: `http` is also allowed to localhost and loopback addresses.
+       * @example https://hooks.example.com/edge-tasks
+       */
+      url: string;
+      /**
+       * @description The events to receive: `task.created`, `task.updated`, `task.completed`, `task.assigned`, `task.unassigned`, `task.deleted`, `upload.completed`, `upload.failed`.
+       * @example [
+       *       "task.created",
+       *       "task.completed"
+       *     ]
+       */
+      events: (
+        | "task.created"
+        | "task.updated"
+        | "task.completed"
+        | "task.assigned"
+        | "task.unassigned"
+        | "task.deleted"
+        | "upload.completed"
+        | "upload.failed"
+      )[];
+      /** @example Sync completed tasks to the billing system */
+      description?: string;
+    };
+    UpdateWebhook: {
+      /**
+       * @description Where deliveries are POSTed. Production: `https` to a public host only (no `localhost`, no private, loopback, link-local or unique-local IP literal). Development: `http` is also allowed to localhost and loopback addresses.
+       * @example https://hooks.example.com/edge-tasks
+       */
+      url?: string;
+      /**
+       * @description The events to receive: `task.created`, `task.updated`, `task.completed`, `task.assigned`, `task.unassigned`, `task.deleted`, `upload.completed`, `upload.failed`.
+       * @example [
+       *       "task.created",
+       *       "task.completed"
+       *     ]
+       */
+      events?: (
+        | "task.created"
+        | "task.updated"
+        | "task.completed"
+        | "task.assigned"
+        | "task.unassigned"
+        | "task.deleted"
+        | "upload.completed"
+        | "upload.failed"
+      )[];
+      /** @example Sync completed tasks to the billing system */
+      description?: string;
+      /** @description `false` stops new deliveries (and drops those not yet sent) until set `true` again. */
+      active?: boolean;
+    };
+    WebhookDeliveryPage: {
+      /** @example 1 */
+      count: number;
+      /**
+       * Format: uri
+       * @description Full URL of the next page, or null.
+       */
+      next: string | null;
+      /**
+       * Format: uri
+       * @description Full URL of the previous page, or null.
+       */
+      previous: string | null;
+      results: components["schemas"]["WebhookDelivery"][];
+    };
+    WebhookDelivery: {
+      /** @description Also the delivery's `webhook-id` header, as `msg_<id>`. */
+      id: number;
+      /** @enum {string} */
+      event:
+        | "task.created"
+        | "task.updated"
+        | "task.completed"
+        | "task.assigned"
+        | "task.unassigned"
+        | "task.deleted"
+        | "upload.completed"
+        | "upload.failed"
+        | "ping";
+      /**
+       * @description `pending` until the receiver answers 2xx (`delivered`) or the last retry fails (`failed`); also `failed` when the subscription was deactivated before sending.
+       * @enum {string}
+       */
+      status: "pending" | "delivered" | "failed";
+      /** @description Requests sent so far. */
+      attempts: number;
+      /** @description The HTTP status of the last attempt, if any answered. */
+      response_status: number | null;
+      /** Format: date-time */
+      created_at: string;
+      /** Format: date-time */
+      delivered_at: string | null;
+    };
+    WebhookDeliveryDetail: components["schemas"]["WebhookDelivery"] & {
+      /** @description The event's `data`, as sent. */
+      payload: {
+        [key: string]: unknown;
+      };
+      /** @description Every attempt, oldest first. */
+      attempt_log: components["schemas"]["WebhookAttempt"][];
+    };
+    WebhookAttempt: {
+      /** Format: date-time */
+      attempted_at: string;
+      response_status: number | null;
+      /** @description Why the attempt failed when no 2xx came back, as a sentence. */
+      error: string | null;
+      duration_ms: number;
     };
   };
   responses: never;
@@ -5652,6 +5921,636 @@ export interface operations {
       };
       /** @description Not found, or not visible to the caller. */
       404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  listWebhooks: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description Items per page, 1..100 (default 20). */
+        page_size?: number;
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of subscriptions. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookPage"];
+        };
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Authenticated but not allowed. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  createWebhook: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["CreateWebhook"];
+      };
+    };
+    responses: {
+      /** @description The subscription, with its secret. */
+      201: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["CreatedWebhook"];
+        };
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Authenticated but not allowed. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body's content type is not accepted. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  getWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The subscription. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Webhook"];
+        };
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Authenticated but not allowed. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found, or not visible to the caller. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  deleteWebhook: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Deleted. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Authenticated but not allowed. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found, or not visible to the caller. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  updateWebhook: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
+      path: {
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody: {
+      content: {
+        "application/json": components["schemas"]["UpdateWebhook"];
+      };
+    };
+    responses: {
+      /** @description The changed subscription. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Webhook"];
+        };
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Authenticated but not allowed. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found, or not visible to the caller. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body is too large. */
+      413: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The body's content type is not accepted. */
+      415: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  listWebhookDeliveries: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description Items per page, 1..100 (default 20). */
+        page_size?: number;
+      };
+      header?: never;
+      path: {
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of deliveries. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookDeliveryPage"];
+        };
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Authenticated but not allowed. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found, or not visible to the caller. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  getWebhookDelivery: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path: {
+        id: number;
+        delivery_id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The delivery. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookDeliveryDetail"];
+        };
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Authenticated but not allowed. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found, or not visible to the caller. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  testWebhook: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
+      path: {
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The queued delivery. */
+      202: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["WebhookDelivery"];
+        };
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Authenticated but not allowed. */
+      403: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found, or not visible to the caller. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Conflicts with the current state. On a task or comment write: the task was changed by others several times while this write was being applied (each write re-checks the task it decided on); load it again and repeat the change if it still applies. Or: A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
         headers: {
           [name: string]: unknown;
         };

@@ -22,6 +22,7 @@ import { legacyReportRoutes, reportsRoutes } from "./reports/index.ts";
 import { historyRoutes, tasksRoutes } from "./tasks/index.ts";
 import { uploadsRoutes } from "./uploads/index.ts";
 import { usersRoutes } from "./users/index.ts";
+import { webhooksRoutes } from "./webhooks/index.ts";
 
 export const API_BASE = "/api/v1";
 /** The API paths whose GETs answer with an `ETag` and honour `If-None-Match`. */
@@ -70,6 +71,7 @@ export function createApp() {
     csvDataRoutes,
     jobsRoutes,
     emailRoutes,
+    webhooksRoutes,
   ]) {
     api.route("/", feature);
   }

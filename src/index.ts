@@ -9,6 +9,8 @@ import { consumeIngest, consumeIngestDeadLetters } from "./ingest/ingest.consume
 import { errorFields, log } from "./lib/log.ts";
 import { createQueueHandler } from "./queues/dispatch.ts";
 import { sweepAbandonedUploads } from "./uploads/abandoned-uploads.ts";
+import { redriveWebhooks } from "./webhooks/redrive.ts";
+import { consumeWebhookDeadLetters, consumeWebhooks } from "./webhooks/webhooks.consumer.ts";
 
 export { UserState } from "./edge-state/user-state.ts";
 export { UploadProgress } from "./progress/upload-progress.ts";
@@ -44,6 +46,8 @@ const queue = createQueueHandler({
   "ingest-dlq": consumeIngestDeadLetters,
   email: consumeEmails,
   "email-dlq": consumeEmailDeadLetters,
+  webhooks: consumeWebhooks,
+  "webhooks-dlq": consumeWebhookDeadLetters,
 });
 
 export default {
@@ -51,6 +55,7 @@ export default {
   queue,
   scheduled(_controller, env, ctx) {
     ctx.waitUntil(redriveEmails(env).then(() => undefined));
+    ctx.waitUntil(redriveWebhooks(env).then(() => undefined));
     ctx.waitUntil(sweepIndexes(env));
     ctx.waitUntil(sweepUploads(env));
   },

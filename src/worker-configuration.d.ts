@@ -8,6 +8,8 @@ interface __BaseEnv_Env {
 	INGEST_DLQ: Queue;
 	EMAIL_QUEUE: Queue;
 	EMAIL_DLQ: Queue;
+	WEBHOOK_QUEUE: Queue;
+	WEBHOOK_DLQ: Queue;
 	USER_RATE_LIMITER: RateLimit;
 	AUTH_RATE_LIMITER: RateLimit;
 	UPLOAD_RATE_LIMITER: RateLimit;
@@ -33,6 +35,7 @@ interface __BaseEnv_Env {
 	CACHE_TTL_SECONDS: string;
 	REPORT_CACHE_TTL_SECONDS: string;
 	EMAIL_RETRY_BASE_SECONDS: string;
+	WEBHOOK_RETRY_BASE_SECONDS: string;
 	MAIL_FROM: string;
 	MAIL_FROM_NAME: string;
 	MAILCHANNELS_BASE_URL: string;

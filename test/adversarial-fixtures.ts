@@ -4,7 +4,7 @@
  * document as the list of operations, and one checker every response goes through.
  */
 import { expect } from "vitest";
-import { api, clientIp, json, type TestUser } from "./helpers.ts";
+import { api, clientIp, json, type TestUser, testEnv } from "./helpers.ts";
 import { type Member, makeOrg, makeTask, makeUser } from "./tasks-fixtures.ts";
 import { finished, formUpload } from "./uploads-fixtures.ts";
 
@@ -143,6 +143,9 @@ export interface World {
   attachmentId: number;
   /** A registered user (real password) for login cases. */
   loginEmail: string;
+  /** A webhook subscription (to the test receiver) and one of its deliveries (a ping). */
+  webhookId: number;
+  deliveryId: number;
 }
 
 function asTestUser(member: Member): TestUser {
@@ -173,7 +176,17 @@ export async function makeWorld(actorCount: number): Promise<World> {
     headers: { "CF-Connecting-IP": clientIp() },
   });
   expect(registered.status).toBe(201);
+  const webhook = await api("/webhooks/", {
+    token: owner.token,
+    json: { url: `${testEnv.TEST_WEBHOOK_RECEIVER_URL}/hooks/adversarial`, events: ["task.deleted"] },
+  });
+  expect(webhook.status).toBe(201);
+  const webhookId = (await json<{ id: number }>(webhook)).id;
+  const ping = await api(`/webhooks/${webhookId}/test/`, { method: "POST", token: owner.token });
+  expect(ping.status).toBe(202);
   return {
+    webhookId,
+    deliveryId: (await json<{ id: number }>(ping)).id,
     actors,
     target: org.colleague,
     departmentId: org.departmentId,
@@ -197,6 +210,7 @@ export function realId(world: World, path: string): string {
     ["/api/v1/attachments/", () => world.attachmentId],
     ["/api/v1/csv-data/uploads/", () => "{actor-upload}"],
     ["/api/v1/jobs/", () => "{actor-job}"],
+    ["/api/v1/webhooks/", () => world.webhookId],
   ];
   const family = families.find(([prefix]) => path.startsWith(prefix));
   // A new family of ids must be given a real object here; failing loudly keeps coverage honest.

@@ -38,7 +38,7 @@ import {
   type World,
   WRONG_TYPES,
 } from "./adversarial-fixtures.ts";
-import { api, clientIp, PASSWORD } from "./helpers.ts";
+import { api, clientIp, PASSWORD, testEnv } from "./helpers.ts";
 import { makeUser } from "./tasks-fixtures.ts";
 
 const ORIGIN = "http://api.test";
@@ -67,7 +67,9 @@ function isPublic(op: Op): boolean {
 }
 
 function urlOf(op: Op, id?: string, query = ""): string {
-  const path = op.path.replace("{id}", id ?? (pathParams(op).length ? realId(world, op.path) : ""));
+  const path = op.path
+    .replace("{id}", id ?? (pathParams(op).length ? realId(world, op.path) : ""))
+    .replace("{delivery_id}", String(world.deliveryId));
   return `${ORIGIN}${path}${query ? `?${query}` : ""}`;
 }
 
@@ -102,6 +104,11 @@ function baseBody(op: Op): Record<string, unknown> {
     "POST /api/v1/tasks/{id}/attachments/": () => ({ filename: "a.pdf", size_bytes: 10, content_type: "text/plain" }),
     "POST /api/v1/csv-data/uploads/": () => ({ filename: "a.csv", size_bytes: 100 }),
     "POST /api/v1/csv-data/uploads/{id}/complete/": () => ({ parts: [{ part_number: 1, etag: "abc" }] }),
+    "POST /api/v1/webhooks/": () => ({
+      url: `${testEnv.TEST_WEBHOOK_RECEIVER_URL}/hooks/adversarial`,
+      events: ["task.deleted"],
+    }),
+    "PATCH /api/v1/webhooks/{id}/": () => ({ description: "adversarial" }),
   };
   const make = bodies[op.key];
   if (!make) throw new Error(`no base body for ${op.key}`);

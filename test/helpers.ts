@@ -20,6 +20,8 @@ export interface TestEnv extends Env {
   TEST_CLOSED_PORT: string;
   /** Node-side helper server (test/node/support-server.ts). */
   TEST_SUPPORT_URL: string;
+  /** Node-side webhook receiver (test/node/webhook-receiver.ts). */
+  TEST_WEBHOOK_RECEIVER_URL: string;
 }
 export const testEnv = env as TestEnv;
 

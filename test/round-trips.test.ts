@@ -11,7 +11,7 @@
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { tasks } from "../src/db/schema.ts";
-import { api, callWorker, createUser, json, roundTripCounter, type TestUser, withDb } from "./helpers.ts";
+import { api, callWorker, createUser, json, roundTripCounter, type TestUser, testEnv, withDb } from "./helpers.ts";
 import { makeOrg, makeTask, type Org } from "./tasks-fixtures.ts";
 import { finished, formUpload, sampleCsv } from "./uploads-fixtures.ts";
 
@@ -121,6 +121,15 @@ describe("database round trips per request", () => {
     const owner: TestUser = await createUser();
     const upload = await formUpload(owner, sampleCsv(100));
     const done = await finished(owner, upload.id);
+    const hook = await json<{ id: number }>(
+      await api("/webhooks/", {
+        token: org.ceo.token,
+        json: { url: `${testEnv.TEST_WEBHOOK_RECEIVER_URL}/hooks/round-trips`, events: ["task.deleted"] },
+      }),
+    );
+    const ping = await json<{ id: number }>(
+      await api(`/webhooks/${hook.id}/test/`, { method: "POST", token: org.ceo.token }),
+    );
     const reads: [string, string][] = [
       [`/tasks/${taskId}/attachments/`, org.manager.token],
       [`/attachments/${attachmentId}/`, org.manager.token],
@@ -136,6 +145,10 @@ describe("database round trips per request", () => {
       ["/jobs/", owner.token],
       [`/jobs/${done.job}/`, owner.token],
       ["/dev/outbox/", org.ceo.token],
+      ["/webhooks/", org.ceo.token],
+      [`/webhooks/${hook.id}/`, org.ceo.token],
+      [`/webhooks/${hook.id}/deliveries/`, org.ceo.token],
+      [`/webhooks/${hook.id}/deliveries/${ping.id}/`, org.ceo.token],
     ];
     const costs: Record<string, number> = {};
     for (const [path, token] of reads) {
@@ -144,6 +157,7 @@ describe("database round trips per request", () => {
       costs[path] = read.roundTrips;
     }
     expect(costs).toEqual(Object.fromEntries(reads.map(([path]) => [path, 1])));
+    await api(`/webhooks/${hook.id}/`, { method: "DELETE", token: org.ceo.token });
   });
 
   it("each task and comment write costs at most two", async () => {

@@ -421,3 +421,86 @@ export const emailLog = pgTable(
     check("email_log_template_check", inList("template", EMAIL_TEMPLATES)),
   ],
 );
+
+/** What a webhook subscription can ask for. `ping` is not among them: only the test route sends it. */
+export const WEBHOOK_EVENTS = [
+  "task.created",
+  "task.updated",
+  "task.completed",
+  "task.assigned",
+  "task.unassigned",
+  "task.deleted",
+  "upload.completed",
+  "upload.failed",
+] as const;
+export type WebhookEvent = (typeof WEBHOOK_EVENTS)[number];
+export const WEBHOOK_DELIVERY_EVENTS = [...WEBHOOK_EVENTS, "ping"] as const;
+export type WebhookDeliveryEvent = (typeof WEBHOOK_DELIVERY_EVENTS)[number];
+/** `pending` until a receiver answers 2xx (`delivered`) or the last retry is spent (`failed`). */
+export const WEBHOOK_DELIVERY_STATUSES = ["pending", "delivered", "failed"] as const;
+export type WebhookDeliveryStatus = (typeof WEBHOOK_DELIVERY_STATUSES)[number];
+
+/**
+ * Where the organisation's events are sent. `secret` is the Standard Webhooks signing secret
+ * (`whsec_` + base64), shown to its creator once; `events` is matched by the write that causes an
+ * event (`event = any(events)`), in that write's own transaction.
+ */
+export const webhookSubscriptions = pgTable(
+  "webhook_subscriptions",
+  {
+    id: serial("id").primaryKey(),
+    url: text("url").notNull(),
+    events: text("events").array().$type<WebhookEvent[]>().notNull(),
+    description: text("description").notNull().default(""),
+    secret: text("secret").notNull(),
+    active: boolean("active").notNull().default(true),
+    createdById: integer("created_by").references(() => users.id, { onDelete: "set null" }),
+    createdAt: createdAt(),
+    updatedAt: updatedAt(),
+  },
+  (t) => [index("webhook_subscriptions_events_idx").using("gin", t.events).where(sql`${t.active}`)],
+);
+
+/**
+ * One event for one subscription: the transactional outbox of webhooks. Written by the same
+ * transaction as the change that causes it; the queue message (its id) is sent after commit, and
+ * the consumer records each attempt in `webhook_attempts`. `payload` is the event's `data`.
+ */
+export const webhookDeliveries = pgTable(
+  "webhook_deliveries",
+  {
+    id: serial("id").primaryKey(),
+    subscriptionId: integer("subscription_id")
+      .notNull()
+      .references(() => webhookSubscriptions.id, { onDelete: "cascade" }),
+    event: text("event").$type<WebhookDeliveryEvent>().notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    status: text("status").$type<WebhookDeliveryStatus>().notNull().default("pending"),
+    attempts: integer("attempts").notNull().default(0),
+    responseStatus: integer("response_status"),
+    createdAt: createdAt(),
+    deliveredAt: tstz("delivered_at"),
+  },
+  (t) => [
+    index("webhook_deliveries_subscription_idx").on(t.subscriptionId, t.id),
+    index("webhook_deliveries_pending_idx").on(t.createdAt).where(sql`${t.status} = 'pending'`),
+    check("webhook_deliveries_event_check", inList("event", WEBHOOK_DELIVERY_EVENTS)),
+    check("webhook_deliveries_status_check", inList("status", WEBHOOK_DELIVERY_STATUSES)),
+  ],
+);
+
+/** Every attempt to deliver: when, the receiver's status or why there was none, how long it took. */
+export const webhookAttempts = pgTable(
+  "webhook_attempts",
+  {
+    id: serial("id").primaryKey(),
+    deliveryId: integer("delivery_id")
+      .notNull()
+      .references(() => webhookDeliveries.id, { onDelete: "cascade" }),
+    attemptedAt: timestamp("attempted_at", { withTimezone: true, mode: "date" }).notNull().defaultNow(),
+    responseStatus: integer("response_status"),
+    error: text("error"),
+    durationMs: integer("duration_ms").notNull(),
+  },
+  (t) => [index("webhook_attempts_delivery_idx").on(t.deliveryId, t.id)],
+);

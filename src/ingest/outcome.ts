@@ -1,6 +1,6 @@
 /**
  * Persists an upload's final state to Postgres (upload and job, through the lifecycle's
- * `settle`), records its email in the same transaction, and removes the rows of an upload
+ * `settle`), records its email and webhook deliveries in the same transaction, and removes the rows of an upload
  * that did not complete. Idempotent: only the first call moves the upload out of
  * `queued`/`processing`, so a retried consumer never mails twice.
  */
@@ -9,6 +9,7 @@ import type { PoolDb, Queryable } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, type UploadRowError, users } from "../db/schema.ts";
 import { dispatchEmails, recordEmail } from "../email/outbox.ts";
 import { MAX_KEPT_ERRORS, type ProgressState } from "../progress/progress-state.ts";
+import { dispatchWebhooks, recordWebhooks } from "../webhooks/outbox.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
 import type { IndexMessage } from "./messages.ts";
 import { analysePartition, dropPartition } from "./partitions.ts";
@@ -84,7 +85,24 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
     const upload = await lifecycle.settle(tx, uploadId, outcome, totals, finalErrors(uploadId, outcome.errors ?? []));
     if (!upload) return null;
     let emailIds: number[] = [];
+    let deliveryIds: number[] = [];
     if (outcome.status !== "cancelled") {
+      const data = {
+        upload: {
+          id: upload.id,
+          filename: upload.filename,
+          status: upload.status,
+          total_rows: upload.totalRows,
+          processed_rows: upload.processedRows,
+          error_rows: upload.errorRows,
+          error: upload.error,
+          job: upload.jobId,
+        },
+        owner: upload.ownerId,
+      };
+      deliveryIds = await recordWebhooks(tx, [
+        { event: completed ? "upload.completed" : "upload.failed", data: sql`${JSON.stringify(data)}::jsonb` },
+      ]);
       const [owner] = await tx.select({ email: users.email }).from(users).where(eq(users.id, upload.ownerId));
       if (owner) {
         emailIds = completed
@@ -100,10 +118,11 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
             });
       }
     }
-    return { emailIds };
+    return { emailIds, deliveryIds };
   });
   if (!result) return false;
   await dispatchEmails(env, result.emailIds);
+  await dispatchWebhooks(env, result.deliveryIds);
   if (outcome.status === "completed") {
     await analysePartition(db, uploadId);
     await env.INGEST_QUEUE.send({ kind: "index", uploadId } satisfies IndexMessage);

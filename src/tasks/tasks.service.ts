@@ -7,8 +7,9 @@
  *   page and its count go together in one `db.batch`;
  * - every write is at most TWO (see `write-batch.ts`): read the facts (task, named users,
  *   department) in one batch, let the policy decide, then one batch that re-checks the task row
- *   under a lock, writes (task, assignees, audit rows, outbox emails) and reads back the answer and
- *   the users whose cached views the write changes, so the route can replace their cache versions.
+ *   under a lock, writes (task, assignees, audit rows, outbox emails, webhook deliveries) and reads
+ *   back the answer and the users whose cached views the write changes, so the route can replace
+ *   their cache versions.
  */
 import { and, asc, count, desc, eq, getTableColumns, gt, ilike, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { entityTag, ifMatchHolds, preconditionFailed } from "../cache/conditional.ts";
@@ -17,6 +18,7 @@ import { departments, type TaskPriority, taskAssignments, tasks, users } from ".
 import { recordEmailSql } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
+import { type EventSpec, recordWebhooksSql, taskEventData } from "../webhooks/outbox.ts";
 import {
   completedAtSetByDatabase,
   fieldChanges,
@@ -56,10 +58,11 @@ export interface TaskRecord extends TaskRow {
   version: string;
 }
 
-/** The outcome of a write: what to answer, whom to email, whose caches to refresh. */
+/** The outcome of a write: what to answer, whom to email, which webhook deliveries to queue, whose caches to refresh. */
 export interface WriteResult<T> {
   value: T;
   emailIds: number[];
+  deliveryIds: number[];
   affectedUserIds: number[];
 }
 
@@ -272,6 +275,13 @@ function nothing(db: Db) {
 
 const ids = (result: { rows: { id: number }[] }): number[] => result.rows.map((row) => row.id);
 
+/** The webhook deliveries of a write's events, as a statement of its batch (after the writes it describes). */
+function webhookStatement(db: Db, events: readonly EventSpec[]) {
+  return db.execute<{ id: number }>(recordWebhooksSql(events));
+}
+
+const sorted = (userIds: readonly number[]): number[] => [...userIds].sort((a, b) => a - b);
+
 /**
  * Round trip 1 reads the department, the assignees and reserves the task's id (only when both are
  * valid, so a rejected request uses no id); round trip 2 inserts the task, its creation mail, its
@@ -315,7 +325,11 @@ export async function createTask(
         completed_at: completedAt?.toISOString() ?? null,
       },
     );
-    const [, inserted, createdMail, assigned, audience] = await db.batch([
+    const events: EventSpec[] = [{ event: "task.created", data: taskEventData(id, caller.id) }];
+    if (assignees.length > 0) {
+      events.push({ event: "task.assigned", data: taskEventData(id, caller.id, { assignees: sorted(assignees) }) });
+    }
+    const [, inserted, createdMail, assigned, audience, hooks] = await db.batch([
       db.execute(sql`select edge_assert(${valid}, 'task facts changed') as ok`),
       db
         .insert(tasks)
@@ -349,6 +363,7 @@ export async function createTask(
         mail: { taskId: id, title: input.title, assignedByName: creatorName },
       }),
       affectedUsers(db, id, null),
+      webhookStatement(db, events),
       recordEvent(db, { taskId: id, actorId: caller.id, action: "created", changes: created }),
     ]);
     const row = inserted[0];
@@ -357,6 +372,7 @@ export async function createTask(
     return {
       value: toTaskResponse({ ...row, assigneeIds: added }),
       emailIds: [...ids(createdMail), ...firstRow(assigned).email_ids],
+      deliveryIds: ids(hooks),
       affectedUserIds: firstRow(audience).ids ?? [],
     };
   });
@@ -455,7 +471,8 @@ export async function updateTask(
     const changed = changedFields(task, input);
     assertCanUpdate(caller, facts(task), changed);
     await assertTaskVersion(task, ifMatch);
-    if (changed.length === 0) return { value: toTaskResponse(task), emailIds: [], affectedUserIds: [] };
+    if (changed.length === 0)
+      return { value: toTaskResponse(task), emailIds: [], deliveryIds: [], affectedUserIds: [] };
 
     let add: number[] = [];
     let remove: number[] = [];
@@ -473,7 +490,20 @@ export async function updateTask(
     const reopening = input.status !== undefined && input.status !== "done" && task.status === "done";
     const title = input.title ?? task.title;
     const event = updateEvent(task, input, changed, { completing, reopening });
-    const [, assigned, updated, completedMail, audience] = await db.batch([
+    // `task.updated` for a change to the task's own fields, and besides it the events of what the
+    // change also did: completing it, adding or removing assignees.
+    const events: EventSpec[] = [];
+    if (changed.some((field) => field !== "assignees")) {
+      events.push({ event: "task.updated", data: taskEventData(id, caller.id, { changes: event.changes }) });
+    }
+    if (completing) events.push({ event: "task.completed", data: taskEventData(id, caller.id) });
+    if (add.length > 0) {
+      events.push({ event: "task.assigned", data: taskEventData(id, caller.id, { assignees: sorted(add) }) });
+    }
+    if (remove.length > 0) {
+      events.push({ event: "task.unassigned", data: taskEventData(id, caller.id, { assignees: sorted(remove) }) });
+    }
+    const [, assigned, updated, completedMail, audience, hooks] = await db.batch([
       assertTaskUnchanged(db, id, task.version, {
         also: sql`${departmentExists(departmentChanges ? newDepartment : null)} and ${allActiveUsers(add)}`,
       }),
@@ -507,6 +537,7 @@ export async function updateTask(
         .returning(TASK_RECORD),
       completing ? completionEmailStatement(db, id, title) : nothing(db),
       affectedUsers(db, id, facts(task)),
+      webhookStatement(db, events),
       recordEvent(db, { taskId: id, actorId: caller.id, ...event }),
     ]);
     const row = updated[0];
@@ -514,6 +545,7 @@ export async function updateTask(
     return {
       value: toTaskResponse(row),
       emailIds: [...firstRow(assigned).email_ids, ...ids(completedMail)],
+      deliveryIds: ids(hooks),
       affectedUserIds: firstRow(audience).ids ?? [],
     };
   });
@@ -524,16 +556,17 @@ export async function deleteTask(db: Db, caller: Actor, id: number, ifMatch?: st
     const task = await loadTask(db, id);
     assertCanDelete(caller, facts(task));
     await assertTaskVersion(task, ifMatch);
-    const [, , audience] = await db.batch([
+    const [, , audience, hooks] = await db.batch([
       assertTaskUnchanged(db, id, task.version),
       db
         .update(tasks)
         .set({ deletedAt: sql`clock_timestamp()`, updatedAt: sql`clock_timestamp()` })
         .where(eq(tasks.id, id)),
       affectedUsers(db, id, facts(task)),
+      webhookStatement(db, [{ event: "task.deleted", data: taskEventData(id, caller.id) }]),
       recordEvent(db, { taskId: id, actorId: caller.id, action: "deleted", changes: {} }),
     ]);
-    return { value: null, emailIds: [], affectedUserIds: firstRow(audience).ids ?? [] };
+    return { value: null, emailIds: [], deliveryIds: ids(hooks), affectedUserIds: firstRow(audience).ids ?? [] };
   });
 }
 
@@ -554,10 +587,11 @@ export async function completeTask(
       return {
         value: { status: "done", completed_at: task.completedAt.toISOString() },
         emailIds: [],
+        deliveryIds: [],
         affectedUserIds: [],
       };
     }
-    const [, updated, completedMail, audience] = await db.batch([
+    const [, updated, completedMail, audience, hooks] = await db.batch([
       assertTaskUnchanged(db, id, task.version),
       db
         .update(tasks)
@@ -566,6 +600,7 @@ export async function completeTask(
         .returning({ completedAt: tasks.completedAt }),
       completionEmailStatement(db, id, task.title),
       affectedUsers(db, id, facts(task)),
+      webhookStatement(db, [{ event: "task.completed", data: taskEventData(id, caller.id) }]),
       recordEvent(db, {
         taskId: id,
         actorId: caller.id,
@@ -579,6 +614,7 @@ export async function completeTask(
     return {
       value: { status: "done", completed_at: completedAt.toISOString() },
       emailIds: ids(completedMail),
+      deliveryIds: ids(hooks),
       affectedUserIds: firstRow(audience).ids ?? [],
     };
   });
@@ -605,7 +641,21 @@ export async function setAssignment(
         ? [...new Set([...before, ...unique])].sort((a, b) => a - b)
         : before.filter((userId) => !unique.includes(userId));
     const changes = fieldChanges({ assignees: before }, { assignees: after }, ["assignees"]);
-    const [, assigned, updated, audience] = await db.batch([
+    // Only users actually added or removed (the batch re-checks the assignees read here under the lock).
+    const moved =
+      action === "assign"
+        ? after.filter((userId) => !before.includes(userId))
+        : before.filter((userId) => !after.includes(userId));
+    const events: EventSpec[] =
+      moved.length === 0
+        ? []
+        : [
+            {
+              event: action === "assign" ? "task.assigned" : "task.unassigned",
+              data: taskEventData(id, caller.id, { assignees: moved }),
+            },
+          ];
+    const [, assigned, updated, audience, hooks] = await db.batch([
       assertTaskUnchanged(db, id, task.version, { also: allActiveUsers(unique) }),
       changeAssigneesStatement(db, {
         taskId: id,
@@ -620,6 +670,7 @@ export async function setAssignment(
         .where(eq(tasks.id, id))
         .returning({ assigneeIds: ASSIGNEE_IDS }),
       affectedUsers(db, id, facts(task)),
+      webhookStatement(db, events),
       // Naming users already (or not) assigned changes nothing, and history records only changes.
       Object.keys(changes).length > 0
         ? recordEvent(db, {
@@ -635,6 +686,7 @@ export async function setAssignment(
     return {
       value: [...row.assigneeIds].sort((a, b) => a - b),
       emailIds: firstRow(assigned).email_ids,
+      deliveryIds: ids(hooks),
       affectedUserIds: firstRow(audience).ids ?? [],
     };
   });

@@ -1,7 +1,7 @@
 /**
  * Runs once, in Node, before the suite: a fresh embedded Postgres with the migrations applied,
  * the two ways the Neon driver reaches it (the WebSocket relay for `Pool`, the SQL-over-HTTP
- * endpoint for `neon()`), and the MailChannels stub. Their addresses reach the worker as bindings
+ * endpoint for `neon()`), the MailChannels stub and the webhook receiver. Their addresses reach the worker as bindings
  * (vitest.config.ts) and the tests through `inject`.
  */
 import { mkdtempSync, rmSync } from "node:fs";
@@ -14,6 +14,7 @@ import { startRelay } from "../../scripts/lib/relay.ts";
 import { startSqlOverHttp } from "../../scripts/lib/sql-over-http.ts";
 import { startMailStub } from "./mail-stub.ts";
 import { startSupportServer } from "./support-server.ts";
+import { startWebhookReceiver } from "./webhook-receiver.ts";
 
 declare module "vitest" {
   export interface ProvidedContext {
@@ -22,6 +23,7 @@ declare module "vitest" {
     /** host:port of the SQL-over-HTTP endpoint (`PG_HTTP`). */
     pgHttp: string;
     mailStubUrl: string;
+    webhookReceiverUrl: string;
     relayStatsUrl: string;
     closedPort: number;
     supportUrl: string;
@@ -44,11 +46,13 @@ export default async function setup(project: TestProject) {
   const relay = await startRelay();
   const sqlOverHttp = await startSqlOverHttp();
   const mail = await startMailStub();
+  const receiver = await startWebhookReceiver();
 
   project.provide("databaseUrl", databaseUrl);
   project.provide("pgRelay", relay.address);
   project.provide("pgHttp", sqlOverHttp.address);
   project.provide("mailStubUrl", mail.url);
+  project.provide("webhookReceiverUrl", receiver.url);
   project.provide("relayStatsUrl", `http://${relay.address}/stats`);
   project.provide("closedPort", await freePort());
   const support = await startSupportServer(relay, sqlOverHttp);
@@ -57,6 +61,7 @@ export default async function setup(project: TestProject) {
   return async () => {
     await support.close();
     await mail.close();
+    await receiver.close();
     await relay.close();
     // Before Postgres: its pooled connections must be gone for Postgres to stop promptly.
     await sqlOverHttp.close();
