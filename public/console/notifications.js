@@ -136,6 +136,8 @@ export class NotificationBell {
       for (const item of this.items) item.read_at ??= now;
       this.unread = 0;
       this.render();
+      // The button just pressed is now disabled and has lost focus: keep the keyboard in the panel.
+      this.panel.querySelector("h2")?.focus();
     } catch (error) {
       this.onError(error);
     }

@@ -1,12 +1,13 @@
 /**
  * The transactional outbox for email, and the in-app notifications that come with it. Services
- * call `recordEmail` inside the transaction that causes the mail (or put `recordEmailSql`, or the
- * CTEs of `outboxSql`, into the batch that makes the change), so a rolled-back change sends
- * nothing and notifies no one; after commit they call `dispatchEmails` with the returned ids, which
- * enqueues one message per email for the consumer to deliver, and `pushNotifications` with the
- * returned notifications. Each email to a user makes that user a notification in the same
- * statement: a notification is never made without its email, nor an email without it, and neither
- * costs a round trip of its own.
+ * call `recordEmailWithNotifications` (or `recordEmail`) inside the transaction that causes the
+ * mail, or put `recordEmailSql` (or the CTEs of `outboxSql`) into the batch that makes the change,
+ * so a rolled-back change sends nothing and notifies no one; after commit they call
+ * `dispatchEmails` with the returned ids, which enqueues one message per email for the consumer to
+ * deliver, and `pushNotifications` (notifications/notifications.push.ts) with the returned
+ * notifications. Each email to a user makes that user a notification in the same statement, so
+ * the two cannot disagree and the notification costs no round trip of its own; an email to an
+ * address that is no user's makes none.
  */
 import { type SQL, sql } from "drizzle-orm";
 import type { PoolDb } from "../db/client.ts";
