@@ -935,6 +935,83 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  "/api/v1/notifications/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * The caller's notifications, newest first
+     * @description One for each email the API sends to the caller (welcome, task created, assigned or completed, upload completed or failed), made in the same transaction as the change. `unread=true`: only unread ones (`count` is then the unread count); `unread=false`: only read ones.
+     */
+    get: operations["listNotifications"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/notifications/read-all/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /** Mark all of the caller's notifications read */
+    post: operations["markAllNotificationsRead"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/notifications/{id}/read/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    get?: never;
+    put?: never;
+    /**
+     * Mark a notification read
+     * @description 204. Marking it again keeps the first `read_at`. Another user's notification → 404, as an unknown id.
+     */
+    post: operations["markNotificationRead"];
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  "/api/v1/notifications/stream/": {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Live notifications (WebSocket)
+     * @description A WebSocket upgrade (`Upgrade: websocket`, token as `?access_token=`, as for upload progress). Each notification made for the caller from then on arrives as one text message, a JSON object of the same shape as the feed's items, once its change has committed. Nothing is replayed: read the feed when the socket opens. Logging out closes the socket (code 4401). Without the upgrade: 426.
+     */
+    get: operations["streamNotifications"];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   "/user/tasks/get_task_status_report/": {
     parameters: {
       query?: never;
@@ -1809,6 +1886,49 @@ export interface components {
       /** @description Why the attempt failed when no 2xx came back, as a sentence. */
       error: string | null;
       duration_ms: number;
+    };
+    NotificationList: {
+      /** @example 1 */
+      count: number;
+      /**
+       * Format: uri
+       * @description Full URL of the next page, or null.
+       */
+      next: string | null;
+      /**
+       * Format: uri
+       * @description Full URL of the previous page, or null.
+       */
+      previous: string | null;
+      results: components["schemas"]["Notification"][];
+    };
+    Notification: {
+      /** @example 7 */
+      id: number;
+      /**
+       * @description The event, named as the email it comes with: welcome, task_created, task_assigned, task_completed, upload_completed or upload_failed.
+       * @enum {string}
+       */
+      type: "welcome" | "task_created" | "task_assigned" | "task_completed" | "upload_completed" | "upload_failed";
+      /** @example You were assigned: Write the quarterly report */
+      title: string;
+      /**
+       * @description The task it is about, if any.
+       * @example 42
+       */
+      task: number | null;
+      /**
+       * Format: uuid
+       * @description The CSV upload it is about, if any.
+       */
+      upload: string | null;
+      /**
+       * Format: date-time
+       * @description When it was marked read; null while unread.
+       */
+      read_at: string | null;
+      /** Format: date-time */
+      created_at: string;
     };
   };
   responses: never;
@@ -6551,6 +6671,239 @@ export interface operations {
       };
       /** @description The `Idempotency-Key` was already used with another method, path or body. */
       422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  listNotifications: {
+    parameters: {
+      query?: {
+        /** @description Page number, from 1. */
+        page?: number;
+        /** @description Items per page, 1..100 (default 20). */
+        page_size?: number;
+        /** @description `true`: only unread notifications; `false`: only read ones. Absent: all. */
+        unread?: "true" | "false";
+      };
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description A page of notifications. */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["NotificationList"];
+        };
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  markAllNotificationsRead: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description All marked read. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  markNotificationRead: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description Makes a retry safe: 1 to 255 printable ASCII characters, unique per intended request. For 24 hours per user and key, a retry with the same method, path and body runs nothing and answers the first request's status and body again with `Idempotent-Replayed: true` (even when the first answer was lost after the change committed); the same key with another method, path or body → 422; while the first request runs → 409. An answer of 500 or more is not kept, so its retry runs again. */
+        "Idempotency-Key"?: string;
+      };
+      path: {
+        id: number;
+      };
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Marked read. */
+      204: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Invalid input; `errors` names each offending field. */
+      400: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Not found, or not visible to the caller. */
+      404: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description A request with the same `Idempotency-Key` is still being processed. */
+      409: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description The `Idempotency-Key` was already used with another method, path or body. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description Throttled; see `Retry-After`. */
+      429: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+    };
+  };
+  streamNotifications: {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description Switched to a WebSocket. */
+      101: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content?: never;
+      };
+      /** @description Not authenticated, or the token is invalid, expired or revoked. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          "application/json": components["schemas"]["Error"];
+        };
+      };
+      /** @description This path answers only a WebSocket upgrade (`Upgrade: websocket`). */
+      426: {
         headers: {
           [name: string]: unknown;
         };

@@ -6,7 +6,8 @@
  * CSV, watches ingestion, browses, sorts and filters the rows and downloads the task report. Then,
  * with the accounts `npm run seed` makes (seeded here), a manager and an employee work on a task in
  * the Tasks views: list and filters, create, edit, assign, comment, attach, complete, and the
- * assignee's read-only fields. Screenshots go to test-results/. Set E2E_BASE_URL to run against a
+ * assignee's read-only fields; and the notification bell, which shows a notification another
+ * user's action makes, live over its WebSocket, and marks it read. Screenshots go to test-results/. Set E2E_BASE_URL to run against a
  * stack that is already up (and seeded).
  */
 import { execFileSync } from "node:child_process";
@@ -651,6 +652,123 @@ async function tasksAsManagerAndEmployee(base: string, browser: Browser): Promis
   await employeeContext.close();
 }
 
+// ---- notifications: another user's action, shown live ------------------------------------------------
+
+/** A seeded user's access token, from the API. */
+async function tokenOf(base: string, email: string): Promise<string> {
+  const login = await fetch(`${base}/api/v1/auth/user/login/`, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ email, password: SEEDED.password }),
+  });
+  assert(login.status === 200, `login of ${email} answered ${login.status}`);
+  return ((await login.json()) as { access_token: string }).access_token;
+}
+
+async function notificationsLive(base: string, browser: Browser): Promise<void> {
+  const stamp = Date.now().toString(36);
+  const title = `Live notice ${stamp}`;
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(10_000);
+  const errors = watchErrors(page);
+  // The notification must come over the stream, not a reload of the feed: count the stream's messages.
+  let streamFrames = 0;
+  page.on("websocket", (socket) => {
+    if (/\/notifications\/stream\/\?access_token=/.test(socket.url())) socket.on("framereceived", () => streamFrames++);
+  });
+  const bell = page.locator("#notifications-toggle");
+  const panel = page.locator("#notifications-panel");
+
+  const ready = await check("notifications: the bell opens from the keyboard and marks everything read", async () => {
+    // At least one unread notification to clear, whatever earlier steps left.
+    await assignToEmployee(base, `Earlier notice ${stamp}`);
+    await logIn(page, base, SEEDED.employee.email, SEEDED.password);
+    await waitForText(page, "#notifications-summary", (t) => /^[1-9]\d* unread/.test(t));
+    assert(Number(await text(page, "#notifications-count")) >= 1, "the bell shows no count");
+    await bell.focus();
+    await page.keyboard.press("Enter");
+    await panel.waitFor({ state: "visible" });
+    assert((await bell.getAttribute("aria-expanded")) === "true", "the bell does not say it is expanded");
+    await page.getByRole("button", { name: "Mark all read" }).click();
+    await waitForText(page, "#notifications-summary", (t) => t.startsWith("0 unread"));
+    assert(await page.locator("#notifications-count").isHidden(), "the count still shows");
+    assert(
+      (await bell.getAttribute("aria-label")) === "Notifications, 0 unread",
+      `${await bell.getAttribute("aria-label")}`,
+    );
+    const api = await fetch(`${base}/api/v1/notifications/?unread=true`, {
+      headers: { Authorization: `Bearer ${await tokenOf(base, SEEDED.employee.email)}` },
+    });
+    assert(((await api.json()) as { count: number }).count === 0, "the API still counts unread notifications");
+    await page.keyboard.press("Escape");
+    await panel.waitFor({ state: "hidden" });
+  });
+  if (!ready) {
+    await context.close();
+    return;
+  }
+
+  await check("notifications: a task another user assigns shows at once, without a reload", async () => {
+    const framesBefore = streamFrames;
+    await assignToEmployee(base, title);
+    await waitForText(page, "#notifications-count", (t) => t === "1");
+    assert((await bell.getAttribute("aria-label")) === "Notifications, 1 unread", "the bell's label");
+    assert(streamFrames > framesBefore, "the notification did not come over the WebSocket");
+    await waitForText(page, "#notifications-live", (t) => t === `New notification: You were assigned: ${title}`);
+    await bell.click();
+    const item = page.locator("#notification-list li").first();
+    assert(
+      (await item.textContent())?.includes(`You were assigned: ${title}`),
+      `first item: ${await item.textContent()}`,
+    );
+    await page.screenshot({ path: path.join(results, "console-notifications-1280.png"), fullPage: true });
+  });
+
+  await check(
+    "notifications: marking it read clears the count here and in the API; its link opens the task",
+    async () => {
+      await page.getByRole("button", { name: `Mark read: You were assigned: ${title}` }).click();
+      await waitForText(page, "#notifications-summary", (t) => t.startsWith("0 unread"));
+      assert(await page.locator("#notifications-count").isHidden(), "the count still shows");
+      const token = await tokenOf(base, SEEDED.employee.email);
+      const unread = await fetch(`${base}/api/v1/notifications/?unread=true`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
+      assert(((await unread.json()) as { count: number }).count === 0, "the API still counts it unread");
+      await page.getByRole("link", { name: `You were assigned: ${title}` }).click();
+      await waitForText(page, "#task-title", (t) => t === title);
+    },
+  );
+
+  await check("notifications: the page logged no errors", async () => {
+    const unexpected = errors.unexpected();
+    assert(unexpected.length === 0, unexpected.join("\n"));
+  });
+  await context.close();
+}
+
+/** The seeded manager creates a task assigned to the seeded employee (who is notified). */
+async function assignToEmployee(base: string, title: string): Promise<void> {
+  const created = await fetch(`${base}/api/v1/tasks/`, {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/json",
+      Authorization: `Bearer ${await tokenOf(base, SEEDED.manager.email)}`,
+    },
+    body: JSON.stringify({ title, assignees: [await employeeId(base)] }),
+  });
+  assert(created.status === 201, `the manager's create answered ${created.status}`);
+}
+
+/** The seeded employee's user id. */
+async function employeeId(base: string): Promise<number> {
+  const me = await fetch(`${base}/api/v1/auth/user/me/`, {
+    headers: { Authorization: `Bearer ${await tokenOf(base, SEEDED.employee.email)}` },
+  });
+  return ((await me.json()) as { id: number }).id;
+}
+
 /**
  * `/docs` with every host but the API's own unreachable (as on a laptop with no internet): the
  * reference must render the API's operations, and must not even try another host.
@@ -697,6 +815,7 @@ async function main(): Promise<number> {
     console.log("console e2e");
     await run(base, browser);
     await tasksAsManagerAndEmployee(base, browser);
+    await notificationsLive(base, browser);
     await docsOffline(base, browser);
   } catch (error) {
     failed++;

@@ -18,6 +18,7 @@ import { createRouter } from "./lib/openapi.ts";
 import { notFound, onError } from "./middleware/error-handler.ts";
 import { requestContext } from "./middleware/request-context.ts";
 import { securityHeaders } from "./middleware/security-headers.ts";
+import { notificationsRoutes } from "./notifications/index.ts";
 import { legacyReportRoutes, reportsRoutes } from "./reports/index.ts";
 import { historyRoutes, tasksRoutes } from "./tasks/index.ts";
 import { uploadsRoutes } from "./uploads/index.ts";
@@ -72,6 +73,7 @@ export function createApp() {
     jobsRoutes,
     emailRoutes,
     webhooksRoutes,
+    notificationsRoutes,
   ]) {
     api.route("/", feature);
   }

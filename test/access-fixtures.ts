@@ -9,7 +9,7 @@
  */
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
-import { departments, type Role, tasks } from "../src/db/schema.ts";
+import { departments, notifications, type Role, tasks } from "../src/db/schema.ts";
 import { api, json, withDb } from "./helpers.ts";
 import { type Member, makeUser } from "./tasks-fixtures.ts";
 import { finished, formUpload, sampleCsv, startPresignedUpload } from "./uploads-fixtures.ts";
@@ -208,6 +208,8 @@ export interface World {
   jobs: Record<JobKey, string>;
   /** Every upload's job (the jobs above are the ones the matrix targets). */
   uploadJobs: Record<UploadKey, string>;
+  /** One notification of each user. */
+  notifications: Record<UserKey, number>;
 }
 
 async function created<T>(response: Response, what: string): Promise<T> {
@@ -316,6 +318,15 @@ export async function buildWorld(): Promise<World> {
     string
   >;
 
+  // One notification per user, whatever the world's events gave them (the matrix needs one each).
+  const notes = await withDb((db) =>
+    db
+      .insert(notifications)
+      .values(USER_KEYS.map((key) => ({ userId: users[key].id, type: "welcome" as const, title: `welcome ${key}` })))
+      .returning({ id: notifications.id }),
+  );
+  const notificationIds = Object.fromEntries(USER_KEYS.map((key, i) => [key, notes[i]?.id])) as Record<UserKey, number>;
+
   return {
     tag,
     secret,
@@ -327,6 +338,7 @@ export async function buildWorld(): Promise<World> {
     uploads,
     jobs,
     uploadJobs,
+    notifications: notificationIds,
   };
 }
 

@@ -223,6 +223,18 @@ const jobVariants = family(jobObjects, (w, o) => (o === UNKNOWN ? UNKNOWN_UUID :
   { route: "DELETE /api/v1/jobs/{id}/", expect: (actor: UserKey, o: string) => (ownsJob(actor, o) ? WRITE : 404) },
 ]);
 
+/** Notifications: each user's are theirs alone, whatever the role (marking one's own read is harmless: 204). */
+const notificationVariants = family(
+  [...USER_KEYS, UNKNOWN],
+  (w, o) => (o === UNKNOWN ? UNKNOWN_INT : w.notifications[o as UserKey]),
+  [
+    {
+      route: "POST /api/v1/notifications/{id}/read/",
+      expect: (actor: UserKey, o: string) => (actor === o ? 204 : 404),
+    },
+  ],
+);
+
 /**
  * Users: CEO/HR see anyone, a manager their department, anyone themselves; changing role or
  * department is CEO/HR only, with its two guards (HR cannot make a CEO, nobody changes their own role).
@@ -291,6 +303,7 @@ const VARIANTS: Variant[] = [
   ...jobVariants,
   ...userVariants,
   ...departmentVariants,
+  ...notificationVariants,
 ];
 
 const nameOf = (v: Variant) => (v.label ? `${v.route} (${v.label})` : v.route);
@@ -363,6 +376,7 @@ describe("the matrix covers every route with an id in the OpenAPI document", () 
       ["/jobs/", "jEmpA|jPendingB"],
       ["/users/", "empA|empB"],
       ["/departments/", "A|B"],
+      ["/notifications/", "empA|empB"],
     ];
     for (const path of paths) {
       const variant = VARIANTS.find((v) => v.route.endsWith(` ${path}`));
@@ -441,8 +455,9 @@ function matrixSize(): { asserted: number; writes: number } {
 describe("matrix size", () => {
   // Pinned, so a matrix that silently shrinks (a variant or object dropped) fails here. 8 users ×
   // (14 task variants × 9 tasks + 5 comments + 3 × 6 attachments + 8 × 4 uploads + 3 × 2 jobs +
-  // 4 × 8 users + 3 × 2 departments) = 1,800 cases, plus each variant's unknown id for 2 users.
-  it("asserts 1,444 (user, route, object) cases and leaves out 356 allowed writes", () => {
-    expect(matrixSize()).toEqual({ asserted: 1444, writes: 356 });
+  // 4 × 8 users + 3 × 2 departments + 1 × 8 users' notifications) = 1,864 cases, plus each
+  // variant's unknown id for 2 users.
+  it("asserts 1,508 (user, route, object) cases and leaves out 356 allowed writes", () => {
+    expect(matrixSize()).toEqual({ asserted: 1508, writes: 356 });
   });
 });

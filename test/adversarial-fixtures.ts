@@ -4,7 +4,7 @@
  * document as the list of operations, and one checker every response goes through.
  */
 import { expect } from "vitest";
-import { api, clientIp, json, type TestUser, testEnv } from "./helpers.ts";
+import { api, clientIp, eventually, json, type TestUser, testEnv } from "./helpers.ts";
 import { type Member, makeOrg, makeTask, makeUser } from "./tasks-fixtures.ts";
 import { finished, formUpload } from "./uploads-fixtures.ts";
 
@@ -131,6 +131,8 @@ export function isFreeText(doc: OpenApiDocument, schema: JsonSchema): boolean {
 export interface Actor extends Member {
   uploadId: string;
   jobId: string;
+  /** The notification of its upload's completion (notifications are their user's only). */
+  notificationId: number;
 }
 
 export interface World {
@@ -158,7 +160,12 @@ async function makeActor(): Promise<Actor> {
   const upload = await formUpload(asTestUser(member), "id,name,amount,day\n1,Ada,1.5,2030-01-01\n2,Bob,,\n");
   const done = await finished(asTestUser(member), upload.id);
   if (!done.job) throw new Error("upload without a job");
-  return { ...member, uploadId: upload.id, jobId: done.job };
+  // The details may report the end (from the progress object) a moment before its transaction commits.
+  const notification = await eventually(async () => {
+    const feed = await json<{ results: { id: number }[] }>(await api("/notifications/", { token: member.token }));
+    return feed.results[0];
+  });
+  return { ...member, uploadId: upload.id, jobId: done.job, notificationId: notification.id };
 }
 
 export async function makeWorld(actorCount: number): Promise<World> {
@@ -198,7 +205,7 @@ export async function makeWorld(actorCount: number): Promise<World> {
 }
 
 /**
- * The real object a path's `{id}` names. Uploads and jobs are visible to their owner only, so
+ * The real object a path's `{id}` names. Uploads, jobs and notifications are visible to their owner only, so
  * those become placeholders that `runCases` fills with the sending actor's own.
  */
 export function realId(world: World, path: string): string {
@@ -211,6 +218,7 @@ export function realId(world: World, path: string): string {
     ["/api/v1/csv-data/uploads/", () => "{actor-upload}"],
     ["/api/v1/jobs/", () => "{actor-job}"],
     ["/api/v1/webhooks/", () => world.webhookId],
+    ["/api/v1/notifications/", () => "{actor-notification}"],
   ];
   const family = families.find(([prefix]) => path.startsWith(prefix));
   // A new family of ids must be given a real object here; failing loudly keeps coverage honest.
@@ -322,7 +330,10 @@ export async function runCases(cases: Case[], actors: Actor[], parallel = 8): Pr
       const actor = actors[index % actors.length] as Actor;
       const headers: Record<string, string> = { ...c.headers };
       if (!c.anonymous && !headers.Authorization) headers.Authorization = `Bearer ${actor.token}`;
-      const url = c.url.replaceAll("{actor-upload}", actor.uploadId).replaceAll("{actor-job}", actor.jobId);
+      const url = c.url
+        .replaceAll("{actor-upload}", actor.uploadId)
+        .replaceAll("{actor-job}", actor.jobId)
+        .replaceAll("{actor-notification}", String(actor.notificationId));
       let response: Response;
       try {
         response = await api(url, { method: c.method, headers, body: c.body });

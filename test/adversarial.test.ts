@@ -597,7 +597,8 @@ describe("adversarial input: auth, headers and the WebSocket", () => {
           method: op.method.toUpperCase(),
           url: urlOf(op)
             .replaceAll("{actor-upload}", crypto.randomUUID())
-            .replaceAll("{actor-job}", crypto.randomUUID()),
+            .replaceAll("{actor-job}", crypto.randomUUID())
+            .replaceAll("{actor-notification}", "2147483000"),
           headers: { Authorization: header },
           anonymous: true,
           expect: op.path === "/api/v1/dev/outbox/" ? [401, 404] : [401],

@@ -5,6 +5,7 @@
  */
 import { api, session } from "./api.js";
 import { Directory } from "./directory.js";
+import { NotificationBell } from "./notifications.js";
 import { downloadReport, refreshReport } from "./report.js";
 import { parseRoute, taskHash } from "./router.js";
 import { TaskForm } from "./task-form.js";
@@ -58,6 +59,8 @@ const createForm = new TaskForm($("create-form"), {
 
 initUploads({ showError, clearError });
 
+const bell = new NotificationBell({ onError: showError });
+
 // ---- views -----------------------------------------------------------------------------------
 
 let loggedIn = false;
@@ -102,12 +105,15 @@ async function showLoggedIn() {
   list.setDepartments([...directory.departments.values()]);
   createForm.build();
   loggedIn = true;
+  // The bell is news, not the page: it must not keep the page from showing if it fails.
+  bell.start().catch(showError);
   const first = parseRoute(location.hash).view;
   await Promise.all([route(), first === "tasks" ? null : report()]);
 }
 
 function showLoggedOut() {
   loggedIn = false;
+  bell.stop();
   resetUploads();
   $("login-section").hidden = false;
   $("account").hidden = true;

@@ -504,3 +504,31 @@ export const webhookAttempts = pgTable(
   },
   (t) => [index("webhook_attempts_delivery_idx").on(t.deliveryId, t.id)],
 );
+
+/**
+ * A user's in-app notifications: one row per user recipient of a transactional email, written by
+ * the outbox in the same statement as the email row (so it commits or rolls back with the change
+ * that causes it). `type` is the email's template; `title` its subject. `task` and `upload` say
+ * what it is about; a task or upload removed for good leaves the notification without the link.
+ */
+export const notifications = pgTable(
+  "notifications",
+  {
+    id: serial("id").primaryKey(),
+    userId: integer("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    type: text("type").$type<EmailTemplate>().notNull(),
+    title: text("title").notNull(),
+    taskId: integer("task_id").references(() => tasks.id, { onDelete: "set null" }),
+    uploadId: uuid("upload_id").references(() => csvUploads.id, { onDelete: "set null" }),
+    readAt: tstz("read_at"),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    // The feed, newest first, and its unread filter (a small partial index: most rows are read).
+    index("notifications_user_idx").on(t.userId, t.createdAt, t.id),
+    index("notifications_unread_idx").on(t.userId, t.createdAt, t.id).where(sql`${t.readAt} is null`),
+    check("notifications_type_check", inList("type", EMAIL_TEMPLATES)),
+  ],
+);

@@ -9,7 +9,13 @@
  */
 import { errorFields, log } from "../lib/log.ts";
 import { maskId } from "../lib/mask.ts";
-import { type AuthAnswer, type CacheScope, type CacheVersions, SNAPSHOT_MAX_AGE_MS } from "./user-state.ts";
+import {
+  type AuthAnswer,
+  type CacheScope,
+  type CacheVersions,
+  SNAPSHOT_MAX_AGE_MS,
+  STREAM_SESSION_HEADER,
+} from "./user-state.ts";
 
 export type { CacheScope, CacheVersions };
 
@@ -78,4 +84,25 @@ export async function sessionStarted(env: Env, userId: number, sessionId: string
   await notify(userId, "session started", () =>
     userStateOf(env, userId).sessionStarted(sessionId, expiresAt.getTime()),
   );
+}
+
+/**
+ * Sends `messages` to the user's open notification streams (none open: nothing happens). Only the
+ * user's own object is called, so only their sockets receive them.
+ */
+export async function deliverToStreams(env: Env, userId: number, messages: readonly string[]): Promise<void> {
+  if (messages.length === 0) return;
+  await notify(userId, "stream delivery", async () => {
+    await userStateOf(env, userId).deliver(messages);
+  });
+}
+
+/**
+ * Hands a WebSocket upgrade, already authenticated as `sessionId` of `userId`, to the user's
+ * object, which keeps the socket. Any session header the client sent is replaced.
+ */
+export function openStream(env: Env, userId: number, sessionId: string, request: Request): Promise<Response> {
+  const headers = new Headers(request.headers);
+  headers.set(STREAM_SESSION_HEADER, sessionId);
+  return userStateOf(env, userId).fetch(new Request(request, { headers }));
 }

@@ -7,7 +7,10 @@
  * - each login (`auth_sessions` row) this object has seen: live until its expiry, or revoked;
  * - the version tokens of the user's cached answers: `tasks` (task lists, details, reports) and
  *   `uploads` (CSV row pages). A cache key carries the version; a new version makes every older
- *   key unreachable at once.
+ *   key unreachable at once;
+ * - the user's open notification streams: WebSockets accepted with the Hibernation API (the object
+ *   may be evicted while they stay open), each tagged with its login, so that what is sent here
+ *   (`deliver`) reaches this user's sockets and no one else's, and a revoked login loses its stream.
  *
  * Postgres stays the source of truth. Whatever this object does not know (a new login, a user it
  * never saw, a snapshot older than `SNAPSHOT_MAX_AGE_MS`) it reads from Postgres over HTTP, one
@@ -92,6 +95,17 @@ const SNAPSHOT = "snapshot";
 const sessionKey = (sessionId: string) => `session:${sessionId}`;
 const newVersion = (): string => crypto.randomUUID();
 
+/** The tag of every notification stream socket, and of the ones of one login. */
+const STREAM_TAG = "notifications";
+const streamSessionTag = (sessionId: string) => `login:${sessionId}`;
+/**
+ * Set by the API (after authenticating the upgrade; never taken from a client) on the upgrade it
+ * forwards here: the login the stream belongs to.
+ */
+export const STREAM_SESSION_HEADER = "X-Edge-Stream-Session";
+/** The close code of a stream whose login was revoked (the 4000s are the application's own). */
+export const STREAM_REVOKED_CODE = 4401;
+
 export class UserState extends DurableObject<Env> {
   /**
    * Moves on every change notification. A Postgres read that started before a change may have
@@ -144,6 +158,7 @@ export class UserState extends DurableObject<Env> {
   async sessionRevoked(sessionId: string): Promise<void> {
     this.generation++;
     await this.ctx.storage.put(sessionKey(sessionId), { revoked: true, expiresAt: Date.now() + SNAPSHOT_MAX_AGE_MS });
+    this.closeStreams(this.ctx.getWebSockets(streamSessionTag(sessionId)));
   }
 
   /**
@@ -157,6 +172,7 @@ export class UserState extends DurableObject<Env> {
       const revoked: Record<string, SessionEntry> = {};
       for (const [key, entry] of sessions) revoked[key] = { ...entry, revoked: true };
       if (Object.keys(revoked).length > 0) await this.ctx.storage.put(revoked);
+      this.closeStreams(this.ctx.getWebSockets(STREAM_TAG));
     }
     await this.ctx.storage.delete(SNAPSHOT);
     await this.ctx.storage.put(VERSIONS, { tasks: newVersion(), uploads: newVersion() } satisfies CacheVersions);
@@ -202,6 +218,57 @@ export class UserState extends DurableObject<Env> {
     const entries = await this.ctx.storage.list<IdempotencyEntry>({ prefix: "idempotency:", limit: 256 });
     const expired = [...entries].filter(([, entry]) => entry.expiresAt <= now).map(([key]) => key);
     if (expired.length > 0) await this.ctx.storage.delete(expired.slice(0, 128));
+  }
+
+  /**
+   * A notification stream: the API has authenticated the upgrade as this user's login
+   * (`STREAM_SESSION_HEADER`). Checked once more here against a revocation that arrived meanwhile.
+   */
+  override async fetch(request: Request): Promise<Response> {
+    if (request.headers.get("Upgrade")?.toLowerCase() !== "websocket") {
+      return new Response("expected a WebSocket upgrade", { status: 426 });
+    }
+    const sessionId = request.headers.get(STREAM_SESSION_HEADER);
+    if (!sessionId) return new Response("no login named", { status: 400 });
+    if ((await this.session(sessionId))?.revoked) return new Response("login revoked", { status: 401 });
+    const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket];
+    this.ctx.acceptWebSocket(server, [STREAM_TAG, streamSessionTag(sessionId)]);
+    return new Response(null, { status: 101, webSocket: client });
+  }
+
+  /** Sends each message, in order, to every open stream of this user; answers how many streams there were. */
+  async deliver(messages: readonly string[]): Promise<number> {
+    const sockets = this.ctx.getWebSockets(STREAM_TAG);
+    for (const socket of sockets) {
+      try {
+        for (const message of messages) socket.send(message);
+      } catch {
+        // A socket that went away is not an error for the sender.
+      }
+    }
+    return sockets.length;
+  }
+
+  override async webSocketMessage(): Promise<void> {
+    // A stream only carries notifications to the client; anything it sends is ignored.
+  }
+
+  override async webSocketClose(socket: WebSocket, code: number): Promise<void> {
+    try {
+      socket.close(code === 1005 ? 1000 : code, "closed");
+    } catch {
+      // Already closed by the runtime.
+    }
+  }
+
+  private closeStreams(sockets: WebSocket[]): void {
+    for (const socket of sockets) {
+      try {
+        socket.close(STREAM_REVOKED_CODE, "login revoked");
+      } catch {
+        // Already closed.
+      }
+    }
   }
 
   /** The answer for a loaded user; `versions` when they were read already. */

@@ -7,7 +7,8 @@
 import { and, eq, inArray, type SQL, sql } from "drizzle-orm";
 import type { PoolDb, Queryable } from "../db/client.ts";
 import { csvUploadChunks, csvUploads, type UploadRowError, users } from "../db/schema.ts";
-import { dispatchEmails, recordEmail } from "../email/outbox.ts";
+import { dispatchEmails, NOTHING_RECORDED, type Recorded, recordEmailWithNotifications } from "../email/outbox.ts";
+import { pushNotifications } from "../notifications/notifications.push.ts";
 import { MAX_KEPT_ERRORS, type ProgressState } from "../progress/progress-state.ts";
 import { dispatchWebhooks, recordWebhooks } from "../webhooks/outbox.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
@@ -84,7 +85,7 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
     if (completed && (totals.chunksTotal === null || totals.chunksDone < totals.chunksTotal)) return null;
     const upload = await lifecycle.settle(tx, uploadId, outcome, totals, finalErrors(uploadId, outcome.errors ?? []));
     if (!upload) return null;
-    let emailIds: number[] = [];
+    let recorded: Recorded = NOTHING_RECORDED;
     let deliveryIds: number[] = [];
     if (outcome.status !== "cancelled") {
       const data = {
@@ -105,24 +106,36 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
       ]);
       const [owner] = await tx.select({ email: users.email }).from(users).where(eq(users.id, upload.ownerId));
       if (owner) {
-        emailIds = completed
-          ? await recordEmail(tx, "upload_completed", [{ email: owner.email, userId: upload.ownerId }], {
-              filename: upload.filename,
-              rows: upload.totalRows,
-              errorRows: upload.errorRows,
-              seconds: lifecycle.ingestionSeconds(upload),
-            })
-          : await recordEmail(tx, "upload_failed", [{ email: owner.email, userId: upload.ownerId }], {
-              filename: upload.filename,
-              reason: outcome.error ?? "unknown error",
-            });
+        const recipients = [{ email: owner.email, userId: upload.ownerId }];
+        const link = { upload: upload.id };
+        recorded = completed
+          ? await recordEmailWithNotifications(
+              tx,
+              "upload_completed",
+              recipients,
+              {
+                filename: upload.filename,
+                rows: upload.totalRows,
+                errorRows: upload.errorRows,
+                seconds: lifecycle.ingestionSeconds(upload),
+              },
+              link,
+            )
+          : await recordEmailWithNotifications(
+              tx,
+              "upload_failed",
+              recipients,
+              { filename: upload.filename, reason: outcome.error ?? "unknown error" },
+              link,
+            );
       }
     }
-    return { emailIds, deliveryIds };
+    return { ...recorded, deliveryIds };
   });
   if (!result) return false;
   await dispatchEmails(env, result.emailIds);
   await dispatchWebhooks(env, result.deliveryIds);
+  await pushNotifications(env, result.notifications);
   if (outcome.status === "completed") {
     await analysePartition(db, uploadId);
     await env.INGEST_QUEUE.send({ kind: "index", uploadId } satisfies IndexMessage);

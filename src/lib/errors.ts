@@ -8,7 +8,24 @@ export interface FieldError {
   message: string;
 }
 
-export type ErrorStatus = 400 | 401 | 403 | 404 | 405 | 406 | 409 | 410 | 412 | 413 | 415 | 422 | 429 | 500 | 502 | 503;
+export type ErrorStatus =
+  | 400
+  | 401
+  | 403
+  | 404
+  | 405
+  | 406
+  | 409
+  | 410
+  | 412
+  | 413
+  | 415
+  | 422
+  | 426
+  | 429
+  | 500
+  | 502
+  | 503;
 
 export class ApiError extends Error {
   readonly status: ErrorStatus;

@@ -46,6 +46,7 @@ const errorDescriptions = {
   413: "The body is too large.",
   415: "The body's content type is not accepted.",
   422: "Well-formed but cannot be processed.",
+  426: "This path answers only a WebSocket upgrade (`Upgrade: websocket`).",
   429: "Throttled; see `Retry-After`.",
   503: "A dependency is unavailable.",
 } as const;

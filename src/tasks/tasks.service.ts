@@ -15,7 +15,7 @@ import { and, asc, count, desc, eq, getTableColumns, gt, ilike, isNull, lt, ne, 
 import { entityTag, ifMatchHolds, preconditionFailed } from "../cache/conditional.ts";
 import type { Db } from "../db/client.ts";
 import { departments, type TaskPriority, taskAssignments, tasks, users } from "../db/schema.ts";
-import { recordEmailSql } from "../email/outbox.ts";
+import { mergeRecorded, type NewNotification, type OutboxRow, recordEmailSql, recordedOf } from "../email/outbox.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type PageParams, pageWindow } from "../lib/pagination.ts";
 import { type EventSpec, recordWebhooksSql, taskEventData } from "../webhooks/outbox.ts";
@@ -58,10 +58,11 @@ export interface TaskRecord extends TaskRow {
   version: string;
 }
 
-/** The outcome of a write: what to answer, whom to email, which webhook deliveries to queue, whose caches to refresh. */
+/** The outcome of a write: what to answer, whom to email and notify, which webhook deliveries to queue, whose caches to refresh. */
 export interface WriteResult<T> {
   value: T;
   emailIds: number[];
+  notifications: NewNotification[];
   deliveryIds: number[];
   affectedUserIds: number[];
 }
@@ -263,15 +264,24 @@ function completionEmailStatement(db: Db, taskId: number, title: string) {
     "task_completed",
     { taskId, title, completedAt: token },
     sql`u.id in (select creator_id from tasks where id = ${taskId} union select user_id from task_assignees where task_id = ${taskId})`,
-    { token, value: isoText(sql`(select completed_at from tasks where id = ${taskId})`) },
+    {
+      fill: { token, value: isoText(sql`(select completed_at from tasks where id = ${taskId})`) },
+      link: { task: taskId },
+    },
   );
-  return db.execute<{ id: number }>(mail);
+  return db.execute<OutboxRow & Record<string, unknown>>(mail);
 }
 
 /** A batch statement that does nothing: keeps a batch's shape when a step has nothing to do. */
-function nothing(db: Db) {
-  return db.execute<{ id: number }>(sql`select 1 as id where false`);
+function nothing<T extends Record<string, unknown>>(db: Db) {
+  return db.execute<T>(sql`select 1 as id where false`);
 }
+
+/** The email ids and notifications of an assignee change's answer. */
+const assignedOutbox = (result: { rows: { email_ids: number[]; notifications: NewNotification[] }[] }) => {
+  const row = firstRow(result);
+  return { emailIds: row.email_ids, notifications: row.notifications };
+};
 
 const ids = (result: { rows: { id: number }[] }): number[] => result.rows.map((row) => row.id);
 
@@ -348,11 +358,12 @@ export async function createTask(
           completedAt,
         })
         .returning(TASK_RECORD),
-      db.execute<{ id: number }>(
+      db.execute<OutboxRow & Record<string, unknown>>(
         recordEmailSql(
           "task_created",
           { taskId: id, title: input.title, creatorName },
           sql`u.id = ${caller.id} or u.id = (select manager_id from departments where id = ${departmentId}::int)`,
+          { link: { task: id } },
         ),
       ),
       changeAssigneesStatement(db, {
@@ -371,7 +382,7 @@ export async function createTask(
     const added = firstRow(assigned).added;
     return {
       value: toTaskResponse({ ...row, assigneeIds: added }),
-      emailIds: [...ids(createdMail), ...firstRow(assigned).email_ids],
+      ...mergeRecorded(recordedOf(createdMail), assignedOutbox(assigned)),
       deliveryIds: ids(hooks),
       affectedUserIds: firstRow(audience).ids ?? [],
     };
@@ -471,8 +482,9 @@ export async function updateTask(
     const changed = changedFields(task, input);
     assertCanUpdate(caller, facts(task), changed);
     await assertTaskVersion(task, ifMatch);
-    if (changed.length === 0)
-      return { value: toTaskResponse(task), emailIds: [], deliveryIds: [], affectedUserIds: [] };
+    if (changed.length === 0) {
+      return { value: toTaskResponse(task), emailIds: [], notifications: [], deliveryIds: [], affectedUserIds: [] };
+    }
 
     let add: number[] = [];
     let remove: number[] = [];
@@ -535,7 +547,7 @@ export async function updateTask(
         })
         .where(eq(tasks.id, id))
         .returning(TASK_RECORD),
-      completing ? completionEmailStatement(db, id, title) : nothing(db),
+      completing ? completionEmailStatement(db, id, title) : nothing<OutboxRow & Record<string, unknown>>(db),
       affectedUsers(db, id, facts(task)),
       webhookStatement(db, events),
       recordEvent(db, { taskId: id, actorId: caller.id, ...event }),
@@ -544,7 +556,7 @@ export async function updateTask(
     if (!row) throw new FactsChanged();
     return {
       value: toTaskResponse(row),
-      emailIds: [...firstRow(assigned).email_ids, ...ids(completedMail)],
+      ...mergeRecorded(assignedOutbox(assigned), recordedOf(completedMail)),
       deliveryIds: ids(hooks),
       affectedUserIds: firstRow(audience).ids ?? [],
     };
@@ -566,7 +578,13 @@ export async function deleteTask(db: Db, caller: Actor, id: number, ifMatch?: st
       webhookStatement(db, [{ event: "task.deleted", data: taskEventData(id, caller.id) }]),
       recordEvent(db, { taskId: id, actorId: caller.id, action: "deleted", changes: {} }),
     ]);
-    return { value: null, emailIds: [], deliveryIds: ids(hooks), affectedUserIds: firstRow(audience).ids ?? [] };
+    return {
+      value: null,
+      emailIds: [],
+      notifications: [],
+      deliveryIds: ids(hooks),
+      affectedUserIds: firstRow(audience).ids ?? [],
+    };
   });
 }
 
@@ -587,6 +605,7 @@ export async function completeTask(
       return {
         value: { status: "done", completed_at: task.completedAt.toISOString() },
         emailIds: [],
+        notifications: [],
         deliveryIds: [],
         affectedUserIds: [],
       };
@@ -613,7 +632,7 @@ export async function completeTask(
     if (!completedAt) throw new FactsChanged();
     return {
       value: { status: "done", completed_at: completedAt.toISOString() },
-      emailIds: ids(completedMail),
+      ...recordedOf(completedMail),
       deliveryIds: ids(hooks),
       affectedUserIds: firstRow(audience).ids ?? [],
     };
@@ -685,7 +704,7 @@ export async function setAssignment(
     if (!row) throw new FactsChanged();
     return {
       value: [...row.assigneeIds].sort((a, b) => a - b),
-      emailIds: firstRow(assigned).email_ids,
+      ...assignedOutbox(assigned),
       deliveryIds: ids(hooks),
       affectedUserIds: firstRow(audience).ids ?? [],
     };

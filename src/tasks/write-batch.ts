@@ -22,7 +22,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { type Db, PG_FOREIGN_KEY_VIOLATION, pgErrorCode } from "../db/client.ts";
-import { recordEmailSql } from "../email/outbox.ts";
+import { type NewNotification, outboxSql } from "../email/outbox.ts";
 import type { TemplateData } from "../email/templates.ts";
 import { ApiError } from "../lib/errors.ts";
 import { type TaskFacts, taskReaders } from "./tasks.policy.ts";
@@ -127,8 +127,8 @@ export function affectedUsers(db: Db, taskId: number, before: TaskFacts | null) 
 /**
  * One statement that changes a task's assignees: inserts `add` (existing rows are kept), deletes
  * `remove`, writes one audit row per user actually added or removed, and records the
- * `task_assigned` mail of each user actually added (if active). Answers the ids added, removed
- * and of the mail rows.
+ * `task_assigned` mail (and notification) of each user actually added (if active). Answers the ids
+ * added, removed and of the mail rows, and the notifications made.
  */
 export function changeAssigneesStatement(
   db: Db,
@@ -141,7 +141,10 @@ export function changeAssigneesStatement(
   },
 ) {
   const { taskId, callerId, add, remove, mail } = args;
-  return db.execute<{ added: number[]; removed: number[]; email_ids: number[] }>(sql`
+  const outbox = outboxSql("assigned", "task_assigned", mail, sql`u.id in (select user_id from added)`, {
+    link: { task: taskId },
+  });
+  return db.execute<{ added: number[]; removed: number[]; email_ids: number[]; notifications: NewNotification[] }>(sql`
     with added as (
       insert into task_assignees (task_id, user_id)
       select ${taskId}::int, user_id from unnest(${intArray(add)}) with ordinality as a(user_id, n) order by n
@@ -155,13 +158,12 @@ export function changeAssigneesStatement(
       select ${taskId}::int, user_id, ${callerId}::int, 'assigned' from added
       union all
       select ${taskId}::int, user_id, ${callerId}::int, 'unassigned' from removed
-    ), mail as (
-      ${recordEmailSql("task_assigned", mail, sql`u.id in (select user_id from added)`)}
-    )
+    ), ${outbox.ctes}
     select
       coalesce((select array_agg(user_id order by user_id) from added), '{}') as added,
       coalesce((select array_agg(user_id order by user_id) from removed), '{}') as removed,
-      coalesce((select array_agg(id order by id) from mail), '{}') as email_ids`);
+      ${outbox.emailIds} as email_ids,
+      ${outbox.notifications} as notifications`);
 }
 
 /** The first row of a raw statement's answer, or a `FactsChanged` (retry) when there is none. */
