@@ -9,7 +9,14 @@
  */
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
-import { departments, notifications, type Role, tasks } from "../src/db/schema.ts";
+import {
+  departments,
+  notifications,
+  type Role,
+  tasks,
+  webhookDeliveries,
+  webhookSubscriptions,
+} from "../src/db/schema.ts";
 import { api, json, withDb } from "./helpers.ts";
 import { type Member, makeUser } from "./tasks-fixtures.ts";
 import { finished, formUpload, sampleCsv, startPresignedUpload } from "./uploads-fixtures.ts";
@@ -61,8 +68,9 @@ export async function documentedOperations(): Promise<Operation[]> {
 }
 
 /** The document's path with `{id}` filled in, as a full URL the test runtime can fetch. */
-export function urlOf(path: string, id?: string | number): string {
-  const filled = id === undefined ? path : path.replace("{id}", String(id));
+export function urlOf(path: string, id?: string | number, deliveryId?: number): string {
+  let filled = id === undefined ? path : path.replace("{id}", String(id));
+  if (deliveryId !== undefined) filled = filled.replace("{delivery_id}", String(deliveryId));
   return `http://api.test${filled}`;
 }
 
@@ -210,6 +218,11 @@ export interface World {
   uploadJobs: Record<UploadKey, string>;
   /** One notification of each user. */
   notifications: Record<UserKey, number>;
+  /**
+   * A paused webhook subscription (so other suites' events never reach it) and one delivery of it.
+   * Webhooks are the organisation's, managed by CEO and HR alone.
+   */
+  webhook: { id: number; delivery: number };
 }
 
 async function created<T>(response: Response, what: string): Promise<T> {
@@ -327,9 +340,30 @@ export async function buildWorld(): Promise<World> {
   );
   const notificationIds = Object.fromEntries(USER_KEYS.map((key, i) => [key, notes[i]?.id])) as Record<UserKey, number>;
 
+  const webhook = await withDb(async (db) => {
+    const [subscription] = await db
+      .insert(webhookSubscriptions)
+      .values({
+        url: "http://127.0.0.1:9/access-matrix",
+        events: ["task.deleted"],
+        description: `access ${tag}`,
+        secret: "whsec_YWNjZXNzLW1hdHJpeC1zZWNyZXQtMDEyMzQ1Njc4OQ==",
+        active: false,
+      })
+      .returning({ id: webhookSubscriptions.id });
+    if (!subscription) throw new Error("webhook subscription not created");
+    const [delivery] = await db
+      .insert(webhookDeliveries)
+      .values({ subscriptionId: subscription.id, event: "ping", payload: {}, status: "failed" })
+      .returning({ id: webhookDeliveries.id });
+    if (!delivery) throw new Error("webhook delivery not created");
+    return { id: subscription.id, delivery: delivery.id };
+  });
+
   return {
     tag,
     secret,
+    webhook,
     departments: deptIds,
     users,
     tasks: taskIds,
