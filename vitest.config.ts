@@ -47,7 +47,7 @@ export default defineConfig({
           name: "workers",
           globalSetup: ["./test/node/global-setup.ts"],
           include: ["test/**/*.test.ts"],
-          exclude: ["test/node/**", "test/unit/**"],
+          exclude: ["test/node/**", "test/**/*.unit.test.ts"],
           testTimeout: 30_000,
           hookTimeout: 60_000,
         },

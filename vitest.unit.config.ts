@@ -9,6 +9,6 @@ export default defineConfig({
   test: {
     name: "unit",
     environment: "node",
-    include: ["test/unit/**/*.test.ts"],
+    include: ["test/**/*.unit.test.ts"],
   },
 });

@@ -37,7 +37,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError } from "commander";
 import pg from "pg";
 import { type ApiClient, createApiClient } from "../client/index.ts";
-import { partitionName } from "../src/ingest/partition-name.ts";
+import { partitionName } from "../src/features/uploads/ingest/partition-name.ts";
 import { ok } from "./lib/api.ts";
 import { integer, seconds, table } from "./lib/bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";

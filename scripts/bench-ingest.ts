@@ -23,7 +23,7 @@ import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command } from "commander";
 import pg from "pg";
-import { partitionName } from "../src/ingest/partition-name.ts";
+import { partitionName } from "../src/features/uploads/ingest/partition-name.ts";
 import { integer, megabytes, perSecond, seconds, wholeNumber } from "./lib/bench-stats.ts";
 import { benchUser, type LastUpload, waitForIndexes } from "./lib/bench-upload.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";

@@ -7,7 +7,7 @@
  *   rules live in SQL, so only the workerd suites against Postgres can tell a mutant from the
  *   original: every mutant runs that feature's workerd test files (and only those), each run
  *   starting its own Postgres and stand-ins. Slow (tens of seconds per mutant), so narrow it with
- *   `--mutate` to a file or a line range (`src/reports/reports.service.ts:40-80`).
+ *   `--mutate` to a file or a line range (`src/features/reports/reports.service.ts:40-80`).
  *
  * The active mutant reaches the code inside workerd as the `__STRYKER_ACTIVE_MUTANT__` binding
  * (vitest.config.ts passes it through), which `nodejs_compat` mirrors into `process.env`, where
@@ -16,9 +16,9 @@
  *   npm run test:mutation                                   # the unit modules
  *   npm run test:mutation -- --list                         # the features
  *   npm run test:mutation -- --feature reports              # one feature
- *   npm run test:mutation -- --feature querying --mutate src/csv-data/csv-data.sql.ts
- *   npm run test:mutation -- --feature users --mutate src/departments/departments.service.ts:31-35 \
- *     --tests test/departments.test.ts
+ *   npm run test:mutation -- --feature querying --mutate src/features/uploads/rows/csv-data.sql.ts
+ *   npm run test:mutation -- --feature users --mutate src/features/departments/departments.service.ts:31-35 \
+ *     --tests test/departments/departments.test.ts
  */
 import type { PartialStrykerOptions } from "@stryker-mutator/api/core";
 import { Stryker } from "@stryker-mutator/core";
@@ -37,62 +37,62 @@ export const FEATURES: Record<string, Feature> = {
   querying: {
     about: "filters, sort, keyset cursors and exports over ingested CSV rows",
     mutate: [
-      "src/csv-data/csv-data.sql.ts",
-      "src/csv-data/csv-data.query.ts",
-      "src/csv-data/csv-data.service.ts",
+      "src/features/uploads/rows/csv-data.sql.ts",
+      "src/features/uploads/rows/csv-data.query.ts",
+      "src/features/uploads/rows/csv-data.service.ts",
       "src/csv-data/csv-data.indexes.ts",
-      "src/csv-data/csv-data.cache.ts",
+      "src/features/uploads/rows/csv-data.cache.ts",
     ],
-    tests: ["test/csv-data.test.ts", "test/column-keys.test.ts", "test/exact-numbers.test.ts"],
+    tests: ["test/uploads/csv-data.test.ts", "test/uploads/column-keys.test.ts", "test/uploads/exact-numbers.test.ts"],
   },
   tasks: {
     about: "task visibility, changes, assignment and listing",
-    mutate: ["src/tasks/tasks.service.ts", "src/tasks/dates.ts", "src/tasks/write-batch.ts"],
+    mutate: ["src/features/tasks/tasks.service.ts", "src/features/tasks/dates.ts", "src/features/tasks/write-batch.ts"],
     tests: [
-      "test/tasks.test.ts",
-      "test/tasks.list.test.ts",
-      "test/tasks.permissions.test.ts",
-      "test/tasks-answers.test.ts",
-      "test/access.test.ts",
-      "test/access-lists.test.ts",
+      "test/tasks/tasks.test.ts",
+      "test/tasks/tasks.list.test.ts",
+      "test/tasks/tasks.permissions.test.ts",
+      "test/tasks/tasks-answers.test.ts",
+      "test/tasks/access.test.ts",
+      "test/tasks/access-lists.test.ts",
     ],
   },
   reports: {
     about: "the report endpoints (overdue, per department, per user)",
-    mutate: ["src/reports/reports.service.ts"],
-    tests: ["test/reports.test.ts", "test/round-trips.test.ts"],
+    mutate: ["src/features/reports/reports.service.ts"],
+    tests: ["test/reports/reports.test.ts", "test/platform/round-trips.test.ts"],
   },
   users: {
     about: "listing and changing users and departments",
-    mutate: ["src/users/users.service.ts", "src/departments/departments.service.ts"],
-    tests: ["test/users.test.ts", "test/departments.test.ts"],
+    mutate: ["src/features/users/users.service.ts", "src/features/departments/departments.service.ts"],
+    tests: ["test/users/users.test.ts", "test/departments/departments.test.ts"],
   },
   auth: {
     about: "registration, login, sessions, refresh and logout",
-    mutate: ["src/auth/auth.service.ts", "src/auth/login-throttle.ts"],
-    tests: ["test/auth.test.ts"],
+    mutate: ["src/features/auth/auth.service.ts", "src/features/auth/login-throttle.ts"],
+    tests: ["test/auth/auth.test.ts"],
   },
   email: {
     about: "the outbox, its delivery, retries and redrive",
     mutate: [
-      "src/email/email.service.ts",
-      "src/email/outbox.ts",
-      "src/email/redrive.ts",
-      "src/email/retry.ts",
-      "src/email/email.consumer.ts",
+      "src/features/email/email.service.ts",
+      "src/features/email/outbox.ts",
+      "src/features/email/redrive.ts",
+      "src/features/email/retry.ts",
+      "src/features/email/email.consumer.ts",
     ],
-    tests: ["test/email.test.ts"],
+    tests: ["test/email/email.test.ts"],
   },
   ingestion: {
     about: "storing the rows of an upload: partitions, inserts, outcome and progress",
     mutate: [
-      "src/ingest/ingest.consumer.ts",
-      "src/ingest/partitions.ts",
-      "src/ingest/outcome.ts",
-      "src/ingest/reconcile.ts",
-      "src/progress/upload-progress.ts",
+      "src/features/uploads/ingest/ingest.consumer.ts",
+      "src/features/uploads/ingest/partitions.ts",
+      "src/features/uploads/ingest/outcome.ts",
+      "src/features/uploads/ingest/reconcile.ts",
+      "src/features/uploads/progress/upload-progress.ts",
     ],
-    tests: ["test/ingest.test.ts", "test/ingest-property.test.ts", "test/progress.test.ts"],
+    tests: ["test/uploads/ingest.test.ts", "test/uploads/ingest-property.test.ts", "test/uploads/progress.test.ts"],
   },
 };
 

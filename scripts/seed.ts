@@ -8,7 +8,7 @@
  * because it resets passwords.
  */
 import pg from "pg";
-import { hashPassword } from "../src/auth/password.ts";
+import { hashPassword } from "../src/features/auth/password.ts";
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 
 const SEED_PASSWORD = "Passw0rd!Seed";

@@ -5,25 +5,25 @@
  */
 import { Scalar } from "@scalar/hono-api-reference";
 import { cors } from "hono/cors";
-import { attachmentsRoutes } from "./attachments/index.ts";
-import { authRoutes } from "./auth/auth.routes.ts";
-import { conditionalRequests } from "./cache/conditional.ts";
-import { commentsRoutes } from "./comments/index.ts";
-import { csvDataRoutes } from "./csv-data/index.ts";
-import { departmentsRoutes } from "./departments/index.ts";
-import { emailRoutes } from "./email/index.ts";
-import { healthRoutes } from "./health/health.routes.ts";
-import { jobsRoutes } from "./jobs/index.ts";
-import { createRouter } from "./lib/openapi.ts";
-import { notFound, onError } from "./middleware/error-handler.ts";
-import { requestContext } from "./middleware/request-context.ts";
-import { securityHeaders } from "./middleware/security-headers.ts";
-import { notificationsRoutes } from "./notifications/index.ts";
-import { legacyReportRoutes, reportsRoutes } from "./reports/index.ts";
-import { historyRoutes, tasksRoutes } from "./tasks/index.ts";
-import { uploadsRoutes } from "./uploads/index.ts";
-import { usersRoutes } from "./users/index.ts";
-import { webhooksRoutes } from "./webhooks/index.ts";
+import { attachmentsRoutes } from "./features/attachments/index.ts";
+import { authRoutes } from "./features/auth/auth.routes.ts";
+import { commentsRoutes } from "./features/comments/index.ts";
+import { departmentsRoutes } from "./features/departments/index.ts";
+import { emailRoutes } from "./features/email/index.ts";
+import { healthRoutes } from "./features/health/health.routes.ts";
+import { notificationsRoutes } from "./features/notifications/index.ts";
+import { legacyReportRoutes, reportsRoutes } from "./features/reports/index.ts";
+import { historyRoutes, tasksRoutes } from "./features/tasks/index.ts";
+import { uploadsRoutes } from "./features/uploads/index.ts";
+import { jobsRoutes } from "./features/uploads/jobs/index.ts";
+import { csvDataRoutes } from "./features/uploads/rows/index.ts";
+import { usersRoutes } from "./features/users/index.ts";
+import { webhooksRoutes } from "./features/webhooks/index.ts";
+import { conditionalRequests } from "./platform/cache/conditional.ts";
+import { notFound, onError } from "./platform/http/error-handler.ts";
+import { createRouter } from "./platform/http/openapi.ts";
+import { requestContext } from "./platform/http/request-context.ts";
+import { securityHeaders } from "./platform/http/security-headers.ts";
 
 export const API_BASE = "/api/v1";
 /** The API paths whose GETs answer with an `ETag` and honour `If-None-Match`. */
@@ -135,7 +135,7 @@ export function openApiDocument(app: ReturnType<typeof createRouter>, origin: st
 }
 
 /**
- * Every authenticated POST and PATCH honours `Idempotency-Key` (`middleware/idempotency.ts`, run
+ * Every authenticated POST and PATCH honours `Idempotency-Key` (`platform/http/idempotency.ts`, run
  * by `requireAuth`): declared here once for all of them rather than in each route.
  */
 function withIdempotencyKeys<T extends object>(item: T): T {

@@ -1,19 +1,19 @@
 /** Worker entry point: HTTP through the Hono app, queue batches by queue name, and the Durable Object class. */
 import { createApp } from "./app.ts";
-import { getConfig } from "./config.ts";
-import { sweepMissingIndexes } from "./csv-data/csv-data.index-sweep.ts";
-import { connect } from "./db/client.ts";
-import { consumeEmailDeadLetters, consumeEmails } from "./email/email.consumer.ts";
-import { redriveEmails } from "./email/redrive.ts";
-import { consumeIngest, consumeIngestDeadLetters } from "./ingest/ingest.consumer.ts";
-import { errorFields, log } from "./lib/log.ts";
-import { createQueueHandler } from "./queues/dispatch.ts";
-import { sweepAbandonedUploads } from "./uploads/abandoned-uploads.ts";
-import { redriveWebhooks } from "./webhooks/redrive.ts";
-import { consumeWebhookDeadLetters, consumeWebhooks } from "./webhooks/webhooks.consumer.ts";
+import { consumeEmailDeadLetters, consumeEmails } from "./features/email/email.consumer.ts";
+import { redriveEmails } from "./features/email/redrive.ts";
+import { sweepAbandonedUploads } from "./features/uploads/abandoned-uploads.ts";
+import { consumeIngest, consumeIngestDeadLetters } from "./features/uploads/ingest/ingest.consumer.ts";
+import { sweepMissingIndexes } from "./features/uploads/rows/csv-data.index-sweep.ts";
+import { redriveWebhooks } from "./features/webhooks/redrive.ts";
+import { consumeWebhookDeadLetters, consumeWebhooks } from "./features/webhooks/webhooks.consumer.ts";
+import { getConfig } from "./platform/config/config.ts";
+import { connect } from "./platform/db/client.ts";
+import { errorFields, log } from "./platform/lib/log.ts";
+import { createQueueHandler } from "./platform/queues/dispatch.ts";
 
-export { UserState } from "./edge-state/user-state.ts";
-export { UploadProgress } from "./progress/upload-progress.ts";
+export { UploadProgress } from "./features/uploads/progress/upload-progress.ts";
+export { UserState } from "./platform/edge-state/user-state.ts";
 
 const app = createApp();
 

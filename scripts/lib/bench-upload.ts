@@ -4,7 +4,7 @@
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { partitionName } from "../../src/ingest/partition-name.ts";
+import { partitionName } from "../../src/features/uploads/ingest/partition-name.ts";
 import { login, ok, type RetryOptions, type Session, scriptClient } from "./api.ts";
 
 /** What bench:query needs to reuse an ingested upload. */

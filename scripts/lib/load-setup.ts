@@ -9,7 +9,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type pg from "pg";
-import { partitionName } from "../../src/ingest/partition-name.ts";
+import { partitionName } from "../../src/features/uploads/ingest/partition-name.ts";
 import { type ApiClient, ok, type RetryOptions, scriptClient } from "./api.ts";
 import { integer, megabytes, seconds } from "./bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./csv-generator.ts";

@@ -10,7 +10,7 @@ import https from "node:https";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import WebSocket from "ws";
-import { isTerminal } from "../../src/progress/progress-state.ts";
+import { isTerminal } from "../../src/features/uploads/progress/progress-state.ts";
 import { ApiError, ok, type Schemas, type Session, sessionClient } from "./api.ts";
 
 export { login } from "./api.ts";

@@ -6,7 +6,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { convertCell, convertValue, INVALID } from "../../src/ingest/csv-format.ts";
+import { convertCell, convertValue, INVALID } from "../../src/features/uploads/ingest/csv-format.ts";
 
 /** The reference: a date `Date.UTC` round-trips (it reads years 0-99 as 1900-1999). */
 function dateRoundTrips(y: number, m: number, d: number): boolean {

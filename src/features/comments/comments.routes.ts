@@ -1,0 +1,87 @@
+import { createRoute, z } from "@hono/zod-openapi";
+import { requireAuth } from "../../platform/http/auth.ts";
+import {
+  createRouter,
+  errorResponses,
+  IntIdParam,
+  jsonBody,
+  jsonContent,
+  requireJson,
+} from "../../platform/http/openapi.ts";
+import { PageQuerySchema, pageSchema, paginate } from "../../platform/http/pagination.ts";
+import { addComment, deleteComment, listComments } from "./comments.service.ts";
+
+const tags = ["Comments"];
+const security = [{ bearerAuth: [] }];
+
+const CommentSchema = z
+  .object({
+    id: z.number().int(),
+    task: z.number().int(),
+    author: z.number().int(),
+    content: z.string(),
+    created_at: z.string().openapi({ format: "date-time" }),
+  })
+  .openapi("Comment");
+
+const CreateCommentSchema = z
+  .object({ content: z.string().trim().min(1, "is required").max(10_000, "must be at most 10000 characters") })
+  .strict()
+  .openapi("CommentCreate", { example: { content: "Started work on this" } });
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/tasks/{id}/comments",
+  operationId: "listTaskComments",
+  tags,
+  security,
+  summary: "Comments on a task",
+  description: "Anyone who can read the task; oldest first.",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam, query: PageQuerySchema },
+  responses: {
+    200: jsonContent(pageSchema(CommentSchema, "CommentPage"), "A page of comments."),
+    ...errorResponses(400, 401, 404, 429),
+  },
+});
+
+const createCommentRoute = createRoute({
+  method: "post",
+  path: "/tasks/{id}/comments",
+  operationId: "createTaskComment",
+  tags,
+  security,
+  summary: "Comment on a task",
+  description: "Anyone who can read the task, assignees included.",
+  middleware: [requireAuth, requireJson] as const,
+  request: { params: IntIdParam, body: jsonBody(CreateCommentSchema) },
+  responses: { 201: jsonContent(CommentSchema, "The comment."), ...errorResponses(400, 401, 404, 413, 415, 409, 429) },
+});
+
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/comments/{id}",
+  operationId: "deleteComment",
+  tags,
+  security,
+  summary: "Delete a comment",
+  description: "Its author, HR or the CEO.",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam },
+  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 429) },
+});
+
+export const commentsRoutes = createRouter()
+  .openapi(listRoute, async (c) => {
+    const query = c.req.valid("query");
+    const page = await listComments(c.var.db(), c.var.user, c.req.valid("param").id, query);
+    return c.json(paginate(c.req.url, query, page.count, page.results), 200);
+  })
+  .openapi(createCommentRoute, async (c) => {
+    const comment = await addComment(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json").content);
+    return c.json(comment, 201);
+  })
+  .openapi(deleteRoute, async (c) => {
+    await deleteComment(c.var.db(), c.var.user, c.req.valid("param").id);
+    return c.body(null, 204);
+  });

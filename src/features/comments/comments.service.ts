@@ -1,0 +1,110 @@
+/**
+ * Comments on tasks. Rights come from the task policy: readers may comment; author, HR or CEO delete.
+ *
+ * One round trip per read (the task, the count and the page in one batch); two per write: read the
+ * task (and the comment), decide, then one batch whose first statement re-checks under a share
+ * lock that the task is still the version the decision was made on (`write-batch.ts`).
+ *
+ * No cache version is replaced after a comment write: comment lists are not cached, and no cached
+ * answer (task list, task detail, reports) contains anything about comments.
+ */
+import { and, asc, count, eq, isNull } from "drizzle-orm";
+import type { Db } from "../../platform/db/client.ts";
+import { taskComments, tasks } from "../../platform/db/schema.ts";
+import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { ApiError } from "../../platform/lib/errors.ts";
+import { insertedIdChange, recordEvent } from "../tasks/history.ts";
+import { type Actor, assertCanComment, assertCanDeleteComment, assertCanRead } from "../tasks/tasks.policy.ts";
+import { facts, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
+import { assertTaskUnchanged, withRetries } from "../tasks/write-batch.ts";
+
+export interface CommentResponse {
+  id: number;
+  task: number;
+  author: number;
+  content: string;
+  created_at: string;
+}
+
+type CommentRow = typeof taskComments.$inferSelect;
+
+const toResponse = (row: CommentRow): CommentResponse => ({
+  id: row.id,
+  task: row.taskId,
+  author: row.authorId,
+  content: row.content,
+  created_at: row.createdAt.toISOString(),
+});
+
+export async function listComments(
+  db: Db,
+  user: Actor,
+  taskId: number,
+  page: PageParams,
+): Promise<{ count: number; results: CommentResponse[] }> {
+  const { limit, offset } = pageWindow(page);
+  const where = eq(taskComments.taskId, taskId);
+  const [found, total, rows] = await db.batch([
+    taskQuery(db, taskId),
+    db.select({ n: count() }).from(taskComments).where(where),
+    db
+      .select()
+      .from(taskComments)
+      .where(where)
+      .orderBy(asc(taskComments.createdAt), asc(taskComments.id))
+      .limit(limit)
+      .offset(offset),
+  ]);
+  const task = found[0];
+  if (!task) throw ApiError.notFound("Task");
+  assertCanRead(user, facts(task));
+  return { count: total[0]?.n ?? 0, results: rows.map(toResponse) };
+}
+
+export async function addComment(db: Db, user: Actor, taskId: number, content: string): Promise<CommentResponse> {
+  return withRetries(async () => {
+    const [task] = await taskQuery(db, taskId);
+    if (!task) throw ApiError.notFound("Task");
+    assertCanComment(user, facts(task));
+    const [, inserted] = await db.batch([
+      assertTaskUnchanged(db, taskId, task.version, { lock: "share" }),
+      db.insert(taskComments).values({ taskId, authorId: user.id, content }).returning(),
+      recordEvent(db, {
+        taskId,
+        actorId: user.id,
+        action: "commented",
+        changes: {},
+        changesInSql: insertedIdChange("comment", "task_comments"),
+      }),
+    ]);
+    const row = inserted[0];
+    if (!row) throw new Error("insert returned no row");
+    return toResponse(row);
+  });
+}
+
+/** Deletes a comment; a comment on a deleted or invisible task is 404. */
+export async function deleteComment(db: Db, user: Actor, commentId: number): Promise<void> {
+  await withRetries(async () => {
+    const [found] = await db
+      .select({
+        authorId: taskComments.authorId,
+        task: TASK_RECORD,
+      })
+      .from(taskComments)
+      .innerJoin(tasks, eq(tasks.id, taskComments.taskId))
+      .where(and(eq(taskComments.id, commentId), isNull(tasks.deletedAt)));
+    if (!found) throw ApiError.notFound("Comment");
+    try {
+      assertCanDeleteComment(user, facts(found.task), found.authorId);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 404) throw ApiError.notFound("Comment");
+      throw error;
+    }
+    // A comment deleted by someone else in the meantime is gone either way, as the caller wanted.
+    await db.batch([
+      assertTaskUnchanged(db, found.task.id, found.task.version, { lock: "share" }),
+      db.delete(taskComments).where(eq(taskComments.id, commentId)),
+    ]);
+  });
+}

@@ -1,0 +1,46 @@
+/**
+ * `GET /dev/outbox`: the mail the API has "sent", for development. Outside development the route
+ * answers exactly like a path that does not exist, before authentication, so production never
+ * reveals it.
+ */
+import { createRoute } from "@hono/zod-openapi";
+import type { MiddlewareHandler } from "hono";
+import { isDevelopment } from "../../platform/config/config.ts";
+import type { AppEnv } from "../../platform/context/types.ts";
+import { requireAuth } from "../../platform/http/auth.ts";
+import { notFound } from "../../platform/http/error-handler.ts";
+import { createRouter, errorResponses, jsonContent } from "../../platform/http/openapi.ts";
+import { paginate } from "../../platform/http/pagination.ts";
+import { OutboxPageSchema, OutboxQuerySchema } from "./email.schemas.ts";
+import { listOutbox } from "./email.service.ts";
+
+const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
+  if (!isDevelopment(c.var.config)) return notFound(c);
+  await next();
+};
+
+const outboxRoute = createRoute({
+  method: "get",
+  path: "/dev/outbox",
+  operationId: "listDevOutbox",
+  tags: ["Development"],
+  security: [{ bearerAuth: [] }],
+  summary: "Mail sent by the API (development only)",
+  description:
+    "Served only when `ENVIRONMENT` is `development` (404 otherwise). One entry per recipient, newest first. " +
+    "A user sees mail sent to them; CEO and HR see all. Without a MailChannels API key this is where mail goes " +
+    "instead of the internet.",
+  middleware: [developmentOnly, requireAuth] as const,
+  request: { query: OutboxQuerySchema },
+  responses: {
+    200: jsonContent(OutboxPageSchema, "A page of mail."),
+    ...errorResponses(400, 401, 404, 429),
+  },
+});
+
+export const emailRoutes = createRouter().openapi(outboxRoute, async (c) => {
+  const { page, page_size, template, to } = c.req.valid("query");
+  const params = { page, page_size };
+  const { count, results } = await listOutbox(c.var.db(), c.var.user, { template, to }, params);
+  return c.json(paginate(c.req.url, params, count, results), 200);
+});

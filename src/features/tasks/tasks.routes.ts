@@ -1,0 +1,336 @@
+import { createRoute } from "@hono/zod-openapi";
+import { cachedJson } from "../../platform/cache/http.ts";
+import { requireAuth } from "../../platform/http/auth.ts";
+import {
+  createRouter,
+  errorResponses,
+  etagHeader,
+  IfMatchHeaders,
+  IfNoneMatchHeaders,
+  IntIdParam,
+  jsonBody,
+  jsonContent,
+  notModifiedResponse,
+  requireJson,
+} from "../../platform/http/openapi.ts";
+import { paginate } from "../../platform/http/pagination.ts";
+import { afterCommit } from "./after-commit.ts";
+import {
+  AssignmentPageSchema,
+  AssignmentQuerySchema,
+  AssignResponseSchema,
+  AssignSchema,
+  CompleteResponseSchema,
+  CreateTaskSchema,
+  NoCacheQuerySchema,
+  PatchTaskSchema,
+  ReplaceTaskSchema,
+  TaskListQuerySchema,
+  TaskPageSchema,
+  TaskSchema,
+} from "./tasks.schemas.ts";
+import {
+  completeTask,
+  createTask,
+  deleteTask,
+  getTask,
+  listAssignments,
+  listTasks,
+  setAssignment,
+  toTaskResponse,
+  updateTask,
+} from "./tasks.service.ts";
+
+const tags = ["Tasks"];
+const security = [{ bearerAuth: [] }];
+const cacheHeaders = {
+  "X-Cache": {
+    description: "HIT, MISS or BYPASS (`nocache=1` or `Cache-Control: no-cache`).",
+    schema: { type: "string" as const },
+  },
+  ...etagHeader,
+};
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/tasks",
+  operationId: "listTasks",
+  tags,
+  security,
+  summary: "List the tasks you can see",
+  description:
+    "The tasks you may read (CEO and HR: all; a manager also their department's and those they assigned; everyone those they created and those assigned to them), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.",
+  middleware: [requireAuth] as const,
+  request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
+  responses: {
+    200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
+    ...notModifiedResponse,
+    ...errorResponses(400, 401, 429),
+  },
+});
+
+const myTasksRoute = createRoute({
+  method: "get",
+  path: "/tasks/my_tasks",
+  operationId: "listMyTasks",
+  tags,
+  security,
+  summary: "Tasks assigned to you",
+  description: "The same filters as the list, restricted to tasks assigned to the caller.",
+  middleware: [requireAuth] as const,
+  request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
+  responses: {
+    200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
+    ...notModifiedResponse,
+    ...errorResponses(400, 401, 429),
+  },
+});
+
+const createTaskRoute = createRoute({
+  method: "post",
+  path: "/tasks",
+  operationId: "createTask",
+  tags,
+  security,
+  summary: "Create a task",
+  description:
+    "Any role may create. Without `department` the creator's is used. `assignees` makes it an assignment (employees may assign only themselves). Emails the department's manager and the creator, and each assignee.",
+  middleware: [requireAuth, requireJson] as const,
+  request: { body: jsonBody(CreateTaskSchema) },
+  responses: { 201: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 413, 415, 409, 429) },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/tasks/{id}",
+  operationId: "getTask",
+  tags,
+  security,
+  summary: "Get a task",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam, query: NoCacheQuerySchema, headers: IfNoneMatchHeaders },
+  responses: {
+    200: { ...jsonContent(TaskSchema, "The task."), headers: cacheHeaders },
+    ...notModifiedResponse,
+    ...errorResponses(400, 401, 404, 429),
+  },
+});
+
+const putRoute = createRoute({
+  method: "put",
+  path: "/tasks/{id}",
+  operationId: "replaceTask",
+  tags,
+  security,
+  summary: "Replace a task",
+  description:
+    "`title` is required; omitted optional fields keep their values. An assignee without other rights may change only `status` (403 otherwise).",
+  middleware: [requireAuth, requireJson] as const,
+  request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(ReplaceTaskSchema) },
+  responses: {
+    200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
+    ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+  },
+});
+
+const patchRoute = createRoute({
+  method: "patch",
+  path: "/tasks/{id}",
+  operationId: "updateTask",
+  tags,
+  security,
+  summary: "Update some fields of a task",
+  description:
+    "An assignee without other rights may change only `status` (403 otherwise). Setting `status` to `done` completes the task (sets `completed_at`, emails once).",
+  middleware: [requireAuth, requireJson] as const,
+  request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(PatchTaskSchema) },
+  responses: {
+    200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
+    ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+  },
+});
+
+const deleteRoute = createRoute({
+  method: "delete",
+  path: "/tasks/{id}",
+  operationId: "deleteTask",
+  tags,
+  security,
+  summary: "Delete a task (soft)",
+  description: "The task, its comments and attachments disappear from every read.",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam, headers: IfMatchHeaders },
+  responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 412, 429) },
+});
+
+const completeRoute = (path: string, operationId: string, summary: string) =>
+  createRoute({
+    method: "post",
+    path,
+    operationId,
+    tags,
+    security,
+    summary,
+    description:
+      "Idempotent: a second call returns the same `completed_at` and sends no second email. Creator and assignees are emailed once.",
+    middleware: [requireAuth] as const,
+    request: { params: IntIdParam },
+    responses: { 200: jsonContent(CompleteResponseSchema, "Done."), ...errorResponses(400, 401, 404, 409, 429) },
+  });
+
+const assignRoute = (action: "assign" | "unassign") =>
+  createRoute({
+    method: "post",
+    path: `/tasks/{id}/${action}`,
+    operationId: `${action}Task`,
+    tags,
+    security,
+    summary: action === "assign" ? "Assign users" : "Unassign users",
+    description:
+      "The task's creator, its managers, HR or the CEO; employees may only name themselves. One audit row per user whose assignment changed. `assignees` in the answer: the task's assignees afterwards.",
+    middleware: [requireAuth, requireJson] as const,
+    request: { params: IntIdParam, body: jsonBody(AssignSchema) },
+    responses: {
+      200: jsonContent(AssignResponseSchema, "The task's assignees now."),
+      ...errorResponses(400, 401, 403, 404, 413, 415, 409, 429),
+    },
+  });
+
+const assignmentsRoute = createRoute({
+  method: "get",
+  path: "/task-assignments",
+  operationId: "listTaskAssignments",
+  tags,
+  security,
+  summary: "Assignment audit trail",
+  description:
+    "CEO/HR: all; managers: their department's tasks and records naming them; employees: records where they were assigned or assigned someone. Newest first.",
+  middleware: [requireAuth] as const,
+  request: { query: AssignmentQuerySchema },
+  responses: { 200: jsonContent(AssignmentPageSchema, "A page of records."), ...errorResponses(400, 401, 429) },
+});
+
+export const tasksRoutes = createRouter()
+  .openapi(listRoute, async (c) => {
+    const query = c.req.valid("query");
+    const db = c.var.db();
+    return cachedJson(c, {
+      scope: "tasks:list",
+      params: { ...query, nocache: undefined },
+      ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
+      load: async () => {
+        const page = await listTasks(db, c.var.user, query, query);
+        return paginate(c.req.url, query, page.count, page.results);
+      },
+    });
+  })
+  .openapi(myTasksRoute, async (c) => {
+    const query = c.req.valid("query");
+    const db = c.var.db();
+    if (query.assigned_to && query.assigned_to !== "me" && Number(query.assigned_to) !== c.var.user.id) {
+      return c.json(paginate(c.req.url, query, 0, []), 200);
+    }
+    return cachedJson(c, {
+      scope: "tasks:mine",
+      params: { ...query, nocache: undefined },
+      ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
+      load: async () => {
+        const page = await listTasks(db, c.var.user, { ...query, assigned_to: "me" }, query);
+        return paginate(c.req.url, query, page.count, page.results);
+      },
+    });
+  })
+  .openapi(createTaskRoute, async (c) => {
+    const result = await createTask(c.var.db(), c.var.user, c.req.valid("json"));
+    await afterCommit(c, result);
+    return c.json(result.value, 201);
+  })
+  .openapi(getRoute, async (c) => {
+    const { id } = c.req.valid("param");
+    const db = c.var.db();
+    return cachedJson(c, {
+      scope: "tasks:detail",
+      params: { id },
+      ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
+      load: async () => toTaskResponse(await getTask(db, c.var.user, id)),
+    });
+  })
+  .openapi(putRoute, async (c) => {
+    const result = await updateTask(
+      c.var.db(),
+      c.var.user,
+      c.req.valid("param").id,
+      c.req.valid("json"),
+      c.req.valid("header")["if-match"],
+    );
+    await afterCommit(c, result);
+    return c.json(result.value, 200);
+  })
+  .openapi(patchRoute, async (c) => {
+    const result = await updateTask(
+      c.var.db(),
+      c.var.user,
+      c.req.valid("param").id,
+      c.req.valid("json"),
+      c.req.valid("header")["if-match"],
+    );
+    await afterCommit(c, result);
+    return c.json(result.value, 200);
+  })
+  .openapi(deleteRoute, async (c) => {
+    const result = await deleteTask(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("header")["if-match"]);
+    await afterCommit(c, result);
+    return c.body(null, 204);
+  })
+  .openapi(completeRoute("/tasks/{id}/complete", "completeTask", "Complete a task"), async (c) => {
+    const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
+    await afterCommit(c, result);
+    return c.json(result.value, 200);
+  })
+  .openapi(
+    completeRoute(
+      "/tasks/{id}/mark_done",
+      "markTaskDone",
+      "Complete a task (the same as /complete, under the name some clients call)",
+    ),
+    async (c) => {
+      const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
+      await afterCommit(c, result);
+      return c.json(result.value, 200);
+    },
+  )
+  .openapi(assignRoute("assign"), async (c) => {
+    const result = await setAssignment(
+      c.var.db(),
+      c.var.user,
+      c.req.valid("param").id,
+      "assign",
+      c.req.valid("json").assignees,
+    );
+    await afterCommit(c, result);
+    return c.json({ status: "assigned" as const, assignees: result.value }, 200);
+  })
+  .openapi(assignRoute("unassign"), async (c) => {
+    const result = await setAssignment(
+      c.var.db(),
+      c.var.user,
+      c.req.valid("param").id,
+      "unassign",
+      c.req.valid("json").assignees,
+    );
+    await afterCommit(c, result);
+    return c.json({ status: "unassigned" as const, assignees: result.value }, 200);
+  })
+  .openapi(assignmentsRoute, async (c) => {
+    const query = c.req.valid("query");
+    const page = await listAssignments(c.var.db(), c.var.user, { task: query.task, user: query.user }, query);
+    const results = page.results.map((row) => ({
+      id: row.id,
+      task: row.taskId,
+      assigned_to: row.assignedToId,
+      assigned_by: row.assignedById,
+      action: row.action,
+      created_at: row.createdAt.toISOString(),
+    }));
+    return c.json(paginate(c.req.url, query, page.count, results), 200);
+  });

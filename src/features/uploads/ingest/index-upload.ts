@@ -1,0 +1,105 @@
+/**
+ * Builds a completed upload's query indexes, then records that they are ready; a deleted or
+ * re-ingested upload is left alone. Indexes are built after the load because maintaining them
+ * during a bulk insert makes it several times slower.
+ *
+ * What is indexed, values only:
+ * - one B-tree per column on `(value, row_number)`, exactly the expression the queries use, serving
+ *   equality, ranges, sorting and keyset pagination: except free-text columns (strings averaging
+ *   more than `FREE_TEXT_CHARS` characters), whose B-tree would be as large as the column and serve
+ *   nothing the trigram index does not (`contains` and search);
+ * - one trigram GIN index over the row's array text, which holds the values and no key names,
+ *   narrowing search and `contains`.
+ * `VACUUM (ANALYZE)` then gives the planner statistics and sets the visibility map, so counts can
+ * be answered from the indexes alone. Until `indexes_ready_at` is set, queries are correct but
+ * scan the upload's partition.
+ */
+import { and, eq, type SQL, sql } from "drizzle-orm";
+import type { PoolDb } from "../../../platform/db/client.ts";
+import { csvUploads, type UploadColumn } from "../../../platform/db/schema.ts";
+import { partitionName } from "./partition-name.ts";
+import { columnValue } from "./row-layout.ts";
+
+/** Average characters above which a string column is free text and gets no B-tree. */
+export const FREE_TEXT_CHARS = 64;
+/** Rows sampled to measure a column's average width: the first rows of the file, cheap to read. */
+const WIDTH_SAMPLE_ROWS = 2000;
+
+/** The positions of string columns whose sampled values average more than `FREE_TEXT_CHARS` characters. */
+export async function freeTextPositions(db: PoolDb, uploadId: string, columns: UploadColumn[]): Promise<Set<number>> {
+  const strings = columns.flatMap((column, position) => (column.type === "string" ? [position] : []));
+  if (strings.length === 0) return new Set();
+  const table = sql.identifier(partitionName(uploadId));
+  const result = await db.execute<{ position: number; width: string | null }>(sql`
+    select p.position, avg(length(s.data ->> p.position)) as width
+    from (select data from ${table} order by row_number limit ${WIDTH_SAMPLE_ROWS}) as s,
+      unnest(${`{${strings.join(",")}}`}::int[]) as p(position)
+    group by p.position`);
+  return new Set(
+    result.rows.filter((row) => Number(row.width ?? 0) > FREE_TEXT_CHARS).map((row) => Number(row.position)),
+  );
+}
+
+/** The statements: the B-trees, then the trigram index last. */
+export function rowIndexStatements(
+  uploadId: string,
+  columns: UploadColumn[],
+  freeText: ReadonlySet<number> = new Set(),
+) {
+  // partitionName checks the id is a UUID, so these names are safe identifiers.
+  const partition = partitionName(uploadId);
+  const hex = partition.slice("csv_rows_".length);
+  const table = sql.identifier(partition);
+  const statements = columns
+    .map((_, position) => position)
+    .filter((position) => !freeText.has(position))
+    .map(
+      (position) =>
+        sql`create index if not exists ${sql.raw(`"cr_${hex}_c${position}"`)} on ${table} ((${columnValue(position)}), row_number)`,
+    );
+  statements.push(
+    sql`create index if not exists ${sql.raw(`"cr_${hex}_trgm"`)} on ${table} using gin ((data::text) gin_trgm_ops)`,
+  );
+  return statements;
+}
+
+/**
+ * Memory for one index build: a trigram GIN index built in 64 MB (Postgres's default) flushes its
+ * posting lists many times over and takes several times longer; B-tree sorts fit in it.
+ */
+const BUILD_MEMORY = "256MB";
+
+/** Runs index statements one after another, each in a transaction that raises the build memory. */
+async function buildInTurn(db: PoolDb, statements: SQL[]): Promise<void> {
+  for (const statement of statements) {
+    await db.transaction(async (tx) => {
+      await tx.execute(sql.raw(`set local maintenance_work_mem = '${BUILD_MEMORY}'`));
+      await tx.execute(statement);
+    });
+  }
+}
+
+/**
+ * The trigram index (the longest build) runs on its own connection beside the B-trees, so the
+ * indexes are ready after the longer of the two rather than their sum.
+ */
+export async function buildRowIndexes(db: PoolDb, uploadId: string, columns: UploadColumn[]): Promise<void> {
+  const freeText = await freeTextPositions(db, uploadId, columns);
+  const statements = rowIndexStatements(uploadId, columns, freeText);
+  const trigram = statements.pop();
+  await Promise.all([buildInTurn(db, trigram ? [trigram] : []), buildInTurn(db, statements)]);
+  await db.execute(sql`vacuum (analyze) ${sql.identifier(partitionName(uploadId))}`);
+}
+
+export async function indexUpload(db: PoolDb, uploadId: string): Promise<void> {
+  const [upload] = await db
+    .select({ columns: csvUploads.columns })
+    .from(csvUploads)
+    .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed")));
+  if (!upload) return;
+  await buildRowIndexes(db, uploadId, upload.columns);
+  await db
+    .update(csvUploads)
+    .set({ indexesReadyAt: new Date(), updatedAt: new Date() })
+    .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed")));
+}

@@ -1,0 +1,118 @@
+/**
+ * SQL fragments for row queries. Values are always bound parameters; the only things written into
+ * SQL text are column positions, which are checked integers.
+ *
+ * Rows are stored as a JSON array of typed values in column order (see features/uploads/ingest/row-layout.ts), so a
+ * column's value is `nullif(data -> position, 'null')`: a jsonb scalar, or SQL NULL when null. jsonb
+ * compares numbers numerically and strings bytewise, so typed values (numbers as JSON numbers, dates
+ * as YYYY-MM-DD, datetimes as ISO strings) compare and sort correctly without casts that could fail,
+ * and the same expression is what the per-upload indexes cover.
+ */
+import { type SQL, sql } from "drizzle-orm";
+import type { UploadColumn } from "../../../platform/db/schema.ts";
+import { columnValue } from "../ingest/row-layout.ts";
+import type { Filter, Sort, TypedValue } from "./csv-data.query.ts";
+
+export { columnValue };
+
+const json = (value: TypedValue): SQL => sql`${JSON.stringify(value)}::jsonb`;
+
+const JSON_TYPE: Record<UploadColumn["type"], string> = {
+  integer: "number",
+  number: "number",
+  boolean: "boolean",
+  date: "string",
+  datetime: "string",
+  string: "string",
+};
+
+/** Escapes LIKE wildcards so `%` and `_` in user input match themselves. */
+export function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
+}
+
+/**
+ * A case-insensitive substring test on text that also appears, JSON-escaped, in `data::text`: the
+ * trigram index on `data::text` narrows the candidates first, and the exact test decides. Terms with
+ * characters JSON escapes (quotes, backslashes, control characters) skip the narrowing.
+ */
+function narrowedLike(exact: SQL, term: string): SQL {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes.
+  if (/["\\\u0000-\u001f]/.test(term)) return exact;
+  return sql`(data::text ilike ${likePattern(term)} and ${exact})`;
+}
+
+function comparison(filter: Filter): SQL {
+  const value = columnValue(filter.position);
+  const typed = sql`jsonb_typeof(${value}) = ${JSON_TYPE[filter.column.type]}`;
+  const [first] = filter.values;
+  switch (filter.op) {
+    case "eq":
+      return sql`${value} = ${json(first ?? "")}`;
+    case "ne":
+      return sql`(${value} is not null and ${value} <> ${json(first ?? "")})`;
+    case "lt":
+      return sql`(${typed} and ${value} < ${json(first ?? "")})`;
+    case "lte":
+      return sql`(${typed} and ${value} <= ${json(first ?? "")})`;
+    case "gt":
+      return sql`(${typed} and ${value} > ${json(first ?? "")})`;
+    case "gte":
+      return sql`(${typed} and ${value} >= ${json(first ?? "")})`;
+    case "contains": {
+      const term = String(first ?? "");
+      return narrowedLike(sql`(${value} #>> '{}') ilike ${likePattern(term)}`, term);
+    }
+    case "in":
+      return sql`${value} in (select jsonb_array_elements(${JSON.stringify(filter.values)}::jsonb))`;
+    case "is_null":
+      return first === true ? sql`${value} is null` : sql`${value} is not null`;
+  }
+}
+
+/** Case-insensitive substring over all values of the row. */
+function searchCondition(term: string): SQL {
+  return narrowedLike(
+    sql`exists (select 1 from jsonb_array_elements_text(data) as e(value) where e.value ilike ${likePattern(term)})`,
+    term,
+  );
+}
+
+export function whereClause(uploadId: string, filters: Filter[], search: string | null): SQL {
+  const conditions: SQL[] = [sql`upload_id = ${uploadId}::uuid`];
+  for (const filter of filters) conditions.push(comparison(filter));
+  if (search) conditions.push(searchCondition(search));
+  return sql.join(conditions, sql` and `);
+}
+
+/** Ordering over the whole result: nulls last either way, ties by ascending row number. */
+export function orderClause(sort: Sort | null): SQL {
+  if (!sort) return sql`row_number asc`;
+  const value = columnValue(sort.position);
+  return sort.descending ? sql`${value} desc nulls last, row_number asc` : sql`${value} asc nulls last, row_number asc`;
+}
+
+/** Where a cursor page resumes: strictly after the last row of the previous page. */
+export interface KeysetPosition {
+  /** The last row's sort value, or null when it had none (the null tail). Unused without a sort. */
+  value: TypedValue | null;
+  rowNumber: number;
+}
+
+/**
+ * The keyset predicates that continue an ordering after `position`, in order: every row matching
+ * the first comes before any row matching the next. The rows with a value and the null tail are
+ * separate predicates because an `or ... is null` would turn each into a full scan; apart, each is
+ * one index range scan on (value, row_number).
+ */
+export function afterPosition(sort: Sort | null, position: KeysetPosition): SQL[] {
+  if (!sort) return [sql`row_number > ${position.rowNumber}`];
+  const value = columnValue(sort.position);
+  const nullTail = sql`${value} is null`;
+  if (position.value === null) return [sql`(${nullTail} and row_number > ${position.rowNumber})`];
+  const last = json(position.value);
+  const valued = sort.descending
+    ? sql`(${value} is not null and (${value} < ${last} or (${value} = ${last} and row_number > ${position.rowNumber})))`
+    : sql`(${value} is not null and (${value}, row_number) > (${last}, ${position.rowNumber}::bigint))`;
+  return [valued, nullTail];
+}

@@ -1,0 +1,76 @@
+import { createRoute } from "@hono/zod-openapi";
+import { userChanged } from "../../platform/edge-state/user-state.client.ts";
+import { requireAuth } from "../../platform/http/auth.ts";
+import {
+  createRouter,
+  errorResponses,
+  IntIdParam,
+  jsonBody,
+  jsonContent,
+  NoQueryParams,
+  requireJson,
+} from "../../platform/http/openapi.ts";
+import { PageQuerySchema, paginate } from "../../platform/http/pagination.ts";
+import { UpdateUserSchema, UserPageSchema } from "./users.schemas.ts";
+import { UserSchema } from "./users.serializer.ts";
+import { getVisibleUser, listUsers, updateUser } from "./users.service.ts";
+
+const tags = ["Users"];
+const security = [{ bearerAuth: [] }];
+
+const listRoute = createRoute({
+  method: "get",
+  path: "/users",
+  operationId: "listUsers",
+  tags,
+  security,
+  summary: "List users",
+  description: "CEO and HR see everyone; a manager sees their own department (and themselves); employees get 403.",
+  middleware: [requireAuth] as const,
+  request: { query: PageQuerySchema },
+  responses: { 200: jsonContent(UserPageSchema, "A page of users, by id."), ...errorResponses(400, 401, 403, 429) },
+});
+
+const getRoute = createRoute({
+  method: "get",
+  path: "/users/{id}",
+  operationId: "getUser",
+  tags,
+  security,
+  summary: "Get a user",
+  description: "CEO and HR see anyone, a manager their department, everyone themselves; otherwise 404.",
+  middleware: [requireAuth] as const,
+  request: { params: IntIdParam, query: NoQueryParams },
+  responses: { 200: jsonContent(UserSchema, "The user."), ...errorResponses(400, 401, 404, 429) },
+});
+
+const updateRoute = createRoute({
+  method: "patch",
+  path: "/users/{id}",
+  operationId: "updateUser",
+  tags,
+  security,
+  summary: "Change a user's role or department",
+  description:
+    "CEO and HR only (403 for others who can see the user, 404 for those who cannot). HR cannot grant or remove the CEO role; nobody changes their own role. An unknown department is a 400. Takes effect on the user's very next request.",
+  middleware: [requireAuth, requireJson] as const,
+  request: { params: IntIdParam, body: jsonBody(UpdateUserSchema) },
+  responses: {
+    200: jsonContent(UserSchema, "The updated user."),
+    ...errorResponses(400, 401, 403, 404, 413, 415, 429),
+  },
+});
+
+export const usersRoutes = createRouter()
+  .openapi(listRoute, async (c) => {
+    const params = c.req.valid("query");
+    const { count, results } = await listUsers(c.var.db(), c.var.user, params);
+    return c.json(paginate(c.req.url, params, count, results), 200);
+  })
+  .openapi(getRoute, async (c) => c.json(await getVisibleUser(c.var.db(), c.var.user, c.req.valid("param").id), 200))
+  .openapi(updateRoute, async (c) => {
+    const user = await updateUser(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json"));
+    // Before answering: the user's next request anywhere sees the new role and department.
+    await userChanged(c.env, [user.id]);
+    return c.json(user, 200);
+  });

@@ -1,0 +1,218 @@
+/**
+ * Shared fixtures of the upload, ingestion, progress and jobs tests: real uploads through the API
+ * (form or presigned), waiting for an upload to end, and Postgres probes of its rows and chunks.
+ */
+import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { and, eq, sql } from "drizzle-orm";
+import { expect } from "vitest";
+import type { ChunkMessage } from "../../src/features/uploads/ingest/messages.ts";
+import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
+import worker from "../../src/index.ts";
+import { csvUploadChunks } from "../../src/platform/db/schema.ts";
+import { api, eventually, json, runtimeOrigin, type TestUser, testEnv, withDb } from "./helpers.ts";
+
+export interface Upload {
+  id: string;
+  filename: string;
+  size_bytes: number;
+  status: string;
+  total_rows: number;
+  processed_rows: number;
+  error_rows: number;
+  errors: { line: number; reason: string }[];
+  columns: { key: string; name: string; type: string }[];
+  delimiter: string | null;
+  error: string | null;
+  job: string | null;
+  created_at: string;
+  started_at: string | null;
+  completed_at: string | null;
+  upload?: { part_size: number; parts: { part_number: number; url: string }[]; expires_at: string };
+}
+
+export interface Job {
+  id: string;
+  status: string;
+  message: string;
+  type: string;
+  created_at: string;
+  updated_at: string;
+  result_id: string | null;
+  error: string | null;
+  metadata: Record<string, unknown>;
+}
+
+export interface Progress {
+  status: string;
+  percent: number;
+  processed_rows: number;
+  processed_bytes: number;
+  total_bytes: number;
+  rows_per_second: number | null;
+  eta_seconds: number | null;
+}
+
+export const encode = (text: string) => new TextEncoder().encode(text);
+
+const PADDING = "x".repeat(120);
+
+/** A CSV of `rows` records with quoted commas, quotes and newlines in the `note` column. */
+export function sampleCsv(rows: number): string {
+  const lines = ["id,Name,Amount,Note"];
+  for (let i = 1; i <= rows; i++) {
+    const note =
+      i % 7 === 0 ? `"multi\nline, ""quoted"" ${i}"` : i % 5 === 0 ? `"comma, ${i}"` : `plain ${i} ${PADDING}`;
+    lines.push(`${i},Person ${i},${(i * 1.5).toFixed(2)},${note}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** A small file sent as multipart/form-data: validated and queued at once (202). */
+export async function formUpload(user: TestUser, text: string, filename = "data.csv"): Promise<Upload> {
+  const form = new FormData();
+  form.set("file", new File([text], filename, { type: "text/csv" }));
+  const response = await api("/csv-data/uploads/", { token: user.token, body: form });
+  expect(response.status).toBe(202);
+  return json<Upload>(response);
+}
+
+/** Creates a presigned upload (status `awaiting_upload`, job `pending`) without sending any part. */
+export async function startPresignedUpload(user: TestUser, sizeBytes: number, filename = "data.csv"): Promise<Upload> {
+  const origin = await runtimeOrigin();
+  const created = await api(`${origin}/api/v1/csv-data/uploads/`, {
+    token: user.token,
+    json: { filename, size_bytes: sizeBytes },
+  });
+  expect(created.status).toBe(201);
+  return json<Upload>(created);
+}
+
+export async function getUpload(user: TestUser, id: string): Promise<Upload> {
+  return json<Upload>(await api(`/csv-data/uploads/${id}/`, { token: user.token }));
+}
+
+export async function getJob(user: TestUser, id: string): Promise<Job> {
+  return json<Job>(await api(`/jobs/${id}/`, { token: user.token }));
+}
+
+/** Waits for the upload to end (completed, failed or cancelled) as its details report it. */
+export async function finished(user: TestUser, id: string, timeoutMs = 30_000): Promise<Upload> {
+  let last: Upload | undefined;
+  return eventually(async () => {
+    last = await getUpload(user, id);
+    return ["completed", "failed", "cancelled"].includes(last.status) ? last : undefined;
+  }, timeoutMs).catch((error: unknown) => {
+    throw new Error(`upload did not finish: ${JSON.stringify({ ...last, columns: undefined })}`, { cause: error });
+  });
+}
+
+/** Chunks planned and chunks whose rows are committed, straight from Postgres. */
+export async function chunkCounts(uploadId: string): Promise<{ planned: number; done: number }> {
+  const rows = await withDb((db) =>
+    db
+      .select({ planned: sql<string>`count(*)`, done: sql<string>`count(${csvUploadChunks.doneAt})` })
+      .from(csvUploadChunks)
+      .where(eq(csvUploadChunks.uploadId, uploadId)),
+  );
+  return { planned: Number(rows[0]?.planned ?? 0), done: Number(rows[0]?.done ?? 0) };
+}
+
+/** Whether the upload's rows partition exists. */
+export async function partitionExists(uploadId: string): Promise<boolean> {
+  const result = await withDb((db) =>
+    db.execute<{ name: string | null }>(sql`select to_regclass(${partitionName(uploadId)})::text as name`),
+  );
+  return result.rows[0]?.name !== null && result.rows[0]?.name !== undefined;
+}
+
+/** Rows stored for the upload and how many distinct row numbers they have. */
+export async function storedRows(uploadId: string): Promise<{ n: number; distinct: number }> {
+  const table = sql.identifier(partitionName(uploadId));
+  const result = await withDb((db) =>
+    db.execute<{ n: string; d: string }>(sql`select count(*) as n, count(distinct row_number) as d from ${table}`),
+  );
+  return { n: Number(result.rows[0]?.n ?? 0), distinct: Number(result.rows[0]?.d ?? 0) };
+}
+
+/** Waits until the upload is processing with at least `chunks` chunks committed. */
+export async function processingWith(user: TestUser, id: string, chunks = 2): Promise<void> {
+  await eventually(
+    async () => {
+      const upload = await getUpload(user, id);
+      if (upload.status !== "processing" && upload.status !== "queued") {
+        throw new Error(`expected the upload to be processing, it is ${upload.status}`);
+      }
+      return upload.status === "processing" && (await chunkCounts(id)).done >= chunks ? true : undefined;
+    },
+    20_000,
+    25,
+  );
+}
+
+/** The chunk message the planner sent for `index`, rebuilt from its csv_upload_chunks row. */
+export async function chunkMessage(uploadId: string, index: number): Promise<ChunkMessage> {
+  const [chunk] = await withDb((db) =>
+    db
+      .select()
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index))),
+  );
+  if (!chunk) throw new Error(`chunk ${index} not planned`);
+  const [next] = await withDb((db) =>
+    db
+      .select({ firstRow: csvUploadChunks.firstRowNumber })
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index + 1))),
+  );
+  if (!next) throw new Error("pick a chunk that is not the last");
+  return {
+    kind: "chunk",
+    uploadId,
+    index,
+    start: chunk.byteStart,
+    end: chunk.byteEnd,
+    firstRow: chunk.firstRowNumber,
+    firstLine: chunk.firstLine,
+    // The planner counted the records in the range; the next chunk starts right after them.
+    records: next.firstRow - chunk.firstRowNumber,
+  };
+}
+
+/** Runs the worker's own queue handler on a batch of `bodies` for `queue`, as the runtime would. */
+export async function deliver(queue: string, bodies: unknown[], attempts = 1) {
+  const batch = createMessageBatch(
+    queue,
+    bodies.map((body, i) => ({ id: `test-${crypto.randomUUID()}-${i}`, timestamp: new Date(), attempts, body })),
+  );
+  const ctx = createExecutionContext();
+  await worker.queue(batch, testEnv, ctx);
+  return getQueueResult(batch, ctx);
+}
+
+/** The messages of up to `count` planned chunks that are not done yet (the last chunk aside). */
+export async function pendingChunkMessages(uploadId: string, count = 5): Promise<ChunkMessage[]> {
+  const rows = await withDb((db) =>
+    db
+      .select({ index: csvUploadChunks.chunkIndex, doneAt: csvUploadChunks.doneAt })
+      .from(csvUploadChunks)
+      .where(eq(csvUploadChunks.uploadId, uploadId))
+      .orderBy(csvUploadChunks.chunkIndex),
+  );
+  const pending = rows
+    .slice(0, -1)
+    .filter((row) => row.doneAt === null)
+    .slice(0, count);
+  return Promise.all(pending.map((row) => chunkMessage(uploadId, row.index)));
+}
+
+/**
+ * Delivers chunk messages straight to the worker's queue handler, as a late or redelivered message
+ * would arrive, and checks each was acked (not retried). This proves what such a message does
+ * without waiting for the real queue to drain: afterwards, whatever it wrote is there to see.
+ */
+export async function deliverChunks(messages: ChunkMessage[]): Promise<void> {
+  expect(messages.length).toBeGreaterThan(0);
+  const result = await deliver("ingest", messages);
+  expect(result.explicitAcks).toHaveLength(messages.length);
+  expect(result.retryMessages).toEqual([]);
+}

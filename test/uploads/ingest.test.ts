@@ -1,0 +1,415 @@
+import {
+  createExecutionContext,
+  createMessageBatch,
+  evictDurableObject,
+  getQueueResult,
+  runDurableObjectAlarm,
+  runInDurableObject,
+} from "cloudflare:test";
+import { and, eq, sql } from "drizzle-orm";
+import { describe, expect, it, vi } from "vitest";
+import type { ChunkMessage } from "../../src/features/uploads/ingest/messages.ts";
+import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
+import type { ProgressState } from "../../src/features/uploads/progress/progress-state.ts";
+import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
+import worker from "../../src/index.ts";
+import { csvUploadChunks, csvUploads, emailLog, jobs } from "../../src/platform/db/schema.ts";
+import { api, createUser, eventually, json, testEnv, withDb } from "../support/helpers.ts";
+import {
+  chunkCounts,
+  chunkMessage,
+  deliver,
+  deliverChunks,
+  finished,
+  formUpload,
+  getJob,
+  getUpload,
+  partitionExists,
+  pendingChunkMessages,
+  processingWith,
+  sampleCsv,
+  storedRows,
+  type Upload,
+} from "../support/uploads-fixtures.ts";
+
+async function chunkRow(uploadId: string, index: number) {
+  const [chunk] = await withDb((db) =>
+    db
+      .select()
+      .from(csvUploadChunks)
+      .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, index))),
+  );
+  return chunk;
+}
+
+/** Puts an ended upload back to "still ingesting": the upload processing, its job running. */
+async function reopen(upload: Upload): Promise<void> {
+  await withDb(async (db) => {
+    await db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id));
+    await db.update(jobs).set({ status: "running" }).where(eq(jobs.id, upload.job!));
+  });
+}
+
+/** Makes committed chunks look as if they never ran: not done, and their rows absent. */
+async function uncommit(uploadId: string, messages: ChunkMessage[]): Promise<void> {
+  await withDb(async (db) => {
+    for (const message of messages) {
+      await db
+        .update(csvUploadChunks)
+        .set({ doneAt: null, rowsInserted: null, recordsRead: null, errorRows: null })
+        .where(and(eq(csvUploadChunks.uploadId, uploadId), eq(csvUploadChunks.chunkIndex, message.index)));
+      await db.execute(
+        sql`delete from ${sql.identifier(partitionName(uploadId))} where row_number between ${message.firstRow} and ${message.firstRow + message.records - 1}`,
+      );
+    }
+  });
+}
+
+describe("ingestion: at-least-once delivery", () => {
+  it("a chunk delivered twice never inserts its rows twice", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+    const message = await chunkMessage(upload.id, 2);
+    const before = await chunkRow(upload.id, 2);
+    expect(before?.rowsInserted).toBeGreaterThan(0);
+
+    // 1. The same chunk twice in one batch after the upload completed: both acked, nothing added.
+    const late = await deliver("ingest", [message, message]);
+    expect(late.explicitAcks).toHaveLength(2);
+    expect(late.retryMessages).toEqual([]);
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+
+    // 2. The same chunk twice while its upload is still ingesting it: put the upload back to the
+    // state before chunk 2 committed (processing, chunk not done, its rows absent), then deliver
+    // it twice in one batch so both copies run concurrently.
+    await reopen(upload);
+    await uncommit(upload.id, [message]);
+    expect((await storedRows(upload.id)).n).toBe(3000 - message.records);
+
+    const twice = await deliver("ingest", [message, message]);
+    expect(twice.explicitAcks).toHaveLength(2);
+    expect(twice.retryMessages).toEqual([]);
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+    const after = await chunkRow(upload.id, 2);
+    expect(after).toMatchObject({
+      rowsInserted: before?.rowsInserted,
+      recordsRead: before?.recordsRead,
+      errorRows: before?.errorRows,
+    });
+    expect(after?.doneAt).not.toBeNull();
+    // Completion is persisted again from the chunks' totals: exact.
+    expect(await getUpload(user, upload.id)).toMatchObject({
+      status: "completed",
+      total_rows: 3000,
+      processed_rows: 3000,
+      error_rows: 0,
+    });
+  });
+});
+
+/** A digest of every stored row (number and data), to compare a partition before and after. */
+async function rowsDigest(uploadId: string): Promise<string> {
+  const table = sql.identifier(partitionName(uploadId));
+  const result = await withDb((db) =>
+    db.execute<{ digest: string }>(
+      sql`select md5(string_agg(row_number::text || ':' || data::text, '|' order by row_number)) as digest from ${table}`,
+    ),
+  );
+  return result.rows[0]?.digest ?? "";
+}
+
+describe("ingestion: out of order and late delivery", () => {
+  it("chunks delivered out of order store their rows at the planned row numbers", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    expect((await chunkCounts(upload.id)).planned).toBeGreaterThanOrEqual(5);
+    const digest = await rowsDigest(upload.id);
+    const [first, third] = [await chunkMessage(upload.id, 1), await chunkMessage(upload.id, 3)];
+    // Back to "processing, chunks 2 and 4 not in yet", their rows absent.
+    await reopen(upload);
+    await uncommit(upload.id, [first, third]);
+    expect((await storedRows(upload.id)).n).toBe(3000 - first.records - third.records);
+
+    // The later chunk first, then the earlier one.
+    expect((await deliver("ingest", [third])).explicitAcks).toHaveLength(1);
+    expect((await storedRows(upload.id)).n).toBe(3000 - first.records);
+    expect((await deliver("ingest", [first])).explicitAcks).toHaveLength(1);
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+    expect(await rowsDigest(upload.id)).toBe(digest);
+    expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 3000 });
+  });
+
+  it("a chunk delivered after its upload was deleted is acked and writes nothing", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    const message = await chunkMessage(upload.id, 1);
+    expect((await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token })).status).toBe(204);
+
+    const late = await deliver("ingest", [message]);
+    expect(late.explicitAcks).toHaveLength(1);
+    expect(late.retryMessages).toEqual([]);
+    expect(await partitionExists(upload.id)).toBe(false);
+    expect((await chunkCounts(upload.id)).planned).toBe(0);
+    // Dead-lettered late, too: nothing is resurrected or failed.
+    expect((await deliver("ingest-dlq", [message])).explicitAcks).toHaveLength(1);
+    expect((await api(`/csv-data/uploads/${upload.id}/`, { token: user.token })).status).toBe(404);
+    expect(await partitionExists(upload.id)).toBe(false);
+  });
+});
+
+describe("ingestion: failures", () => {
+  it("a dead-lettered chunk ends the upload failed with the reason; nothing is left half-counted", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 2);
+    const message = await chunkMessage(upload.id, 1);
+    const result = await deliver("ingest-dlq", [message]);
+    expect(result.explicitAcks).toHaveLength(1);
+
+    const done = await getUpload(user, upload.id);
+    expect(done).toMatchObject({
+      status: "failed",
+      error: "Ingesting chunk 2 failed repeatedly; the upload was stopped.",
+      total_rows: 0,
+    });
+    expect(done.completed_at).not.toBeNull();
+    expect(await partitionExists(upload.id)).toBe(false);
+    const job = await getJob(user, upload.job!);
+    expect(job).toMatchObject({ status: "failed", error: done.error, message: "Ingestion failed." });
+    const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
+    expect(progress).toMatchObject({ status: "failed" });
+    // Chunk messages still queued or redelivered now find the upload failed and write nothing.
+    const settled = (await chunkCounts(upload.id)).done;
+    await deliverChunks(await pendingChunkMessages(upload.id));
+    expect((await chunkCounts(upload.id)).done).toBe(settled);
+    expect(await partitionExists(upload.id)).toBe(false);
+    await withDb(async (db) => {
+      const mails = await db
+        .select()
+        .from(emailLog)
+        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_failed")));
+      expect(mails).toHaveLength(1);
+      expect(mails[0]?.body).toContain("failed repeatedly");
+    });
+  });
+
+  it("a dead-lettered chunk of an upload its progress object already completed leaves it completed", {
+    timeout: 30_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    await finished(user, upload.id);
+    const message = await chunkMessage(upload.id, 1);
+    // The chunk committed but its report kept failing: Postgres still says processing.
+    await withDb((db) =>
+      db.update(csvUploads).set({ status: "processing", completedAt: null }).where(eq(csvUploads.id, upload.id)),
+    );
+    expect((await deliver("ingest-dlq", [message])).explicitAcks).toHaveLength(1);
+    expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 3000, error: null });
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+  });
+
+  it("a failing chunk is retried with exponential backoff", { timeout: 30_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    await finished(user, upload.id);
+    const message = await chunkMessage(upload.id, 1);
+    // Back to "processing, chunk 1 not yet in", with the file gone: the chunk cannot succeed.
+    await withDb(async (db) => {
+      await db.update(csvUploads).set({ status: "processing" }).where(eq(csvUploads.id, upload.id));
+      await db
+        .update(csvUploadChunks)
+        .set({ doneAt: null })
+        .where(and(eq(csvUploadChunks.uploadId, upload.id), eq(csvUploadChunks.chunkIndex, 1)));
+    });
+    await testEnv.FILES.delete(`csv-uploads/${upload.id}`);
+    const delays: (number | undefined)[] = [];
+    for (const attempts of [1, 2, 3, 4, 5]) {
+      const batch = createMessageBatch("ingest", [
+        { id: `backoff-${attempts}`, timestamp: new Date(), attempts, body: message },
+      ]);
+      // getQueueResult does not report a retry's delay in this runtime, so the call itself is watched.
+      const retry = vi.spyOn(batch.messages[0]!, "retry");
+      const ctx = createExecutionContext();
+      await worker.queue(batch, testEnv, ctx);
+      const result = await getQueueResult(batch, ctx);
+      expect(result.explicitAcks).toEqual([]);
+      expect(result.retryMessages).toHaveLength(1);
+      delays.push(retry.mock.calls[0]?.[0]?.delaySeconds);
+    }
+    expect(delays).toEqual([1, 2, 4, 8, 16]);
+  });
+
+  it("a chunk whose bytes are gone keeps failing, is dead-lettered by the real queue and fails the upload", {
+    timeout: 120_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 1);
+    await testEnv.FILES.delete(`csv-uploads/${upload.id}`);
+    const lost = Date.now();
+    const done = await finished(user, upload.id, 110_000);
+    // Dead-lettered only after backing off 1 + 2 + 4 + 8 + 16 s between its six attempts.
+    expect(Date.now() - lost).toBeGreaterThan(25_000);
+    expect(done.status).toBe("failed");
+    expect(done.error).toMatch(/failed repeatedly; the upload was stopped\.$/);
+    expect(done.total_rows).toBe(0);
+    expect(await partitionExists(upload.id)).toBe(false);
+    expect((await getJob(user, upload.job!)).status).toBe("failed");
+  });
+});
+
+describe("ingestion: the progress object", () => {
+  it("evicted mid-ingestion: nothing is lost, the counts are exact", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 3);
+    await evictDurableObject(progressOf(testEnv, upload.id));
+    const done = await finished(user, upload.id, 50_000);
+    expect(done).toMatchObject({ status: "completed", total_rows: 60_000, processed_rows: 60_000, error_rows: 0 });
+    expect(await storedRows(upload.id)).toEqual({ n: 60_000, distinct: 60_000 });
+  });
+
+  it("with its storage wiped mid-ingestion: rebuilt from Postgres, completes with exact counts", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 3);
+    const stub = progressOf(testEnv, upload.id);
+    await runInDurableObject(stub, async (_instance, state) => {
+      await state.storage.deleteAll();
+    });
+    const done = await finished(user, upload.id, 50_000);
+    expect(done).toMatchObject({ status: "completed", total_rows: 60_000, processed_rows: 60_000, error_rows: 0 });
+    expect(await storedRows(upload.id)).toEqual({ n: 60_000, distinct: 60_000 });
+    const live = await stub.state();
+    expect(live).toMatchObject({ status: "completed", rows: 60_000, records: 60_000, errorRows: 0 });
+    expect(live?.chunksDone).toBe(live?.chunksTotal);
+    const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
+    expect(progress).toMatchObject({ status: "completed", percent: 100, processed_rows: 60_000 });
+    await eventually(async () => ((await getJob(user, upload.job!)).status === "completed" ? true : undefined));
+  });
+
+  it("its final report lost for good: the watchdog settles the upload from Postgres", { timeout: 60_000 }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(60_000));
+    await processingWith(user, upload.id, 1);
+    const stub = progressOf(testEnv, upload.id);
+    // Armed while the upload runs, cleared once it ends.
+    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).not.toBeNull();
+    await finished(user, upload.id, 50_000);
+    expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).toBeNull();
+
+    // Back to "every chunk committed, but the report that would settle it never arrived".
+    await runInDurableObject(stub, async (_instance, state) => {
+      const live = await state.storage.get<ProgressState>("state");
+      await state.storage.put("state", { ...live, status: "processing", chunksTotal: null, finishedAt: null });
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+    await reopen(upload);
+    expect((await getUpload(user, upload.id)).status).toBe("processing");
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const done = await finished(user, upload.id, 20_000);
+    expect(done).toMatchObject({ status: "completed", total_rows: 60_000, processed_rows: 60_000, error_rows: 0 });
+    expect(await stub.state()).toMatchObject({ status: "completed", rows: 60_000 });
+    expect(await storedRows(upload.id)).toEqual({ n: 60_000, distinct: 60_000 });
+    await eventually(async () => ((await getJob(user, upload.job!)).status === "completed" ? true : undefined));
+  });
+
+  it("a chunk message lost for good: a round without progress plans again, and the upload completes exactly", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, sampleCsv(3000));
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    const digest = await rowsDigest(upload.id);
+    const lost = await chunkMessage(upload.id, 2);
+    // Chunk 3 never ran and its message is gone; the previous watchdog round saw the same count.
+    await reopen(upload);
+    await uncommit(upload.id, [lost]);
+    const stub = progressOf(testEnv, upload.id);
+    await runInDurableObject(stub, async (_instance, state) => {
+      const live = await state.storage.get<ProgressState>("state");
+      if (!live) throw new Error("no progress state");
+      const done = live.chunksDone - 1;
+      await state.storage.put("state", {
+        ...live,
+        status: "processing",
+        finishedAt: null,
+        chunksDone: done,
+        watchdogChunksDone: done,
+      });
+      await state.storage.setAlarm(Date.now() + 60_000);
+    });
+
+    expect(await runDurableObjectAlarm(stub)).toBe(true);
+    const done = await finished(user, upload.id, 30_000);
+    expect(done).toMatchObject({ status: "completed", total_rows: 3000, processed_rows: 3000, error_rows: 0 });
+    expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
+    expect(await rowsDigest(upload.id)).toBe(digest);
+  });
+});
+
+describe("ingestion: query indexes on values", () => {
+  it("builds a B-tree per column except free text (averaging over 64 characters), then says the indexes are ready", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    // `label` averages exactly 64 characters (indexed), `note` 65 (free text: the trigram index serves it).
+    const lines = ["id,label,note"];
+    for (let i = 1; i <= 300; i++) {
+      const tag = String(i).padStart(4, "0");
+      lines.push(`${i},label-${tag}-${"l".repeat(53)},note-${tag}-${"n".repeat(55)}`);
+    }
+    const upload = await formUpload(user, `${lines.join("\n")}\n`);
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    const ready = await eventually(async () => {
+      const details = await json<{ indexes_ready: boolean }>(
+        await api(`/csv-data/uploads/${upload.id}/`, { token: user.token }),
+      );
+      return details.indexes_ready ? details : undefined;
+    }, 30_000);
+    expect(ready.indexes_ready).toBe(true);
+
+    const partition = partitionName(upload.id);
+    const hex = partition.slice("csv_rows_".length);
+    const indexes = await withDb((db) =>
+      db.execute<{ indexname: string }>(
+        sql`select indexname from pg_indexes where tablename = ${partition} order by indexname`,
+      ),
+    );
+    expect(indexes.rows.map((r) => r.indexname)).toEqual([
+      `cr_${hex}_c0`,
+      `cr_${hex}_c1`,
+      `cr_${hex}_trgm`,
+      `${partition}_pkey`,
+    ]);
+
+    // The free-text column still answers contains, equality and sorting, exactly.
+    const rows = async (query: string) => {
+      const response = await api(`/csv-data/uploads/${upload.id}/data/?${query}`, { token: user.token });
+      expect(response.status).toBe(200);
+      return json<{ count: number; results: { row_number: number; data: Record<string, unknown> }[] }>(response);
+    };
+    const contains = await rows("filter[note][contains]=NOTE-0042&page_size=5");
+    expect(contains.count).toBe(1);
+    expect(contains.results[0]).toEqual({
+      row_number: 42,
+      data: { id: 42, label: `label-0042-${"l".repeat(53)}`, note: `note-0042-${"n".repeat(55)}` },
+    });
+    expect((await rows(`note=note-0007-${"n".repeat(55)}`)).results.map((r) => r.row_number)).toEqual([7]);
+    expect((await rows("sort_by=-note&page_size=2")).results.map((r) => r.row_number)).toEqual([300, 299]);
+    // Search sees values only: a key name matches nothing.
+    expect((await rows("search=label")).count).toBe(300);
+    expect((await rows("search=note-02")).count).toBe(100);
+    expect((await rows("search=id")).count).toBe(0);
+  });
+});
