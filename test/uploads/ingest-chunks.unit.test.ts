@@ -14,6 +14,7 @@ import {
 import { parseChunk } from "../../src/features/uploads/ingest/chunk.ts";
 import { rowObject } from "../../src/features/uploads/ingest/row-layout.ts";
 import { analyseSample, type CsvLayout, CsvRejection } from "../../src/features/uploads/ingest/validate.ts";
+import { initialState, settle } from "../../src/features/uploads/progress/progress-state.ts";
 import type { UploadColumn } from "../../src/platform/db/schema.ts";
 import { csvFile, expectedIngestion } from "./csv-property-fixtures.ts";
 
@@ -254,9 +255,30 @@ describe("parseChunk", () => {
   it("makes records past the planned count errors, so no row number reaches the next chunk's", () => {
     const parsed = parseChunk("a,1\nb,2\nc,3\n", layout, { firstRow: 7, firstLine: 2, records: 2 });
     expect(parsed.rows.map(([row]) => row)).toEqual([7, 8]);
-    expect(parsed.records).toBe(2);
+    // Read, so counted as a record (processed), and rejected.
+    expect(parsed.records).toBe(3);
     expect(parsed.errorRows).toBe(1);
     expect(parsed.errors).toEqual([{ line: 4, reason: "malformed quoting: the record's end could not be determined" }]);
+  });
+
+  it("a chunk whose only records lie past the plan is wholly rejected, and its upload fails", () => {
+    const parsed = parseChunk("a,1\nb,2\n", layout, { firstRow: 1, firstLine: 2, records: 0 });
+    expect(parsed.rows).toEqual([]);
+    expect(parsed.records).toBe(2);
+    expect(parsed.errorRows).toBe(2);
+    const state = settle(
+      {
+        ...initialState({ totalBytes: 8, headerBytes: 0, maxErrorRatio: 0.1 }),
+        status: "processing",
+        chunksTotal: 1,
+        chunksDone: 1,
+        records: parsed.records,
+        errorRows: parsed.errorRows,
+      },
+      1,
+    );
+    expect(state.status).toBe("failed");
+    expect(state.error).toBe("2 of 2 records were rejected (100%), above the allowed 10%.");
   });
 });
 

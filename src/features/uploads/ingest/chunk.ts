@@ -53,7 +53,10 @@ export function parseChunk(
     if (out.records >= position.records) {
       // The planner and the parser disagree on where records end (malformed quoting); a row
       // number beyond the planned range could collide with the next chunk's, so it is an error.
+      // It was still read: counted among the records, so the error ratio sees it (a chunk of
+      // nothing but such records is 100 % rejected, never 0 of 0).
       fail(i, "malformed quoting: the record's end could not be determined");
+      out.records++;
       continue;
     }
     const rowNumber = position.firstRow + out.records;
