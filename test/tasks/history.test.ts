@@ -3,10 +3,10 @@
  * changed field, written by the change's own transaction (a refused or failed write leaves none),
  * newest first, visible exactly to those who may read the task.
  */
-import { eq } from "drizzle-orm";
-import { beforeAll, describe, expect, it } from "vitest";
-import { taskEvents } from "../../src/platform/db/schema.ts";
-import { api, callWorker, json, roundTripCounter, runtimeOrigin, withDb } from "../support/helpers.ts";
+import { and, count, eq, gte } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { taskEvents, webhookDeliveries } from "../../src/platform/db/schema.ts";
+import { api, callWorker, eventually, json, roundTripCounter, runtimeOrigin, withDb } from "../support/helpers.ts";
 import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
 
 interface TaskEvent {
@@ -23,6 +23,23 @@ interface HistoryPage {
 }
 
 const { env: counted, requestsSoFar: databaseRequests } = roundTripCounter("history");
+const fileStartedAt = new Date();
+
+// The writes below queue webhook deliveries (to subscriptions other suites left active) whose
+// consumer logs each attempt; a log line that arrives after this file is torn down fails the run.
+// So the file ends once none of the deliveries made since it started is pending (best effort: a
+// delivery still retrying after 30 s is left to its consumer).
+afterAll(async () => {
+  await eventually(async () => {
+    const [row] = await withDb((db) =>
+      db
+        .select({ pending: count() })
+        .from(webhookDeliveries)
+        .where(and(eq(webhookDeliveries.status, "pending"), gte(webhookDeliveries.createdAt, fileStartedAt))),
+    );
+    return row?.pending === 0 ? true : undefined;
+  }, 30_000).catch(() => undefined);
+}, 40_000);
 
 async function history(taskId: number, token: string, query = ""): Promise<HistoryPage> {
   const response = await api(`/tasks/${taskId}/history/${query}`, { token });
@@ -50,6 +67,25 @@ describe("task history", () => {
 
   beforeAll(async () => {
     org = await makeOrg();
+  });
+
+  // First, not last: its PATCH queues webhook deliveries and mail whose consumers log a moment
+  // later, and a log line arriving after the file's last test is torn down fails the run.
+  it("costs one database round trip to read, and a write that records history still costs two", async () => {
+    const task = await makeTask(org.manager, { title: "counted", assignees: [org.employee.id] });
+    await callWorker(counted, `/tasks/${task.id}/history/`, org.employee.token);
+    let before = await databaseRequests();
+    const read = await callWorker(counted, `/tasks/${task.id}/history/`, org.employee.token);
+    expect(read.status).toBe(200);
+    expect((await databaseRequests()) - before).toBe(1);
+
+    before = await databaseRequests();
+    const written = await callWorker(counted, `/tasks/${task.id}/`, org.manager.token, {
+      method: "PATCH",
+      body: JSON.stringify({ title: "counted twice" }),
+    });
+    expect(written.status).toBe(200);
+    expect((await databaseRequests()) - before).toBe(2);
   });
 
   it("records creation, updates, status changes, completion and reopening with exact [old, new] values", async () => {
@@ -230,22 +266,5 @@ describe("task history", () => {
     const stored = await withDb((db) => db.select().from(taskEvents).where(eq(taskEvents.taskId, task.id)));
     expect(stored.map((row) => row.action).sort()).toEqual(["created", "deleted"]);
     expect(stored.find((row) => row.action === "deleted")?.actorId).toBe(org.manager.id);
-  });
-
-  it("costs one database round trip to read, and a write that records history still costs two", async () => {
-    const task = await makeTask(org.manager, { title: "counted", assignees: [org.employee.id] });
-    await callWorker(counted, `/tasks/${task.id}/history/`, org.employee.token);
-    let before = await databaseRequests();
-    const read = await callWorker(counted, `/tasks/${task.id}/history/`, org.employee.token);
-    expect(read.status).toBe(200);
-    expect((await databaseRequests()) - before).toBe(1);
-
-    before = await databaseRequests();
-    const written = await callWorker(counted, `/tasks/${task.id}/`, org.manager.token, {
-      method: "PATCH",
-      body: JSON.stringify({ title: "counted twice" }),
-    });
-    expect(written.status).toBe(200);
-    expect((await databaseRequests()) - before).toBe(2);
   });
 });
