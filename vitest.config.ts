@@ -46,6 +46,7 @@ export default defineConfig({
         test: {
           name: "workers",
           globalSetup: ["./test/node/global-setup.ts"],
+          setupFiles: ["./test/support/settle-queues.ts"],
           include: ["test/**/*.test.ts"],
           exclude: ["test/node/**", "test/**/*.unit.test.ts"],
           testTimeout: 30_000,

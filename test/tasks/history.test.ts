@@ -3,10 +3,10 @@
  * changed field, written by the change's own transaction (a refused or failed write leaves none),
  * newest first, visible exactly to those who may read the task.
  */
-import { and, count, eq, gte } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { taskEvents, webhookDeliveries } from "../../src/platform/db/schema.ts";
-import { api, callWorker, eventually, json, roundTripCounter, runtimeOrigin, withDb } from "../support/helpers.ts";
+import { eq } from "drizzle-orm";
+import { beforeAll, describe, expect, it } from "vitest";
+import { taskEvents } from "../../src/platform/db/schema.ts";
+import { api, callWorker, json, roundTripCounter, runtimeOrigin, withDb } from "../support/helpers.ts";
 import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
 
 interface TaskEvent {
@@ -23,24 +23,6 @@ interface HistoryPage {
 }
 
 const { env: counted, requestsSoFar: databaseRequests } = roundTripCounter("history");
-const fileStartedAt = new Date();
-
-// The writes below queue webhook deliveries (to subscriptions other suites left active) whose
-// consumer logs each attempt; a log line that arrives after this file is torn down fails the run.
-// So the file ends once none of the deliveries made since it started is pending (best effort: a
-// delivery still retrying after 30 s is left to its consumer).
-afterAll(async () => {
-  await eventually(async () => {
-    const [row] = await withDb((db) =>
-      db
-        .select({ pending: count() })
-        .from(webhookDeliveries)
-        .where(and(eq(webhookDeliveries.status, "pending"), gte(webhookDeliveries.createdAt, fileStartedAt))),
-    );
-    return row?.pending === 0 ? true : undefined;
-  }, 30_000).catch(() => undefined);
-}, 40_000);
-
 async function history(taskId: number, token: string, query = ""): Promise<HistoryPage> {
   const response = await api(`/tasks/${taskId}/history/${query}`, { token });
   expect(response.status).toBe(200);
