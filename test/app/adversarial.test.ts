@@ -7,8 +7,10 @@
  * Each test gathers every problem first and asserts the list is empty, so one run names every
  * defect instead of the first.
  */
-import { beforeAll, describe, expect, it } from "vitest";
-import { api, clientIp, PASSWORD, testEnv } from "../support/helpers.ts";
+import { eq } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { webhookSubscriptions } from "../../src/platform/db/schema.ts";
+import { api, clientIp, PASSWORD, testEnv, withDb } from "../support/helpers.ts";
 import { makeUser } from "../support/tasks-fixtures.ts";
 import {
   admittedTypes,
@@ -54,6 +56,12 @@ beforeAll(async () => {
   ops = operations(doc);
   world = await makeWorld(ACTORS);
 }, 60_000);
+
+// Subscriptions see every event of the organisation, and the cases below may widen this one's
+// events (PATCH is fuzzed): left behind, it would receive every later suite's task writes.
+afterAll(async () => {
+  await withDb((db) => db.delete(webhookSubscriptions).where(eq(webhookSubscriptions.id, world.webhookId)));
+});
 
 /** Operations whose success would destroy a fixture or the actor's login: only invalid ids go there. */
 function destructive(op: Op): boolean {
