@@ -1,4 +1,4 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireAuth } from "../../platform/http/auth.ts";
 import {
   createRouter,
@@ -8,6 +8,7 @@ import {
   jsonOrMultipart,
   NoQueryParams,
 } from "../../platform/http/openapi.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import {
   completeUpload,
@@ -18,8 +19,7 @@ import {
   storeFile,
 } from "./attachments.service.ts";
 
-const tags = ["Attachments"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Attachments");
 /** Room for the multipart envelope around a file of the maximum size. */
 const FORM_OVERHEAD = 64 * 1024;
 
@@ -94,12 +94,7 @@ const attachmentBody = jsonOrMultipart(
     `Attachments may be at most ${c.var.config.ATTACHMENT_MAX_BYTES} bytes; use a presigned upload for larger files.`,
 );
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/tasks/{id}/attachments",
-  operationId: "listTaskAttachments",
-  tags,
-  security,
+const listRoute = route.get("/tasks/{id}/attachments", "listTaskAttachments", {
   summary: "A task's attachments",
   description: "Completed attachments only; anyone who can read the task.",
   middleware: [requireAuth] as const,
@@ -110,12 +105,7 @@ const listRoute = createRoute({
   },
 });
 
-const createAttachmentRoute = createRoute({
-  method: "post",
-  path: "/tasks/{id}/attachments",
-  operationId: "createTaskAttachment",
-  tags,
-  security,
+const createAttachmentRoute = route.post("/tasks/{id}/attachments", "createTaskAttachment", {
   summary: "Attach a file",
   description:
     "`multipart/form-data` with `file` (up to ATTACHMENT_MAX_BYTES; 413 above): stored at once. Or JSON `{filename, size_bytes, content_type}`: answers with a presigned `upload` the client PUTs the bytes to, then calls `/attachments/{id}/complete/`. Needs the right to edit the task.",
@@ -137,12 +127,7 @@ const createAttachmentRoute = createRoute({
   },
 });
 
-const completeRoute = createRoute({
-  method: "post",
-  path: "/attachments/{id}/complete",
-  operationId: "completeAttachment",
-  tags,
-  security,
+const completeRoute = route.post("/attachments/{id}/complete", "completeAttachment", {
   summary: "Confirm a presigned upload",
   description:
     "Checks the object exists in R2 with the announced size; 409 when nothing (or something else) was uploaded.",
@@ -154,12 +139,7 @@ const completeRoute = createRoute({
   },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/attachments/{id}",
-  operationId: "getAttachment",
-  tags,
-  security,
+const getRoute = route.get("/attachments/{id}", "getAttachment", {
   summary: "An attachment and its download URL",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoQueryParams },
@@ -169,12 +149,7 @@ const getRoute = createRoute({
   },
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/attachments/{id}",
-  operationId: "deleteAttachment",
-  tags,
-  security,
+const deleteRoute = route.delete("/attachments/{id}", "deleteAttachment", {
   summary: "Delete an attachment and its file",
   description:
     "Needs the right to change the task's attachments. A pending attachment (registered, not completed) can be deleted by its uploader only; to anyone else it is 404.",

@@ -1,4 +1,3 @@
-import { createRoute } from "@hono/zod-openapi";
 import { cachedJson } from "../../platform/cache/http.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
 import {
@@ -13,6 +12,7 @@ import {
   notModifiedResponse,
   requireJson,
 } from "../../platform/http/openapi.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { paginate } from "../../platform/http/pagination.ts";
 import { afterCommit } from "./after-commit.ts";
 import {
@@ -41,8 +41,7 @@ import {
   updateTask,
 } from "./tasks.service.ts";
 
-const tags = ["Tasks"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Tasks");
 const cacheHeaders = {
   "X-Cache": {
     description: "HIT, MISS or BYPASS (`nocache=1` or `Cache-Control: no-cache`).",
@@ -51,12 +50,7 @@ const cacheHeaders = {
   ...etagHeader,
 };
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/tasks",
-  operationId: "listTasks",
-  tags,
-  security,
+const listRoute = route.get("/tasks", "listTasks", {
   summary: "List the tasks you can see",
   description:
     "The tasks you may read (CEO and HR: all; a manager also their department's and those they assigned; everyone those they created and those assigned to them), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.",
@@ -69,12 +63,7 @@ const listRoute = createRoute({
   },
 });
 
-const myTasksRoute = createRoute({
-  method: "get",
-  path: "/tasks/my_tasks",
-  operationId: "listMyTasks",
-  tags,
-  security,
+const myTasksRoute = route.get("/tasks/my_tasks", "listMyTasks", {
   summary: "Tasks assigned to you",
   description: "The same filters as the list, restricted to tasks assigned to the caller.",
   middleware: [requireAuth] as const,
@@ -86,12 +75,7 @@ const myTasksRoute = createRoute({
   },
 });
 
-const createTaskRoute = createRoute({
-  method: "post",
-  path: "/tasks",
-  operationId: "createTask",
-  tags,
-  security,
+const createTaskRoute = route.post("/tasks", "createTask", {
   summary: "Create a task",
   description:
     "Any role may create. Without `department` the creator's is used. `assignees` makes it an assignment (employees may assign only themselves). Emails the department's manager and the creator, and each assignee.",
@@ -100,12 +84,7 @@ const createTaskRoute = createRoute({
   responses: { 201: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 413, 415, 409, 429) },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/tasks/{id}",
-  operationId: "getTask",
-  tags,
-  security,
+const getRoute = route.get("/tasks/{id}", "getTask", {
   summary: "Get a task",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoCacheQuerySchema, headers: IfNoneMatchHeaders },
@@ -116,12 +95,7 @@ const getRoute = createRoute({
   },
 });
 
-const putRoute = createRoute({
-  method: "put",
-  path: "/tasks/{id}",
-  operationId: "replaceTask",
-  tags,
-  security,
+const putRoute = route.put("/tasks/{id}", "replaceTask", {
   summary: "Replace a task",
   description:
     "`title` is required; omitted optional fields keep their values. An assignee without other rights may change only `status` (403 otherwise).",
@@ -133,12 +107,7 @@ const putRoute = createRoute({
   },
 });
 
-const patchRoute = createRoute({
-  method: "patch",
-  path: "/tasks/{id}",
-  operationId: "updateTask",
-  tags,
-  security,
+const patchRoute = route.patch("/tasks/{id}", "updateTask", {
   summary: "Update some fields of a task",
   description:
     "An assignee without other rights may change only `status` (403 otherwise). Setting `status` to `done` completes the task (sets `completed_at`, emails once).",
@@ -150,12 +119,7 @@ const patchRoute = createRoute({
   },
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/tasks/{id}",
-  operationId: "deleteTask",
-  tags,
-  security,
+const deleteRoute = route.delete("/tasks/{id}", "deleteTask", {
   summary: "Delete a task (soft)",
   description: "The task, its comments and attachments disappear from every read.",
   middleware: [requireAuth] as const,
@@ -164,12 +128,7 @@ const deleteRoute = createRoute({
 });
 
 const completeRoute = (path: string, operationId: string, summary: string) =>
-  createRoute({
-    method: "post",
-    path,
-    operationId,
-    tags,
-    security,
+  route.post(path, operationId, {
     summary,
     description:
       "Idempotent: a second call returns the same `completed_at` and sends no second email. Creator and assignees are emailed once.",
@@ -179,12 +138,7 @@ const completeRoute = (path: string, operationId: string, summary: string) =>
   });
 
 const assignRoute = (action: "assign" | "unassign") =>
-  createRoute({
-    method: "post",
-    path: `/tasks/{id}/${action}`,
-    operationId: `${action}Task`,
-    tags,
-    security,
+  route.post(`/tasks/{id}/${action}`, `${action}Task`, {
     summary: action === "assign" ? "Assign users" : "Unassign users",
     description:
       "The task's creator, its managers, HR or the CEO; employees may only name themselves. One audit row per user whose assignment changed. `assignees` in the answer: the task's assignees afterwards.",
@@ -196,12 +150,7 @@ const assignRoute = (action: "assign" | "unassign") =>
     },
   });
 
-const assignmentsRoute = createRoute({
-  method: "get",
-  path: "/task-assignments",
-  operationId: "listTaskAssignments",
-  tags,
-  security,
+const assignmentsRoute = route.get("/task-assignments", "listTaskAssignments", {
   summary: "Assignment audit trail",
   description:
     "CEO/HR: all; managers: their department's tasks and records naming them; employees: records where they were assigned or assigned someone. Newest first.",
