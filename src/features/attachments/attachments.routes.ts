@@ -1,13 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonContent,
-  jsonOrMultipart,
-  NoQueryParams,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonOrMultipart } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import {

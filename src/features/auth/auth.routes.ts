@@ -1,12 +1,8 @@
 import { authRateLimit, requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  jsonBody,
-  jsonContent,
-  NoQueryParams,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { dispatchEmails } from "../email/outbox.ts";
 import { UserSchema } from "../users/users.serializer.ts";

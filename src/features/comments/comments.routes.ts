@@ -1,13 +1,9 @@
 import { z } from "@hono/zod-openapi";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonBody,
-  jsonContent,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, pageSchema, paginate } from "../../platform/http/pagination.ts";
 import { addComment, deleteComment, listComments } from "./comments.service.ts";

@@ -1,7 +1,9 @@
 /** The notification routes: the caller's own feed, marking read, and the live stream. */
 import { openStream } from "../../platform/edge-state/user-state.client.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import { createRouter, errorResponses, IntIdParam, jsonContent } from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { IntIdParam } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { paginate } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";

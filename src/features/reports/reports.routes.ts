@@ -4,13 +4,9 @@ import { accepts } from "hono/accepts";
 import { type CachedBody, cachedResponse } from "../../platform/cache/http.ts";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  etagHeader,
-  IfNoneMatchHeaders,
-  notModifiedResponse,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { IfNoneMatchHeaders } from "../../platform/http/openapi-params.ts";
+import { errorResponses, etagHeader, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { toCsv } from "../../platform/lib/csv.ts";
 import { ApiError } from "../../platform/lib/errors.ts";

@@ -2,15 +2,9 @@
 import { z } from "@hono/zod-openapi";
 import { TASK_EVENT_ACTIONS } from "../../platform/db/schema.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  etagHeader,
-  IfNoneMatchHeaders,
-  IntIdParam,
-  jsonContent,
-  notModifiedResponse,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { IfNoneMatchHeaders, IntIdParam } from "../../platform/http/openapi-params.ts";
+import { errorResponses, etagHeader, jsonContent, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, pageSchema, paginate } from "../../platform/http/pagination.ts";
 import { listHistory } from "./history.service.ts";

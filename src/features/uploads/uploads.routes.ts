@@ -3,19 +3,10 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { bumpCacheVersions } from "../../platform/edge-state/user-state.client.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  etagHeader,
-  IfNoneMatchHeaders,
-  jsonBody,
-  jsonContent,
-  jsonOrMultipart,
-  NoQueryParams,
-  notModifiedResponse,
-  requireJson,
-  UuidIdParam,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, jsonOrMultipart, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IfNoneMatchHeaders, NoQueryParams, UuidIdParam } from "../../platform/http/openapi-params.ts";
+import { errorResponses, etagHeader, jsonContent, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, paginate } from "../../platform/http/pagination.ts";
 import { enforceRateLimit } from "../../platform/http/rate-limit.ts";

@@ -1,14 +1,9 @@
 import { userChanged } from "../../platform/edge-state/user-state.client.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonBody,
-  jsonContent,
-  NoQueryParams,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, paginate } from "../../platform/http/pagination.ts";
 import { UpdateUserSchema, UserPageSchema } from "./users.schemas.ts";

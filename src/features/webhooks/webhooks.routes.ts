@@ -5,15 +5,10 @@
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonBody,
-  jsonContent,
-  NoQueryParams,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, paginate } from "../../platform/http/pagination.ts";
 import { dispatchWebhooks } from "./outbox.ts";

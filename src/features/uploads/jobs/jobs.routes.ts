@@ -1,12 +1,8 @@
 /** The background-job routes: the caller's own jobs, which follow their uploads. */
 import { requireAuth } from "../../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  jsonContent,
-  NoQueryParams,
-  UuidIdParam,
-} from "../../../platform/http/openapi.ts";
+import { createRouter } from "../../../platform/http/openapi.ts";
+import { NoQueryParams, UuidIdParam } from "../../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../../platform/http/openapi-route.ts";
 import { JobListQuery, JobListSchema, JobSchema } from "./jobs.schemas.ts";
 import { toJobResponse } from "./jobs.serializer.ts";

@@ -2,14 +2,9 @@ import type { Context } from "hono";
 import { wantsBypass } from "../../../platform/cache/http.ts";
 import type { AppEnv } from "../../../platform/context/types.ts";
 import { requireAuth } from "../../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  etagHeader,
-  IfNoneMatchHeaders,
-  notModifiedResponse,
-  UuidIdParam,
-} from "../../../platform/http/openapi.ts";
+import { createRouter } from "../../../platform/http/openapi.ts";
+import { IfNoneMatchHeaders, UuidIdParam } from "../../../platform/http/openapi-params.ts";
+import { errorResponses, etagHeader, notModifiedResponse } from "../../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../../platform/http/openapi-route.ts";
 import { paginate } from "../../../platform/http/pagination.ts";
 import { readCached, rowsCacheKey, uploadCacheKey, writeCached } from "./csv-data.cache.ts";
