@@ -6,6 +6,7 @@ import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts
 import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
+import { AttachmentSchema } from "./attachments.schemas.ts";
 import {
   completeUpload,
   deleteAttachment,
@@ -18,20 +19,6 @@ import {
 const route = routesTagged("Attachments");
 /** Room for the multipart envelope around a file of the maximum size. */
 const FORM_OVERHEAD = 64 * 1024;
-
-const AttachmentSchema = z
-  .object({
-    id: z.number().int(),
-    task: z.number().int(),
-    uploaded_by: z.number().int(),
-    filename: z.string(),
-    content_type: z.string(),
-    size_bytes: z.number().int(),
-    status: z.enum(["pending", "ready"]),
-    created_at: z.string().openapi({ format: "date-time" }),
-    completed_at: z.string().nullable().openapi({ format: "date-time" }),
-  })
-  .openapi("Attachment");
 
 const PresignedAttachmentSchema = AttachmentSchema.extend({
   upload: z
