@@ -10,9 +10,9 @@
  * requests per 60 s; a faster run would measure 429s instead of the read path.
  */
 import { createRequire } from "node:module";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import { type ApiClient, login, ok, scriptClient } from "./lib/api.ts";
-import { percentile } from "./lib/bench-stats.ts";
+import { percentile, wholeNumber } from "./lib/bench-stats.ts";
 
 /** The slice of autocannon's API used here (the package ships no types, and @types is not installed). */
 interface AutocannonInstance extends PromiseLike<unknown> {
@@ -37,19 +37,13 @@ interface Options {
   rate: number;
 }
 
-const whole = (value: string): number => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("a whole number ≥ 1");
-  return n;
-};
-
 const program = new Command()
   .name("npm run bench:api --")
   .description("Latency of the task list, served from the KV cache and from Postgres, against a running API.")
   .option("--api <url>", "the API origin", "http://localhost:8787")
-  .option("--tasks <n>", "tasks created before measuring", whole, 200)
-  .option("--duration <s>", "seconds each measurement runs", whole, 10)
-  .option("--rate <n>", "requests per second (the per-user limit is 600 per 60 s)", whole, 8)
+  .option("--tasks <n>", "tasks created before measuring", wholeNumber(1), 200)
+  .option("--duration <s>", "seconds each measurement runs", wholeNumber(1), 10)
+  .option("--rate <n>", "requests per second (the per-user limit is 600 per 60 s)", wholeNumber(1), 8)
   .showHelpAfterError();
 
 async function setup(options: Options): Promise<{ client: ApiClient; token: string }> {

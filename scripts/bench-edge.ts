@@ -34,12 +34,12 @@ import { readFile } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Command, InvalidArgumentError } from "commander";
+import { Command } from "commander";
 import pg from "pg";
 import { type ApiClient, createApiClient } from "../client/index.ts";
 import { partitionName } from "../src/features/uploads/ingest/partition-name.ts";
 import { ok } from "./lib/api.ts";
-import { integer, seconds, table } from "./lib/bench-stats.ts";
+import { integer, seconds, table, wholeNumber } from "./lib/bench-stats.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
 import { type DelayProxy, startDelayProxy } from "./lib/delay-proxy.ts";
 import { type DevStack, startDevStack } from "./lib/dev-stack.ts";
@@ -56,22 +56,21 @@ interface Options {
   verbose: boolean;
 }
 
-const whole = (min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`a whole number ≥ ${min}`);
-  return n;
-};
-
 const program = new Command()
   .name("npm run bench:edge --")
   .description(
     "Round trips to the database per request kind: medians with a delay proxy at 0 ms and at --delay ms per direction in front of each database endpoint.",
   )
-  .option("--port <n>", "port of the dev stack this starts", whole(1), 8796)
-  .option("--delay <ms>", "added latency per direction between the Worker and each database endpoint", whole(1), 30)
-  .option("--runs <n>", "timed requests per kind and delay (the median is reported)", whole(1), 11)
-  .option("--tasks <n>", "tasks created before measuring", whole(1), 50)
-  .option("--rows <n>", "rows of the CSV upload whose pages are read", whole(1), 5000)
+  .option("--port <n>", "port of the dev stack this starts", wholeNumber(1), 8796)
+  .option(
+    "--delay <ms>",
+    "added latency per direction between the Worker and each database endpoint",
+    wholeNumber(1),
+    30,
+  )
+  .option("--runs <n>", "timed requests per kind and delay (the median is reported)", wholeNumber(1), 11)
+  .option("--tasks <n>", "tasks created before measuring", wholeNumber(1), 50)
+  .option("--rows <n>", "rows of the CSV upload whose pages are read", wholeNumber(1), 5000)
   .option("--verbose", "show the dev stack's own output (wrangler)", false)
   .showHelpAfterError();
 

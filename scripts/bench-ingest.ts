@@ -29,6 +29,7 @@ import { benchUser, type LastUpload, waitForIndexes } from "./lib/bench-upload.t
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 import { BENCH_DIR, LAST_UPLOAD_FILE, ROOT as root } from "./lib/paths.ts";
+import { runMain } from "./lib/run-main.ts";
 import {
   completeUpload,
   createUpload,
@@ -297,12 +298,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:ingest failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runMain("bench:ingest", main);

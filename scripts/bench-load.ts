@@ -32,7 +32,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Command, InvalidArgumentError } from "commander";
 import pg from "pg";
 import { createApiClient } from "../client/index.ts";
-import { integer, ms, percentile, perSecond, seconds, table } from "./lib/bench-stats.ts";
+import { integer, ms, percentile, perSecond, seconds, table, wholeNumber } from "./lib/bench-stats.ts";
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 import { Recorder, send } from "./lib/load-http.ts";
 import { type ClientState, clientStates, type LoadContext, OPS, runClient } from "./lib/load-mix.ts";
@@ -46,6 +46,7 @@ import {
   readPairs,
 } from "./lib/load-verify.ts";
 import { BENCH_DIR } from "./lib/paths.ts";
+import { runMain } from "./lib/run-main.ts";
 import { isTerminal, type UploadDetails } from "./lib/upload-client.ts";
 
 interface Options {
@@ -59,11 +60,6 @@ interface Options {
   ingestTimeout: number;
 }
 
-const whole = (min: number) => (value: string) => {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`a whole number ≥ ${min}`);
-  return n;
-};
 const share = (value: string) => {
   const n = Number(value);
   if (!(n >= 0 && n <= 1)) throw new InvalidArgumentError("a number from 0 to 1");
@@ -74,13 +70,13 @@ const program = new Command()
   .name("npm run bench:load --")
   .description("Mixed load (tasks, reports, row queries, one ingestion) against `npm run dev`, then exact checks.")
   .option("--url <url>", "the API origin (or $EDGE_TASKS_API)", process.env.EDGE_TASKS_API ?? "http://localhost:8787")
-  .option("--duration <s>", "length of the measured window in seconds", whole(1), 60)
-  .option("--clients <n>", "concurrent clients, one user each", whole(1), 50)
-  .option("--rows <n>", "rows of the CSV ingested during the window", whole(1), 500_000)
-  .option("--tasks-per-user <n>", "tasks each user creates before the window", whole(1), 4)
-  .option("--upload-rows <n>", "rows of each user's small upload for the row queries", whole(1), 2000)
+  .option("--duration <s>", "length of the measured window in seconds", wholeNumber(1), 60)
+  .option("--clients <n>", "concurrent clients, one user each", wholeNumber(1), 50)
+  .option("--rows <n>", "rows of the CSV ingested during the window", wholeNumber(1), 500_000)
+  .option("--tasks-per-user <n>", "tasks each user creates before the window", wholeNumber(1), 4)
+  .option("--upload-rows <n>", "rows of each user's small upload for the row queries", wholeNumber(1), 2000)
   .option("--check-rate <p>", "share of writes read back at once through the cache", share, 0.5)
-  .option("--ingest-timeout <s>", "how long to wait for the ingestion after the window", whole(1), 900)
+  .option("--ingest-timeout <s>", "how long to wait for the ingestion after the window", wholeNumber(1), 900)
   .showHelpAfterError();
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
@@ -308,12 +304,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:load failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runMain("bench:load", main);

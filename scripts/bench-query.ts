@@ -29,6 +29,7 @@ import { integer, ms, seconds, summarise, table, wholeNumber } from "./lib/bench
 import { benchLogin, type LastUpload, partitionIndexes, waitForIndexes } from "./lib/bench-upload.ts";
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 import { LAST_UPLOAD_FILE, ROOT as root } from "./lib/paths.ts";
+import { runMain } from "./lib/run-main.ts";
 import { getUpload, type Session, type UploadDetails } from "./lib/upload-client.ts";
 
 const out = (line = "") => process.stdout.write(`${line}\n`);
@@ -353,12 +354,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (error: unknown) => {
-    process.stderr.write(
-      `bench:query failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
-    );
-    process.exit(1);
-  },
-);
+runMain("bench:query", main);

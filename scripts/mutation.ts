@@ -80,6 +80,9 @@ export const FEATURES: Record<string, Feature> = {
       "src/features/email/redrive.ts",
       "src/features/email/retry.ts",
       "src/features/email/email.consumer.ts",
+      // The enqueue, re-drive and consumer loop the email and webhook outboxes share.
+      "src/platform/queues/outbox.ts",
+      "src/platform/queues/row-consumer.ts",
     ],
     tests: ["test/email/email.test.ts"],
   },

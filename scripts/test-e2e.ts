@@ -403,19 +403,32 @@ async function screenshots(page: Page, name: string): Promise<void> {
   await page.setViewportSize({ width: 1280, height: 900 });
 }
 
+/**
+ * One user's console in a context of its own: downloads allowed, confirmations accepted, errors
+ * watched, with the task list's filters and the task view at hand.
+ */
+async function taskConsole(browser: Browser) {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
+  const page = await context.newPage();
+  page.on("dialog", (dialog) => void dialog.accept());
+  page.setDefaultTimeout(10_000);
+  const errors = watchErrors(page);
+  return { context, page, errors, list: page.locator("#task-filters"), task: page.locator("#task-view") };
+}
+
 async function tasksAsManagerAndEmployee(base: string, browser: Browser): Promise<void> {
   const stamp = Date.now().toString(36);
   const title = `Quarterly report ${stamp}`;
   const attachment = { name: `brief-${stamp}.txt`, mimeType: "text/plain", buffer: Buffer.from(`Brief ${stamp}\n`) };
   let taskPath = "";
 
-  const managerContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  const manager = await managerContext.newPage();
-  manager.on("dialog", (dialog) => void dialog.accept());
-  manager.setDefaultTimeout(10_000);
-  const managerErrors = watchErrors(manager);
-  const managerList = manager.locator("#task-filters");
-  const managerTask = manager.locator("#task-view");
+  const {
+    context: managerContext,
+    page: manager,
+    errors: managerErrors,
+    list: managerList,
+    task: managerTask,
+  } = await taskConsole(browser);
 
   const loggedIn = await check("a manager logs in and sees the Tasks view and the report's numbers", async () => {
     await logIn(manager, base, SEEDED.manager.email, SEEDED.password);
@@ -574,13 +587,13 @@ async function tasksAsManagerAndEmployee(base: string, browser: Browser): Promis
     await screenshots(manager, "console-task");
   });
 
-  const employeeContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
-  const employee = await employeeContext.newPage();
-  employee.on("dialog", (dialog) => void dialog.accept());
-  employee.setDefaultTimeout(10_000);
-  const employeeErrors = watchErrors(employee);
-  const employeeList = employee.locator("#task-filters");
-  const employeeTask = employee.locator("#task-view");
+  const {
+    context: employeeContext,
+    page: employee,
+    errors: employeeErrors,
+    list: employeeList,
+    task: employeeTask,
+  } = await taskConsole(browser);
 
   await check("an employee finds the task under Assigned to me", async () => {
     await logIn(employee, base, SEEDED.employee.email, SEEDED.password);

@@ -16,6 +16,7 @@ import { createServer, type Server } from "node:http";
 import net from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Fault, FaultInjector, type FaultState } from "./fault-injector.ts";
+import { listenOn } from "./listen.ts";
 
 export interface RelayStats {
   open: number;
@@ -202,12 +203,7 @@ export async function startRelay(port = 0, host = "127.0.0.1"): Promise<Relay> {
     }
     pipe(ws, target, stats, faults, watches);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  const actual = server.address();
-  const boundPort = typeof actual === "object" && actual ? actual.port : port;
+  const boundPort = await listenOn(server, port, host);
   return {
     port: boundPort,
     address: `${host}:${boundPort}`,

@@ -24,6 +24,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import pg from "pg";
 import { type Fault, FaultInjector, type FaultState } from "./fault-injector.ts";
+import { listenOn } from "./listen.ts";
 
 export interface SqlOverHttpOptions {
   host?: string;
@@ -511,12 +512,7 @@ export async function startSqlOverHttp(port = 0, options: SqlOverHttpOptions = {
     });
     void handle(request, response, exchange);
   });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(port, host, () => resolve());
-  });
-  const actual = server.address();
-  const boundPort = typeof actual === "object" && actual ? actual.port : port;
+  const boundPort = await listenOn(server, port, host);
   return {
     port: boundPort,
     address: `${host}:${boundPort}`,

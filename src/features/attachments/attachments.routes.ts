@@ -1,14 +1,12 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonContent,
-  jsonOrMultipart,
-  NoQueryParams,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonOrMultipart } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
+import { AttachmentSchema } from "./attachments.schemas.ts";
 import {
   completeUpload,
   deleteAttachment,
@@ -18,24 +16,9 @@ import {
   storeFile,
 } from "./attachments.service.ts";
 
-const tags = ["Attachments"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Attachments");
 /** Room for the multipart envelope around a file of the maximum size. */
 const FORM_OVERHEAD = 64 * 1024;
-
-const AttachmentSchema = z
-  .object({
-    id: z.number().int(),
-    task: z.number().int(),
-    uploaded_by: z.number().int(),
-    filename: z.string(),
-    content_type: z.string(),
-    size_bytes: z.number().int(),
-    status: z.enum(["pending", "ready"]),
-    created_at: z.string().openapi({ format: "date-time" }),
-    completed_at: z.string().nullable().openapi({ format: "date-time" }),
-  })
-  .openapi("Attachment");
 
 const PresignedAttachmentSchema = AttachmentSchema.extend({
   upload: z
@@ -94,12 +77,7 @@ const attachmentBody = jsonOrMultipart(
     `Attachments may be at most ${c.var.config.ATTACHMENT_MAX_BYTES} bytes; use a presigned upload for larger files.`,
 );
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/tasks/{id}/attachments",
-  operationId: "listTaskAttachments",
-  tags,
-  security,
+const listRoute = route.get("/tasks/{id}/attachments", "listTaskAttachments", {
   summary: "A task's attachments",
   description: "Completed attachments only; anyone who can read the task.",
   middleware: [requireAuth] as const,
@@ -110,12 +88,7 @@ const listRoute = createRoute({
   },
 });
 
-const createAttachmentRoute = createRoute({
-  method: "post",
-  path: "/tasks/{id}/attachments",
-  operationId: "createTaskAttachment",
-  tags,
-  security,
+const createAttachmentRoute = route.post("/tasks/{id}/attachments", "createTaskAttachment", {
   summary: "Attach a file",
   description:
     "`multipart/form-data` with `file` (up to ATTACHMENT_MAX_BYTES; 413 above): stored at once. Or JSON `{filename, size_bytes, content_type}`: answers with a presigned `upload` the client PUTs the bytes to, then calls `/attachments/{id}/complete/`. Needs the right to edit the task.",
@@ -137,12 +110,7 @@ const createAttachmentRoute = createRoute({
   },
 });
 
-const completeRoute = createRoute({
-  method: "post",
-  path: "/attachments/{id}/complete",
-  operationId: "completeAttachment",
-  tags,
-  security,
+const completeRoute = route.post("/attachments/{id}/complete", "completeAttachment", {
   summary: "Confirm a presigned upload",
   description:
     "Checks the object exists in R2 with the announced size; 409 when nothing (or something else) was uploaded.",
@@ -154,12 +122,7 @@ const completeRoute = createRoute({
   },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/attachments/{id}",
-  operationId: "getAttachment",
-  tags,
-  security,
+const getRoute = route.get("/attachments/{id}", "getAttachment", {
   summary: "An attachment and its download URL",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoQueryParams },
@@ -169,12 +132,7 @@ const getRoute = createRoute({
   },
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/attachments/{id}",
-  operationId: "deleteAttachment",
-  tags,
-  security,
+const deleteRoute = route.delete("/attachments/{id}", "deleteAttachment", {
   summary: "Delete an attachment and its file",
   description:
     "Needs the right to change the task's attachments. A pending attachment (registered, not completed) can be deleted by its uploader only; to anyone else it is 404.",

@@ -17,22 +17,12 @@ import {
   insertedIdChange,
   recordEvent,
 } from "../tasks/history.ts";
+import { readTaskRows } from "../tasks/task-rows.ts";
 import { type Actor, assertCanChangeAttachments, assertCanRead } from "../tasks/tasks.policy.ts";
-import { facts, loadTask, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
+import { facts, loadTask, TASK_RECORD } from "../tasks/tasks.service.ts";
+import type { AttachmentResponse } from "./attachments.schemas.ts";
 
 type AttachmentRow = typeof taskAttachments.$inferSelect;
-
-export interface AttachmentResponse {
-  id: number;
-  task: number;
-  uploaded_by: number;
-  filename: string;
-  content_type: string;
-  size_bytes: number;
-  status: "pending" | "ready";
-  created_at: string;
-  completed_at: string | null;
-}
 
 export function toAttachmentResponse(row: AttachmentRow): AttachmentResponse {
   return {
@@ -59,17 +49,13 @@ function objectKey(taskId: number): string {
 
 /** A task's ready attachments, if the caller can read the task: one round trip. */
 export async function listAttachments(db: Db, user: Actor, taskId: number): Promise<AttachmentResponse[]> {
-  const [found, rows] = await db.batch([
-    taskQuery(db, taskId),
+  const [rows] = await readTaskRows(db, user, taskId, [
     db
       .select()
       .from(taskAttachments)
       .where(and(eq(taskAttachments.taskId, taskId), eq(taskAttachments.status, "ready")))
       .orderBy(asc(taskAttachments.createdAt), asc(taskAttachments.id)),
   ]);
-  const [task] = found;
-  if (!task) throw ApiError.notFound("Task");
-  assertCanRead(user, facts(task));
   return rows.map(toAttachmentResponse);
 }
 

@@ -1,27 +1,18 @@
-import { createRoute } from "@hono/zod-openapi";
 import { authRateLimit, requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  jsonBody,
-  jsonContent,
-  NoQueryParams,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { dispatchEmails } from "../email/outbox.ts";
 import { UserSchema } from "../users/users.serializer.ts";
 import { LoginSchema, RefreshSchema, RegisterSchema, TokenPairSchema } from "./auth.schemas.ts";
 import { getUser, login, refresh, register, revokeSession } from "./auth.service.ts";
 
-const tags = ["Auth"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Auth");
 
-const registerRoute = createRoute({
-  method: "post",
-  path: "/auth/user/register",
-  operationId: "registerUser",
+const registerRoute = route.post("/auth/user/register", "registerUser", {
   security: [],
-  tags,
   summary: "Register an account",
   description: "Creates an `employee` account and queues a welcome email. Emails are case-insensitive and unique.",
   middleware: [authRateLimit, requireJson] as const,
@@ -32,12 +23,8 @@ const registerRoute = createRoute({
   },
 });
 
-const loginRoute = createRoute({
-  method: "post",
-  path: "/auth/user/login",
-  operationId: "logIn",
+const loginRoute = route.post("/auth/user/login", "logIn", {
   security: [],
-  tags,
   summary: "Log in",
   description:
     "Wrong email and wrong password give the same 401, so the answer never reveals whether an email exists. " +
@@ -49,12 +36,8 @@ const loginRoute = createRoute({
   responses: { 200: jsonContent(TokenPairSchema, "Tokens and the user."), ...errorResponses(400, 401, 415, 429) },
 });
 
-const refreshRoute = createRoute({
-  method: "post",
-  path: "/auth/token/refresh",
-  operationId: "refreshTokens",
+const refreshRoute = route.post("/auth/token/refresh", "refreshTokens", {
   security: [],
-  tags,
   summary: "Rotate the refresh token",
   description:
     "Returns a new pair; the presented refresh token stops working. Presenting an already-used refresh token revokes the whole login (both tokens).",
@@ -63,24 +46,14 @@ const refreshRoute = createRoute({
   responses: { 200: jsonContent(TokenPairSchema, "A new pair."), ...errorResponses(400, 401, 415, 429) },
 });
 
-const meRoute = createRoute({
-  method: "get",
-  path: "/auth/user/me",
-  operationId: "getCurrentUser",
-  tags,
-  security,
+const meRoute = route.get("/auth/user/me", "getCurrentUser", {
   summary: "The current user",
   middleware: [requireAuth] as const,
   request: { query: NoQueryParams },
   responses: { 200: jsonContent(UserSchema, "The current user."), ...errorResponses(401, 429) },
 });
 
-const logoutRoute = createRoute({
-  method: "post",
-  path: "/auth/user/logout",
-  operationId: "logOut",
-  tags,
-  security,
+const logoutRoute = route.post("/auth/user/logout", "logOut", {
   summary: "Log out",
   description: "Revokes this login: the very next request with its access or refresh token gets 401.",
   middleware: [requireAuth] as const,

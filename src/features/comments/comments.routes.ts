@@ -1,18 +1,14 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonBody,
-  jsonContent,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, pageSchema, paginate } from "../../platform/http/pagination.ts";
 import { addComment, deleteComment, listComments } from "./comments.service.ts";
 
-const tags = ["Comments"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Comments");
 
 const CommentSchema = z
   .object({
@@ -29,12 +25,7 @@ const CreateCommentSchema = z
   .strict()
   .openapi("CommentCreate", { example: { content: "Started work on this" } });
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/tasks/{id}/comments",
-  operationId: "listTaskComments",
-  tags,
-  security,
+const listRoute = route.get("/tasks/{id}/comments", "listTaskComments", {
   summary: "Comments on a task",
   description: "Anyone who can read the task; oldest first.",
   middleware: [requireAuth] as const,
@@ -45,12 +36,7 @@ const listRoute = createRoute({
   },
 });
 
-const createCommentRoute = createRoute({
-  method: "post",
-  path: "/tasks/{id}/comments",
-  operationId: "createTaskComment",
-  tags,
-  security,
+const createCommentRoute = route.post("/tasks/{id}/comments", "createTaskComment", {
   summary: "Comment on a task",
   description: "Anyone who can read the task, assignees included.",
   middleware: [requireAuth, requireJson] as const,
@@ -58,12 +44,7 @@ const createCommentRoute = createRoute({
   responses: { 201: jsonContent(CommentSchema, "The comment."), ...errorResponses(400, 401, 404, 413, 415, 409, 429) },
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/comments/{id}",
-  operationId: "deleteComment",
-  tags,
-  security,
+const deleteRoute = route.delete("/comments/{id}", "deleteComment", {
   summary: "Delete a comment",
   description: "Its author, HR or the CEO.",
   middleware: [requireAuth] as const,

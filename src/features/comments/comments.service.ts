@@ -14,7 +14,8 @@ import { taskComments, tasks } from "../../platform/db/schema.ts";
 import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { insertedIdChange, recordEvent } from "../tasks/history.ts";
-import { type Actor, assertCanComment, assertCanDeleteComment, assertCanRead } from "../tasks/tasks.policy.ts";
+import { readTaskRows } from "../tasks/task-rows.ts";
+import { type Actor, assertCanComment, assertCanDeleteComment } from "../tasks/tasks.policy.ts";
 import { facts, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
 import { assertTaskUnchanged, withRetries } from "../tasks/write-batch.ts";
 
@@ -44,8 +45,7 @@ export async function listComments(
 ): Promise<{ count: number; results: CommentResponse[] }> {
   const { limit, offset } = pageWindow(page);
   const where = eq(taskComments.taskId, taskId);
-  const [found, total, rows] = await db.batch([
-    taskQuery(db, taskId),
+  const [total, rows] = await readTaskRows(db, user, taskId, [
     db.select({ n: count() }).from(taskComments).where(where),
     db
       .select()
@@ -55,9 +55,6 @@ export async function listComments(
       .limit(limit)
       .offset(offset),
   ]);
-  const task = found[0];
-  if (!task) throw ApiError.notFound("Task");
-  assertCanRead(user, facts(task));
   return { count: total[0]?.n ?? 0, results: rows.map(toResponse) };
 }
 

@@ -1,15 +1,10 @@
-import { createRoute } from "@hono/zod-openapi";
 import { bumpCacheVersions, userChanged } from "../../platform/edge-state/user-state.client.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonBody,
-  jsonContent,
-  NoQueryParams,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, paginate } from "../../platform/http/pagination.ts";
 import {
   CreateDepartmentSchema,
@@ -25,15 +20,9 @@ import {
   updateDepartment,
 } from "./departments.service.ts";
 
-const tags = ["Departments"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Departments");
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/departments",
-  operationId: "listDepartments",
-  tags,
-  security,
+const listRoute = route.get("/departments", "listDepartments", {
   summary: "List departments",
   description: "Any authenticated user.",
   middleware: [requireAuth] as const,
@@ -44,12 +33,7 @@ const listRoute = createRoute({
   },
 });
 
-const createDepartmentRoute = createRoute({
-  method: "post",
-  path: "/departments",
-  operationId: "createDepartment",
-  tags,
-  security,
+const createDepartmentRoute = route.post("/departments", "createDepartment", {
   summary: "Create a department",
   description: "CEO and HR only. Names are unique, case-insensitively (409); an unknown manager id is a 400.",
   middleware: [requireAuth, requireJson] as const,
@@ -60,24 +44,14 @@ const createDepartmentRoute = createRoute({
   },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/departments/{id}",
-  operationId: "getDepartment",
-  tags,
-  security,
+const getRoute = route.get("/departments/{id}", "getDepartment", {
   summary: "Get a department",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(DepartmentSchema, "The department."), ...errorResponses(400, 401, 404, 429) },
 });
 
-const updateRoute = createRoute({
-  method: "patch",
-  path: "/departments/{id}",
-  operationId: "updateDepartment",
-  tags,
-  security,
+const updateRoute = route.patch("/departments/{id}", "updateDepartment", {
   summary: "Rename a department or change its manager",
   description: "CEO and HR only (403 for others).",
   middleware: [requireAuth, requireJson] as const,
@@ -88,12 +62,7 @@ const updateRoute = createRoute({
   },
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/departments/{id}",
-  operationId: "deleteDepartment",
-  tags,
-  security,
+const deleteRoute = route.delete("/departments/{id}", "deleteDepartment", {
   summary: "Delete a department",
   description: "CEO and HR only (403 for others). Its users and tasks are left without a department.",
   middleware: [requireAuth] as const,

@@ -7,10 +7,11 @@
  */
 import { and, eq, notInArray, sql } from "drizzle-orm";
 import { getConfig } from "../../platform/config/config.ts";
-import { connect, type PoolDb } from "../../platform/db/client.ts";
+import type { PoolDb } from "../../platform/db/client.ts";
 import { emailLog } from "../../platform/db/schema.ts";
 import { errorFields, log } from "../../platform/lib/log.ts";
 import type { QueueConsumer } from "../../platform/queues/dispatch.ts";
+import { consumeRows, type RowOutcome } from "../../platform/queues/row-consumer.ts";
 import { retryBaseSeconds, retryDelaySeconds } from "./retry.ts";
 import { deliver } from "./transport.ts";
 
@@ -21,9 +22,7 @@ export function emailIdOf(body: unknown): number | null {
   return kind === "email" && typeof emailId === "number" && Number.isInteger(emailId) && emailId > 0 ? emailId : null;
 }
 
-type Outcome = "ack" | "retry";
-
-async function sendOne(db: PoolDb, config: ReturnType<typeof getConfig>, emailId: number): Promise<Outcome> {
+async function sendOne(db: PoolDb, config: ReturnType<typeof getConfig>, emailId: number): Promise<RowOutcome> {
   const [row] = await db.select().from(emailLog).where(eq(emailLog.id, emailId)).limit(1);
   if (!row) {
     // The row can only vanish with its transaction rolled back or data deleted: nothing to send.
@@ -75,67 +74,30 @@ async function sendOne(db: PoolDb, config: ReturnType<typeof getConfig>, emailId
   return result.retryable ? "retry" : "ack";
 }
 
-export const consumeEmails: QueueConsumer = async (batch, env) => {
-  const config = getConfig(env);
-  const baseSeconds = retryBaseSeconds(env);
-  // One connection per batch: consumers scale out under load, and each batch's queries are short.
-  const database = connect(config, { max: 1 });
-  try {
-    await Promise.all(
-      batch.messages.map(async (message) => {
-        const emailId = emailIdOf(message.body);
-        if (emailId === null) {
-          // A malformed message can never succeed; retrying it would only delay its dead-lettering.
-          log("error", "malformed email message", { message_id: message.id });
-          message.ack();
-          return;
-        }
-        let outcome: Outcome;
-        try {
-          outcome = await sendOne(database.db, config, emailId);
-        } catch (error) {
-          // The database failed, not the mail: try again later rather than lose the message.
-          log("error", "email consumer error", { email_id: emailId, ...errorFields(error) });
-          outcome = "retry";
-        }
-        if (outcome === "ack") message.ack();
-        else message.retry({ delaySeconds: retryDelaySeconds(baseSeconds, message.attempts) });
-      }),
-    );
-  } finally {
-    await database.end();
-  }
-};
+export const consumeEmails: QueueConsumer = consumeRows({
+  rowIdOf: emailIdOf,
+  onMalformed: (message) => log("error", "malformed email message", { message_id: message.id }),
+  handle: (db, env, emailId) => sendOne(db, getConfig(env), emailId),
+  // The database failed, not the mail: try again later rather than lose the message.
+  onError: (emailId, error) => log("error", "email consumer error", { email_id: emailId, ...errorFields(error) }),
+  retryOptions: (env, attempts) => ({ delaySeconds: retryDelaySeconds(retryBaseSeconds(env), attempts) }),
+});
 
 /** Messages that exhausted their retries: the row becomes `failed`, keeping the last error. */
-export const consumeEmailDeadLetters: QueueConsumer = async (batch, env) => {
-  const database = connect(getConfig(env), { max: 1 });
-  try {
-    await Promise.all(
-      batch.messages.map(async (message) => {
-        const emailId = emailIdOf(message.body);
-        if (emailId === null) {
-          message.ack();
-          return;
-        }
-        try {
-          await database.db
-            .update(emailLog)
-            .set({
-              status: "failed",
-              error: sql`coalesce(${emailLog.error}, 'Delivery failed after the last retry.')`,
-              updatedAt: new Date(),
-            })
-            .where(and(eq(emailLog.id, emailId), notInArray(emailLog.status, ["sent", "skipped"])));
-          log("error", "email dead-lettered", { email_id: emailId });
-          message.ack();
-        } catch (error) {
-          log("error", "email dead-letter consumer error", { email_id: emailId, ...errorFields(error) });
-          message.retry();
-        }
-      }),
-    );
-  } finally {
-    await database.end();
-  }
-};
+export const consumeEmailDeadLetters: QueueConsumer = consumeRows({
+  rowIdOf: emailIdOf,
+  handle: async (db, _env, emailId) => {
+    await db
+      .update(emailLog)
+      .set({
+        status: "failed",
+        error: sql`coalesce(${emailLog.error}, 'Delivery failed after the last retry.')`,
+        updatedAt: new Date(),
+      })
+      .where(and(eq(emailLog.id, emailId), notInArray(emailLog.status, ["sent", "skipped"])));
+    log("error", "email dead-lettered", { email_id: emailId });
+    return "ack";
+  },
+  onError: (emailId, error) =>
+    log("error", "email dead-letter consumer error", { email_id: emailId, ...errorFields(error) }),
+});

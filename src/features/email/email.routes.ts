@@ -3,28 +3,26 @@
  * answers exactly like a path that does not exist, before authentication, so production never
  * reveals it.
  */
-import { createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import { isDevelopment } from "../../platform/config/config.ts";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
 import { notFound } from "../../platform/http/error-handler.ts";
-import { createRouter, errorResponses, jsonContent } from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { paginate } from "../../platform/http/pagination.ts";
 import { OutboxPageSchema, OutboxQuerySchema } from "./email.schemas.ts";
 import { listOutbox } from "./email.service.ts";
+
+const route = routesTagged("Development");
 
 const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   if (!isDevelopment(c.var.config)) return notFound(c);
   await next();
 };
 
-const outboxRoute = createRoute({
-  method: "get",
-  path: "/dev/outbox",
-  operationId: "listDevOutbox",
-  tags: ["Development"],
-  security: [{ bearerAuth: [] }],
+const outboxRoute = route.get("/dev/outbox", "listDevOutbox", {
   summary: "Mail sent by the API (development only)",
   description:
     "Served only when `ENVIRONMENT` is `development` (404 otherwise). One entry per recipient, newest first. " +

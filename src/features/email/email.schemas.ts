@@ -1,7 +1,7 @@
 /** Request and response schemas of the development outbox. */
 import { z } from "@hono/zod-openapi";
 import { EMAIL_STATUSES, EMAIL_TEMPLATES } from "../../platform/db/schema.ts";
-import { queryParams } from "../../platform/http/openapi.ts";
+import { queryParams } from "../../platform/http/openapi-params.ts";
 import { PageQuerySchema, pageSchema } from "../../platform/http/pagination.ts";
 
 export const OutboxQuerySchema = queryParams({

@@ -12,7 +12,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { PoolDb } from "../../platform/db/client.ts";
 import type { EmailTemplate } from "../../platform/db/schema.ts";
-import { errorFields, log } from "../../platform/lib/log.ts";
+import { enqueueRows } from "../../platform/queues/outbox.ts";
 import {
   type NewNotification,
   type NotificationLink,
@@ -174,20 +174,12 @@ export async function recordEmail<T extends EmailTemplate>(
   return (await recordEmailWithNotifications(db, template, recipients, data)).emailIds;
 }
 
-/**
- * Enqueues recorded emails after commit. A failed send is logged, not thrown: the request that
- * caused the mail has already succeeded, and the row stays `queued` for a re-drive.
- */
+/** Enqueues recorded emails after commit; a failed send leaves the rows `queued` for the re-drive. */
 export async function dispatchEmails(env: Env, emailIds: number[]): Promise<void> {
-  if (emailIds.length === 0) return;
-  try {
-    for (let i = 0; i < emailIds.length; i += 100) {
-      const batch = emailIds
-        .slice(i, i + 100)
-        .map((emailId) => ({ body: { kind: "email", emailId } satisfies EmailMessage }));
-      await env.EMAIL_QUEUE.sendBatch(batch);
-    }
-  } catch (error) {
-    log("error", "email enqueue failed", { count: emailIds.length, ...errorFields(error) });
-  }
+  await enqueueRows(
+    env.EMAIL_QUEUE,
+    emailIds,
+    (emailId) => ({ kind: "email", emailId }) satisfies EmailMessage,
+    "email",
+  );
 }

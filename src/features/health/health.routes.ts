@@ -1,11 +1,15 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import { createRouter, errorResponses } from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { errorResponses } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { perIpRateLimit } from "../../platform/http/rate-limit.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { HEALTH_CHECKS, HEALTH_FAILURES, runHealthChecks } from "./health.service.ts";
+
+const route = routesTagged("Operations");
 
 const CheckSchema = z.object({
   status: z.enum(["ok", "error"]),
@@ -53,12 +57,8 @@ const deepNeedsCeoOrHr: MiddlewareHandler<AppEnv> = async (c, next) => {
   });
 };
 
-const healthRoute = createRoute({
-  method: "get",
-  path: "/health-check",
-  operationId: "checkHealth",
+const healthRoute = route.get("/health-check", "checkHealth", {
   security: [],
-  tags: ["Operations"],
   summary: "Check every dependency",
   description:
     "No authentication, and read-only: it writes nothing anywhere (a query over HTTP, a KV read, an R2 head, a " +

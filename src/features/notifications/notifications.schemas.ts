@@ -1,7 +1,7 @@
 /** Request and response shapes of the notifications feature; the OpenAPI document is generated from them. */
 import { z } from "@hono/zod-openapi";
 import { EMAIL_TEMPLATES } from "../../platform/db/schema.ts";
-import { queryParams } from "../../platform/http/openapi.ts";
+import { queryParams } from "../../platform/http/openapi-params.ts";
 import { pageQuerySchema, pageSchema } from "../../platform/http/pagination.ts";
 
 export const NotificationSchema = z

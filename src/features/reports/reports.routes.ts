@@ -1,16 +1,13 @@
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import type { Context } from "hono";
 import { accepts } from "hono/accepts";
 import { type CachedBody, cachedResponse } from "../../platform/cache/http.ts";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  etagHeader,
-  IfNoneMatchHeaders,
-  notModifiedResponse,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { IfNoneMatchHeaders } from "../../platform/http/openapi-params.ts";
+import { errorResponses, etagHeader, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { toCsv } from "../../platform/lib/csv.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { isoDay, parseIsoDate } from "../tasks/dates.ts";
@@ -23,8 +20,7 @@ import {
 } from "./reports.schemas.ts";
 import { countsPerDay, overdueTasks, statusCounts } from "./reports.service.ts";
 
-const tags = ["Reports"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Reports");
 const MAX_DAYS = 366;
 const DAY_MS = 86_400_000;
 
@@ -134,12 +130,7 @@ function dayRange(query: { from?: string; to?: string }): { from: string; to: st
   return { from, to };
 }
 
-const legacyRoute = createRoute({
-  method: "get",
-  path: "/user/tasks/get_task_status_report",
-  operationId: "getLegacyTaskStatusReport",
-  tags,
-  security,
+const legacyRoute = route.get("/user/tasks/get_task_status_report", "getLegacyTaskStatusReport", {
   summary: "Task status report (CSV)",
   description:
     "A CSV whose header is exactly `Total tasks,Completed Task,Incompleted Task` (clients parse it by name, spelling included) and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.",
@@ -152,12 +143,7 @@ const legacyRoute = createRoute({
   },
 });
 
-const statusRoute = createRoute({
-  method: "get",
-  path: "/reports/task-status",
-  operationId: "getTaskStatusReport",
-  tags,
-  security,
+const statusRoute = route.get("/reports/task-status", "getTaskStatusReport", {
   summary: "Task status counts",
   middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
@@ -168,12 +154,7 @@ const statusRoute = createRoute({
   },
 });
 
-const overdueRoute = createRoute({
-  method: "get",
-  path: "/reports/overdue",
-  operationId: "getOverdueReport",
-  tags,
-  security,
+const overdueRoute = route.get("/reports/overdue", "getOverdueReport", {
   summary: "Overdue tasks",
   description: "Visible tasks past due and not done; `days_overdue` in whole days, rounded down.",
   middleware: [requireAuth] as const,
@@ -186,12 +167,7 @@ const overdueRoute = createRoute({
 });
 
 const perDayRoute = (kind: "completed" | "opened") =>
-  createRoute({
-    method: "get",
-    path: `/reports/${kind}-per-day`,
-    operationId: kind === "completed" ? "getCompletedPerDayReport" : "getOpenedPerDayReport",
-    tags,
-    security,
+  route.get(`/reports/${kind}-per-day`, kind === "completed" ? "getCompletedPerDayReport" : "getOpenedPerDayReport", {
     summary: kind === "completed" ? "Tasks completed per day" : "Tasks opened per day",
     description:
       "One row per UTC day from `from` to `to` (both inclusive, at most 366 days), zeros included. Default: the last 30 days.",

@@ -1,5 +1,5 @@
 import { z } from "@hono/zod-openapi";
-import { nocacheParam as nocache, queryParams } from "../../platform/http/openapi.ts";
+import { nocacheParam as nocache, queryParams } from "../../platform/http/openapi-params.ts";
 import { parseIsoDate } from "../tasks/dates.ts";
 
 const day = (name: string, description: string) =>

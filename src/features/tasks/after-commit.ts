@@ -18,12 +18,24 @@ import { dispatchEmails, type NewNotification } from "../email/outbox.ts";
 import { pushNotifications } from "../notifications/notifications.push.ts";
 import { dispatchWebhooks } from "../webhooks/outbox.ts";
 
-export async function afterCommit(
-  c: Context<AppEnv>,
-  result: { emailIds: number[]; deliveryIds: number[]; notifications: NewNotification[]; affectedUserIds: number[] },
-): Promise<void> {
+/** What a committed task write owes: the outbox rows it recorded and whose caches it changed. */
+export interface CommittedWrite {
+  emailIds: number[];
+  deliveryIds: number[];
+  notifications: NewNotification[];
+  affectedUserIds: number[];
+}
+
+export async function afterCommit(c: Context<AppEnv>, result: CommittedWrite): Promise<void> {
   c.executionCtx.waitUntil(dispatchEmails(c.env, result.emailIds));
   c.executionCtx.waitUntil(dispatchWebhooks(c.env, result.deliveryIds));
   c.executionCtx.waitUntil(pushNotifications(c.env, result.notifications));
   await bumpCacheVersions(c.env, [c.var.user.id, ...result.affectedUserIds], ["tasks"]);
+}
+
+/** Awaits a task write, does its `afterCommit`, and answers the write's value. */
+export async function committedValue<T>(c: Context<AppEnv>, write: Promise<CommittedWrite & { value: T }>): Promise<T> {
+  const result = await write;
+  await afterCommit(c, result);
+  return result.value;
 }

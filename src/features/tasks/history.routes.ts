@@ -1,18 +1,15 @@
 /** `GET /tasks/{id}/history/`: a task's changes, newest first. */
-import { createRoute, z } from "@hono/zod-openapi";
+import { z } from "@hono/zod-openapi";
 import { TASK_EVENT_ACTIONS } from "../../platform/db/schema.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  etagHeader,
-  IfNoneMatchHeaders,
-  IntIdParam,
-  jsonContent,
-  notModifiedResponse,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { IfNoneMatchHeaders, IntIdParam } from "../../platform/http/openapi-params.ts";
+import { errorResponses, etagHeader, jsonContent, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, pageSchema, paginate } from "../../platform/http/pagination.ts";
 import { listHistory } from "./history.service.ts";
+
+const route = routesTagged("Tasks");
 
 const TaskEventSchema = z
   .object({
@@ -32,12 +29,7 @@ const TaskEventSchema = z
   })
   .openapi("TaskEvent");
 
-const historyRoute = createRoute({
-  method: "get",
-  path: "/tasks/{id}/history",
-  operationId: "listTaskHistory",
-  tags: ["Tasks"],
-  security: [{ bearerAuth: [] }],
+const historyRoute = route.get("/tasks/{id}/history", "listTaskHistory", {
   summary: "A task's history",
   description:
     "Every change to the task and its relations (assignees, comments, attachments), newest first, each written in the same transaction as the change. Visible to whoever may read the task; 404 otherwise and once the task is deleted.",

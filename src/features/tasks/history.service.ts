@@ -3,9 +3,8 @@ import { count, desc, eq } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { type TaskChanges, type TaskEventAction, taskEvents } from "../../platform/db/schema.ts";
 import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
-import { ApiError } from "../../platform/lib/errors.ts";
-import { type Actor, assertCanRead } from "./tasks.policy.ts";
-import { facts, taskQuery } from "./tasks.service.ts";
+import { readTaskRows } from "./task-rows.ts";
+import type { Actor } from "./tasks.policy.ts";
 
 export interface TaskEventResponse {
   id: number;
@@ -27,14 +26,10 @@ export async function listHistory(
 ): Promise<{ count: number; results: TaskEventResponse[] }> {
   const { limit, offset } = pageWindow(page);
   const where = eq(taskEvents.taskId, taskId);
-  const [found, total, rows] = await db.batch([
-    taskQuery(db, taskId),
+  const [total, rows] = await readTaskRows(db, user, taskId, [
     db.select({ n: count() }).from(taskEvents).where(where),
     db.select().from(taskEvents).where(where).orderBy(desc(taskEvents.id)).limit(limit).offset(offset),
   ]);
-  const task = found[0];
-  if (!task) throw ApiError.notFound("Task");
-  assertCanRead(user, facts(task));
   return {
     count: total[0]?.n ?? 0,
     results: rows.map((row) => ({

@@ -1,20 +1,14 @@
-import { createRoute } from "@hono/zod-openapi";
+import type { Context } from "hono";
 import { cachedJson } from "../../platform/cache/http.ts";
+import type { AppEnv } from "../../platform/context/types.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  etagHeader,
-  IfMatchHeaders,
-  IfNoneMatchHeaders,
-  IntIdParam,
-  jsonBody,
-  jsonContent,
-  notModifiedResponse,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IfMatchHeaders, IfNoneMatchHeaders, IntIdParam } from "../../platform/http/openapi-params.ts";
+import { errorResponses, etagHeader, jsonContent, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { paginate } from "../../platform/http/pagination.ts";
-import { afterCommit } from "./after-commit.ts";
+import { afterCommit, committedValue } from "./after-commit.ts";
 import {
   AssignmentPageSchema,
   AssignmentQuerySchema,
@@ -25,6 +19,7 @@ import {
   NoCacheQuerySchema,
   PatchTaskSchema,
   ReplaceTaskSchema,
+  type TaskListQuery,
   TaskListQuerySchema,
   TaskPageSchema,
   TaskSchema,
@@ -41,8 +36,7 @@ import {
   updateTask,
 } from "./tasks.service.ts";
 
-const tags = ["Tasks"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Tasks");
 const cacheHeaders = {
   "X-Cache": {
     description: "HIT, MISS or BYPASS (`nocache=1` or `Cache-Control: no-cache`).",
@@ -51,47 +45,31 @@ const cacheHeaders = {
   ...etagHeader,
 };
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/tasks",
-  operationId: "listTasks",
-  tags,
-  security,
+/** The task list and the caller's own tasks take the same filters and answer the same page. */
+const taskListing = {
+  middleware: [requireAuth],
+  request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
+  responses: {
+    200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
+    ...notModifiedResponse,
+    ...errorResponses(400, 401, 429),
+  },
+};
+
+const listRoute = route.get("/tasks", "listTasks", {
   summary: "List the tasks you can see",
   description:
     "The tasks you may read (CEO and HR: all; a manager also their department's and those they assigned; everyone those they created and those assigned to them), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.",
-  middleware: [requireAuth] as const,
-  request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
-  responses: {
-    200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
-    ...notModifiedResponse,
-    ...errorResponses(400, 401, 429),
-  },
+  ...taskListing,
 });
 
-const myTasksRoute = createRoute({
-  method: "get",
-  path: "/tasks/my_tasks",
-  operationId: "listMyTasks",
-  tags,
-  security,
+const myTasksRoute = route.get("/tasks/my_tasks", "listMyTasks", {
   summary: "Tasks assigned to you",
   description: "The same filters as the list, restricted to tasks assigned to the caller.",
-  middleware: [requireAuth] as const,
-  request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
-  responses: {
-    200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
-    ...notModifiedResponse,
-    ...errorResponses(400, 401, 429),
-  },
+  ...taskListing,
 });
 
-const createTaskRoute = createRoute({
-  method: "post",
-  path: "/tasks",
-  operationId: "createTask",
-  tags,
-  security,
+const createTaskRoute = route.post("/tasks", "createTask", {
   summary: "Create a task",
   description:
     "Any role may create. Without `department` the creator's is used. `assignees` makes it an assignment (employees may assign only themselves). Emails the department's manager and the creator, and each assignee.",
@@ -100,12 +78,7 @@ const createTaskRoute = createRoute({
   responses: { 201: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 413, 415, 409, 429) },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/tasks/{id}",
-  operationId: "getTask",
-  tags,
-  security,
+const getRoute = route.get("/tasks/{id}", "getTask", {
   summary: "Get a task",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoCacheQuerySchema, headers: IfNoneMatchHeaders },
@@ -116,46 +89,32 @@ const getRoute = createRoute({
   },
 });
 
-const putRoute = createRoute({
-  method: "put",
-  path: "/tasks/{id}",
-  operationId: "replaceTask",
-  tags,
-  security,
+/** A replace and a partial update differ only in their body and what an omitted field means. */
+const taskWrite = {
+  middleware: [requireAuth, requireJson],
+  responses: {
+    200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
+    ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
+  },
+};
+
+const putRoute = route.put("/tasks/{id}", "replaceTask", {
   summary: "Replace a task",
   description:
     "`title` is required; omitted optional fields keep their values. An assignee without other rights may change only `status` (403 otherwise).",
-  middleware: [requireAuth, requireJson] as const,
   request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(ReplaceTaskSchema) },
-  responses: {
-    200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
-    ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
-  },
+  ...taskWrite,
 });
 
-const patchRoute = createRoute({
-  method: "patch",
-  path: "/tasks/{id}",
-  operationId: "updateTask",
-  tags,
-  security,
+const patchRoute = route.patch("/tasks/{id}", "updateTask", {
   summary: "Update some fields of a task",
   description:
     "An assignee without other rights may change only `status` (403 otherwise). Setting `status` to `done` completes the task (sets `completed_at`, emails once).",
-  middleware: [requireAuth, requireJson] as const,
   request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(PatchTaskSchema) },
-  responses: {
-    200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
-    ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
-  },
+  ...taskWrite,
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/tasks/{id}",
-  operationId: "deleteTask",
-  tags,
-  security,
+const deleteRoute = route.delete("/tasks/{id}", "deleteTask", {
   summary: "Delete a task (soft)",
   description: "The task, its comments and attachments disappear from every read.",
   middleware: [requireAuth] as const,
@@ -164,12 +123,7 @@ const deleteRoute = createRoute({
 });
 
 const completeRoute = (path: string, operationId: string, summary: string) =>
-  createRoute({
-    method: "post",
-    path,
-    operationId,
-    tags,
-    security,
+  route.post(path, operationId, {
     summary,
     description:
       "Idempotent: a second call returns the same `completed_at` and sends no second email. Creator and assignees are emailed once.",
@@ -179,12 +133,7 @@ const completeRoute = (path: string, operationId: string, summary: string) =>
   });
 
 const assignRoute = (action: "assign" | "unassign") =>
-  createRoute({
-    method: "post",
-    path: `/tasks/{id}/${action}`,
-    operationId: `${action}Task`,
-    tags,
-    security,
+  route.post(`/tasks/{id}/${action}`, `${action}Task`, {
     summary: action === "assign" ? "Assign users" : "Unassign users",
     description:
       "The task's creator, its managers, HR or the CEO; employees may only name themselves. One audit row per user whose assignment changed. `assignees` in the answer: the task's assignees afterwards.",
@@ -196,12 +145,7 @@ const assignRoute = (action: "assign" | "unassign") =>
     },
   });
 
-const assignmentsRoute = createRoute({
-  method: "get",
-  path: "/task-assignments",
-  operationId: "listTaskAssignments",
-  tags,
-  security,
+const assignmentsRoute = route.get("/task-assignments", "listTaskAssignments", {
   summary: "Assignment audit trail",
   description:
     "CEO/HR: all; managers: their department's tasks and records naming them; employees: records where they were assigned or assigned someone. Newest first.",
@@ -210,41 +154,32 @@ const assignmentsRoute = createRoute({
   responses: { 200: jsonContent(AssignmentPageSchema, "A page of records."), ...errorResponses(400, 401, 429) },
 });
 
+/** A page of the tasks `query` (with `narrowed` laid over it) selects, cached per caller under `scope`. */
+function cachedTaskPage(c: Context<AppEnv>, scope: string, query: TaskListQuery, narrowed: Partial<TaskListQuery>) {
+  const db = c.var.db();
+  return cachedJson(c, {
+    scope,
+    params: { ...query, nocache: undefined },
+    ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
+    load: async () => {
+      const page = await listTasks(db, c.var.user, { ...query, ...narrowed }, query);
+      return paginate(c.req.url, query, page.count, page.results);
+    },
+  });
+}
+
 export const tasksRoutes = createRouter()
-  .openapi(listRoute, async (c) => {
-    const query = c.req.valid("query");
-    const db = c.var.db();
-    return cachedJson(c, {
-      scope: "tasks:list",
-      params: { ...query, nocache: undefined },
-      ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
-      load: async () => {
-        const page = await listTasks(db, c.var.user, query, query);
-        return paginate(c.req.url, query, page.count, page.results);
-      },
-    });
-  })
+  .openapi(listRoute, async (c) => cachedTaskPage(c, "tasks:list", c.req.valid("query"), {}))
   .openapi(myTasksRoute, async (c) => {
     const query = c.req.valid("query");
-    const db = c.var.db();
     if (query.assigned_to && query.assigned_to !== "me" && Number(query.assigned_to) !== c.var.user.id) {
       return c.json(paginate(c.req.url, query, 0, []), 200);
     }
-    return cachedJson(c, {
-      scope: "tasks:mine",
-      params: { ...query, nocache: undefined },
-      ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
-      load: async () => {
-        const page = await listTasks(db, c.var.user, { ...query, assigned_to: "me" }, query);
-        return paginate(c.req.url, query, page.count, page.results);
-      },
-    });
+    return cachedTaskPage(c, "tasks:mine", query, { assigned_to: "me" });
   })
-  .openapi(createTaskRoute, async (c) => {
-    const result = await createTask(c.var.db(), c.var.user, c.req.valid("json"));
-    await afterCommit(c, result);
-    return c.json(result.value, 201);
-  })
+  .openapi(createTaskRoute, async (c) =>
+    c.json(await committedValue(c, createTask(c.var.db(), c.var.user, c.req.valid("json"))), 201),
+  )
   .openapi(getRoute, async (c) => {
     const { id } = c.req.valid("param");
     const db = c.var.db();
@@ -256,70 +191,50 @@ export const tasksRoutes = createRouter()
     });
   })
   .openapi(putRoute, async (c) => {
-    const result = await updateTask(
-      c.var.db(),
-      c.var.user,
-      c.req.valid("param").id,
-      c.req.valid("json"),
-      c.req.valid("header")["if-match"],
-    );
-    await afterCommit(c, result);
-    return c.json(result.value, 200);
+    const { id } = c.req.valid("param");
+    const write = updateTask(c.var.db(), c.var.user, id, c.req.valid("json"), c.req.valid("header")["if-match"]);
+    return c.json(await committedValue(c, write), 200);
   })
   .openapi(patchRoute, async (c) => {
-    const result = await updateTask(
-      c.var.db(),
-      c.var.user,
-      c.req.valid("param").id,
-      c.req.valid("json"),
-      c.req.valid("header")["if-match"],
-    );
-    await afterCommit(c, result);
-    return c.json(result.value, 200);
+    const { id } = c.req.valid("param");
+    const write = updateTask(c.var.db(), c.var.user, id, c.req.valid("json"), c.req.valid("header")["if-match"]);
+    return c.json(await committedValue(c, write), 200);
   })
   .openapi(deleteRoute, async (c) => {
     const result = await deleteTask(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("header")["if-match"]);
     await afterCommit(c, result);
     return c.body(null, 204);
   })
-  .openapi(completeRoute("/tasks/{id}/complete", "completeTask", "Complete a task"), async (c) => {
-    const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
-    await afterCommit(c, result);
-    return c.json(result.value, 200);
-  })
+  .openapi(completeRoute("/tasks/{id}/complete", "completeTask", "Complete a task"), async (c) =>
+    c.json(await committedValue(c, completeTask(c.var.db(), c.var.user, c.req.valid("param").id)), 200),
+  )
   .openapi(
     completeRoute(
       "/tasks/{id}/mark_done",
       "markTaskDone",
       "Complete a task (the same as /complete, under the name some clients call)",
     ),
-    async (c) => {
-      const result = await completeTask(c.var.db(), c.var.user, c.req.valid("param").id);
-      await afterCommit(c, result);
-      return c.json(result.value, 200);
-    },
+    async (c) => c.json(await committedValue(c, completeTask(c.var.db(), c.var.user, c.req.valid("param").id)), 200),
   )
   .openapi(assignRoute("assign"), async (c) => {
-    const result = await setAssignment(
+    const write = setAssignment(
       c.var.db(),
       c.var.user,
       c.req.valid("param").id,
       "assign",
       c.req.valid("json").assignees,
     );
-    await afterCommit(c, result);
-    return c.json({ status: "assigned" as const, assignees: result.value }, 200);
+    return c.json({ status: "assigned" as const, assignees: await committedValue(c, write) }, 200);
   })
   .openapi(assignRoute("unassign"), async (c) => {
-    const result = await setAssignment(
+    const write = setAssignment(
       c.var.db(),
       c.var.user,
       c.req.valid("param").id,
       "unassign",
       c.req.valid("json").assignees,
     );
-    await afterCommit(c, result);
-    return c.json({ status: "unassigned" as const, assignees: result.value }, 200);
+    return c.json({ status: "unassigned" as const, assignees: await committedValue(c, write) }, 200);
   })
   .openapi(assignmentsRoute, async (c) => {
     const query = c.req.valid("query");

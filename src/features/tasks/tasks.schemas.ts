@@ -1,7 +1,7 @@
 /** Request and response shapes of the tasks feature; the OpenAPI document is generated from them. */
 import { z } from "@hono/zod-openapi";
 import { TASK_PRIORITIES, TASK_STATUSES } from "../../platform/db/schema.ts";
-import { nocacheParam, queryParams, wholeNumberText } from "../../platform/http/openapi.ts";
+import { nocacheParam, queryParams, wholeNumberText } from "../../platform/http/openapi-params.ts";
 import { pageQuerySchema, pageSchema } from "../../platform/http/pagination.ts";
 import { parseIsoDateTime } from "./dates.ts";
 

@@ -3,19 +3,11 @@ import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { bumpCacheVersions } from "../../platform/edge-state/user-state.client.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  etagHeader,
-  IfNoneMatchHeaders,
-  jsonBody,
-  jsonContent,
-  jsonOrMultipart,
-  NoQueryParams,
-  notModifiedResponse,
-  requireJson,
-  UuidIdParam,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, jsonOrMultipart, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IfNoneMatchHeaders, NoQueryParams, UuidIdParam } from "../../platform/http/openapi-params.ts";
+import { errorResponses, etagHeader, jsonContent, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, paginate } from "../../platform/http/pagination.ts";
 import { enforceRateLimit } from "../../platform/http/rate-limit.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
@@ -45,8 +37,7 @@ import {
   recordMultipart,
 } from "./uploads.service.ts";
 
-const tags = ["CSV uploads"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("CSV uploads");
 
 /** JSON (a presigned plan) or multipart/form-data (a small file) → anything else 415; forms above the limit 413. */
 const uploadBody = jsonOrMultipart(
@@ -60,12 +51,7 @@ const uploadRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const createUploadRoute = createRoute({
-  method: "post",
-  path: "/csv-data/uploads",
-  operationId: "createUpload",
-  tags,
-  security,
+const createUploadRoute = route.post("/csv-data/uploads", "createUpload", {
   summary: "Start a CSV upload",
   description:
     "JSON `{filename, size_bytes}` → 201 with a multipart plan: presigned R2 URLs, one per part, all `part_size` bytes but the last. PUT each slice to its URL, keep each `ETag`, then call `complete`. Or send a small file as `multipart/form-data` (`file`) → 202, validated and queued at once.\n\nQuotas per user: the declared sizes of your uploads not deleted, rejected or failed may total at most `UPLOAD_QUOTA_BYTES` (10 GiB by default; cancelled uploads count until deleted) → else 413; at most `UPLOAD_MAX_ACTIVE` uploads (5 by default) may be queued or processing → else 429 with `Retry-After`. Both answers name the limit.",
@@ -88,12 +74,7 @@ const createUploadRoute = createRoute({
   },
 });
 
-const completeRoute = createRoute({
-  method: "post",
-  path: "/csv-data/uploads/{id}/complete",
-  operationId: "completeUpload",
-  tags,
-  security,
+const completeRoute = route.post("/csv-data/uploads/{id}/complete", "completeUpload", {
   summary: "Complete a presigned upload",
   description:
     "Assembles the parts, checks the stored size against the declared one, validates the file and queues its ingestion (202). An invalid file → 422 with the reason; the upload is then `rejected` and the file deleted. Queueing makes the upload active, so `UPLOAD_MAX_ACTIVE` is checked again here: with that many uploads already queued or processing → 429 with `Retry-After`; the upload stays `awaiting_upload` (its parts already assembled) and the same call succeeds once one has finished.",
@@ -105,12 +86,7 @@ const completeRoute = createRoute({
   },
 });
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/csv-data/uploads",
-  operationId: "listUploads",
-  tags,
-  security,
+const listRoute = route.get("/csv-data/uploads", "listUploads", {
   summary: "The caller's uploads, newest first",
   middleware: [requireAuth] as const,
   request: { query: PageQuerySchema, headers: IfNoneMatchHeaders },
@@ -121,12 +97,7 @@ const listRoute = createRoute({
   },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/csv-data/uploads/{id}",
-  operationId: "getUpload",
-  tags,
-  security,
+const getRoute = route.get("/csv-data/uploads/{id}", "getUpload", {
   summary: "An upload's details",
   middleware: [requireAuth] as const,
   request: { params: UuidIdParam, query: NoQueryParams, headers: IfNoneMatchHeaders },
@@ -137,12 +108,7 @@ const getRoute = createRoute({
   },
 });
 
-const progressRoute = createRoute({
-  method: "get",
-  path: "/csv-data/uploads/{id}/progress",
-  operationId: "getUploadProgress",
-  tags,
-  security,
+const progressRoute = route.get("/csv-data/uploads/{id}/progress", "getUploadProgress", {
   summary: "Live ingestion progress",
   description:
     "The live state from the upload's Durable Object. With `Upgrade: websocket` (token as `?access_token=`), the socket receives the current state at once, then every change, each a JSON object of the same shape, and is closed (code 1000) after the final state. `awaiting_upload` is not final: a socket opened before the file is sent stays open and follows the ingestion once `complete` accepts the file (or receives `rejected` or `cancelled` and is closed).",
@@ -155,12 +121,7 @@ const progressRoute = createRoute({
   },
 });
 
-const cancelRoute = createRoute({
-  method: "post",
-  path: "/csv-data/uploads/{id}/cancel",
-  operationId: "cancelUpload",
-  tags,
-  security,
+const cancelRoute = route.post("/csv-data/uploads/{id}/cancel", "cancelUpload", {
   summary: "Cancel an upload",
   description:
     "202 while awaiting upload, queued or processing: no further chunk inserts and its rows are removed. 409 once it has ended.",
@@ -169,12 +130,7 @@ const cancelRoute = createRoute({
   responses: { 202: jsonContent(UploadSchema, "Cancelled."), ...errorResponses(400, 401, 404, 409, 429) },
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/csv-data/uploads/{id}",
-  operationId: "deleteUpload",
-  tags,
-  security,
+const deleteRoute = route.delete("/csv-data/uploads/{id}", "deleteUpload", {
   summary: "Delete an upload",
   description:
     "Removes its rows (a partition drop, fast at any size), the file and its progress. A running ingestion is cancelled first.",

@@ -1,29 +1,18 @@
-import { createRoute } from "@hono/zod-openapi";
 import { userChanged } from "../../platform/edge-state/user-state.client.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonBody,
-  jsonContent,
-  NoQueryParams,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, paginate } from "../../platform/http/pagination.ts";
 import { UpdateUserSchema, UserPageSchema } from "./users.schemas.ts";
 import { UserSchema } from "./users.serializer.ts";
 import { getVisibleUser, listUsers, updateUser } from "./users.service.ts";
 
-const tags = ["Users"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Users");
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/users",
-  operationId: "listUsers",
-  tags,
-  security,
+const listRoute = route.get("/users", "listUsers", {
   summary: "List users",
   description: "CEO and HR see everyone; a manager sees their own department (and themselves); employees get 403.",
   middleware: [requireAuth] as const,
@@ -31,12 +20,7 @@ const listRoute = createRoute({
   responses: { 200: jsonContent(UserPageSchema, "A page of users, by id."), ...errorResponses(400, 401, 403, 429) },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/users/{id}",
-  operationId: "getUser",
-  tags,
-  security,
+const getRoute = route.get("/users/{id}", "getUser", {
   summary: "Get a user",
   description: "CEO and HR see anyone, a manager their department, everyone themselves; otherwise 404.",
   middleware: [requireAuth] as const,
@@ -44,12 +28,7 @@ const getRoute = createRoute({
   responses: { 200: jsonContent(UserSchema, "The user."), ...errorResponses(400, 401, 404, 429) },
 });
 
-const updateRoute = createRoute({
-  method: "patch",
-  path: "/users/{id}",
-  operationId: "updateUser",
-  tags,
-  security,
+const updateRoute = route.patch("/users/{id}", "updateUser", {
   summary: "Change a user's role or department",
   description:
     "CEO and HR only (403 for others who can see the user, 404 for those who cannot). HR cannot grant or remove the CEO role; nobody changes their own role. An unknown department is a 400. Takes effect on the user's very next request.",

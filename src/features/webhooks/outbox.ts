@@ -9,7 +9,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { PoolDb, Tx } from "../../platform/db/client.ts";
 import type { WebhookEvent } from "../../platform/db/schema.ts";
-import { errorFields, log } from "../../platform/lib/log.ts";
+import { enqueueRows } from "../../platform/queues/outbox.ts";
 
 export interface WebhookMessage {
   kind: "webhook";
@@ -73,20 +73,12 @@ export async function recordWebhooks(db: PoolDb | Tx, events: readonly EventSpec
   return result.rows.map((row) => row.id);
 }
 
-/**
- * Enqueues recorded deliveries after commit. A failed send is logged, not thrown: the change that
- * caused the events has already succeeded, and the rows stay `pending` for the re-drive.
- */
+/** Enqueues recorded deliveries after commit; a failed send leaves the rows `pending` for the re-drive. */
 export async function dispatchWebhooks(env: Env, deliveryIds: readonly number[]): Promise<void> {
-  if (deliveryIds.length === 0) return;
-  try {
-    for (let i = 0; i < deliveryIds.length; i += 100) {
-      const batch = deliveryIds
-        .slice(i, i + 100)
-        .map((deliveryId) => ({ body: { kind: "webhook", deliveryId } satisfies WebhookMessage }));
-      await env.WEBHOOK_QUEUE.sendBatch(batch);
-    }
-  } catch (error) {
-    log("error", "webhook enqueue failed", { count: deliveryIds.length, ...errorFields(error) });
-  }
+  await enqueueRows(
+    env.WEBHOOK_QUEUE,
+    deliveryIds,
+    (deliveryId) => ({ kind: "webhook", deliveryId }) satisfies WebhookMessage,
+    "webhook",
+  );
 }

@@ -6,25 +6,13 @@
  * the consumer acknowledges a row that is no longer `pending` without sending it again.
  */
 import { and, asc, eq, lt } from "drizzle-orm";
-import { getConfig } from "../../platform/config/config.ts";
-import { connect } from "../../platform/db/client.ts";
 import { webhookDeliveries } from "../../platform/db/schema.ts";
+import { type RedriveOptions, type RedriveSource, redriveStaleRows } from "../../platform/queues/outbox.ts";
 import { dispatchWebhooks } from "./outbox.ts";
 
-export interface RedriveOptions {
-  /** Only rows older than this are considered lost (the queue normally delivers within seconds). */
-  olderThanSeconds?: number;
-  /** At most this many rows per run, oldest first. */
-  limit?: number;
-}
-
-/** Enqueues stale never-attempted deliveries again and returns their ids. */
-export async function redriveWebhooks(env: Env, options: RedriveOptions = {}): Promise<number[]> {
-  const { olderThanSeconds = 600, limit = 500 } = options;
-  const cutoff = new Date(Date.now() - olderThanSeconds * 1000);
-  const database = connect(getConfig(env), { max: 1 });
-  try {
-    const rows = await database.db
+const lostDeliveries: RedriveSource = {
+  staleIds: async (db, cutoff, limit) => {
+    const rows = await db
       .select({ id: webhookDeliveries.id })
       .from(webhookDeliveries)
       .where(
@@ -36,10 +24,12 @@ export async function redriveWebhooks(env: Env, options: RedriveOptions = {}): P
       )
       .orderBy(asc(webhookDeliveries.createdAt))
       .limit(limit);
-    const ids = rows.map((row) => row.id);
-    await dispatchWebhooks(env, ids);
-    return ids;
-  } finally {
-    await database.end();
-  }
+    return rows.map((row) => row.id);
+  },
+  dispatch: dispatchWebhooks,
+};
+
+/** Enqueues stale never-attempted deliveries again and returns their ids. */
+export function redriveWebhooks(env: Env, options: RedriveOptions = {}): Promise<number[]> {
+  return redriveStaleRows(env, lostDeliveries, options);
 }

@@ -9,12 +9,13 @@
  */
 import { sql } from "drizzle-orm";
 import { getConfig } from "../../platform/config/config.ts";
-import { connect, type PoolDb } from "../../platform/db/client.ts";
+import type { PoolDb } from "../../platform/db/client.ts";
 import type { WebhookDeliveryEvent } from "../../platform/db/schema.ts";
 import { errorFields, log } from "../../platform/lib/log.ts";
 import { maskId } from "../../platform/lib/mask.ts";
 import { backoffBaseSeconds, backoffDelaySeconds } from "../../platform/queues/backoff.ts";
 import type { QueueConsumer } from "../../platform/queues/dispatch.ts";
+import { consumeRows, type RowOutcome } from "../../platform/queues/row-consumer.ts";
 import { webhookHeaders } from "./signing.ts";
 import { webhookUrlProblem } from "./webhooks.policy.ts";
 import { urlPolicyFor } from "./webhooks.service.ts";
@@ -57,8 +58,6 @@ interface Attempt {
   error: string | null;
   durationMs: number;
 }
-
-type Outcome = "ack" | "retry";
 
 /** Sends one request and says what happened, as the attempt log keeps it. Never throws. */
 async function post(url: string, headers: Record<string, string>, body: string): Promise<Attempt> {
@@ -112,7 +111,7 @@ async function recordAttempt(db: PoolDb, deliveryId: number, attempt: Attempt, f
     where id = ${deliveryId} and status = 'pending'`);
 }
 
-async function deliverOne(db: PoolDb, env: Env, deliveryId: number): Promise<Outcome> {
+async function deliverOne(db: PoolDb, env: Env, deliveryId: number): Promise<RowOutcome> {
   const config = getConfig(env);
   const { rows } = await db.execute<DeliveryRow>(sql`
     select d.id, d.subscription_id, d.event, d.payload, d.status, d.attempts,
@@ -168,67 +167,28 @@ function retryBaseSeconds(env: Env): number {
   return backoffBaseSeconds(env.WEBHOOK_RETRY_BASE_SECONDS, DEFAULT_RETRY_BASE_SECONDS);
 }
 
-export const consumeWebhooks: QueueConsumer = async (batch, env) => {
-  const baseSeconds = retryBaseSeconds(env);
-  // One connection per batch: consumers scale out under load, and each batch's queries are short.
-  const database = connect(getConfig(env), { max: 1 });
-  try {
-    await Promise.all(
-      batch.messages.map(async (message) => {
-        const deliveryId = deliveryIdOf(message.body);
-        if (deliveryId === null) {
-          // A malformed message can never succeed; retrying it would only delay its dead-lettering.
-          log("error", "malformed webhook message", { message_id: maskId(message.id) });
-          message.ack();
-          return;
-        }
-        let outcome: Outcome;
-        try {
-          outcome = await deliverOne(database.db, env, deliveryId);
-        } catch (error) {
-          // The database failed, not the receiver: try again later rather than lose the message.
-          log("error", "webhook consumer error", { delivery_id: maskId(deliveryId), ...errorFields(error) });
-          outcome = "retry";
-        }
-        if (outcome === "ack") message.ack();
-        else
-          message.retry({
-            delaySeconds: backoffDelaySeconds(baseSeconds, message.attempts, MAX_RETRY_DELAY_SECONDS),
-          });
-      }),
-    );
-  } finally {
-    await database.end();
-  }
-};
+export const consumeWebhooks: QueueConsumer = consumeRows({
+  rowIdOf: deliveryIdOf,
+  onMalformed: (message) => log("error", "malformed webhook message", { message_id: maskId(message.id) }),
+  handle: deliverOne,
+  // The database failed, not the receiver: try again later rather than lose the message.
+  onError: (deliveryId, error) =>
+    log("error", "webhook consumer error", { delivery_id: maskId(deliveryId), ...errorFields(error) }),
+  retryOptions: (env, attempts) => ({
+    delaySeconds: backoffDelaySeconds(retryBaseSeconds(env), attempts, MAX_RETRY_DELAY_SECONDS),
+  }),
+});
 
 /** Messages that exhausted their retries: the delivery becomes `failed`, its attempts kept. */
-export const consumeWebhookDeadLetters: QueueConsumer = async (batch, env) => {
-  const database = connect(getConfig(env), { max: 1 });
-  try {
-    await Promise.all(
-      batch.messages.map(async (message) => {
-        const deliveryId = deliveryIdOf(message.body);
-        if (deliveryId === null) {
-          message.ack();
-          return;
-        }
-        try {
-          await database.db.execute(
-            sql`update webhook_deliveries set status = 'failed' where id = ${deliveryId} and status = 'pending'`,
-          );
-          log("error", "webhook delivery dead-lettered", { delivery_id: maskId(deliveryId) });
-          message.ack();
-        } catch (error) {
-          log("error", "webhook dead-letter consumer error", {
-            delivery_id: maskId(deliveryId),
-            ...errorFields(error),
-          });
-          message.retry();
-        }
-      }),
+export const consumeWebhookDeadLetters: QueueConsumer = consumeRows({
+  rowIdOf: deliveryIdOf,
+  handle: async (db, _env, deliveryId) => {
+    await db.execute(
+      sql`update webhook_deliveries set status = 'failed' where id = ${deliveryId} and status = 'pending'`,
     );
-  } finally {
-    await database.end();
-  }
-};
+    log("error", "webhook delivery dead-lettered", { delivery_id: maskId(deliveryId) });
+    return "ack";
+  },
+  onError: (deliveryId, error) =>
+    log("error", "webhook dead-letter consumer error", { delivery_id: maskId(deliveryId), ...errorFields(error) }),
+});

@@ -2,19 +2,14 @@
  * Webhook subscriptions: CEO and HR only (403 for anyone else, before anything about the body or
  * the id is looked at). The signing secret is answered once, by the create; reads never select it.
  */
-import { createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  IntIdParam,
-  jsonBody,
-  jsonContent,
-  NoQueryParams,
-  requireJson,
-} from "../../platform/http/openapi.ts";
+import { createRouter } from "../../platform/http/openapi.ts";
+import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
+import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { PageQuerySchema, paginate } from "../../platform/http/pagination.ts";
 import { dispatchWebhooks } from "./outbox.ts";
 import { assertCanManageWebhooks } from "./webhooks.policy.ts";
@@ -41,8 +36,7 @@ import {
   urlPolicyFor,
 } from "./webhooks.service.ts";
 
-const tags = ["Webhooks"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Webhooks");
 
 const managersOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   assertCanManageWebhooks(c.var.user);
@@ -52,12 +46,7 @@ const managersOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
 const EVENTS_TEXT =
   "Each delivery is a JSON `POST` of `{type, timestamp, data}` signed as Standard Webhooks says (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`), sent after the change commits, at least once, retried with exponential backoff on a network error, a timeout (10 s) or a non-2xx answer.";
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/webhooks",
-  operationId: "listWebhooks",
-  tags,
-  security,
+const listRoute = route.get("/webhooks", "listWebhooks", {
   summary: "List webhook subscriptions",
   description: "CEO and HR only. By id. The secret is never shown here.",
   middleware: [requireAuth, managersOnly] as const,
@@ -65,12 +54,7 @@ const listRoute = createRoute({
   responses: { 200: jsonContent(WebhookPageSchema, "A page of subscriptions."), ...errorResponses(400, 401, 403, 429) },
 });
 
-const createWebhookRoute = createRoute({
-  method: "post",
-  path: "/webhooks",
-  operationId: "createWebhook",
-  tags,
-  security,
+const createWebhookRoute = route.post("/webhooks", "createWebhook", {
   summary: "Subscribe a URL to events",
   description: `CEO and HR only. The answer carries the signing \`secret\`, shown only here. ${EVENTS_TEXT}`,
   middleware: [requireAuth, requireJson, managersOnly] as const,
@@ -81,12 +65,7 @@ const createWebhookRoute = createRoute({
   },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/webhooks/{id}",
-  operationId: "getWebhook",
-  tags,
-  security,
+const getRoute = route.get("/webhooks/{id}", "getWebhook", {
   summary: "Get a webhook subscription",
   description: "CEO and HR only. The secret is never shown here.",
   middleware: [requireAuth, managersOnly] as const,
@@ -94,12 +73,7 @@ const getRoute = createRoute({
   responses: { 200: jsonContent(WebhookSchema, "The subscription."), ...errorResponses(400, 401, 403, 404, 429) },
 });
 
-const updateRoute = createRoute({
-  method: "patch",
-  path: "/webhooks/{id}",
-  operationId: "updateWebhook",
-  tags,
-  security,
+const updateRoute = route.patch("/webhooks/{id}", "updateWebhook", {
   summary: "Change a webhook subscription",
   description:
     "CEO and HR only. `active: false` pauses it: no new deliveries are recorded, and those not yet sent become `failed`.",
@@ -111,12 +85,7 @@ const updateRoute = createRoute({
   },
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/webhooks/{id}",
-  operationId: "deleteWebhook",
-  tags,
-  security,
+const deleteRoute = route.delete("/webhooks/{id}", "deleteWebhook", {
   summary: "Delete a webhook subscription",
   description: "CEO and HR only. Its deliveries go with it; none still queued is sent.",
   middleware: [requireAuth, managersOnly] as const,
@@ -124,12 +93,7 @@ const deleteRoute = createRoute({
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
 });
 
-const deliveriesRoute = createRoute({
-  method: "get",
-  path: "/webhooks/{id}/deliveries",
-  operationId: "listWebhookDeliveries",
-  tags,
-  security,
+const deliveriesRoute = route.get("/webhooks/{id}/deliveries", "listWebhookDeliveries", {
   summary: "A subscription's deliveries",
   description: "CEO and HR only. Newest first.",
   middleware: [requireAuth, managersOnly] as const,
@@ -140,12 +104,7 @@ const deliveriesRoute = createRoute({
   },
 });
 
-const deliveryRoute = createRoute({
-  method: "get",
-  path: "/webhooks/{id}/deliveries/{delivery_id}",
-  operationId: "getWebhookDelivery",
-  tags,
-  security,
+const deliveryRoute = route.get("/webhooks/{id}/deliveries/{delivery_id}", "getWebhookDelivery", {
   summary: "One delivery with its attempts",
   description:
     "CEO and HR only. The payload as sent and every attempt: when, the receiver's status or why there was none, how long.",
@@ -154,12 +113,7 @@ const deliveryRoute = createRoute({
   responses: { 200: jsonContent(DeliveryDetailSchema, "The delivery."), ...errorResponses(400, 401, 403, 404, 429) },
 });
 
-const testRoute = createRoute({
-  method: "post",
-  path: "/webhooks/{id}/test",
-  operationId: "testWebhook",
-  tags,
-  security,
+const testRoute = route.post("/webhooks/{id}/test", "testWebhook", {
   summary: "Send a ping",
   description:
     "CEO and HR only. Records a `ping` delivery (`data`: `{webhook, actor, message}`) and queues it; follow it in the deliveries. 409 while the subscription is inactive.",

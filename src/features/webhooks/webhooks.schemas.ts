@@ -1,7 +1,7 @@
 /** Request and response schemas of webhook subscriptions and their deliveries. */
 import { z } from "@hono/zod-openapi";
 import { WEBHOOK_DELIVERY_EVENTS, WEBHOOK_DELIVERY_STATUSES, WEBHOOK_EVENTS } from "../../platform/db/schema.ts";
-import { IntIdParam, wholeNumberText } from "../../platform/http/openapi.ts";
+import { IntIdParam, wholeNumberText } from "../../platform/http/openapi-params.ts";
 import { pageSchema } from "../../platform/http/pagination.ts";
 
 const EventsSchema = z

@@ -4,7 +4,7 @@
  * `{count, next, previous, results}` with `next`/`previous` as full URLs.
  */
 import { z } from "@hono/zod-openapi";
-import { queryParams, wholeNumberText } from "./openapi.ts";
+import { queryParams, wholeNumberText } from "./openapi-params.ts";
 
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;

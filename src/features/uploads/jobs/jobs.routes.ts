@@ -1,26 +1,16 @@
 /** The background-job routes: the caller's own jobs, which follow their uploads. */
-import { createRoute } from "@hono/zod-openapi";
 import { requireAuth } from "../../../platform/http/auth.ts";
-import {
-  createRouter,
-  errorResponses,
-  jsonContent,
-  NoQueryParams,
-  UuidIdParam,
-} from "../../../platform/http/openapi.ts";
+import { createRouter } from "../../../platform/http/openapi.ts";
+import { NoQueryParams, UuidIdParam } from "../../../platform/http/openapi-params.ts";
+import { errorResponses, jsonContent } from "../../../platform/http/openapi-responses.ts";
+import { routesTagged } from "../../../platform/http/openapi-route.ts";
 import { JobListQuery, JobListSchema, JobSchema } from "./jobs.schemas.ts";
 import { toJobResponse } from "./jobs.serializer.ts";
 import { cancelJob, deleteJob, getOwnJob, listJobs } from "./jobs.service.ts";
 
-const tags = ["Background jobs"];
-const security = [{ bearerAuth: [] }];
+const route = routesTagged("Background jobs");
 
-const listRoute = createRoute({
-  method: "get",
-  path: "/jobs",
-  operationId: "listJobs",
-  tags,
-  security,
+const listRoute = route.get("/jobs", "listJobs", {
   summary: "The caller's jobs, newest first",
   description:
     "A JSON array (not a page). `status` filters by pending, running, completed, failed or cancelled; `limit` is 1..50 (default 10), anything else is a 400.",
@@ -29,24 +19,14 @@ const listRoute = createRoute({
   responses: { 200: jsonContent(JobListSchema, "The jobs."), ...errorResponses(400, 401, 429) },
 });
 
-const getRoute = createRoute({
-  method: "get",
-  path: "/jobs/{id}",
-  operationId: "getJob",
-  tags,
-  security,
+const getRoute = route.get("/jobs/{id}", "getJob", {
   summary: "A job",
   middleware: [requireAuth] as const,
   request: { params: UuidIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(JobSchema, "The job."), ...errorResponses(400, 401, 404, 429) },
 });
 
-const cancelRoute = createRoute({
-  method: "post",
-  path: "/jobs/{id}/cancel",
-  operationId: "cancelJob",
-  tags,
-  security,
+const cancelRoute = route.post("/jobs/{id}/cancel", "cancelJob", {
   summary: "Cancel a job",
   description:
     "202 while pending or running; a `csv_ingest` job cancels its upload (no further rows, status `cancelled`). 409 once it has ended.",
@@ -55,12 +35,7 @@ const cancelRoute = createRoute({
   responses: { 202: jsonContent(JobSchema, "Cancelled."), ...errorResponses(400, 401, 404, 409, 429) },
 });
 
-const deleteRoute = createRoute({
-  method: "delete",
-  path: "/jobs/{id}",
-  operationId: "deleteJob",
-  tags,
-  security,
+const deleteRoute = route.delete("/jobs/{id}", "deleteJob", {
   summary: "Delete a job",
   description:
     "Removes the job record (204). A pending or running job is cancelled first, so its upload ends `cancelled`; the upload itself is kept.",

@@ -1,7 +1,7 @@
 /** Request and response schemas of the background-job routes. */
 import { z } from "@hono/zod-openapi";
 import { JOB_STATUSES } from "../../../platform/db/schema.ts";
-import { queryParams, wholeNumberText } from "../../../platform/http/openapi.ts";
+import { queryParams, wholeNumberText } from "../../../platform/http/openapi-params.ts";
 
 export const JobSchema = z
   .object({

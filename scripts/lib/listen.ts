@@ -1,0 +1,12 @@
+/** Starting a local HTTP server on a port that may be 0 (any free one). */
+import type { Server } from "node:http";
+
+/** Listens on `host:port` and answers the port the server got (the one asked for, unless 0). */
+export async function listenOn(server: Server, port: number, host: string): Promise<number> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  const actual = server.address();
+  return typeof actual === "object" && actual ? actual.port : port;
+}
