@@ -41,13 +41,16 @@ export const CompleteUploadSchema = z
 
 /** A bound in its column's type; a number a double cannot hold is written digit for digit. */
 const StatValueSchema = z
-  .custom<StatValue>(
+  .custom<StatValue | null>(
     (value) =>
-      typeof value === "number" || typeof value === "string" || typeof value === "boolean" || JSON.isRawJSON(value),
+      value === null ||
+      typeof value === "number" ||
+      typeof value === "string" ||
+      typeof value === "boolean" ||
+      JSON.isRawJSON(value),
   )
-  .nullable()
   .openapi({
-    anyOf: [{ type: "number" }, { type: "string" }, { type: "boolean" }, { type: "null" }],
+    type: ["number", "string", "boolean", "null"],
     description:
       "in the column's type: numbers compare numerically, dates and datetimes chronologically (`false` before `true` for booleans), strings by their text; null when the column has no value",
   });
@@ -57,7 +60,7 @@ const ColumnStatsSchema = z
     nulls: z.number().int().openapi({ description: "stored rows whose cell in this column is empty" }),
     distinct: z.number().int().openapi({
       description:
-        "distinct non-empty values: exact up to 10,000, above that a HyperLogLog estimate within 2 % (typically 0.8 %)",
+        "distinct non-empty values: exact up to 10,000, above that a HyperLogLog estimate within 2 % (typically within 0.5 %)",
     }),
     min: StatValueSchema,
     max: StatValueSchema,

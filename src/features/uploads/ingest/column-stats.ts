@@ -149,8 +149,10 @@ export class StatsMerger {
   private readonly mins: (UploadStatBound | null)[];
   private readonly maxes: (UploadStatBound | null)[];
   private readonly sketches: DistinctSketch[];
+  private readonly columns: readonly UploadColumn[];
 
-  constructor(private readonly columns: readonly UploadColumn[]) {
+  constructor(columns: readonly UploadColumn[]) {
+    this.columns = columns;
     this.nulls = columns.map(() => 0);
     this.mins = columns.map(() => null);
     this.maxes = columns.map(() => null);
