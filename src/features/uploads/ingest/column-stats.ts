@@ -22,7 +22,7 @@ import type {
   UploadStatBound,
 } from "../../../platform/db/schema.ts";
 import { exactNumber, isExactNumber, numberText, type RawJson } from "../../../platform/lib/exact-json.ts";
-import { DistinctSketch, hash53, type SketchJson } from "./distinct-sketch.ts";
+import { type DecodedSketch, DistinctSketch, hash53, hashNumber, type SketchJson } from "./distinct-sketch.ts";
 
 type ColumnType = UploadColumn["type"];
 
@@ -91,52 +91,89 @@ function toBound(value: unknown): UploadStatBound | null {
   return isExactNumber(value) ? numberText(value) : null;
 }
 
-/** The text a value is hashed by; numbers by their digits, so `1` and `1.0` (both stored as 1) are one. */
-function hashText(value: unknown): string {
-  return typeof value === "string" ? value : String(value);
+const TRUE_HASH = hash53("true");
+const FALSE_HASH = hash53("false");
+
+/** A typed cell value's hash: numbers by value (an exact one by its digits), the rest by their text. */
+function hashOf(value: unknown): number {
+  if (typeof value === "string") return hash53(value);
+  if (typeof value === "number") return hashNumber(value);
+  if (typeof value === "boolean") return value ? TRUE_HASH : FALSE_HASH;
+  return hash53(numberText(value as RawJson));
 }
+
+/** How a column's values compare in `ChunkStats.add`, as a small number the loop switches on. */
+const NUMERIC = 0;
+const TEXT = 1;
+const DATETIME = 2;
+const BOOLEAN = 3;
+const KIND: Record<ColumnType, number> = {
+  integer: NUMERIC,
+  number: NUMERIC,
+  date: TEXT,
+  string: TEXT,
+  datetime: DATETIME,
+  boolean: BOOLEAN,
+};
 
 /** Gathers one chunk's partials, row by row, over the rows it stores. */
 export class ChunkStats {
+  private readonly kinds: number[];
   private readonly nulls: number[];
   private readonly mins: unknown[];
   private readonly maxes: unknown[];
-  private readonly values: Set<unknown>[];
+  private readonly sketches: DistinctSketch[];
   private readonly less: ((a: unknown, b: unknown) => boolean)[];
 
   constructor(columns: readonly UploadColumn[]) {
+    this.kinds = columns.map((column) => KIND[column.type]);
     this.nulls = columns.map(() => 0);
     this.mins = columns.map(() => null);
     this.maxes = columns.map(() => null);
-    this.values = columns.map(() => new Set());
+    this.sketches = columns.map(() => new DistinctSketch());
     this.less = columns.map((column) => lessThan(column.type));
   }
 
-  /** One stored row's typed values, in column order. */
+  /**
+   * One stored row's typed values, in column order. The common cases (plain numbers, text in
+   * fixed-width order) compare inline; exact numbers and far-future datetimes take `lessThan`.
+   */
   add(row: readonly unknown[]): void {
+    const { kinds, nulls, mins, maxes, sketches } = this;
     for (let c = 0; c < row.length; c++) {
       const value = row[c];
       if (value === null || value === undefined) {
-        this.nulls[c] = (this.nulls[c] as number) + 1;
+        nulls[c] = (nulls[c] as number) + 1;
         continue;
       }
-      // An exact number is a fresh object per cell: its digits are what make it the same value.
-      (this.values[c] as Set<unknown>).add(typeof value === "object" ? numberText(value as RawJson) : value);
-      const less = this.less[c] as (a: unknown, b: unknown) => boolean;
-      const min = this.mins[c];
-      if (min === null || less(value, min)) this.mins[c] = value;
-      const max = this.maxes[c];
-      if (max === null || less(max, value)) this.maxes[c] = value;
+      const min = mins[c];
+      const max = maxes[c];
+      if (min === null) {
+        mins[c] = value;
+        maxes[c] = value;
+      } else if (kinds[c] === NUMERIC && typeof value === "number" && typeof min === "number") {
+        if (value < min) mins[c] = value;
+        else if (value > (max as number)) maxes[c] = value;
+      } else if (kinds[c] === TEXT) {
+        if ((value as string) < (min as string)) mins[c] = value;
+        else if ((value as string) > (max as string)) maxes[c] = value;
+      } else {
+        const less = this.less[c] as (a: unknown, b: unknown) => boolean;
+        if (less(value, min)) mins[c] = value;
+        if (less(max, value)) maxes[c] = value;
+      }
+      (sketches[c] as DistinctSketch).addHash(hashOf(value));
     }
   }
 
   /** The chunk's partials, as committed with its rows. */
   partials(): ChunkColumnStats[] {
-    return this.nulls.map((nulls, c) => {
-      const sketch = new DistinctSketch();
-      for (const value of this.values[c] as Set<unknown>) sketch.addHash(hash53(hashText(value)));
-      return { nulls, min: toBound(this.mins[c]), max: toBound(this.maxes[c]), distinct: sketch.toJSON() };
-    });
+    return this.nulls.map((nulls, c) => ({
+      nulls,
+      min: toBound(this.mins[c]),
+      max: toBound(this.maxes[c]),
+      distinct: (this.sketches[c] as DistinctSketch).toJSON(),
+    }));
   }
 }
 
@@ -165,7 +202,7 @@ export class StatsMerger {
       nulls: number;
       min: UploadStatBound | null;
       max: UploadStatBound | null;
-      sketch: DistinctSketch;
+      sketch: DecodedSketch;
     }[] = [];
     for (const partial of partials) {
       const valid = validPartial(partial);
@@ -200,7 +237,7 @@ function isBound(value: unknown): value is UploadStatBound | null {
 
 function validPartial(
   partial: unknown,
-): { nulls: number; min: UploadStatBound | null; max: UploadStatBound | null; sketch: DistinctSketch } | undefined {
+): { nulls: number; min: UploadStatBound | null; max: UploadStatBound | null; sketch: DecodedSketch } | undefined {
   if (typeof partial !== "object" || partial === null) return undefined;
   const { nulls, min, max, distinct } = partial as Record<string, unknown>;
   if (!Number.isSafeInteger(nulls) || (nulls as number) < 0 || !isBound(min) || !isBound(max)) return undefined;
@@ -211,7 +248,7 @@ function validPartial(
   else if (typeof registers === "string") json = { registers };
   else return undefined;
   try {
-    return { nulls: nulls as number, min, max, sketch: DistinctSketch.fromJSON(json) };
+    return { nulls: nulls as number, min, max, sketch: DistinctSketch.decode(json) };
   } catch {
     return undefined;
   }

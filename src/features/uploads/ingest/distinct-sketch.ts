@@ -40,16 +40,34 @@ function fmix32(h: number): number {
 export function hash53(text: string): number {
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  const length = text.length;
+  let i = 0;
+  // Two UTF-16 code units per step: half the multiplications of one per step.
+  for (; i + 1 < length; i += 2) {
+    const c = (text.charCodeAt(i) << 16) | text.charCodeAt(i + 1);
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995);
     b ^= b >>> 15;
   }
-  const length = text.length;
+  if (i < length) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
   const high = fmix32(a ^ Math.imul(b, 0x27d4eb2d) ^ length);
   const low = fmix32(b ^ high);
   // 32 bits from one lane, 21 from the other.
+  return high * 2 ** 21 + (low >>> 11);
+}
+
+const numberView = new Float64Array(1);
+const numberWords = new Uint32Array(numberView.buffer);
+
+/** A 53-bit hash of a number's value (its double's bits; 0 and -0 are one value). */
+export function hashNumber(value: number): number {
+  numberView[0] = value === 0 ? 0 : value;
+  const high = fmix32((numberWords[0] as number) ^ Math.imul(numberWords[1] as number, 0x27d4eb2d));
+  const low = fmix32((numberWords[1] as number) ^ high ^ 0x9e3779b9);
   return high * 2 ** 21 + (low >>> 11);
 }
 
@@ -68,62 +86,98 @@ function registerOf(hash: number): { index: number; rank: number } {
 /** The stored form: hashes while exact, registers once estimated (both base64). */
 export type SketchJson = { exact: string } | { registers: string };
 
+/** A stored sketch decoded and checked, ready to merge. */
+export type DecodedSketch = { hashes: Float64Array } | { registers: Uint8Array };
+
+/** An empty slot of the exact table (hashes are never negative). */
+const EMPTY = -1;
+/** The exact table's largest size: a power of two that holds `EXACT_LIMIT` hashes below 2/3 full. */
+const MAX_TABLE = 16_384;
+
+/**
+ * The exact set is an open-addressing table of hashes in a Float64Array rather than a `Set`: the
+ * chunk step adds every cell, and a table of doubles allocates nothing per value (a `Set` of
+ * 53-bit numbers boxes each one, and the garbage collector pays for it).
+ */
 export class DistinctSketch {
-  private hashes: Set<number> | null = new Set();
+  private table: Float64Array | null = new Float64Array(256).fill(EMPTY);
+  private size = 0;
   private registers: Uint8Array | null = null;
 
-  /** Adds one value's hash (from `hash53`). */
+  /** Adds one value's hash (a non-negative safe integer, from `hash53` or `hashNumber`). */
   addHash(hash: number): void {
-    if (this.hashes) {
-      this.hashes.add(hash);
-      if (this.hashes.size > EXACT_LIMIT) this.toRegisters();
+    const table = this.table;
+    if (!table) {
+      this.offer(hash);
       return;
     }
-    this.offer(hash);
+    const mask = table.length - 1;
+    // The low bits of a hash are as mixed as the high ones (both lanes end in an avalanche).
+    let slot = hash & mask;
+    for (;;) {
+      const held = table[slot];
+      if (held === hash) return;
+      if (held === EMPTY) break;
+      slot = (slot + 1) & mask;
+    }
+    table[slot] = hash;
+    this.size++;
+    if (this.size > EXACT_LIMIT) this.toRegisters();
+    else if (this.size * 3 > table.length * 2) this.grow();
   }
 
   /** The distinct values seen: exact up to `EXACT_LIMIT`, estimated above. */
   count(): number {
-    if (this.hashes) return this.hashes.size;
-    return estimate(this.registers as Uint8Array);
+    return this.registers ? estimate(this.registers) : this.size;
   }
 
-  /** Unites `other` into this sketch. */
-  merge(other: DistinctSketch): void {
-    if (other.hashes) {
+  /** Unites a decoded stored sketch into this one. */
+  merge(other: DecodedSketch): void {
+    if ("hashes" in other) {
       for (const hash of other.hashes) this.addHash(hash);
       return;
     }
-    if (this.hashes) this.toRegisters();
+    if (!this.registers) this.toRegisters();
     const mine = this.registers as Uint8Array;
-    const theirs = other.registers as Uint8Array;
+    const theirs = other.registers;
     for (let i = 0; i < REGISTERS; i++) if ((theirs[i] as number) > (mine[i] as number)) mine[i] = theirs[i] as number;
   }
 
   toJSON(): SketchJson {
-    if (this.hashes) return { exact: toBase64(new Uint8Array(Float64Array.from(this.hashes).buffer)) };
-    return { registers: toBase64(this.registers as Uint8Array) };
+    if (this.registers) return { registers: toBase64(this.registers) };
+    return { exact: toBase64(new Uint8Array(this.hashes().buffer)) };
   }
 
-  /** A sketch from its stored form; anything malformed is refused (the caller decides what that means). */
-  static fromJSON(json: SketchJson): DistinctSketch {
-    const sketch = new DistinctSketch();
+  /** A stored sketch decoded; anything malformed is refused (the caller decides what that means). */
+  static decode(json: SketchJson): DecodedSketch {
     if ("exact" in json) {
       const bytes = fromBase64(json.exact);
       if (bytes.length % 8 !== 0) throw new Error("distinct sketch: malformed hashes");
-      for (const hash of new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8)) {
-        if (!Number.isSafeInteger(hash) || hash < 0) throw new Error("distinct sketch: malformed hashes");
-        sketch.addHash(hash);
+      const hashes = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
+      if (hashes.length > EXACT_LIMIT || hashes.some((hash) => !Number.isSafeInteger(hash) || hash < 0)) {
+        throw new Error("distinct sketch: malformed hashes");
       }
-      return sketch;
+      return { hashes };
     }
     const registers = fromBase64(json.registers);
     if (registers.length !== REGISTERS || registers.some((rank) => rank > RANK_BITS + 1)) {
       throw new Error("distinct sketch: malformed registers");
     }
-    sketch.hashes = null;
-    sketch.registers = registers;
+    return { registers };
+  }
+
+  /** A sketch from its stored form (see `decode`). */
+  static fromJSON(json: SketchJson): DistinctSketch {
+    const sketch = new DistinctSketch();
+    sketch.merge(DistinctSketch.decode(json));
     return sketch;
+  }
+
+  private hashes(): Float64Array {
+    const out = new Float64Array(this.size);
+    let i = 0;
+    for (const hash of this.table as Float64Array) if (hash !== EMPTY) out[i++] = hash;
+    return out;
   }
 
   private offer(hash: number): void {
@@ -132,9 +186,17 @@ export class DistinctSketch {
     if (rank > (registers[index] as number)) registers[index] = rank;
   }
 
+  private grow(): void {
+    const old = this.hashes();
+    this.table = new Float64Array(Math.min(MAX_TABLE, (this.table as Float64Array).length * 2)).fill(EMPTY);
+    this.size = 0;
+    for (const hash of old) this.addHash(hash);
+  }
+
   private toRegisters(): void {
-    const hashes = this.hashes as Set<number>;
-    this.hashes = null;
+    const hashes = this.hashes();
+    this.table = null;
+    this.size = 0;
     this.registers = new Uint8Array(REGISTERS);
     for (const hash of hashes) this.offer(hash);
   }
