@@ -331,6 +331,8 @@ async function run(base: string, browser: Browser): Promise<void> {
     await page.setInputFiles("#file", small);
     await page.getByRole("button", { name: "Upload" }).click();
     await waitForText(page, "#outcome", (t) => t.startsWith("Completed: 4 rows"), 60_000);
+    // The table is redrawn when the new upload opens; until then it shows the previous one's.
+    await waitForText(page, "#column-stats tbody", (t) => t.startsWith("idinteger"));
     await waitForText(page, "#column-stats-summary", (t) => t === "Column statistics");
     const rows = await page
       .locator("#column-stats tbody tr")
