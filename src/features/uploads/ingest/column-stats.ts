@@ -11,8 +11,9 @@
  *   otherwise, so it survives JSON without losing a digit;
  * - `distinct` counts non-empty values (distinct-sketch.ts: exact up to 10,000, estimated above).
  *
- * The per-cell work is a null test, a Set insertion and two comparisons on the value the chunk
- * step has already typed; values are hashed once per distinct value per chunk, in `partials`.
+ * The per-cell work is a null test, at most two comparisons and one hash into the column's sketch,
+ * all on the value the chunk step has already typed (nothing is parsed again): numbers are hashed
+ * by their bits, text by one pass over its code units.
  * Pure and free of Worker types.
  */
 import type {

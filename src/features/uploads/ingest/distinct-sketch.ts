@@ -5,15 +5,17 @@
  *
  * The rule: up to `EXACT_LIMIT` distinct values the count is the size of a set of 53-bit hashes
  * (exact but for a hash collision, about 1 in 10^8 at 10,000 values); above it the set becomes
- * 2^16 registers (standard error 1.04 / 256 ≈ 0.4 %, so 2 % is about five standard errors: 2^14
- * registers, 0.8 %, would leave about one count in a hundred beyond 2 %) read with Ertl's improved estimator, which needs no bias tables and is unbiased from
- * small to very large counts. Registers merge by maximum, so a union of sketches is the sketch of
- * the union. Written here rather than taken from npm: the HyperLogLog packages there either pull a
- * native hash (not available in Workers) or a large bundle of other structures.
+ * 2^16 registers (standard error 1.04 / 256 ≈ 0.4 %, so 2 % is about five standard errors; 2^14
+ * registers, 0.8 %, would leave about one count in a hundred beyond 2 %) read with Ertl's improved
+ * estimator, which needs no bias tables and is unbiased from small to very large counts. Registers
+ * merge by maximum, so a union of sketches is the sketch of the union. Written here rather than
+ * taken from npm: the HyperLogLog packages there either pull a native hash (not available in
+ * Workers) or a large bundle of other structures.
  *
- * Pure and free of Worker types; `hash53` is a non-cryptographic string hash (two 32-bit
- * multiply-xor lanes over the UTF-16 code units, each finished by murmur3's avalanche), because the
- * chunk step hashes every distinct value of every column and must stay cheap.
+ * Pure and free of Worker types. `hash53` is a non-cryptographic string hash (two 32-bit
+ * multiply-xor lanes over the UTF-16 code units, two at a time, each finished by murmur3's
+ * avalanche) and `hashNumber` mixes a double's bits the same way, because the chunk step hashes
+ * every non-empty cell of every column and must stay cheap.
  */
 
 /** Up to this many distinct values the count is exact. */
@@ -36,7 +38,7 @@ function fmix32(h: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-/** A 53-bit hash of `text` as a safe integer (exact in a double, so it can key a Set). */
+/** A 53-bit hash of `text` as a safe integer (exact in a double, so the exact table can hold it). */
 export function hash53(text: string): number {
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
