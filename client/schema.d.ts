@@ -1578,6 +1578,17 @@ export interface components {
         expires_at: string;
       };
     };
+    /** @description the column's statistics over the stored rows (rejected records count nowhere), computed during ingestion; null until the upload has completed, and null for a failed, cancelled or rejected upload (its rows are not kept) */
+    ColumnStats: {
+      /** @description stored rows whose cell in this column is empty */
+      nulls: number;
+      /** @description distinct non-empty values: exact up to 10,000, above that a HyperLogLog estimate within 2 % (typically within 0.5 %) */
+      distinct: number;
+      /** @description in the column's type: numbers compare numerically, dates and datetimes chronologically (`false` before `true` for booleans), strings by their text; null when the column has no value */
+      min: number | string | boolean | null;
+      /** @description in the column's type: numbers compare numerically, dates and datetimes chronologically (`false` before `true` for booleans), strings by their text; null when the column has no value */
+      max: number | string | boolean | null;
+    } | null;
     Upload: {
       /** Format: uuid */
       id: string;
@@ -1612,6 +1623,7 @@ export interface components {
          * @enum {string}
          */
         type: "integer" | "number" | "boolean" | "date" | "datetime" | "string";
+        stats: components["schemas"]["ColumnStats"];
       }[];
       delimiter: string | null;
       error: string | null;

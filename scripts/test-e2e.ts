@@ -3,7 +3,8 @@
  * Starts its own stack (an embedded Postgres in a temporary directory, so it never fights a running
  * `npm run dev` over .data/postgres, then lib/dev-stack.ts on PORT 8812 with 64 KiB ingestion
  * chunks), registers a user through the API, and in headless Chromium logs in, uploads a generated
- * CSV, watches ingestion, browses, sorts and filters the rows and downloads the task report. Then,
+ * CSV, watches ingestion, browses, sorts and filters the rows, reads a small upload's column
+ * statistics and downloads the task report. Then,
  * with the accounts `npm run seed` makes (seeded here), a manager and an employee work on a task in
  * the Tasks views: list and filters, create, edit, assign, comment, attach, complete, and the
  * assignee's read-only fields; and the notification bell, which shows a notification another
@@ -312,6 +313,41 @@ async function run(base: string, browser: Browser): Promise<void> {
     assert(widths.page <= widths.window, `the page is ${widths.page} px wide in a ${widths.window} px window`);
     assert(widths.table > widths.box, `the table (${widths.table} px) does not scroll in its ${widths.box} px box`);
     await page.screenshot({ path: path.join(results, "console-wide.png"), fullPage: true });
+  });
+
+  await check("shows a small upload's column statistics in a table", async () => {
+    const small = path.join(results, "e2e-stats.csv");
+    writeFileSync(
+      small,
+      [
+        "id,amount,day,active,city",
+        "9,2.5,2026-03-01,true,Oslo",
+        "10,10,2026-01-15,false,",
+        ",10,2026-12-31,true,Bergen",
+        "11,-1,,true,Oslo",
+        "",
+      ].join("\n"),
+    );
+    await page.setInputFiles("#file", small);
+    await page.getByRole("button", { name: "Upload" }).click();
+    await waitForText(page, "#outcome", (t) => t.startsWith("Completed: 4 rows"), 60_000);
+    // The table is redrawn when the new upload opens; until then it shows the previous one's.
+    await waitForText(page, "#column-stats tbody", (t) => t.startsWith("idinteger"));
+    await waitForText(page, "#column-stats-summary", (t) => t === "Column statistics");
+    const rows = await page
+      .locator("#column-stats tbody tr")
+      .evaluateAll((trs) => trs.map((tr) => [...tr.children].map((cell) => cell.textContent).join("|")));
+    // Numbers by value (9 < 10 < 11, not as text), dates by day, false before true; empty cells
+    // counted apart from the distinct values.
+    const expected = [
+      "id|integer|1|3|9|11",
+      "amount|number|0|3|-1|10",
+      "day|date|1|3|2026-01-15|2026-12-31",
+      "active|boolean|0|2|false|true",
+      "city|string|1|2|Bergen|Oslo",
+    ];
+    assert(rows.join("\n") === expected.join("\n"), `statistics table:\n${rows.join("\n")}`);
+    await page.screenshot({ path: path.join(results, "console-column-stats.png"), fullPage: true });
   });
 
   await check("downloads the task status report", async () => {

@@ -109,10 +109,50 @@ async function openUpload(id) {
     $("search").value = "";
     renderChips([]);
     $("rows-tools").hidden = upload.columns.length === 0;
+    renderColumnStats(upload);
     await rows.show(upload);
   } catch (error) {
     showError(error);
   }
+}
+
+/** A statistic's bound as text: numbers, dates and strings as the API gives them; none is a dash. */
+const bound = (value) => (value === null || value === undefined ? "—" : String(value));
+
+/**
+ * The upload's column statistics, one row per column. The API gives them once the upload has
+ * completed (null before, and for an upload that did not complete), so the caption says which.
+ */
+function renderColumnStats(upload) {
+  const withStats = upload.columns.filter((column) => column.stats);
+  $("column-stats-wrap").hidden = upload.columns.length === 0;
+  $("column-stats-summary").textContent =
+    withStats.length > 0
+      ? "Column statistics"
+      : `Column statistics appear once the upload has completed (it is ${upload.status}).`;
+  $("column-stats")
+    .querySelector("tbody")
+    .replaceChildren(
+      ...withStats.map((column) => {
+        const row = document.createElement("tr");
+        const name = document.createElement("th");
+        name.scope = "row";
+        name.textContent = column.name;
+        const cells = [
+          column.type,
+          fmt(column.stats.nulls),
+          fmt(column.stats.distinct),
+          bound(column.stats.min),
+          bound(column.stats.max),
+        ].map((value) => {
+          const cell = document.createElement("td");
+          cell.textContent = value;
+          return cell;
+        });
+        row.append(name, ...cells);
+        return row;
+      }),
+    );
 }
 
 function renderChips(filters) {

@@ -1,6 +1,7 @@
 /** Request and response schemas of the CSV upload routes. */
 import { z } from "@hono/zod-openapi";
 import { UPLOAD_STATUSES } from "../../platform/db/schema.ts";
+import type { StatValue } from "./ingest/column-stats.ts";
 
 export const CreateUploadSchema = z
   .object({
@@ -38,6 +39,34 @@ export const CompleteUploadSchema = z
   .strict()
   .openapi("CompleteUpload");
 
+/** A bound in its column's type; a number a double cannot hold is written digit for digit. */
+const StatValueSchema = z
+  .custom<StatValue | null>(
+    (value) =>
+      value === null ||
+      typeof value === "number" ||
+      typeof value === "string" ||
+      typeof value === "boolean" ||
+      JSON.isRawJSON(value),
+  )
+  .openapi({
+    type: ["number", "string", "boolean", "null"],
+    description:
+      "in the column's type: numbers compare numerically, dates and datetimes chronologically (`false` before `true` for booleans), strings by their text; null when the column has no value",
+  });
+
+const ColumnStatsSchema = z
+  .object({
+    nulls: z.number().int().openapi({ description: "stored rows whose cell in this column is empty" }),
+    distinct: z.number().int().openapi({
+      description:
+        "distinct non-empty values: exact up to 10,000, above that a HyperLogLog estimate within 2 % (typically within 0.5 %)",
+    }),
+    min: StatValueSchema,
+    max: StatValueSchema,
+  })
+  .openapi("ColumnStats");
+
 const ColumnSchema = z.object({
   key: z.string().openapi({
     description:
@@ -48,6 +77,10 @@ const ColumnSchema = z.object({
   type: z.enum(["integer", "number", "boolean", "date", "datetime", "string"]).openapi({
     description:
       "`integer` holds integers of any size and `number` keeps every significant digit: values a double cannot hold come back digit for digit",
+  }),
+  stats: ColumnStatsSchema.nullable().openapi({
+    description:
+      "the column's statistics over the stored rows (rejected records count nowhere), computed during ingestion; null until the upload has completed, and null for a failed, cancelled or rejected upload (its rows are not kept)",
   }),
 });
 

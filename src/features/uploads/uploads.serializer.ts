@@ -1,5 +1,6 @@
 /** The public shapes of an upload and of its progress. */
 
+import { boundValue } from "./ingest/column-stats.ts";
 import type { UploadRow } from "./ingest/upload-lifecycle.ts";
 import type { ProgressResponse, UploadResponse } from "./uploads.schemas.ts";
 
@@ -13,7 +14,7 @@ export function toUploadResponse(upload: UploadRow): UploadResponse {
     processed_rows: upload.processedRows,
     error_rows: upload.errorRows,
     errors: upload.errors,
-    columns: upload.columns,
+    columns: columnsWithStats(upload),
     delimiter: upload.delimiter,
     error: upload.error,
     job: upload.jobId,
@@ -22,6 +23,25 @@ export function toUploadResponse(upload: UploadRow): UploadResponse {
     completed_at: upload.completedAt?.toISOString() ?? null,
     indexes_ready: upload.indexesReadyAt !== null,
   };
+}
+
+/** The upload's columns, each with its statistics once the upload has completed (else null). */
+function columnsWithStats(upload: UploadRow): UploadResponse["columns"] {
+  const stats = upload.status === "completed" ? upload.columnStats : null;
+  return upload.columns.map((column, position) => {
+    const own = stats?.[position];
+    return {
+      ...column,
+      stats: own
+        ? {
+            nulls: own.nulls,
+            distinct: own.distinct,
+            min: boundValue(column.type, own.min),
+            max: boundValue(column.type, own.max),
+          }
+        : null,
+    };
+  });
 }
 
 /** Progress of an upload that has ended, from Postgres alone (its Durable Object may be gone). */

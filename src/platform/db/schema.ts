@@ -307,6 +307,22 @@ export interface UploadRowError {
   line: number;
   reason: string;
 }
+/** A column statistic's bound: numbers as their exact decimal text, booleans as booleans, the rest as text. */
+export type UploadStatBound = string | boolean;
+/** One column's statistics over an upload's stored rows (features/uploads/ingest/column-stats.ts). */
+export interface UploadColumnStats {
+  nulls: number;
+  distinct: number;
+  min: UploadStatBound | null;
+  max: UploadStatBound | null;
+}
+/** One column's partial statistics over a chunk's stored rows; `distinct` is a mergeable sketch. */
+export interface ChunkColumnStats {
+  nulls: number;
+  min: UploadStatBound | null;
+  max: UploadStatBound | null;
+  distinct: { exact: string } | { registers: string };
+}
 
 export const csvUploads = pgTable(
   "csv_uploads",
@@ -339,6 +355,8 @@ export const csvUploads = pgTable(
     processedBytes: bigint("processed_bytes", { mode: "number" }).notNull().default(0),
     errors: jsonb("errors").$type<UploadRowError[]>().notNull().default([]),
     error: text("error"),
+    /** Per column, in `columns` order, merged from the chunks' partials when the upload completes. */
+    columnStats: jsonb("column_stats").$type<UploadColumnStats[]>(),
     /** Bumped on re-ingestion or delete so cached pages of the old rows are never served. */
     dataVersion: integer("data_version").notNull().default(1),
     createdAt: createdAt(),
@@ -371,6 +389,8 @@ export const csvUploadChunks = pgTable(
     errorRows: integer("error_rows"),
     /** The chunk's first rejected records, committed with its rows so a retry can report them. */
     errors: jsonb("errors").$type<UploadRowError[]>().notNull().default([]),
+    /** The chunk's column statistics partials, committed with its rows (so a retry never adds twice). */
+    stats: jsonb("stats").$type<ChunkColumnStats[]>(),
     doneAt: tstz("done_at"),
   },
   (t) => [primaryKey({ columns: [t.uploadId, t.chunkIndex] })],

@@ -11,9 +11,16 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import Papa from "papaparse";
 import type { PoolDb } from "../../../platform/db/client.ts";
-import { csvUploadChunks, csvUploads, type UploadColumn, type UploadRowError } from "../../../platform/db/schema.ts";
+import {
+  type ChunkColumnStats,
+  csvUploadChunks,
+  csvUploads,
+  type UploadColumn,
+  type UploadRowError,
+} from "../../../platform/db/schema.ts";
 import { type ChunkReport, MAX_KEPT_ERRORS } from "../progress/progress-state.ts";
 import { BoundaryScanner } from "./boundaries.ts";
+import { ChunkStats } from "./column-stats.ts";
 import { convertCell, INVALID, invalidReason } from "./csv-format.ts";
 import type { ChunkMessage } from "./messages.ts";
 import { partitionName } from "./partitions.ts";
@@ -27,6 +34,8 @@ export interface ParsedChunk {
   records: number;
   errorRows: number;
   errors: UploadRowError[];
+  /** Column statistics partials over `rows` alone (column-stats.ts). */
+  stats: ChunkColumnStats[];
 }
 
 /** Pure: turns a chunk's text into typed rows and counted errors. */
@@ -38,7 +47,7 @@ export function parseChunk(
   const parsed = Papa.parse<string[]>(text, { delimiter: layout.delimiter, newline: layout.newline as "\n" });
   const badQuotes = new Set<number>();
   for (const error of parsed.errors) if (error.type === "Quotes" && error.row !== undefined) badQuotes.add(error.row);
-  const out: ParsedChunk = { rows: [], records: 0, errorRows: 0, errors: [] };
+  const out: ParsedChunk = { rows: [], records: 0, errorRows: 0, errors: [], stats: [] };
   // Errors are kept by record index; their lines are found only when there are any.
   const failed: { record: number; reason: string }[] = [];
   const fail = (record: number, reason: string) => {
@@ -46,6 +55,7 @@ export function parseChunk(
     if (failed.length < MAX_KEPT_ERRORS) failed.push({ record, reason });
   };
   const { columns } = layout;
+  const stats = new ChunkStats(columns);
   // One scan of the chunk instead of one per cell: NUL almost never occurs.
   const mayHoldNul = text.includes("\u0000");
   for (const [i, fields] of parsed.data.entries()) {
@@ -87,8 +97,13 @@ export function parseChunk(
       data[c] = value;
     }
     if (reason) fail(i, reason);
-    else out.rows.push([rowNumber, data]);
+    else {
+      // Only once the whole record is stored: a rejected record counts in no statistic.
+      stats.add(data);
+      out.rows.push([rowNumber, data]);
+    }
   }
+  out.stats = stats.partials();
   if (failed.length > 0) {
     const lines = recordLines(text, layout, position.firstLine);
     out.errors = failed.map(({ record, reason }) => ({ line: lines[record] ?? position.firstLine, reason }));
@@ -168,6 +183,8 @@ export async function ingestChunk(db: PoolDb, env: Env, message: ChunkMessage): 
         recordsRead: parsed.records,
         errorRows: parsed.errorRows,
         errors: parsed.errors,
+        // Set, never added to: a chunk that commits again (after a rollback) writes the same partials.
+        stats: parsed.stats,
       })
       .where(
         and(

@@ -15,6 +15,7 @@ import { doneChunkTotals } from "./chunk-totals.ts";
 import type { IndexMessage } from "./messages.ts";
 import { analysePartition, dropPartition } from "./partitions.ts";
 import * as lifecycle from "./upload-lifecycle.ts";
+import { recordColumnStats } from "./upload-stats.ts";
 
 export interface Outcome {
   status: lifecycle.SettledStatus;
@@ -85,6 +86,9 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
     if (completed && (totals.chunksTotal === null || totals.chunksDone < totals.chunksTotal)) return null;
     const upload = await lifecycle.settle(tx, uploadId, outcome, totals, finalErrors(uploadId, outcome.errors ?? []));
     if (!upload) return null;
+    // Once, by the call that settled it, in the same transaction: every chunk is committed, so
+    // the statistics cover exactly the stored rows. Other outcomes keep none (their rows go).
+    if (completed) await recordColumnStats(tx, uploadId, upload.columns);
     let recorded: Recorded = NOTHING_RECORDED;
     let deliveryIds: number[] = [];
     if (outcome.status !== "cancelled") {

@@ -1,0 +1,265 @@
+/**
+ * Column statistics: per column, the empty cells (`nulls`), the distinct values, and the smallest
+ * and largest value in the column's type. A chunk gathers partials over the rows it stores (a
+ * rejected record counts nowhere), committed with its rows; the upload's outcome merges every
+ * chunk's partials once. The rules:
+ *
+ * - numbers compare numerically and exactly (values a double cannot hold by their digits); dates
+ *   and datetimes chronologically (their stored ISO text, fixed width, sorts so); booleans `false`
+ *   before `true`; strings by their text (UTF-16 code units, as JavaScript compares them);
+ * - a bound is stored as text for numbers (exact digits, `numberText`) and as the value itself
+ *   otherwise, so it survives JSON without losing a digit;
+ * - `distinct` counts non-empty values (distinct-sketch.ts: exact up to 10,000, estimated above).
+ *
+ * The per-cell work is a null test, at most two comparisons and one hash into the column's sketch,
+ * all on the value the chunk step has already typed (nothing is parsed again): numbers are hashed
+ * by their bits, text by one pass over its code units.
+ * Pure and free of Worker types.
+ */
+import type {
+  ChunkColumnStats,
+  UploadColumn,
+  UploadColumnStats,
+  UploadStatBound,
+} from "../../../platform/db/schema.ts";
+import { exactNumber, isExactNumber, numberText, type RawJson } from "../../../platform/lib/exact-json.ts";
+import { type DecodedSketch, DistinctSketch, hash53, hashNumber, type SketchJson } from "./distinct-sketch.ts";
+
+type ColumnType = UploadColumn["type"];
+
+/** Compares two decimal texts exactly: negative, zero or positive as `a` is below, equal to or above `b`. */
+export function compareDecimal(a: string, b: string): number {
+  const x = Number(a);
+  const y = Number(b);
+  if (x !== y) return x < y ? -1 : 1;
+  if (a === b) return 0;
+  // Equal as doubles: only their digits can tell them apart.
+  const p = decimalParts(a);
+  const q = decimalParts(b);
+  if (!p || !q) return 0;
+  const sign = p.negative ? -1 : 1;
+  if (p.negative !== q.negative) return p.digits === "" && q.digits === "" ? 0 : sign;
+  if (p.digits === "" || q.digits === "") return p.digits === q.digits ? 0 : p.digits === "" ? -sign : sign;
+  if (p.point !== q.point) return p.point < q.point ? -sign : sign;
+  return p.digits === q.digits ? 0 : p.digits < q.digits ? -sign : sign;
+}
+
+/** `-12.50e3` → sign, significant digits `125`, decimal point after 5 digits (0.125 × 10^5). */
+function decimalParts(text: string): { negative: boolean; digits: string; point: number } | undefined {
+  const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
+  if (!m) return undefined;
+  const all = `${m[2] ?? ""}${m[3] ?? ""}`;
+  const significant = all.replace(/^0+/, "");
+  const point = (m[2] ?? "").length + Number(m[4] ?? 0) - (all.length - significant.length);
+  return { negative: m[1] === "-", digits: significant.replace(/0+$/, ""), point };
+}
+
+/** Stored datetimes are `YYYY-MM-DDTHH:MM:SS.sssZ`; only years past 9999 (`+010000-…`) need parsing. */
+function datetimeLess(a: string, b: string): boolean {
+  const plain = (text: string) => text.charCodeAt(0) >= 48 && text.charCodeAt(0) <= 57;
+  return plain(a) && plain(b) ? a < b : Date.parse(a) < Date.parse(b);
+}
+
+/** Whether typed cell value `a` sorts before `b` in a column of `type`. */
+function lessThan(type: ColumnType): (a: unknown, b: unknown) => boolean {
+  switch (type) {
+    case "integer":
+    case "number":
+      return (a, b) =>
+        typeof a === "number" && typeof b === "number"
+          ? a < b
+          : isExactNumber(a) && isExactNumber(b) && compareDecimal(numberText(a), numberText(b)) < 0;
+    case "boolean":
+      return (a, b) => a === false && b === true;
+    case "datetime":
+      return (a, b) => typeof a === "string" && typeof b === "string" && datetimeLess(a, b);
+    default:
+      return (a, b) => typeof a === "string" && typeof b === "string" && a < b;
+  }
+}
+
+/** Whether stored bound `a` sorts before `b` in a column of `type`. */
+function boundLess(type: ColumnType, a: UploadStatBound, b: UploadStatBound): boolean {
+  if (typeof a === "boolean" || typeof b === "boolean") return a === false && b === true;
+  if (type === "integer" || type === "number") return compareDecimal(a, b) < 0;
+  if (type === "datetime") return datetimeLess(a, b);
+  return a < b;
+}
+
+/** A typed cell value as a stored bound. */
+function toBound(value: unknown): UploadStatBound | null {
+  if (typeof value === "boolean" || typeof value === "string") return value;
+  return isExactNumber(value) ? numberText(value) : null;
+}
+
+const TRUE_HASH = hash53("true");
+const FALSE_HASH = hash53("false");
+
+/** A typed cell value's hash: numbers by value (an exact one by its digits), the rest by their text. */
+function hashOf(value: unknown): number {
+  if (typeof value === "string") return hash53(value);
+  if (typeof value === "number") return hashNumber(value);
+  if (typeof value === "boolean") return value ? TRUE_HASH : FALSE_HASH;
+  return hash53(numberText(value as RawJson));
+}
+
+/** How a column's values compare in `ChunkStats.add`, as a small number the loop switches on. */
+const NUMERIC = 0;
+const TEXT = 1;
+const DATETIME = 2;
+const BOOLEAN = 3;
+const KIND: Record<ColumnType, number> = {
+  integer: NUMERIC,
+  number: NUMERIC,
+  date: TEXT,
+  string: TEXT,
+  datetime: DATETIME,
+  boolean: BOOLEAN,
+};
+
+/** Gathers one chunk's partials, row by row, over the rows it stores. */
+export class ChunkStats {
+  private readonly kinds: number[];
+  private readonly nulls: number[];
+  private readonly mins: unknown[];
+  private readonly maxes: unknown[];
+  private readonly sketches: DistinctSketch[];
+  private readonly less: ((a: unknown, b: unknown) => boolean)[];
+
+  constructor(columns: readonly UploadColumn[]) {
+    this.kinds = columns.map((column) => KIND[column.type]);
+    this.nulls = columns.map(() => 0);
+    this.mins = columns.map(() => null);
+    this.maxes = columns.map(() => null);
+    this.sketches = columns.map(() => new DistinctSketch());
+    this.less = columns.map((column) => lessThan(column.type));
+  }
+
+  /**
+   * One stored row's typed values, in column order. The common cases (plain numbers, text in
+   * fixed-width order) compare inline; exact numbers and far-future datetimes take `lessThan`.
+   */
+  add(row: readonly unknown[]): void {
+    const { kinds, nulls, mins, maxes, sketches } = this;
+    for (let c = 0; c < row.length; c++) {
+      const value = row[c];
+      if (value === null || value === undefined) {
+        nulls[c] = (nulls[c] as number) + 1;
+        continue;
+      }
+      const min = mins[c];
+      const max = maxes[c];
+      if (min === null) {
+        mins[c] = value;
+        maxes[c] = value;
+      } else if (kinds[c] === NUMERIC && typeof value === "number" && typeof min === "number") {
+        if (value < min) mins[c] = value;
+        else if (value > (max as number)) maxes[c] = value;
+      } else if (kinds[c] === TEXT) {
+        if ((value as string) < (min as string)) mins[c] = value;
+        else if ((value as string) > (max as string)) maxes[c] = value;
+      } else {
+        const less = this.less[c] as (a: unknown, b: unknown) => boolean;
+        if (less(value, min)) mins[c] = value;
+        if (less(max, value)) maxes[c] = value;
+      }
+      (sketches[c] as DistinctSketch).addHash(hashOf(value));
+    }
+  }
+
+  /** The chunk's partials, as committed with its rows. */
+  partials(): ChunkColumnStats[] {
+    return this.nulls.map((nulls, c) => ({
+      nulls,
+      min: toBound(this.mins[c]),
+      max: toBound(this.maxes[c]),
+      distinct: (this.sketches[c] as DistinctSketch).toJSON(),
+    }));
+  }
+}
+
+/**
+ * Unites chunk partials into an upload's statistics. `add` refuses (returns false) partials that
+ * do not fit the columns, so the caller can give no statistics rather than wrong ones.
+ */
+export class StatsMerger {
+  private readonly nulls: number[];
+  private readonly mins: (UploadStatBound | null)[];
+  private readonly maxes: (UploadStatBound | null)[];
+  private readonly sketches: DistinctSketch[];
+  private readonly columns: readonly UploadColumn[];
+
+  constructor(columns: readonly UploadColumn[]) {
+    this.columns = columns;
+    this.nulls = columns.map(() => 0);
+    this.mins = columns.map(() => null);
+    this.maxes = columns.map(() => null);
+    this.sketches = columns.map(() => new DistinctSketch());
+  }
+
+  add(partials: unknown): boolean {
+    if (!Array.isArray(partials) || partials.length !== this.columns.length) return false;
+    const parsed: {
+      nulls: number;
+      min: UploadStatBound | null;
+      max: UploadStatBound | null;
+      sketch: DecodedSketch;
+    }[] = [];
+    for (const partial of partials) {
+      const valid = validPartial(partial);
+      if (!valid) return false;
+      parsed.push(valid);
+    }
+    for (const [c, partial] of parsed.entries()) {
+      const type = (this.columns[c] as UploadColumn).type;
+      this.nulls[c] = (this.nulls[c] as number) + partial.nulls;
+      const min = this.mins[c] ?? null;
+      if (partial.min !== null && (min === null || boundLess(type, partial.min, min))) this.mins[c] = partial.min;
+      const max = this.maxes[c] ?? null;
+      if (partial.max !== null && (max === null || boundLess(type, max, partial.max))) this.maxes[c] = partial.max;
+      (this.sketches[c] as DistinctSketch).merge(partial.sketch);
+    }
+    return true;
+  }
+
+  result(): UploadColumnStats[] {
+    return this.nulls.map((nulls, c) => ({
+      nulls,
+      distinct: (this.sketches[c] as DistinctSketch).count(),
+      min: this.mins[c] ?? null,
+      max: this.maxes[c] ?? null,
+    }));
+  }
+}
+
+function isBound(value: unknown): value is UploadStatBound | null {
+  return value === null || typeof value === "string" || typeof value === "boolean";
+}
+
+function validPartial(
+  partial: unknown,
+): { nulls: number; min: UploadStatBound | null; max: UploadStatBound | null; sketch: DecodedSketch } | undefined {
+  if (typeof partial !== "object" || partial === null) return undefined;
+  const { nulls, min, max, distinct } = partial as Record<string, unknown>;
+  if (!Number.isSafeInteger(nulls) || (nulls as number) < 0 || !isBound(min) || !isBound(max)) return undefined;
+  if (typeof distinct !== "object" || distinct === null) return undefined;
+  const { exact, registers } = distinct as Record<string, unknown>;
+  let json: SketchJson;
+  if (typeof exact === "string") json = { exact };
+  else if (typeof registers === "string") json = { registers };
+  else return undefined;
+  try {
+    return { nulls: nulls as number, min, max, sketch: DistinctSketch.decode(json) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** A stored bound in the column's type for an answer: numbers as exact numbers again. */
+export function boundValue(type: ColumnType, bound: UploadStatBound | null): StatValue | null {
+  if (bound === null || typeof bound === "boolean" || (type !== "integer" && type !== "number")) return bound;
+  return exactNumber(bound) ?? null;
+}
+
+/** A bound as answered: a number (exact, see exact-json.ts), a text or a boolean. */
+export type StatValue = UploadStatBound | number | RawJson;
