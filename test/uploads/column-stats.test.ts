@@ -5,7 +5,7 @@
  * 2 % above, and counted once when a chunk's transaction is rolled back and retried. Expected
  * values come from a plain reference over the rows the test itself knows it stored.
  */
-import { and, eq, isNotNull, sql } from "drizzle-orm";
+import { and, count, eq, isNotNull } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { csvUploadChunks } from "../../src/platform/db/schema.ts";
@@ -187,14 +187,14 @@ describe("column statistics", () => {
     // A chunk delivered again after completion changes nothing either.
     await deliver("ingest", [await chunkMessage(upload.id, 1)]);
     expect(statsByKey(await getUpload(user, upload.id))).toEqual(expectedStats());
-    // Each committed chunk holds its own partials, and the sum of their empty cells is the upload's.
-    const nulls = await withDb((db) =>
+    // Merged once, the chunks' partials are cleared: they would only take space.
+    const kept = await withDb((db) =>
       db
-        .select({ n: sql<string>`sum((${csvUploadChunks.stats}->0->>'nulls')::int)` })
+        .select({ n: count() })
         .from(csvUploadChunks)
-        .where(and(eq(csvUploadChunks.uploadId, upload.id), isNotNull(csvUploadChunks.doneAt))),
+        .where(and(eq(csvUploadChunks.uploadId, upload.id), isNotNull(csvUploadChunks.stats))),
     );
-    expect(Number(nulls[0]?.n)).toBe(30);
+    expect(kept[0]?.n).toBe(0);
   });
 
   it("null until the upload has completed, and for a failed upload", { timeout: 60_000 }, async () => {

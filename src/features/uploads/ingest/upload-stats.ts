@@ -12,11 +12,14 @@ import { StatsMerger } from "./column-stats.ts";
 
 /**
  * Merges and stores the statistics of an upload the caller has just settled `completed`, in the
- * caller's transaction (the outcome's), so they are written once and with the final counts.
+ * caller's transaction (the outcome's), so they are written once and with the final counts. The
+ * chunks' partials are cleared in the same transaction: a high-cardinality column's sketch is
+ * some 90 KB a chunk, and a settled upload never merges again.
  */
 export async function recordColumnStats(tx: Tx, uploadId: string, columns: readonly UploadColumn[]): Promise<void> {
   const columnStats = await mergedColumnStats(tx, uploadId, columns);
   await tx.update(csvUploads).set({ columnStats }).where(eq(csvUploads.id, uploadId));
+  await tx.update(csvUploadChunks).set({ stats: null }).where(eq(csvUploadChunks.uploadId, uploadId));
 }
 
 /** Chunks read per query: a chunk's partials are at most some 100 KB a column. */
