@@ -12,9 +12,12 @@ import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { recordEmail } from "../../src/features/email/outbox.ts";
 import { emailLog, notifications } from "../../src/platform/db/schema.ts";
-import { api, callWorker, createUser, eventually, json, testEnv, withDb } from "../support/helpers.ts";
-import { type Member, makeOrg, makeTask, makeUser } from "../support/tasks-fixtures.ts";
-import { encode, finished, formUpload, sampleCsv } from "../support/uploads-fixtures.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, callWorker, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { encode, finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 interface Notification {
   id: number;
@@ -71,7 +74,7 @@ async function openStream(token: string) {
   };
 }
 
-const assign = (actor: Member, taskId: number, assignees: number[]) =>
+const assign = (actor: TestUser, taskId: number, assignees: number[]) =>
   callWorker(testEnv, `/tasks/${taskId}/assign/`, actor.token, {
     method: "POST",
     body: JSON.stringify({ assignees }),
@@ -183,7 +186,7 @@ describe("the notification feed", () => {
   });
 
   it("refuses unknown and malformed filters", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     for (const query of ["?unread=yes", "?unread=1", "?page=0", "?read=true"]) {
       expect((await api(`/notifications/${query}`, { token: user.token })).status, query).toBe(400);
     }
@@ -289,7 +292,7 @@ describe("notifications commit or roll back with their change", () => {
   });
 
   it("an outbox write in a rolled-back interactive transaction leaves no notification", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     await expect(
       withDb((db) =>
         db.transaction(async (tx) => {
@@ -309,7 +312,7 @@ describe("notifications commit or roll back with their change", () => {
   });
 
   it("an email to an address that is no user's makes no notification", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     const ids = await withDb((db) =>
       db.transaction((tx) =>
         recordEmail(

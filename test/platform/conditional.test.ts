@@ -5,9 +5,11 @@
  * update silently.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, callWorker, createUser, json, roundTripCounter, type TestUser } from "../support/helpers.ts";
-import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
-import { finished, formUpload, sampleCsv } from "../support/uploads-fixtures.ts";
+import { api, callWorker, json, roundTripCounter } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 const { env: counted, requestsSoFar: databaseRequests } = roundTripCounter("conditional");
 

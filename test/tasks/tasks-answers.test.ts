@@ -8,8 +8,9 @@
 import { and, asc, inArray } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { emailLog, taskAssignments } from "../../src/platform/db/schema.ts";
-import { api, withDb } from "../support/helpers.ts";
-import { makeOrg, type Org } from "../support/tasks-fixtures.ts";
+import { withDb } from "../support/env.ts";
+import { api } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
 
 const ISO = /\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z/g;
 const USER_KEYS = new Set(["creator", "assigned_by", "assigned_to", "author", "assignees"]);

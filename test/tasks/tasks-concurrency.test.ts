@@ -14,8 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_ATTEMPTS, TASK_CHANGED_DETAIL, withRetries } from "../../src/features/tasks/write-batch.ts";
 import type { Database } from "../../src/platform/db/client.ts";
 import { departments, emailLog, taskAssignments, tasks, users } from "../../src/platform/db/schema.ts";
-import { api, database, json, withDb } from "../support/helpers.ts";
-import { type Member, makeOrg, makeTask, makeUser, type TaskBody } from "../support/tasks-fixtures.ts";
+import { database, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask, type TaskBody } from "../support/tasks.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 let handle: Database;
 beforeAll(() => {
@@ -101,7 +104,7 @@ async function auditOf(taskId: number) {
   );
 }
 
-const patch = (member: Member, taskId: number, body: unknown) =>
+const patch = (member: TestUser, taskId: number, body: unknown) =>
   api(`/tasks/${taskId}/`, { method: "PATCH", token: member.token, json: body });
 
 describe("a task that changes between a write's reads and its batch", () => {
@@ -303,7 +306,7 @@ describe("a task that changes between a write's reads and its batch", () => {
 
 describe("a user or department named in a create that goes away before its batch", () => {
   it("a department deleted in between: the same 400 as for one that never existed", async () => {
-    const manager = await makeUser("manager");
+    const manager = await createUser({ role: "manager", via: "sql" });
     const [department] = await withDb((db) =>
       db
         .insert(departments)
@@ -327,8 +330,8 @@ describe("a user or department named in a create that goes away before its batch
   });
 
   it("an assignee deleted in between: the same 400 as for an unknown user, and no task is left", async () => {
-    const manager = await makeUser("manager");
-    const doomed = await makeUser();
+    const manager = await createUser({ role: "manager", via: "sql" });
+    const doomed = await createUser({ role: "employee", via: "sql" });
     const holder = await hold("select 1 from users where id = $1 for update", [doomed.id]);
     await holder.locked;
     const title = `orphan ${crypto.randomUUID()}`;

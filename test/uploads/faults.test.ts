@@ -11,8 +11,10 @@ import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { emailLog } from "../../src/platform/db/schema.ts";
-import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "../support/helpers.ts";
-import { chunkCounts, finished, formUpload, getJob, sampleCsv, storedRows } from "../support/uploads-fixtures.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { chunkCounts, finished, formUpload, getJob, sampleCsv, storedRows } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 interface Fault {
   trigger: string[];

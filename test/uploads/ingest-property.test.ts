@@ -14,8 +14,9 @@ import { BoundaryScanner, type ChunkPlan } from "../../src/features/uploads/inge
 import { parseChunk } from "../../src/features/uploads/ingest/chunk.ts";
 import { rowObject } from "../../src/features/uploads/ingest/row-layout.ts";
 import { analyseSample, type CsvLayout, CsvRejection } from "../../src/features/uploads/ingest/validate.ts";
-import { createUser, withDb } from "../support/helpers.ts";
-import { encode, finished, formUpload } from "../support/uploads-fixtures.ts";
+import { withDb } from "../support/env.ts";
+import { encode, finished, formUpload } from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 import { csvFile, expectedIngestion } from "./csv-property-fixtures.ts";
 
 function layoutOf(bytes: Uint8Array): CsvLayout | null {

@@ -14,7 +14,8 @@ import type { ProgressState } from "../../src/features/uploads/progress/progress
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
 import worker from "../../src/index.ts";
 import { csvUploadChunks, csvUploads, emailLog, jobs } from "../../src/platform/db/schema.ts";
-import { api, createUser, eventually, json, testEnv, withDb } from "../support/helpers.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 import {
   chunkCounts,
   chunkMessage,
@@ -30,7 +31,8 @@ import {
   sampleCsv,
   storedRows,
   type Upload,
-} from "../support/uploads-fixtures.ts";
+} from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 async function chunkRow(uploadId: string, index: number) {
   const [chunk] = await withDb((db) =>

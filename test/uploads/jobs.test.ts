@@ -1,7 +1,8 @@
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { jobs } from "../../src/platform/db/schema.ts";
-import { api, createUser, json, withDb } from "../support/helpers.ts";
+import { withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 import {
   finished,
   formUpload,
@@ -12,7 +13,8 @@ import {
   processingWith,
   sampleCsv,
   startPresignedUpload,
-} from "../support/uploads-fixtures.ts";
+} from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 const JOB_FIELDS = ["created_at", "error", "id", "message", "metadata", "result_id", "status", "type", "updated_at"];
 

@@ -2,7 +2,8 @@ import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
 import { csvUploadChunks, csvUploads, emailLog, jobs } from "../../src/platform/db/schema.ts";
-import { api, createUser, json, testEnv, withDb } from "../support/helpers.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 import {
   chunkCounts,
   deliverChunks,
@@ -18,7 +19,8 @@ import {
   startPresignedUpload,
   storedRows,
   type Upload,
-} from "../support/uploads-fixtures.ts";
+} from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 describe("cancelling an upload", () => {
   it("while processing: no further chunk inserts, status and job cancelled, partition dropped", {

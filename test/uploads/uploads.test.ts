@@ -2,16 +2,9 @@ import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { csvUploadChunks, emailLog, jobs } from "../../src/platform/db/schema.ts";
-import {
-  api,
-  createUser,
-  eventually,
-  json,
-  runtimeOrigin,
-  type TestUser,
-  testEnv,
-  withDb,
-} from "../support/helpers.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json, runtimeOrigin } from "../support/http.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 interface Upload {
   id: string;

@@ -11,9 +11,12 @@ import { dispatchWebhooks } from "../../src/features/webhooks/outbox.ts";
 import { redriveWebhooks } from "../../src/features/webhooks/redrive.ts";
 import { webhookMessageId } from "../../src/features/webhooks/webhooks.consumer.ts";
 import { webhookDeliveries } from "../../src/platform/db/schema.ts";
-import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "../support/helpers.ts";
-import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
-import { finished, formUpload, sampleCsv } from "../support/uploads-fixtures.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 import {
   envelope,
   received,

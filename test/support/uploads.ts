@@ -9,7 +9,9 @@ import type { ChunkMessage } from "../../src/features/uploads/ingest/messages.ts
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import worker from "../../src/index.ts";
 import { csvUploadChunks } from "../../src/platform/db/schema.ts";
-import { api, eventually, json, runtimeOrigin, type TestUser, testEnv, withDb } from "./helpers.ts";
+import { eventually, testEnv, withDb } from "./env.ts";
+import { api, json, runtimeOrigin } from "./http.ts";
+import type { TestUser } from "./users.ts";
 
 export interface Upload {
   id: string;
