@@ -8,14 +8,14 @@
  * the first thing it received. Writes whose pushes must have happened before the sentinel go
  * through `callWorker`, which returns only after the request's `waitUntil` work (the push) ended.
  */
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { recordEmail } from "../../src/features/email/outbox.ts";
 import { emailLog, notifications } from "../../src/platform/db/schema.ts";
 import { eventually, testEnv, withDb } from "../support/env.ts";
 import { api, callWorker, json } from "../support/http.ts";
 import { makeOrg } from "../support/org.ts";
-import { makeTask } from "../support/tasks.ts";
+import { makeTask, whileTaskHistoryFails } from "../support/tasks.ts";
 import { encode, finished, formUpload, sampleCsv } from "../support/uploads.ts";
 import { createUser, type TestUser } from "../support/users.ts";
 
@@ -260,28 +260,10 @@ describe("notifications commit or roll back with their change", () => {
     const org = await makeOrg();
     const task = await makeTask(org.manager);
     // Fail the assignment's own transaction at its last statement (the history entry), for this task only.
-    const fn = `fail_${crypto.randomUUID().replaceAll("-", "")}`;
-    await withDb(async (db) => {
-      await db.execute(
-        sql.raw(`create function ${fn}() returns trigger language plpgsql as $$
-          begin
-            if new.task_id = ${task.id} then raise exception 'injected failure'; end if;
-            return new;
-          end $$`),
-      );
-      await db.execute(
-        sql.raw(`create trigger ${fn} before insert on task_events for each row execute function ${fn}()`),
-      );
-    });
-    try {
+    await whileTaskHistoryFails(`new.task_id = ${task.id}`, async () => {
       const failed = await assign(org.manager, task.id, [org.employee.id]);
       expect(failed.status).toBe(500);
-    } finally {
-      await withDb(async (db) => {
-        await db.execute(sql.raw(`drop trigger ${fn} on task_events`));
-        await db.execute(sql.raw(`drop function ${fn}()`));
-      });
-    }
+    });
     expect((await feed(org.employee)).count).toBe(0);
     expect(await withDb((db) => db.select().from(emailLog).where(eq(emailLog.toUserId, org.employee.id)))).toEqual([]);
 
@@ -366,27 +348,9 @@ describe("the notification stream", () => {
     const org = await makeOrg();
     const task = await makeTask(org.manager);
     const stream = await openStream(org.employee.token);
-    const fn = `fail_${crypto.randomUUID().replaceAll("-", "")}`;
-    await withDb(async (db) => {
-      await db.execute(
-        sql.raw(`create function ${fn}() returns trigger language plpgsql as $$
-          begin
-            if new.task_id = ${task.id} then raise exception 'injected failure'; end if;
-            return new;
-          end $$`),
-      );
-      await db.execute(
-        sql.raw(`create trigger ${fn} before insert on task_events for each row execute function ${fn}()`),
-      );
-    });
-    try {
+    await whileTaskHistoryFails(`new.task_id = ${task.id}`, async () => {
       expect((await assign(org.manager, task.id, [org.employee.id])).status).toBe(500);
-    } finally {
-      await withDb(async (db) => {
-        await db.execute(sql.raw(`drop trigger ${fn} on task_events`));
-        await db.execute(sql.raw(`drop function ${fn}()`));
-      });
-    }
+    });
     expect((await assign(org.manager, task.id, [org.employee.id])).status).toBe(200);
     const [first] = await stream.first(1);
     const [committed] = (await feed(org.employee)).results;

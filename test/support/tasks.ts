@@ -1,5 +1,5 @@
 /** Tasks made through the API, and the mail their changes send, for the task and report suites. */
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { emailLog } from "../../src/platform/db/schema.ts";
 import { withDb } from "./env.ts";
 import { api, json } from "./http.ts";
@@ -38,4 +38,34 @@ export async function emailsTo(address: string, template?: string): Promise<{ su
       .where(eq(emailLog.toAddress, address));
     return template ? rows.filter((row) => row.template === template) : rows;
   });
+}
+
+/**
+ * Runs `work` while every insert into `task_events` whose row matches `when` (SQL about `new`)
+ * fails. A task write records its history last in its batch, so the whole write rolls back after
+ * everything else it did: the way to prove what a rolled-back write leaves behind. `when` names the
+ * test's own task or title, so files running meanwhile are untouched.
+ */
+export async function whileTaskHistoryFails<T>(when: string, work: () => Promise<T>): Promise<T> {
+  const fn = `test_refuse_${crypto.randomUUID().replaceAll("-", "")}`;
+  await withDb(async (db) => {
+    await db.execute(
+      sql.raw(`create function ${fn}() returns trigger language plpgsql as $$
+        begin
+          if ${when} then raise exception 'refused by test'; end if;
+          return new;
+        end $$`),
+    );
+    await db.execute(
+      sql.raw(`create trigger ${fn} before insert on task_events for each row execute function ${fn}()`),
+    );
+  });
+  try {
+    return await work();
+  } finally {
+    await withDb(async (db) => {
+      await db.execute(sql.raw(`drop trigger ${fn} on task_events`));
+      await db.execute(sql.raw(`drop function ${fn}()`));
+    });
+  }
 }

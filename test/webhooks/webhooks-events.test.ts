@@ -14,7 +14,7 @@ import { webhookDeliveries } from "../../src/platform/db/schema.ts";
 import { eventually, testEnv, withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import { makeOrg, type Org } from "../support/org.ts";
-import { makeTask } from "../support/tasks.ts";
+import { makeTask, whileTaskHistoryFails } from "../support/tasks.ts";
 import { finished, formUpload, sampleCsv } from "../support/uploads.ts";
 import { createUser, type TestUser } from "../support/users.ts";
 import {
@@ -155,26 +155,12 @@ describe("task events", () => {
     const task = await makeTask(manager);
     // The task write's batch records its history after its webhook deliveries; a history insert
     // that fails for this test's title alone makes the whole batch roll back after them.
-    const fn = `test_refuse_${marker.replaceAll("-", "_")}`;
-    await withDb((db) =>
-      db.execute(
-        sql.raw(`
-      create function ${fn}() returns trigger language plpgsql as $$
-      begin
-        if new.changes->'title'->>1 = '${marker}' then raise exception 'refused by test'; end if;
-        return new;
-      end $$;
-      create trigger ${fn} before insert on task_events for each row execute function ${fn}();`),
-      ),
-    );
-    try {
+    await whileTaskHistoryFails(`new.changes->'title'->>1 = '${marker}'`, async () => {
       const create = await api("/tasks/", { token: manager.token, json: { title: marker } });
       expect(create.status).toBe(500);
       const patch = await api(`/tasks/${task.id}/`, { method: "PATCH", token: manager.token, json: { title: marker } });
       expect(patch.status).toBe(500);
-    } finally {
-      await withDb((db) => db.execute(sql.raw(`drop trigger ${fn} on task_events; drop function ${fn}();`)));
-    }
+    });
     const recorded = await withDb((db) =>
       db
         .select({ id: webhookDeliveries.id })
