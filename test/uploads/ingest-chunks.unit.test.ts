@@ -12,11 +12,9 @@ import {
   type ScannerOptions,
 } from "../../src/features/uploads/ingest/boundaries.ts";
 import { parseChunk } from "../../src/features/uploads/ingest/chunk.ts";
-import { rowObject } from "../../src/features/uploads/ingest/row-layout.ts";
-import { analyseSample, type CsvLayout, CsvRejection } from "../../src/features/uploads/ingest/validate.ts";
 import { initialState, settle } from "../../src/features/uploads/progress/progress-state.ts";
 import type { UploadColumn } from "../../src/platform/db/schema.ts";
-import { csvFile, expectedIngestion } from "./csv-property-fixtures.ts";
+import { csvFile, expectChunkedLikeWhole } from "./csv-property-fixtures.ts";
 
 const encode = (text: string) => new TextEncoder().encode(text);
 
@@ -282,15 +280,6 @@ describe("parseChunk", () => {
   });
 });
 
-function layoutOf(bytes: Uint8Array): CsvLayout | null {
-  try {
-    return analyseSample(bytes, bytes.length, { maxColumns: 100 });
-  } catch (error) {
-    if (error instanceof CsvRejection) return null;
-    throw error;
-  }
-}
-
 describe("scanner and parser together", () => {
   it("parse random files chunk by chunk exactly as papaparse parses them whole", () => {
     fc.assert(
@@ -298,43 +287,7 @@ describe("scanner and parser together", () => {
         csvFile,
         fc.integer({ min: 1, max: 200 }),
         fc.array(fc.nat(), { maxLength: 6 }),
-        (file, size, splits) => {
-          const bytes = encode(file.text);
-          const layout = layoutOf(bytes);
-          fc.pre(layout !== null);
-          if (!layout) return;
-          const data = new TextDecoder().decode(bytes.subarray(layout.dataOffset));
-          const dataLength = bytes.length - layout.dataOffset;
-          const cuts = [...new Set(splits.map((s) => s % (dataLength + 1)))].sort((a, b) => a - b);
-          const plans = scan(
-            data,
-            {
-              firstLine: layout.dataLine,
-              delimiter: layout.delimiter.charCodeAt(0),
-              newline: layout.newline,
-              chunkBytes: size,
-            },
-            cuts,
-          );
-          const rows: [number, Record<string, unknown>][] = [];
-          const keys = layout.columns.map((c) => c.key);
-          const errorLines: number[] = [];
-          let records = 0;
-          const dataBytes = encode(data);
-          for (const plan of plans) {
-            const parsed = parseChunk(new TextDecoder().decode(dataBytes.subarray(plan.start, plan.end)), layout, plan);
-            // Stored in column order; as `{key: value}` each must be papaparse's record.
-            rows.push(
-              ...parsed.rows.map(([row, values]): [number, Record<string, unknown>] => [row, rowObject(keys, values)]),
-            );
-            errorLines.push(...parsed.errors.map((e) => e.line));
-            records += parsed.records;
-          }
-          const expected = expectedIngestion(file.text, layout);
-          expect(records).toBe(expected.records);
-          expect(rows).toEqual([...expected.rows.entries()]);
-          expect(errorLines).toEqual(expected.errorLines);
-        },
+        (file, size, splits) => expectChunkedLikeWhole(file.text, size, splits),
       ),
       { numRuns: 100 },
     );
