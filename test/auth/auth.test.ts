@@ -1,9 +1,10 @@
 import { env } from "cloudflare:workers";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { decodeJwt, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { departments, emailLog, users } from "../../src/platform/db/schema.ts";
+import { departments, users } from "../../src/platform/db/schema.ts";
 import { documentedOperations, expectErrorShape, urlOf } from "../support/access-fixtures.ts";
+import { emailsTo } from "../support/email.ts";
 import { withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import { makeTask } from "../support/tasks.ts";
@@ -33,12 +34,7 @@ describe("register", () => {
     expect(user).not.toHaveProperty("password_hash");
     const [row] = await withDb((db) => db.select().from(users).where(eq(users.email, email)));
     expect(row?.passwordHash).toMatch(/^pbkdf2_sha256\$100000\$/);
-    const mails = await withDb((db) =>
-      db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, email), eq(emailLog.template, "welcome"))),
-    );
+    const mails = await emailsTo(email, "welcome");
     expect(mails).toHaveLength(1);
   });
 

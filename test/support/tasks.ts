@@ -1,6 +1,5 @@
-/** Tasks made through the API, and the mail their changes send, for the task and report suites. */
-import { eq, sql } from "drizzle-orm";
-import { emailLog } from "../../src/platform/db/schema.ts";
+/** Tasks made through the API, and a task write made to roll back, for the task, notification and webhook suites. */
+import { sql } from "drizzle-orm";
 import { withDb } from "./env.ts";
 import { api, json } from "./http.ts";
 import type { TestUser } from "./users.ts";
@@ -27,17 +26,6 @@ export async function makeTask(owner: TestUser, body: Record<string, unknown> = 
   });
   if (response.status !== 201) throw new Error(`create failed: ${response.status} ${await response.text()}`);
   return json<TaskBody>(response);
-}
-
-/** Emails recorded for an address, by template. */
-export async function emailsTo(address: string, template?: string): Promise<{ subject: string; template: string }[]> {
-  return withDb(async (db) => {
-    const rows = await db
-      .select({ subject: emailLog.subject, template: emailLog.template })
-      .from(emailLog)
-      .where(eq(emailLog.toAddress, address));
-    return template ? rows.filter((row) => row.template === template) : rows;
-  });
 }
 
 /**

@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { emailsTo } from "../support/email.ts";
 import { api, json } from "../support/http.ts";
 import { makeOrg } from "../support/org.ts";
-import { emailsTo, makeTask, type TaskBody } from "../support/tasks.ts";
+import { makeTask, type TaskBody } from "../support/tasks.ts";
 import { createUser } from "../support/users.ts";
 
 describe("tasks: basics", () => {

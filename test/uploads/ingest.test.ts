@@ -13,7 +13,8 @@ import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import type { ProgressState } from "../../src/features/uploads/progress/progress-state.ts";
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
 import worker from "../../src/index.ts";
-import { csvUploadChunks, csvUploads, emailLog, jobs } from "../../src/platform/db/schema.ts";
+import { csvUploadChunks, csvUploads, jobs } from "../../src/platform/db/schema.ts";
+import { emailsTo } from "../support/email.ts";
 import { eventually, testEnv, withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import {
@@ -191,14 +192,9 @@ describe("ingestion: failures", () => {
     await deliverChunks(await pendingChunkMessages(upload.id));
     expect((await chunkCounts(upload.id)).done).toBe(settled);
     expect(await partitionExists(upload.id)).toBe(false);
-    await withDb(async (db) => {
-      const mails = await db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_failed")));
-      expect(mails).toHaveLength(1);
-      expect(mails[0]?.body).toContain("failed repeatedly");
-    });
+    const mails = await emailsTo(user.email, "upload_failed");
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.body).toContain("failed repeatedly");
   });
 
   it("a dead-lettered chunk of an upload its progress object already completed leaves it completed", {

@@ -2,6 +2,7 @@ import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
 import { csvUploadChunks, csvUploads, emailLog, jobs } from "../../src/platform/db/schema.ts";
+import { emailsTo } from "../support/email.ts";
 import { testEnv, withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import {
@@ -106,10 +107,7 @@ describe("cancelling an upload", () => {
     expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 2000 });
     expect(await getJob(user, upload.job!)).toMatchObject({ status: "completed" });
     await withDb(async (db) => {
-      const mails = await db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_completed")));
+      const mails = await emailsTo(user.email, "upload_completed");
       expect(mails).toHaveLength(1);
       const [row] = (await db.execute<{ status: string }>(sql`select status from csv_uploads where id = ${upload.id}`))
         .rows;

@@ -1,7 +1,8 @@
-import { and, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
-import { csvUploadChunks, emailLog, jobs } from "../../src/platform/db/schema.ts";
+import { csvUploadChunks, jobs } from "../../src/platform/db/schema.ts";
+import { emailsTo } from "../support/email.ts";
 import { eventually, testEnv, withDb } from "../support/env.ts";
 import { api, json, runtimeOrigin } from "../support/http.ts";
 import { createUser, type TestUser } from "../support/users.ts";
@@ -122,10 +123,7 @@ describe("CSV uploads", () => {
       expect(chunks.length).toBeGreaterThan(50);
       const [job] = await db.select().from(jobs).where(eq(jobs.id, upload.job));
       expect(job).toMatchObject({ type: "csv_ingest", status: "completed", resultId: upload.id });
-      const mails = await db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_completed")));
+      const mails = await emailsTo(user.email, "upload_completed");
       expect(mails).toHaveLength(1);
       expect(mails[0]?.body).toContain("Rows stored: 150000");
     });
@@ -180,13 +178,7 @@ describe("CSV uploads", () => {
       { line: 9, reason: "expected 2 fields, found 1" },
     ]);
     expect(done).toMatchObject({ processed_rows: 6, error_rows: 2, total_rows: 0 });
-    await withDb(async (db) => {
-      const mails = await db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_failed")));
-      expect(mails).toHaveLength(1);
-    });
+    expect(await emailsTo(user.email, "upload_failed")).toHaveLength(1);
   });
 
   it.each([
