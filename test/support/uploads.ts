@@ -58,13 +58,18 @@ export const encode = (text: string) => new TextEncoder().encode(text);
 
 const PADDING = "x".repeat(120);
 
-/** A CSV of `rows` records with quoted commas, quotes and newlines in the `note` column. */
-export function sampleCsv(rows: number): string {
-  const lines = ["id,Name,Amount,Note"];
+/**
+ * A CSV of `rows` records with quoted commas, quotes and newlines in the `note` column; with
+ * `typed`, also a boolean `Active` and a date `Joined` column (before `Note`), so every column type
+ * the API detects is present.
+ */
+export function sampleCsv(rows: number, options: { typed?: boolean } = {}): string {
+  const lines = [options.typed ? "id,Name,Amount,Active,Joined,Note" : "id,Name,Amount,Note"];
   for (let i = 1; i <= rows; i++) {
     const note =
       i % 7 === 0 ? `"multi\nline, ""quoted"" ${i}"` : i % 5 === 0 ? `"comma, ${i}"` : `plain ${i} ${PADDING}`;
-    lines.push(`${i},Person ${i},${(i * 1.5).toFixed(2)},${note}`);
+    const typed = options.typed ? `${i % 2 === 0},2026-01-${String((i % 28) + 1).padStart(2, "0")},` : "";
+    lines.push(`${i},Person ${i},${(i * 1.5).toFixed(2)},${typed}${note}`);
   }
   return `${lines.join("\n")}\n`;
 }
@@ -89,6 +94,22 @@ export async function startPresignedUpload(user: TestUser, sizeBytes: number, fi
   return json<Upload>(created);
 }
 
+/** The whole presigned flow: create, PUT every part for real, complete (the answer is the caller's to check). */
+export async function presignedUpload(user: TestUser, bytes: Uint8Array, filename = "data.csv") {
+  const upload = await startPresignedUpload(user, bytes.length, filename);
+  const plan = upload.upload;
+  if (!plan) throw new Error("a presigned upload without its part URLs");
+  const parts = [];
+  for (const part of plan.parts) {
+    const slice = bytes.subarray((part.part_number - 1) * plan.part_size, part.part_number * plan.part_size);
+    const put = await fetch(part.url, { method: "PUT", body: slice });
+    expect(put.status).toBe(200);
+    parts.push({ part_number: part.part_number, etag: put.headers.get("ETag") ?? "" });
+  }
+  const completed = await api(`/csv-data/uploads/${upload.id}/complete/`, { token: user.token, json: { parts } });
+  return { upload, completed };
+}
+
 export async function getUpload(user: TestUser, id: string): Promise<Upload> {
   return json<Upload>(await api(`/csv-data/uploads/${id}/`, { token: user.token }));
 }
@@ -103,8 +124,14 @@ export async function finished(user: TestUser, id: string, timeoutMs = 30_000): 
   return eventually(async () => {
     last = await getUpload(user, id);
     return ["completed", "failed", "cancelled"].includes(last.status) ? last : undefined;
-  }, timeoutMs).catch((error: unknown) => {
-    throw new Error(`upload did not finish: ${JSON.stringify({ ...last, columns: undefined })}`, { cause: error });
+  }, timeoutMs).catch(async (error: unknown) => {
+    // What the upload, its progress object and its chunks said last: where a stuck ingestion stopped.
+    const progress = await (await api(`/csv-data/uploads/${id}/progress/`, { token: user.token })).text();
+    const chunks = await chunkCounts(id);
+    throw new Error(
+      `upload did not finish: ${JSON.stringify({ ...last, columns: undefined })} ${progress} ${JSON.stringify(chunks)}`,
+      { cause: error },
+    );
   });
 }
 
