@@ -238,6 +238,14 @@ const T1_V3 = {
   department: "otherDept",
   assignees: ["ceo", "colleague"],
 };
+const T3 = task({
+  id: "T3",
+  title: "Self",
+  department: "dept",
+  creator: "employee",
+  assigned_by: "employee",
+  assignees: ["employee"],
+});
 const NOT_FOUND = { detail: "Task not found." };
 const UNKNOWN_DEPARTMENT = {
   detail: "Invalid value for 'department': no department with id 99999999",
@@ -277,14 +285,7 @@ const EXPECTED: unknown[] = [
   {
     label: "create assigning themselves",
     status: 201,
-    body: task({
-      id: "T3",
-      title: "Self",
-      department: "dept",
-      creator: "employee",
-      assigned_by: "employee",
-      assignees: ["employee"],
-    }),
+    body: T3,
   },
   {
     label: "create without a department",
@@ -356,14 +357,7 @@ const EXPECTED: unknown[] = [
     label: "my tasks",
     status: 200,
     body: page([
-      task({
-        id: "T3",
-        title: "Self",
-        department: "dept",
-        creator: "employee",
-        assigned_by: "manager",
-        assignees: ["colleague"],
-      }),
+      { ...T3, assigned_by: "manager", assignees: ["colleague"] },
       { ...T1_V3, status: "done", due_date: null, completed_at: "<ts>" },
     ]),
   },

@@ -262,3 +262,13 @@ export function expectChunkedLikeWhole(text: string, chunkBytes: number, splits:
   expect([...actual.rows.entries()]).toEqual([...expected.rows.entries()]);
   expect(actual.errorLines).toEqual(expected.errorLines);
 }
+
+/** That property over random files, chunk sizes up to `maxChunkBytes` and up to `maxSplits` buffer cuts. */
+export function chunkedLikeWhole(maxChunkBytes: number, maxSplits: number) {
+  return fc.property(
+    csvFile,
+    fc.integer({ min: 1, max: maxChunkBytes }),
+    fc.array(fc.nat(), { maxLength: maxSplits }),
+    (file, chunkBytes, splits) => expectChunkedLikeWhole(file.text, chunkBytes, splits),
+  );
+}
