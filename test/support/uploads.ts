@@ -11,7 +11,7 @@ import worker from "../../src/index.ts";
 import { csvUploadChunks } from "../../src/platform/db/schema.ts";
 import { eventually, testEnv, withDb } from "./env.ts";
 import { api, json, runtimeOrigin } from "./http.ts";
-import type { TestUser } from "./users.ts";
+import { createUser, type TestUser } from "./users.ts";
 
 export interface Upload {
   id: string;
@@ -133,6 +133,25 @@ export async function finished(user: TestUser, id: string, timeoutMs = 30_000): 
       { cause: error },
     );
   });
+}
+
+/** A new user's upload of `sampleCsv(rows)`, waited for until it ends. */
+export async function finishedUpload(rows: number): Promise<{ user: TestUser; upload: Upload; done: Upload }> {
+  const user = await createUser();
+  const upload = await formUpload(user, sampleCsv(rows));
+  return { user, upload, done: await finished(user, upload.id) };
+}
+
+/**
+ * A new user's upload of `sampleCsv(rows)` (60,000 rows by default: about 9 MB, well over a hundred
+ * 64 KiB chunks, so whatever the test does next lands mid-ingestion), waited for until it is
+ * processing with `chunks` chunks committed.
+ */
+export async function uploadInProgress(chunks = 2, rows = 60_000): Promise<{ user: TestUser; upload: Upload }> {
+  const user = await createUser();
+  const upload = await formUpload(user, sampleCsv(rows));
+  await processingWith(user, upload.id, chunks);
+  return { user, upload };
 }
 
 /** Chunks planned and chunks whose rows are committed, straight from Postgres. */
