@@ -85,6 +85,25 @@ async function waitForWaiters(holder: Holder, marker: string, count: number): Pr
 
 const GUARD = "edge_assert";
 
+/**
+ * Sends `request` while row `id` of `table` is locked, waits until the request's statement naming
+ * `marker` is blocked on it, deletes the row under it, and returns the request's answer.
+ */
+async function deletedUnder(
+  table: "departments" | "users",
+  id: number,
+  marker: string,
+  request: () => Promise<Response>,
+): Promise<Response> {
+  const holder = await hold(`select 1 from ${table} where id = $1 for update`, [id]);
+  await holder.locked;
+  const answer = request();
+  await waitForWaiters(holder, marker, 1);
+  await holder.client.query(`delete from ${table} where id = $1`, [id]);
+  await holder.finish("commit");
+  return answer;
+}
+
 async function emailsOf(userId: number, template: string) {
   return withDb((db) =>
     db
@@ -315,13 +334,9 @@ describe("a user or department named in a create that goes away before its batch
     );
     if (!department) throw new Error("no department");
     // The insert's foreign key check needs the department row: held here, it waits.
-    const holder = await hold("select 1 from departments where id = $1 for update", [department.id]);
-    await holder.locked;
-    const creating = api("/tasks/", { token: manager.token, json: { title: "x", department: department.id } });
-    await waitForWaiters(holder, 'insert into "tasks"', 1);
-    await holder.client.query("delete from departments where id = $1", [department.id]);
-    await holder.finish("commit");
-    const answer = await creating;
+    const answer = await deletedUnder("departments", department.id, 'insert into "tasks"', () =>
+      api("/tasks/", { token: manager.token, json: { title: "x", department: department.id } }),
+    );
     expect(answer.status).toBe(400);
     expect(await json(answer)).toEqual({
       detail: `Invalid value for 'department': no department with id ${department.id}`,
@@ -332,14 +347,10 @@ describe("a user or department named in a create that goes away before its batch
   it("an assignee deleted in between: the same 400 as for an unknown user, and no task is left", async () => {
     const manager = await createUser({ role: "manager", via: "sql" });
     const doomed = await createUser({ role: "employee", via: "sql" });
-    const holder = await hold("select 1 from users where id = $1 for update", [doomed.id]);
-    await holder.locked;
     const title = `orphan ${crypto.randomUUID()}`;
-    const creating = api("/tasks/", { token: manager.token, json: { title, assignees: [doomed.id] } });
-    await waitForWaiters(holder, "task_assignees", 1);
-    await holder.client.query("delete from users where id = $1", [doomed.id]);
-    await holder.finish("commit");
-    const answer = await creating;
+    const answer = await deletedUnder("users", doomed.id, "task_assignees", () =>
+      api("/tasks/", { token: manager.token, json: { title, assignees: [doomed.id] } }),
+    );
     expect(answer.status).toBe(400);
     expect(await json(answer)).toEqual({
       detail: `Invalid input in assignees: unknown user ${doomed.id}.`,

@@ -181,17 +181,23 @@ describe("upload events", () => {
     owner = await createUser();
   });
 
-  it("a completed upload fires upload.completed once", { timeout: 60_000 }, async () => {
-    const upload = await formUpload(owner, sampleCsv(50));
-    expect(await finished(owner, upload.id)).toMatchObject({ status: "completed" });
+  /** The owner uploads `text`; it ends `status`, which records one event and delivers it signed. */
+  async function uploadEnding(text: string, status: "completed" | "failed") {
+    const upload = await formUpload(owner, text);
+    expect(await finished(owner, upload.id)).toMatchObject({ status });
     const rows = await eventually(async () => {
       const found = await rowsAbout("upload", upload.id);
       return found.length > 0 ? found : undefined;
     });
-    expect(rows.map((row) => row.event)).toEqual(["upload.completed"]);
+    expect(rows.map((row) => row.event)).toEqual([`upload.${status}`]);
     const [delivery] = await receivedAbout("upload", upload.id, 1);
     expect(delivery?.verified).toBe(true);
-    expect(envelope(delivery!).data).toEqual({
+    return { upload, rows, delivery: delivery! };
+  }
+
+  it("a completed upload fires upload.completed once", { timeout: 60_000 }, async () => {
+    const { upload, rows, delivery } = await uploadEnding(sampleCsv(50), "completed");
+    expect(envelope(delivery).data).toEqual({
       owner: owner.id,
       upload: {
         id: upload.id,
@@ -211,16 +217,8 @@ describe("upload events", () => {
   it("a failed upload fires upload.failed once", { timeout: 60_000 }, async () => {
     const lines = ["id,name,amount"];
     for (let i = 1; i <= 100; i++) lines.push(i > 80 ? `${i},only two fields` : `${i},name ${i},${i}.5`);
-    const upload = await formUpload(owner, `${lines.join("\n")}\n`);
-    expect(await finished(owner, upload.id)).toMatchObject({ status: "failed" });
-    const rows = await eventually(async () => {
-      const found = await rowsAbout("upload", upload.id);
-      return found.length > 0 ? found : undefined;
-    });
-    expect(rows.map((row) => row.event)).toEqual(["upload.failed"]);
-    const [delivery] = await receivedAbout("upload", upload.id, 1);
-    expect(delivery?.verified).toBe(true);
-    expect(envelope(delivery!)).toMatchObject({
+    const { upload, delivery } = await uploadEnding(`${lines.join("\n")}\n`, "failed");
+    expect(envelope(delivery)).toMatchObject({
       type: "upload.failed",
       data: {
         owner: owner.id,
