@@ -249,3 +249,21 @@ describe("inferType", () => {
     expect(inferType(values)).toBe(type);
   });
 });
+
+describe("anchors and exponents", () => {
+  it("reads signed and multi-digit exponents", () => {
+    expect(convertCell("1e+5", "number")).toBe(100000);
+    expect(convertCell("1e-5", "number")).toBe(0.00001);
+    expect(convertCell("1e10", "number")).toBe(1e10);
+  });
+
+  it("refuses a date or datetime with anything before or after it", () => {
+    expect(convertCell("x2024-01-01", "date")).toBe(INVALID);
+    expect(convertCell("x2024-01-01T10:00", "datetime")).toBe(INVALID);
+    expect(convertCell("2024-01-01T10:00Zx", "datetime")).toBe(INVALID);
+  });
+
+  it("drops only the underscores a cut leaves at the end of a key, not those inside it", () => {
+    expect(capKeys([`ab_${"c".repeat(70)}`])).toEqual([`ab_${"c".repeat(60)}`]);
+  });
+});

@@ -4,6 +4,7 @@
  * papaparse's parse of the whole file. The workerd suite checks the same over the real pipeline.
  */
 import fc from "fast-check";
+import Papa from "papaparse";
 import { describe, expect, it } from "vitest";
 import {
   BoundaryScanner,
@@ -51,6 +52,17 @@ function chunks(data: string, options: Partial<ScannerOptions> = {}, splits: num
       plan.firstLine,
     ];
   });
+}
+
+/** Records the scanner counts in `data` (comma-delimited, LF), however it cuts them. */
+function records(data: string): number {
+  return scan(data, { chunkBytes: 1_000_000 }).reduce((sum, plan) => sum + plan.records, 0);
+}
+
+/** The reference: papaparse's records of `data`, empty lines (`""` or a lone CR) skipped. */
+function papaparseRecords(data: string): number {
+  const parsed = Papa.parse<string[]>(data, { delimiter: ",", newline: "\n" });
+  return parsed.data.filter((fields) => !(fields.length === 1 && (fields[0] === "" || fields[0] === "\r"))).length;
 }
 
 describe("BoundaryScanner", () => {
@@ -142,6 +154,35 @@ describe("BoundaryScanner", () => {
       ["b\r\n", 1, 2, 3],
     ]);
     expect(chunks('"a"\nb\r\n', { newline: "\r\n", chunkBytes: 100 })).toEqual([['"a"\nb\r\n', 1, 1, 2]]);
+  });
+
+  it("closes a quoted field before each Unicode space JavaScript's trim removes, as papaparse does", () => {
+    const spaces = ["\u00a0", "\u1680", "\u2028", "\u2029", "\u202f", "\u205f", "\u3000", "\ufeff"].concat(
+      Array.from({ length: 11 }, (_, i) => String.fromCharCode(0x2000 + i)),
+    );
+    for (const space of spaces) {
+      const data = `"a"${space},b\nc,d\n`;
+      // Closed: two records, one a line; left open, the quote would swallow the first LF.
+      expect(chunks(data), JSON.stringify(space)).toEqual([
+        [`"a"${space},b\n`, 1, 1, 2],
+        ["c,d\n", 1, 2, 3],
+      ]);
+      expect(records(data), JSON.stringify(space)).toBe(papaparseRecords(data));
+    }
+  });
+
+  it("counts a final quoted field that ends in a quote and whitespace as a record, as papaparse does", () => {
+    for (const data of ['a\n"" ', 'a\n""\u3000', 'a\n"" \u00a0']) {
+      expect(records(data), JSON.stringify(data)).toBe(papaparseRecords(data));
+      expect(records(data), JSON.stringify(data)).toBe(2);
+    }
+  });
+
+  it("remembers a CR across an empty buffer: the LF after it still ends the record in a CRLF file", () => {
+    const data = "a,b\r\nc,d\r\ne,f\r\n";
+    const cr = data.indexOf("\r\nc") + 1;
+    // Splits at the same place twice push an empty buffer between the CR and its LF.
+    expect(scan(data, { newline: "\r\n" }, [cr, cr]).map((plan) => plan.records)).toEqual([1, 1, 1]);
   });
 
   it("decides the same wherever the stream's buffers are cut", () => {
@@ -248,6 +289,14 @@ describe("parseChunk", () => {
     const parsed = parseChunk('"a"b,1\n', layout, { firstRow: 1, firstLine: 2, records: 1 });
     expect(parsed.rows).toEqual([]);
     expect(parsed.errors).toEqual([{ line: 2, reason: "malformed quoting" }]);
+  });
+
+  it("finds an error's line with the file's own line ending: in a CRLF file a bare LF does not end a record", () => {
+    const crlf = { ...layout, newline: "\r\n" };
+    // The first record is `a\nb,1` (one record over two lines); the bad one, `x`, starts on line 4.
+    const parsed = parseChunk("a\nb,1\r\nx\r\n", crlf, { firstRow: 1, firstLine: 2, records: 2 });
+    expect(parsed.rows).toEqual([[1, ["a\nb", 1]]]);
+    expect(parsed.errors).toEqual([{ line: 4, reason: "expected 2 fields, found 1" }]);
   });
 
   it("makes records past the planned count errors, so no row number reaches the next chunk's", () => {
