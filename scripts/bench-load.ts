@@ -15,7 +15,7 @@
  * Rate limits (wrangler.toml): 600 requests per 60 s per user, so every client has its own user
  * and a client-side pacer keeps each user at ≤ 580 per sliding minute (waits are reported, never
  * timed); auth requests (30 per minute per IP) each send their own `CF-Connecting-IP`, as
- * test/support/helpers.ts does. Uploads are private to their owner, so the ingestion's progress is read
+ * `clientIp` in test/support/http.ts does. Uploads are private to their owner, so the ingestion's progress is read
  * with its owner's token, and those reads share that one user's budget.
  *
  * `--rows` (default 500,000, about 200 MB, generated once into bench-data/ and reused): alone it

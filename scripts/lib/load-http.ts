@@ -24,7 +24,7 @@ export interface SendOptions {
   timeoutMs?: number;
 }
 
-/** A fresh address in 198.18.0.0/15 (benchmarking range) per auth request, as test/support/helpers.ts does. */
+/** A fresh address in 198.18.0.0/15 (benchmarking range) per auth request, as `clientIp` in test/support/http.ts does. */
 export function clientIp(): string {
   const part = () => Math.floor(Math.random() * 254) + 1;
   return `198.18.${part()}.${part()}`;

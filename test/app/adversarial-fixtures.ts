@@ -4,9 +4,12 @@
  * document as the list of operations, and one checker every response goes through.
  */
 import { expect } from "vitest";
-import { api, clientIp, eventually, json, type TestUser, testEnv } from "../support/helpers.ts";
-import { type Member, makeOrg, makeTask, makeUser } from "../support/tasks-fixtures.ts";
-import { finished, formUpload } from "../support/uploads-fixtures.ts";
+import { eventually, testEnv } from "../support/env.ts";
+import { api, clientIp, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { finished, formUpload } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 // ---------------------------------------------------------------------------------------------
 // The OpenAPI document
@@ -128,7 +131,7 @@ export function isFreeText(doc: OpenApiDocument, schema: JsonSchema): boolean {
 // ---------------------------------------------------------------------------------------------
 // Actors and objects
 
-export interface Actor extends Member {
+export interface Actor extends TestUser {
   uploadId: string;
   jobId: string;
   /** The notification of its upload's completion (notifications are their user's only). */
@@ -138,7 +141,7 @@ export interface Actor extends Member {
 export interface World {
   actors: Actor[];
   /** A user nobody logs in as: the target of PATCH /users/{id}. */
-  target: Member;
+  target: TestUser;
   departmentId: number;
   taskId: number;
   commentId: number;
@@ -150,15 +153,11 @@ export interface World {
   deliveryId: number;
 }
 
-function asTestUser(member: Member): TestUser {
-  return { ...member, refreshToken: "" };
-}
-
 /** Each actor is a CEO with a finished upload of its own (uploads and jobs are owner-only). */
 async function makeActor(): Promise<Actor> {
-  const member = await makeUser("ceo", null);
-  const upload = await formUpload(asTestUser(member), "id,name,amount,day\n1,Ada,1.5,2030-01-01\n2,Bob,,\n");
-  const done = await finished(asTestUser(member), upload.id);
+  const member = await createUser({ role: "ceo", via: "sql" });
+  const upload = await formUpload(member, "id,name,amount,day\n1,Ada,1.5,2030-01-01\n2,Bob,,\n");
+  const done = await finished(member, upload.id);
   if (!done.job) throw new Error("upload without a job");
   // The details may report the end (from the progress object) a moment before its transaction commits.
   const notification = await eventually(async () => {

@@ -10,8 +10,9 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { webhookSubscriptions } from "../../src/platform/db/schema.ts";
-import { api, clientIp, PASSWORD, testEnv, withDb } from "../support/helpers.ts";
-import { makeUser } from "../support/tasks-fixtures.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { api, clientIp } from "../support/http.ts";
+import { createUser, PASSWORD } from "../support/users.ts";
 import {
   admittedTypes,
   BAD_DATES,
@@ -702,7 +703,7 @@ describe("adversarial strings that are legal data are stored byte for byte", () 
 
   it("task title and description, comment, department name, attachment and upload filenames, full name", async () => {
     // Its own user: this test's ~200 requests must not share a rate-limit bucket with the actors.
-    const { token } = await makeUser("ceo");
+    const { token } = await createUser({ role: "ceo", via: "sql" });
     const problems: string[] = [];
     const same = (what: string, got: unknown, sent: string) => {
       if (got !== sent) problems.push(`${what}: sent ${JSON.stringify(sent)}, got ${JSON.stringify(got)}`);
@@ -777,7 +778,7 @@ describe("adversarial strings that are legal data are stored byte for byte", () 
 
 describe("regressions found by this suite", () => {
   it("an id with a space or in hex is a 400 and never reaches the object it resembles", async () => {
-    const { token } = await makeUser("ceo");
+    const { token } = await createUser({ role: "ceo", via: "sql" });
     const created = await api("/departments/", { token, json: { name: `victim-${crypto.randomUUID()}` } });
     const { id } = (await created.json()) as { id: number };
     for (const spelled of [`%20${id}`, `${id}%20`, `0x${id.toString(16)}`, `+${id}`, `${id}.0`, `${id}e0`]) {
@@ -788,7 +789,7 @@ describe("regressions found by this suite", () => {
   });
 
   it("NUL and unpaired surrogates are a 400 naming the field, in bodies and queries alike", async () => {
-    const { token } = await makeUser("ceo");
+    const { token } = await createUser({ role: "ceo", via: "sql" });
     const cases: [string, RequestInit & { json?: unknown }, string][] = [
       ["/tasks/", { json: { title: "a\u0000b" } }, "title"],
       ["/tasks/", { json: { title: "ok", description: "\uD800" } }, "description"],

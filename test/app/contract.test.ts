@@ -4,7 +4,8 @@
  * the enforced one, and a report asked for in a type it does not offer answers 406.
  */
 import { describe, expect, it } from "vitest";
-import { api, clientIp, createUser, json, uniqueEmail } from "../support/helpers.ts";
+import { api, clientIp, json } from "../support/http.ts";
+import { createUser, uniqueEmail } from "../support/users.ts";
 
 interface ErrorBody {
   detail: string;

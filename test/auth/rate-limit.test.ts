@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { api, createUser, eventually, json, PASSWORD } from "../support/helpers.ts";
+import { eventually } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { createUser, PASSWORD } from "../support/users.ts";
 
 const WINDOW_MS = 60_000;
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { api, json } from "../support/helpers.ts";
-import { makeOrg, makeTask } from "../support/tasks-fixtures.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
 
 describe("comments", () => {
   it("readers comment; author, HR or CEO delete; others get 403 or 404", async () => {

@@ -12,18 +12,9 @@ import { redriveEmails } from "../../src/features/email/redrive.ts";
 import { MAX_RETRY_DELAY_SECONDS, retryDelaySeconds } from "../../src/features/email/retry.ts";
 import worker from "../../src/index.ts";
 import { emailLog } from "../../src/platform/db/schema.ts";
-import {
-  api,
-  BASE,
-  clientIp,
-  createUser,
-  eventually,
-  json,
-  PASSWORD,
-  testEnv,
-  uniqueEmail,
-  withDb,
-} from "../support/helpers.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, BASE, clientIp, json } from "../support/http.ts";
+import { createUser, PASSWORD, uniqueEmail } from "../support/users.ts";
 
 interface StubRequest {
   apiKey: string | undefined;

@@ -2,7 +2,9 @@ import { createExecutionContext, waitOnExecutionContext } from "cloudflare:test"
 import { exports } from "cloudflare:workers";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
-import { callWorker, createUser, testEnv } from "../support/helpers.ts";
+import { testEnv } from "../support/env.ts";
+import { callWorker } from "../support/http.ts";
+import { createUser } from "../support/users.ts";
 
 const WINDOW_MS = 60_000;
 const HEALTH_LIMIT = 30;

@@ -8,13 +8,16 @@
  * the first thing it received. Writes whose pushes must have happened before the sentinel go
  * through `callWorker`, which returns only after the request's `waitUntil` work (the push) ended.
  */
-import { eq, sql } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { recordEmail } from "../../src/features/email/outbox.ts";
 import { emailLog, notifications } from "../../src/platform/db/schema.ts";
-import { api, callWorker, createUser, eventually, json, testEnv, withDb } from "../support/helpers.ts";
-import { type Member, makeOrg, makeTask, makeUser } from "../support/tasks-fixtures.ts";
-import { encode, finished, formUpload, sampleCsv } from "../support/uploads-fixtures.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, callWorker, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask, whileTaskHistoryFails } from "../support/tasks.ts";
+import { encode, finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 interface Notification {
   id: number;
@@ -71,7 +74,7 @@ async function openStream(token: string) {
   };
 }
 
-const assign = (actor: Member, taskId: number, assignees: number[]) =>
+const assign = (actor: TestUser, taskId: number, assignees: number[]) =>
   callWorker(testEnv, `/tasks/${taskId}/assign/`, actor.token, {
     method: "POST",
     body: JSON.stringify({ assignees }),
@@ -183,7 +186,7 @@ describe("the notification feed", () => {
   });
 
   it("refuses unknown and malformed filters", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     for (const query of ["?unread=yes", "?unread=1", "?page=0", "?read=true"]) {
       expect((await api(`/notifications/${query}`, { token: user.token })).status, query).toBe(400);
     }
@@ -257,28 +260,10 @@ describe("notifications commit or roll back with their change", () => {
     const org = await makeOrg();
     const task = await makeTask(org.manager);
     // Fail the assignment's own transaction at its last statement (the history entry), for this task only.
-    const fn = `fail_${crypto.randomUUID().replaceAll("-", "")}`;
-    await withDb(async (db) => {
-      await db.execute(
-        sql.raw(`create function ${fn}() returns trigger language plpgsql as $$
-          begin
-            if new.task_id = ${task.id} then raise exception 'injected failure'; end if;
-            return new;
-          end $$`),
-      );
-      await db.execute(
-        sql.raw(`create trigger ${fn} before insert on task_events for each row execute function ${fn}()`),
-      );
-    });
-    try {
+    await whileTaskHistoryFails(`new.task_id = ${task.id}`, async () => {
       const failed = await assign(org.manager, task.id, [org.employee.id]);
       expect(failed.status).toBe(500);
-    } finally {
-      await withDb(async (db) => {
-        await db.execute(sql.raw(`drop trigger ${fn} on task_events`));
-        await db.execute(sql.raw(`drop function ${fn}()`));
-      });
-    }
+    });
     expect((await feed(org.employee)).count).toBe(0);
     expect(await withDb((db) => db.select().from(emailLog).where(eq(emailLog.toUserId, org.employee.id)))).toEqual([]);
 
@@ -289,7 +274,7 @@ describe("notifications commit or roll back with their change", () => {
   });
 
   it("an outbox write in a rolled-back interactive transaction leaves no notification", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     await expect(
       withDb((db) =>
         db.transaction(async (tx) => {
@@ -309,7 +294,7 @@ describe("notifications commit or roll back with their change", () => {
   });
 
   it("an email to an address that is no user's makes no notification", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     const ids = await withDb((db) =>
       db.transaction((tx) =>
         recordEmail(
@@ -363,27 +348,9 @@ describe("the notification stream", () => {
     const org = await makeOrg();
     const task = await makeTask(org.manager);
     const stream = await openStream(org.employee.token);
-    const fn = `fail_${crypto.randomUUID().replaceAll("-", "")}`;
-    await withDb(async (db) => {
-      await db.execute(
-        sql.raw(`create function ${fn}() returns trigger language plpgsql as $$
-          begin
-            if new.task_id = ${task.id} then raise exception 'injected failure'; end if;
-            return new;
-          end $$`),
-      );
-      await db.execute(
-        sql.raw(`create trigger ${fn} before insert on task_events for each row execute function ${fn}()`),
-      );
-    });
-    try {
+    await whileTaskHistoryFails(`new.task_id = ${task.id}`, async () => {
       expect((await assign(org.manager, task.id, [org.employee.id])).status).toBe(500);
-    } finally {
-      await withDb(async (db) => {
-        await db.execute(sql.raw(`drop trigger ${fn} on task_events`));
-        await db.execute(sql.raw(`drop function ${fn}()`));
-      });
-    }
+    });
     expect((await assign(org.manager, task.id, [org.employee.id])).status).toBe(200);
     const [first] = await stream.first(1);
     const [committed] = (await feed(org.employee)).results;

@@ -5,9 +5,11 @@
  * update silently.
  */
 import { beforeAll, describe, expect, it } from "vitest";
-import { api, callWorker, createUser, json, roundTripCounter, type TestUser } from "../support/helpers.ts";
-import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
-import { finished, formUpload, sampleCsv } from "../support/uploads-fixtures.ts";
+import { api, callWorker, json, roundTripCounter } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 const { env: counted, requestsSoFar: databaseRequests } = roundTripCounter("conditional");
 
@@ -19,6 +21,11 @@ async function get(path: string, token: string, headers: Record<string, string> 
     cache: response.headers.get("X-Cache"),
     response,
   };
+}
+
+/** A write of task `id` on condition that it still has `tag` (`If-Match`). */
+function writeIfMatch(method: string, id: number, token: string, tag: string, body?: unknown): Promise<Response> {
+  return api(`/tasks/${id}/`, { method, token, json: body, headers: { "If-Match": tag } });
 }
 
 /** A SHA-256-based strong tag as the API makes it: 32 hex digits in double quotes. */
@@ -156,12 +163,7 @@ describe("If-Match on task writes", () => {
 
   it("a PATCH with the current tag applies and answers the new tag, which is the next GET's", async () => {
     const { id, etag } = await freshTask();
-    const patched = await api(`/tasks/${id}/`, {
-      method: "PATCH",
-      token: org.manager.token,
-      json: { priority: "high" },
-      headers: { "If-Match": etag },
-    });
+    const patched = await writeIfMatch("PATCH", id, org.manager.token, etag, { priority: "high" });
     expect(patched.status).toBe(200);
     const newTag = patched.headers.get("ETag");
     expect(newTag).toMatch(STRONG_TAG);
@@ -171,19 +173,9 @@ describe("If-Match on task writes", () => {
 
   it("two people edit from the same version: the second gets 412 and the first one's change stands", async () => {
     const { id, etag } = await freshTask();
-    const first = await api(`/tasks/${id}/`, {
-      method: "PATCH",
-      token: org.manager.token,
-      json: { title: "manager's title" },
-      headers: { "If-Match": etag },
-    });
+    const first = await writeIfMatch("PATCH", id, org.manager.token, etag, { title: "manager's title" });
     expect(first.status).toBe(200);
-    const second = await api(`/tasks/${id}/`, {
-      method: "PATCH",
-      token: org.ceo.token,
-      json: { title: "ceo's title" },
-      headers: { "If-Match": etag },
-    });
+    const second = await writeIfMatch("PATCH", id, org.ceo.token, etag, { title: "ceo's title" });
     expect(second.status).toBe(412);
     const refusal = await json<{ detail: string }>(second);
     expect(refusal.detail).toMatch(/changed since you read it/);
@@ -197,18 +189,9 @@ describe("If-Match on task writes", () => {
     const moved = await api(`/tasks/${id}/`, { method: "PATCH", token: org.manager.token, json: { priority: "low" } });
     expect(moved.status).toBe(200);
 
-    const put = await api(`/tasks/${id}/`, {
-      method: "PUT",
-      token: org.manager.token,
-      json: { title: "replaced" },
-      headers: { "If-Match": etag },
-    });
+    const put = await writeIfMatch("PUT", id, org.manager.token, etag, { title: "replaced" });
     expect(put.status).toBe(412);
-    const deleted = await api(`/tasks/${id}/`, {
-      method: "DELETE",
-      token: org.manager.token,
-      headers: { "If-Match": etag },
-    });
+    const deleted = await writeIfMatch("DELETE", id, org.manager.token, etag);
     expect(deleted.status).toBe(412);
 
     const task = await api(`/tasks/${id}/?nocache=1`, { token: org.manager.token });
@@ -216,36 +199,19 @@ describe("If-Match on task writes", () => {
     expect((await json<{ title: string; priority: string }>(task)).title).toBe("original");
 
     const current = moved.headers.get("ETag") ?? "";
-    const deletedNow = await api(`/tasks/${id}/`, {
-      method: "DELETE",
-      token: org.manager.token,
-      headers: { "If-Match": current },
-    });
+    const deletedNow = await writeIfMatch("DELETE", id, org.manager.token, current);
     expect(deletedNow.status).toBe(204);
   });
 
   it("`*` and a list holding the current tag hold; a weak tag never does (strong comparison)", async () => {
     const { id, etag } = await freshTask();
-    const weak = await api(`/tasks/${id}/`, {
-      method: "PATCH",
-      token: org.manager.token,
-      json: { priority: "low" },
-      headers: { "If-Match": `W/${etag}` },
-    });
+    const weak = await writeIfMatch("PATCH", id, org.manager.token, `W/${etag}`, { priority: "low" });
     expect(weak.status).toBe(412);
-    const listed = await api(`/tasks/${id}/`, {
-      method: "PATCH",
-      token: org.manager.token,
-      json: { priority: "low" },
-      headers: { "If-Match": `"${"1".repeat(32)}", ${etag}` },
+    const listed = await writeIfMatch("PATCH", id, org.manager.token, `"${"1".repeat(32)}", ${etag}`, {
+      priority: "low",
     });
     expect(listed.status).toBe(200);
-    const star = await api(`/tasks/${id}/`, {
-      method: "PATCH",
-      token: org.manager.token,
-      json: { priority: "medium" },
-      headers: { "If-Match": "*" },
-    });
+    const star = await writeIfMatch("PATCH", id, org.manager.token, "*", { priority: "medium" });
     expect(star.status).toBe(200);
   });
 
@@ -255,29 +221,17 @@ describe("If-Match on task writes", () => {
       (await api(`/tasks/${id}/`, { method: "PATCH", token: org.manager.token, json: { priority: "critical" } }))
         .status,
     ).toBe(200);
-    const noop = await api(`/tasks/${id}/`, {
-      method: "PATCH",
-      token: org.manager.token,
-      json: { priority: "critical" },
-      headers: { "If-Match": etag },
-    });
+    const noop = await writeIfMatch("PATCH", id, org.manager.token, etag, { priority: "critical" });
     expect(noop.status).toBe(412);
   });
 
   it("rights come before versions: an assignee changing the title with a stale tag gets 403, not 412", async () => {
     const { id } = await freshTask();
-    const refused = await api(`/tasks/${id}/`, {
-      method: "PATCH",
-      token: org.employee.token,
-      json: { title: "not mine to change" },
-      headers: { "If-Match": `"${"2".repeat(32)}"` },
+    const refused = await writeIfMatch("PATCH", id, org.employee.token, `"${"2".repeat(32)}"`, {
+      title: "not mine to change",
     });
     expect(refused.status).toBe(403);
-    const outsider = await api(`/tasks/${id}/`, {
-      method: "DELETE",
-      token: org.outsider.token,
-      headers: { "If-Match": `"${"2".repeat(32)}"` },
-    });
+    const outsider = await writeIfMatch("DELETE", id, org.outsider.token, `"${"2".repeat(32)}"`);
     expect(outsider.status).toBe(404);
   });
 

@@ -6,12 +6,15 @@
 import { runInDurableObject } from "cloudflare:test";
 import { describe, expect, it } from "vitest";
 import { userStateOf } from "../../src/platform/edge-state/user-state.client.ts";
-import { api, callWorker, clientIp, json, testEnv } from "../support/helpers.ts";
-import { type Member, makeOrg, makeTask, makeUser, type Org } from "../support/tasks-fixtures.ts";
+import { testEnv } from "../support/env.ts";
+import { api, callWorker, clientIp, json } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 const userState = (userId: number) => userStateOf(testEnv, userId);
 
-async function read(member: Member, path: string): Promise<{ cache: string | null; body: unknown }> {
+async function read(member: TestUser, path: string): Promise<{ cache: string | null; body: unknown }> {
   const response = await api(path, { token: member.token });
   expect(response.status, path).toBe(200);
   const text = await response.text();
@@ -20,7 +23,7 @@ async function read(member: Member, path: string): Promise<{ cache: string | nul
 }
 
 /** Reads `path` until it is cached for `member`; returns the cached body. */
-async function warm(member: Member, path: string): Promise<unknown> {
+async function warm(member: TestUser, path: string): Promise<unknown> {
   await read(member, path);
   const second = await read(member, path);
   expect(second.cache, `${path} for ${member.role}`).toBe("HIT");
@@ -28,7 +31,7 @@ async function warm(member: Member, path: string): Promise<unknown> {
 }
 
 /** Everyone who can read a task made by the department's manager and assigned to its employee. */
-const readers = (org: Org): Member[] => [org.manager, org.employee, org.ceo, org.hr];
+const readers = (org: Org): TestUser[] => [org.manager, org.employee, org.ceo, org.hr];
 
 describe("no cached answer older than a committed write its reader could see", () => {
   it("a task's title change reaches the writer and every other reader's cached list, detail and report at once", async () => {
@@ -80,7 +83,7 @@ describe("no cached answer older than a committed write its reader could see", (
     const org = await makeOrg();
     const task = await makeTask(org.manager);
     const mine = "/tasks/my_tasks/";
-    const ids = async (member: Member) =>
+    const ids = async (member: TestUser) =>
       ((await read(member, mine)).body as { results: { id: number }[] }).results.map((row) => row.id);
     await warm(org.colleague, mine);
     expect(await ids(org.colleague)).not.toContain(task.id);
@@ -119,7 +122,7 @@ describe("no cached answer older than a committed write its reader could see", (
   it("a task moved to another department reaches that department's managers, who could not see it before", async () => {
     const org = await makeOrg();
     // A manager by role only: the department records `otherManager` as its manager.
-    const secondManager = await makeUser("manager", org.otherDepartmentId);
+    const secondManager = await createUser({ role: "manager", departmentId: org.otherDepartmentId, via: "sql" });
     const task = await makeTask(org.ceo, { department: org.departmentId });
     const list = "/tasks/?page_size=100";
     const managers = [org.otherManager, secondManager];

@@ -6,8 +6,10 @@
 import { and, count, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { taskComments, tasks } from "../../src/platform/db/schema.ts";
-import { api, json, withDb } from "../support/helpers.ts";
-import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
+import { withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
 
 const tasksTitled = (title: string) =>
   withDb(async (db) => (await db.select({ n: count() }).from(tasks).where(eq(tasks.title, title)))[0]?.n ?? 0);

@@ -7,9 +7,12 @@
  * else (Postgres, R2, Queues, the app) is the real thing.
  */
 import { describe, expect, it } from "vitest";
-import { callWorker, createUser, testEnv } from "../support/helpers.ts";
-import { makeOrg, makeTask } from "../support/tasks-fixtures.ts";
-import { finished, formUpload, sampleCsv } from "../support/uploads-fixtures.ts";
+import { testEnv } from "../support/env.ts";
+import { callWorker } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 const unreachable = (): Promise<never> => Promise.reject(new Error("KV GET failed: 503 Service Unavailable"));
 const downKv = new Proxy(testEnv.CACHE, {

@@ -8,7 +8,9 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { getConfig } from "../../src/platform/config/config.ts";
 import { connectHttp } from "../../src/platform/db/client.ts";
 import { errorFields } from "../../src/platform/lib/log.ts";
-import { callWorker, clientIp, PASSWORD, testEnv, uniqueEmail, withDb } from "../support/helpers.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { callWorker, clientIp } from "../support/http.ts";
+import { PASSWORD, uniqueEmail } from "../support/users.ts";
 
 const MARKER = "Leaky Param";
 const CONSTRAINT = "users_log_redaction_probe";

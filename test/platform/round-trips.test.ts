@@ -11,18 +11,12 @@
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { tasks } from "../../src/platform/db/schema.ts";
-import {
-  api,
-  callWorker,
-  createUser,
-  json,
-  roundTripCounter,
-  type TestUser,
-  testEnv,
-  withDb,
-} from "../support/helpers.ts";
-import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
-import { finished, formUpload, sampleCsv } from "../support/uploads-fixtures.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { api, callWorker, json, roundTripCounter } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 const { env: counted, requestsSoFar } = roundTripCounter("round-trips");
 

@@ -6,7 +6,9 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { getConfig } from "../../src/platform/config/config.ts";
 import { connect, connectHttp, pgErrorCode } from "../../src/platform/db/client.ts";
-import { callWorker, createUser, testEnv, withDb } from "../support/helpers.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { callWorker } from "../support/http.ts";
+import { createUser } from "../support/users.ts";
 
 const withTimeout = (ms: number) => ({ ...testEnv, STATEMENT_TIMEOUT_MS: String(ms) }) as Env;
 

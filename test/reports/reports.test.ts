@@ -1,14 +1,17 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { tasks } from "../../src/platform/db/schema.ts";
-import { api, json, withDb } from "../support/helpers.ts";
-import { makeOrg, makeTask, makeUser } from "../support/tasks-fixtures.ts";
+import { withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { createUser } from "../support/users.ts";
 
 const LEGACY = "http://api.test/user/tasks/get_task_status_report/";
 
 describe("reports", () => {
   it("status CSV: exact header and filename; MISS, HIT, complete a task, MISS with new counts", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     const first = await makeTask(user);
     await makeTask(user);
     await makeTask(user);
@@ -81,8 +84,8 @@ describe("reports", () => {
   });
 
   it("overdue: past-due open tasks with whole days and assignees; CSV escapes formulas", async () => {
-    const user = await makeUser("manager");
-    const helper = await makeUser();
+    const user = await createUser({ role: "manager", via: "sql" });
+    const helper = await createUser({ role: "employee", via: "sql" });
     const late = await makeTask(user, { title: '=HYPERLINK("x")', assignees: [helper.id] });
     const done = await makeTask(user, { title: "finished" });
     await makeTask(user, { title: "future", due_date: "2999-01-01" });
@@ -113,7 +116,7 @@ describe("reports", () => {
   });
 
   it("overdue: due a moment ago is overdue by 0 days; due later today, or a day ago to the minute, as expected", async () => {
-    const user = await makeUser("manager");
+    const user = await createUser({ role: "manager", via: "sql" });
     const now = Date.now();
     const dueAt: Record<string, number> = {
       "due in 30 minutes": now + 30 * 60_000,
@@ -144,7 +147,7 @@ describe("reports", () => {
   });
 
   it("per-day reports: one row per day with zeros, inclusive range, strict dates", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     const a = await makeTask(user);
     await makeTask(user);
     await withDb(async (db) => {

@@ -3,23 +3,24 @@
  * slip past the access matrix or the auth checks unnoticed), and a small organisation with
  * tasks, comments, attachments, uploads and jobs spread over every role.
  *
- * Users are inserted straight into Postgres with a real login session and a signed token
- * (`makeUser`), as the task suites do: a world of eight users registered through the API would
- * spend the per-IP auth limit and eight PBKDF2 hashes. Everything else is made through the API.
+ * The people and the two departments come from the shared organisation builder (`buildOrganisation`,
+ * users inserted straight into Postgres: eight registrations would spend the per-IP auth limit and
+ * eight PBKDF2 hashes). Everything else is made through the API.
  */
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import {
-  departments,
   notifications,
   type Role,
   tasks,
   webhookDeliveries,
   webhookSubscriptions,
 } from "../../src/platform/db/schema.ts";
-import { api, json, withDb } from "./helpers.ts";
-import { type Member, makeUser } from "./tasks-fixtures.ts";
-import { finished, formUpload, sampleCsv, startPresignedUpload } from "./uploads-fixtures.ts";
+import { withDb } from "./env.ts";
+import { api, json } from "./http.ts";
+import { buildOrganisation } from "./org.ts";
+import { finished, formUpload, sampleCsv, startPresignedUpload } from "./uploads.ts";
+import type { TestUser } from "./users.ts";
 
 const HTTP_METHODS = new Set(["get", "put", "post", "delete", "patch"]);
 
@@ -208,7 +209,7 @@ export interface World {
   /** A word only in tB's description (search must not find it for those who cannot see tB). */
   secret: string;
   departments: { A: number; B: number };
-  users: Record<UserKey, Member>;
+  users: Record<UserKey, TestUser>;
   tasks: Record<TaskKey, number>;
   comments: Record<CommentKey, number>;
   attachments: Record<AttachmentKey, number>;
@@ -233,24 +234,8 @@ async function created<T>(response: Response, what: string): Promise<T> {
 export async function buildWorld(): Promise<World> {
   const tag = `w${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
   const secret = `s${crypto.randomUUID().replaceAll("-", "").slice(0, 12)}`;
-  const [deptA, deptB] = await withDb((db) =>
-    db
-      .insert(departments)
-      .values([{ name: `A ${tag}` }, { name: `B ${tag}` }])
-      .returning({ id: departments.id }),
-  );
-  if (!deptA || !deptB) throw new Error("no departments");
-  const deptIds = { A: deptA.id, B: deptB.id };
+  const { departments: deptIds, users } = await buildOrganisation(USER_SPECS, { A: `A ${tag}`, B: `B ${tag}` });
   const deptOf = (d: "A" | "B" | null) => (d === null ? null : deptIds[d]);
-
-  const members = await Promise.all(
-    USER_KEYS.map((key) => makeUser(USER_SPECS[key].role, deptOf(USER_SPECS[key].department))),
-  );
-  const users = Object.fromEntries(USER_KEYS.map((key, i) => [key, members[i] as Member])) as Record<UserKey, Member>;
-  await withDb(async (db) => {
-    await db.update(departments).set({ managerId: users.mgrA.id }).where(eq(departments.id, deptA.id));
-    await db.update(departments).set({ managerId: users.mgrB.id }).where(eq(departments.id, deptB.id));
-  });
 
   const past = new Date(Date.now() - 3 * 86_400_000).toISOString();
   const taskIds = {} as Record<TaskKey, number>;
@@ -316,7 +301,7 @@ export async function buildWorld(): Promise<World> {
   await Promise.all(
     UPLOAD_KEYS.map(async (key) => {
       const spec = UPLOAD_SPECS[key];
-      const owner = { ...users[spec.owner], refreshToken: "" };
+      const owner = users[spec.owner];
       const upload = spec.presigned
         ? await startPresignedUpload(owner, 100, `${key}.csv`)
         : await formUpload(owner, sampleCsv(3), `${key}.csv`);

@@ -12,7 +12,7 @@
 import { and, count, eq, gte } from "drizzle-orm";
 import { afterAll } from "vitest";
 import { webhookDeliveries } from "../../src/platform/db/schema.ts";
-import { eventually, withDb } from "./helpers.ts";
+import { eventually, withDb } from "./env.ts";
 
 const fileStartedAt = new Date();
 const SETTLE_TIMEOUT_MS = 30_000;

@@ -29,7 +29,8 @@ import {
   visibleTaskKeys,
   type World,
 } from "../support/access-fixtures.ts";
-import { api, eventually, json, withDb } from "../support/helpers.ts";
+import { eventually, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 
 interface Page<T = { id: number }> {
   count: number;

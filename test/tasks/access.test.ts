@@ -31,7 +31,7 @@ import {
   urlOf,
   type World,
 } from "../support/access-fixtures.ts";
-import { api } from "../support/helpers.ts";
+import { api } from "../support/http.ts";
 
 /** A status to assert, or WRITE: allowed and mutating, so not sent. */
 const WRITE = "write" as const;

@@ -6,8 +6,10 @@
 import { eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { taskEvents } from "../../src/platform/db/schema.ts";
-import { api, callWorker, json, roundTripCounter, runtimeOrigin, withDb } from "../support/helpers.ts";
-import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
+import { withDb } from "../support/env.ts";
+import { api, callWorker, json, roundTripCounter, runtimeOrigin } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
 
 interface TaskEvent {
   id: number;

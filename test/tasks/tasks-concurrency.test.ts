@@ -14,8 +14,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MAX_ATTEMPTS, TASK_CHANGED_DETAIL, withRetries } from "../../src/features/tasks/write-batch.ts";
 import type { Database } from "../../src/platform/db/client.ts";
 import { departments, emailLog, taskAssignments, tasks, users } from "../../src/platform/db/schema.ts";
-import { api, database, json, withDb } from "../support/helpers.ts";
-import { type Member, makeOrg, makeTask, makeUser, type TaskBody } from "../support/tasks-fixtures.ts";
+import { database, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask, type TaskBody } from "../support/tasks.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 let handle: Database;
 beforeAll(() => {
@@ -82,6 +85,25 @@ async function waitForWaiters(holder: Holder, marker: string, count: number): Pr
 
 const GUARD = "edge_assert";
 
+/**
+ * Sends `request` while row `id` of `table` is locked, waits until the request's statement naming
+ * `marker` is blocked on it, deletes the row under it, and returns the request's answer.
+ */
+async function deletedUnder(
+  table: "departments" | "users",
+  id: number,
+  marker: string,
+  request: () => Promise<Response>,
+): Promise<Response> {
+  const holder = await hold(`select 1 from ${table} where id = $1 for update`, [id]);
+  await holder.locked;
+  const answer = request();
+  await waitForWaiters(holder, marker, 1);
+  await holder.client.query(`delete from ${table} where id = $1`, [id]);
+  await holder.finish("commit");
+  return answer;
+}
+
 async function emailsOf(userId: number, template: string) {
   return withDb((db) =>
     db
@@ -101,7 +123,7 @@ async function auditOf(taskId: number) {
   );
 }
 
-const patch = (member: Member, taskId: number, body: unknown) =>
+const patch = (member: TestUser, taskId: number, body: unknown) =>
   api(`/tasks/${taskId}/`, { method: "PATCH", token: member.token, json: body });
 
 describe("a task that changes between a write's reads and its batch", () => {
@@ -303,7 +325,7 @@ describe("a task that changes between a write's reads and its batch", () => {
 
 describe("a user or department named in a create that goes away before its batch", () => {
   it("a department deleted in between: the same 400 as for one that never existed", async () => {
-    const manager = await makeUser("manager");
+    const manager = await createUser({ role: "manager", via: "sql" });
     const [department] = await withDb((db) =>
       db
         .insert(departments)
@@ -312,13 +334,9 @@ describe("a user or department named in a create that goes away before its batch
     );
     if (!department) throw new Error("no department");
     // The insert's foreign key check needs the department row: held here, it waits.
-    const holder = await hold("select 1 from departments where id = $1 for update", [department.id]);
-    await holder.locked;
-    const creating = api("/tasks/", { token: manager.token, json: { title: "x", department: department.id } });
-    await waitForWaiters(holder, 'insert into "tasks"', 1);
-    await holder.client.query("delete from departments where id = $1", [department.id]);
-    await holder.finish("commit");
-    const answer = await creating;
+    const answer = await deletedUnder("departments", department.id, 'insert into "tasks"', () =>
+      api("/tasks/", { token: manager.token, json: { title: "x", department: department.id } }),
+    );
     expect(answer.status).toBe(400);
     expect(await json(answer)).toEqual({
       detail: `Invalid value for 'department': no department with id ${department.id}`,
@@ -327,16 +345,12 @@ describe("a user or department named in a create that goes away before its batch
   });
 
   it("an assignee deleted in between: the same 400 as for an unknown user, and no task is left", async () => {
-    const manager = await makeUser("manager");
-    const doomed = await makeUser();
-    const holder = await hold("select 1 from users where id = $1 for update", [doomed.id]);
-    await holder.locked;
+    const manager = await createUser({ role: "manager", via: "sql" });
+    const doomed = await createUser({ role: "employee", via: "sql" });
     const title = `orphan ${crypto.randomUUID()}`;
-    const creating = api("/tasks/", { token: manager.token, json: { title, assignees: [doomed.id] } });
-    await waitForWaiters(holder, "task_assignees", 1);
-    await holder.client.query("delete from users where id = $1", [doomed.id]);
-    await holder.finish("commit");
-    const answer = await creating;
+    const answer = await deletedUnder("users", doomed.id, "task_assignees", () =>
+      api("/tasks/", { token: manager.token, json: { title, assignees: [doomed.id] } }),
+    );
     expect(answer.status).toBe(400);
     expect(await json(answer)).toEqual({
       detail: `Invalid input in assignees: unknown user ${doomed.id}.`,

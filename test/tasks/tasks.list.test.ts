@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { api, json } from "../support/helpers.ts";
-import { makeOrg, makeTask, makeUser } from "../support/tasks-fixtures.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import { createUser } from "../support/users.ts";
 
 type Page = {
   count: number;
@@ -56,7 +58,7 @@ describe("tasks: filters, ordering, pagination, cache", () => {
   });
 
   it("orders by priority rank and dates, and paginates with full links", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     for (const priority of ["high", "low", "critical", "medium"]) await makeTask(user, { priority });
     expect((await list(user.token, "ordering=priority")).results.map((t) => t.priority)).toEqual([
       "low",
@@ -87,7 +89,7 @@ describe("tasks: filters, ordering, pagination, cache", () => {
   });
 
   it("answers 400 naming the parameter for every bad filter value", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     for (const [param, value] of [
       ["status", "finished"],
       ["task_status", "nope"],
@@ -145,7 +147,7 @@ describe("tasks: filters, ordering, pagination, cache", () => {
   });
 
   it("a burst of writes for one user never serves a stale list", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     for (let i = 1; i <= 5; i++) {
       await makeTask(user);
       const response = await api("/tasks/", { token: user.token });
@@ -155,7 +157,7 @@ describe("tasks: filters, ordering, pagination, cache", () => {
 
   it("a department move refreshes the cached pages of both departments' managers and of admins at once", async () => {
     const org = await makeOrg();
-    const owner = await makeUser();
+    const owner = await createUser({ role: "employee", via: "sql" });
     const task = await makeTask(owner, { title: `moving ${crypto.randomUUID()}`, department: org.departmentId });
     const ids = async (token: string) => {
       const response = await api(`/tasks/?creator=${owner.id}`, { token });

@@ -6,12 +6,15 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { tasks } from "../../src/platform/db/schema.ts";
-import { api, json, withDb } from "../support/helpers.ts";
-import { type Member, makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
+import { withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask } from "../support/tasks.ts";
+import type { TestUser } from "../support/users.ts";
 
 type Action = "read" | "patch_title" | "patch_status" | "delete" | "assign_other" | "assign_self" | "complete";
 
-async function attempt(actor: Member, action: Action, taskId: number, other: number): Promise<number> {
+async function attempt(actor: TestUser, action: Action, taskId: number, other: number): Promise<number> {
   const path = `/tasks/${taskId}/`;
   switch (action) {
     case "read":
@@ -34,7 +37,7 @@ async function attempt(actor: Member, action: Action, taskId: number, other: num
 /** Task relations; each case creates its own fresh task so actions do not interfere. */
 type Relation = "own" | "department" | "other_department" | "assigned" | "assigned_by_me" | "unrelated";
 
-async function taskFor(org: Org, actor: Member, relation: Relation): Promise<number> {
+async function taskFor(org: Org, actor: TestUser, relation: Relation): Promise<number> {
   switch (relation) {
     case "own":
       return (await makeTask(actor)).id;
@@ -101,7 +104,7 @@ const matrix: { role: "ceo" | "hr" | "manager" | "employee"; relation: Relation;
     { role: "employee", relation: "unrelated", expected: hidden },
   ];
 
-function actorOf(org: Org, role: string): Member {
+function actorOf(org: Org, role: string): TestUser {
   if (role === "ceo") return org.ceo;
   if (role === "hr") return org.hr;
   if (role === "manager") return org.manager;

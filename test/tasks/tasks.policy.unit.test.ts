@@ -13,7 +13,7 @@ import {
   type TaskFacts,
   taskAccess,
 } from "../../src/features/tasks/tasks.policy.ts";
-import { ApiError } from "../../src/platform/lib/errors.ts";
+import { refusal } from "../support/refusal.ts";
 
 const ceo: Actor = { id: 1, role: "ceo", departmentId: null };
 const hr: Actor = { id: 2, role: "hr", departmentId: 9 };
@@ -30,16 +30,6 @@ const task = (overrides: Partial<TaskFacts> = {}): TaskFacts => ({
   assigneeIds: [],
   ...overrides,
 });
-
-function refusal(action: () => void): { status: number; detail: string } {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    return { status: (error as ApiError).status, detail: (error as ApiError).detail };
-  }
-  throw new Error("the action was allowed");
-}
 
 const NOT_FOUND = { status: 404, detail: "Task not found." };
 

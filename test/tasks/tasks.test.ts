@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { api, json } from "../support/helpers.ts";
-import { emailsTo, makeOrg, makeTask, makeUser, type TaskBody } from "../support/tasks-fixtures.ts";
+import { emailsTo } from "../support/email.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg } from "../support/org.ts";
+import { makeTask, type TaskBody } from "../support/tasks.ts";
+import { createUser } from "../support/users.ts";
 
 describe("tasks: basics", () => {
   it("creates, reads, lists and soft-deletes a task", async () => {
@@ -112,7 +115,7 @@ describe("tasks: basics", () => {
   });
 
   it("rejects internal fields, unknown fields, bad dates and bad numbers with 400", async () => {
-    const user = await makeUser();
+    const user = await createUser({ role: "employee", via: "sql" });
     for (const body of [
       { title: "x", creator: 1 },
       { title: "x", deleted_at: null },
@@ -139,7 +142,7 @@ describe("tasks: basics", () => {
     expect(
       (await api("/tasks/", { token: user.token, json: { title: "x", assignees: [user.id, 99999999] } })).status,
     ).toBe(403);
-    const manager = await makeUser("manager");
+    const manager = await createUser({ role: "manager", via: "sql" });
     const unknown = await api("/tasks/", { token: manager.token, json: { title: "x", assignees: [99999999] } });
     expect(unknown.status).toBe(400);
     expect((await json(unknown)).errors).toEqual([

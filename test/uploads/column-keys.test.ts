@@ -8,8 +8,10 @@ import { describe, expect, it } from "vitest";
 import { rowIndexStatements } from "../../src/features/uploads/ingest/index-upload.ts";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { analyseSample } from "../../src/features/uploads/ingest/validate.ts";
-import { api, createUser, withDb } from "../support/helpers.ts";
-import { encode, finished, formUpload } from "../support/uploads-fixtures.ts";
+import { withDb } from "../support/env.ts";
+import { api } from "../support/http.ts";
+import { encode, finished, formUpload } from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 const columnsOf = (header: string[]) => {
   const text = `${header.join(",")}\n${header.map((_, i) => i).join(",")}\n`;

@@ -9,7 +9,7 @@ import { and, count, eq, isNotNull } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { csvUploadChunks } from "../../src/platform/db/schema.ts";
-import { createUser, eventually, testEnv, withDb } from "../support/helpers.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
 import {
   chunkCounts,
   chunkMessage,
@@ -21,7 +21,8 @@ import {
   sampleCsv,
   storedRows,
   type Upload,
-} from "../support/uploads-fixtures.ts";
+} from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 interface Stats {
   nulls: number;

@@ -4,7 +4,9 @@ import { beforeAll, describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
 import { csvUploads, type UploadColumn } from "../../src/platform/db/schema.ts";
 import { bumpCacheVersions } from "../../src/platform/edge-state/user-state.client.ts";
-import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "../support/helpers.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 const COLUMNS: UploadColumn[] = [
   { key: "id", name: "ID", type: "integer" },

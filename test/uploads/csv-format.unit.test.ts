@@ -6,7 +6,16 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { convertCell, convertValue, INVALID } from "../../src/features/uploads/ingest/csv-format.ts";
+import {
+  capKeys,
+  convertCell,
+  convertValue,
+  INVALID,
+  inferType,
+  invalidReason,
+  MAX_KEY_LENGTH,
+  normaliseHeader,
+} from "../../src/features/uploads/ingest/csv-format.ts";
 
 /** The reference: a date `Date.UTC` round-trips (it reads years 0-99 as 1900-1999). */
 function dateRoundTrips(y: number, m: number, d: number): boolean {
@@ -126,5 +135,135 @@ describe("numbers", () => {
     expect(convertValue("12x", "integer")).toEqual({ ok: false, reason: "'12x' is not a valid integer" });
     expect(convertValue(" 12 ", "integer")).toEqual({ ok: true, value: 12 });
     expect(convertValue("  ", "integer")).toEqual({ ok: true, value: null });
+  });
+});
+
+describe("booleans and strings", () => {
+  it("reads true and false in any case, and nothing else", () => {
+    expect(convertCell("TRUE", "boolean")).toBe(true);
+    expect(convertCell(" False ", "boolean")).toBe(false);
+    expect(convertCell("yes", "boolean")).toBe(INVALID);
+    expect(convertCell("truex", "boolean")).toBe(INVALID);
+    expect(convertCell("xfalse", "boolean")).toBe(INVALID);
+  });
+
+  it("keeps a string cell as written, spaces included; only an empty one is null", () => {
+    expect(convertCell(" a ", "string")).toBe(" a ");
+    expect(convertCell(" ", "string")).toBe(" ");
+    expect(convertCell("", "string")).toBeNull();
+  });
+});
+
+describe("datetimes with a fraction or an offset", () => {
+  it("goes through Date for them, and refuses an offset Date cannot read", () => {
+    expect(convertCell("2025-07-04T17:10:55.5z", "datetime")).toBe("2025-07-04T17:10:55.500Z");
+    expect(convertCell("2025-07-04 17:10+0530", "datetime")).toBe("2025-07-04T11:40:00.000Z");
+    expect(convertCell("2025-07-04T17:10:55+99:99", "datetime")).toBe(INVALID);
+  });
+
+  it("refuses an invalid day or time before reading the offset", () => {
+    expect(convertCell("2025-02-30T10:00:00+01:00", "datetime")).toBe(INVALID);
+    expect(convertCell("2025-07-04T24:00:00+01:00", "datetime")).toBe(INVALID);
+    expect(convertCell("2025-07-04T23:60:00+01:00", "datetime")).toBe(INVALID);
+    expect(convertCell("2025-07-04T23:59:60+01:00", "datetime")).toBe(INVALID);
+    expect(convertCell("2025-07-04T23:59:59+01:00", "datetime")).toBe("2025-07-04T22:59:59.000Z");
+  });
+});
+
+describe("numbers that are not", () => {
+  it("refuses signs and points without digits, leading zeros and a trailing point", () => {
+    for (const text of [".", "-", "+", "e5", "1.", "01.5"]) expect(convertCell(text, "number"), text).toBe(INVALID);
+    for (const text of ["007", "1.5", "1e3", "- 1"]) expect(convertCell(text, "integer"), text).toBe(INVALID);
+    expect(convertCell("+.5", "number")).toBe(0.5);
+  });
+});
+
+describe("invalidReason", () => {
+  it("quotes the value, cut to 40 characters with an ellipsis", () => {
+    expect(invalidReason("x".repeat(40), "date")).toBe(`'${"x".repeat(40)}' is not a valid date`);
+    expect(invalidReason("x".repeat(41), "date")).toBe(`'${"x".repeat(40)}…' is not a valid date`);
+  });
+});
+
+describe("normaliseHeader", () => {
+  it.each([
+    ["Unit Price (€)", "unit_price"],
+    ["Crème Brûlée", "creme_brulee"],
+    ["camelCase", "camel_case"],
+    ["userID2", "user_id2"],
+    ["a9B", "a9_b"],
+    ["ID", "id"],
+    ["ＡＢＣ", "abc"],
+    ["__lead--trail__", "lead_trail"],
+    ["a  b", "a_b"],
+    ["%%%", ""],
+  ])("%j → %j", (header, key) => {
+    expect(normaliseHeader(header)).toBe(key);
+  });
+});
+
+describe("capKeys", () => {
+  const long = (prefix: string, length: number) => prefix.padEnd(length, "x");
+
+  it("keeps keys that fit, up to exactly the limit", () => {
+    const fits = long("a", MAX_KEY_LENGTH);
+    expect(capKeys(["id", fits])).toEqual(["id", fits]);
+    expect(MAX_KEY_LENGTH).toBe(63);
+  });
+
+  it("cuts a longer key to the limit, dropping the underscores the cut leaves at its end", () => {
+    expect(capKeys([long("b", 64)])).toEqual([long("b", 63)]);
+    expect(capKeys([`${"c".repeat(60)}___${"d".repeat(10)}`])).toEqual(["c".repeat(60)]);
+  });
+
+  it("gives a cut that collides the first free suffix, within the limit, and never takes a kept key's name", () => {
+    const kept = long("e", 63);
+    // The long keys come first: a key that fits keeps its name even when it is listed later.
+    const keys = capKeys([long("e", 70), long("e", 71), kept]);
+    expect(keys).toEqual([`${long("e", 61)}_2`, `${long("e", 61)}_3`, kept]);
+    for (const key of keys) expect(key.length).toBeLessThanOrEqual(MAX_KEY_LENGTH);
+  });
+
+  it("shortens the cut further for a longer suffix", () => {
+    const keys = capKeys(Array.from({ length: 10 }, (_, i) => long("f", 64 + i)));
+    expect(keys[0]).toBe(long("f", 63));
+    expect(keys[8]).toBe(`${long("f", 61)}_9`);
+    expect(keys[9]).toBe(`${long("f", 60)}_10`);
+  });
+});
+
+describe("inferType", () => {
+  it.each([
+    [[], "string"],
+    [["", " "], "string"],
+    [[" 1 ", "", "-2"], "integer"],
+    [["1", "2.5"], "number"],
+    [["1e5"], "number"],
+    [["true", "FALSE"], "boolean"],
+    [["2024-01-01", "2024-02-29"], "date"],
+    [["2024-01-01T10:00", "2024-01-01 11:00:00Z"], "datetime"],
+    [["2024-01-01", "2024-01-01T10:00"], "string"],
+    [["1", "x"], "string"],
+    [["x", "1"], "string"],
+  ])("%j → %s", (values, type) => {
+    expect(inferType(values)).toBe(type);
+  });
+});
+
+describe("anchors and exponents", () => {
+  it("reads signed and multi-digit exponents", () => {
+    expect(convertCell("1e+5", "number")).toBe(100000);
+    expect(convertCell("1e-5", "number")).toBe(0.00001);
+    expect(convertCell("1e10", "number")).toBe(1e10);
+  });
+
+  it("refuses a date or datetime with anything before or after it", () => {
+    expect(convertCell("x2024-01-01", "date")).toBe(INVALID);
+    expect(convertCell("x2024-01-01T10:00", "datetime")).toBe(INVALID);
+    expect(convertCell("2024-01-01T10:00Zx", "datetime")).toBe(INVALID);
+  });
+
+  it("drops only the underscores a cut leaves at the end of a key, not those inside it", () => {
+    expect(capKeys([`ab_${"c".repeat(70)}`])).toEqual([`ab_${"c".repeat(60)}`]);
   });
 });

@@ -2,11 +2,17 @@
  * fast-check generators of hostile-but-plausible CSV files, and the reference every ingestion is
  * held to: papaparse's parse of the whole file in the dialect the API detected, typed and counted
  * the way the API defines them (empty lines skipped, a record with the wrong field count, bad quoting,
- * a NUL or a value its column cannot hold is an error row; the others are stored by row number).
+ * a NUL or a value its column cannot hold is an error row; the others are stored by row number),
+ * and the scanner and parser composed as the queue runs them, to be held to that reference.
  */
 import fc from "fast-check";
 import Papa from "papaparse";
+import { expect } from "vitest";
+import { BoundaryScanner, type ChunkPlan } from "../../src/features/uploads/ingest/boundaries.ts";
+import { parseChunk } from "../../src/features/uploads/ingest/chunk.ts";
 import { convertValue } from "../../src/features/uploads/ingest/csv-format.ts";
+import { rowObject } from "../../src/features/uploads/ingest/row-layout.ts";
+import { analyseSample, type CsvLayout, CsvRejection } from "../../src/features/uploads/ingest/validate.ts";
 import type { UploadColumn } from "../../src/platform/db/schema.ts";
 
 export type NewlineMode = "lf" | "crlf" | "mixed";
@@ -178,4 +184,91 @@ export function expectedIngestion(
     else out.rows.set(rowNumber, data);
   }
   return out;
+}
+
+/** The layout the API detects for a whole file, or null when it refuses the file. */
+export function layoutOf(bytes: Uint8Array): CsvLayout | null {
+  try {
+    return analyseSample(bytes, bytes.length, { maxColumns: 100 });
+  } catch (error) {
+    if (error instanceof CsvRejection) return null;
+    throw error;
+  }
+}
+
+/** The planner's scan, fed in buffers cut at `splits`, then each chunk parsed on its own. */
+export function ingestInChunks(bytes: Uint8Array, layout: CsvLayout, chunkBytes: number, splits: number[]) {
+  const scanner = new BoundaryScanner({
+    offset: layout.dataOffset,
+    firstLine: layout.dataLine,
+    delimiter: layout.delimiter.charCodeAt(0),
+    newline: layout.newline,
+    chunkBytes,
+    maxChunkBytes: Number.MAX_SAFE_INTEGER,
+  });
+  const data = bytes.subarray(layout.dataOffset);
+  const cuts = [...new Set(splits.map((s) => s % (data.length + 1)))].sort((a, b) => a - b);
+  const plans: ChunkPlan[] = [];
+  let from = 0;
+  for (const cut of [...cuts, data.length]) {
+    if (cut > from) plans.push(...scanner.push(data.subarray(from, cut)));
+    from = Math.max(from, cut);
+  }
+  plans.push(...scanner.finish());
+
+  const rows = new Map<number, Record<string, unknown>>();
+  let records = 0;
+  const errorLines: number[] = [];
+  let expectedStart = layout.dataOffset;
+  for (const plan of plans) {
+    // Chunks tile the data exactly, in order.
+    expect(plan.start).toBe(expectedStart);
+    expectedStart = plan.end;
+    const text = new TextDecoder().decode(bytes.subarray(plan.start, plan.end));
+    const parsed = parseChunk(text, layout, plan);
+    records += parsed.records;
+    for (const [rowNumber, values] of parsed.rows) {
+      expect(rows.has(rowNumber)).toBe(false);
+      // Stored in column order; as `{key: value}` it must be papaparse's record.
+      rows.set(
+        rowNumber,
+        rowObject(
+          layout.columns.map((c) => c.key),
+          values,
+        ),
+      );
+    }
+    errorLines.push(...parsed.errors.map((e) => e.line));
+    expect(parsed.errorRows).toBe(parsed.errors.length);
+  }
+  if (data.length > 0) expect(expectedStart).toBe(bytes.length);
+  return { rows, records, errorLines };
+}
+
+/**
+ * The property both the unit and the workerd suites hold the scanner and the parser to: `text`,
+ * planned in chunks of `chunkBytes` over stream buffers cut at `splits` and parsed chunk by chunk,
+ * gives papaparse's parse of the whole file (records, rows in order, error lines). A file the API
+ * refuses is skipped as a precondition.
+ */
+export function expectChunkedLikeWhole(text: string, chunkBytes: number, splits: number[]): void {
+  const bytes = new TextEncoder().encode(text);
+  const layout = layoutOf(bytes);
+  fc.pre(layout !== null);
+  if (!layout) return;
+  const expected = expectedIngestion(text, layout);
+  const actual = ingestInChunks(bytes, layout, chunkBytes, splits);
+  expect(actual.records).toBe(expected.records);
+  expect([...actual.rows.entries()]).toEqual([...expected.rows.entries()]);
+  expect(actual.errorLines).toEqual(expected.errorLines);
+}
+
+/** That property over random files, chunk sizes up to `maxChunkBytes` and up to `maxSplits` buffer cuts. */
+export function chunkedLikeWhole(maxChunkBytes: number, maxSplits: number) {
+  return fc.property(
+    csvFile,
+    fc.integer({ min: 1, max: maxChunkBytes }),
+    fc.array(fc.nat(), { maxLength: maxSplits }),
+    (file, chunkBytes, splits) => expectChunkedLikeWhole(file.text, chunkBytes, splits),
+  );
 }

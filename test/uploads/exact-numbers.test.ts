@@ -6,8 +6,9 @@
  */
 import { beforeAll, describe, expect, it } from "vitest";
 import { convertValue, inferType } from "../../src/features/uploads/ingest/csv-format.ts";
-import { api, createUser, type TestUser } from "../support/helpers.ts";
-import { finished, formUpload, type Upload } from "../support/uploads-fixtures.ts";
+import { api } from "../support/http.ts";
+import { finished, formUpload, type Upload } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 const CSV = [
   "label,snowflake,edge,amount",

@@ -7,12 +7,13 @@
  * the suite keeps its database. Every upload must recover through the queue's retries with
  * exactly its rows: none lost, none twice, one email.
  */
-import { and, eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
-import { emailLog } from "../../src/platform/db/schema.ts";
-import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "../support/helpers.ts";
-import { chunkCounts, finished, formUpload, getJob, sampleCsv, storedRows } from "../support/uploads-fixtures.ts";
+import { emailsTo } from "../support/email.ts";
+import { eventually, testEnv } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { chunkCounts, finished, formUpload, getJob, sampleCsv, storedRows } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 interface Fault {
   trigger: string[];
@@ -48,12 +49,7 @@ async function expectExactlyIngested(user: TestUser, uploadId: string): Promise<
   const chunks = await chunkCounts(uploadId);
   expect(chunks.done).toBe(chunks.planned);
   await eventually(async () => ((await getJob(user, done.job!)).status === "completed" ? true : undefined));
-  const mails = await withDb((db) =>
-    db
-      .select()
-      .from(emailLog)
-      .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_completed"))),
-  );
+  const mails = await emailsTo(user.email, "upload_completed");
   expect(mails).toHaveLength(1);
 }
 

@@ -10,109 +10,29 @@
 import { sql } from "drizzle-orm";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BoundaryScanner, type ChunkPlan } from "../../src/features/uploads/ingest/boundaries.ts";
-import { parseChunk } from "../../src/features/uploads/ingest/chunk.ts";
 import { rowObject } from "../../src/features/uploads/ingest/row-layout.ts";
-import { analyseSample, type CsvLayout, CsvRejection } from "../../src/features/uploads/ingest/validate.ts";
-import { createUser, withDb } from "../support/helpers.ts";
-import { encode, finished, formUpload } from "../support/uploads-fixtures.ts";
-import { csvFile, expectedIngestion } from "./csv-property-fixtures.ts";
-
-function layoutOf(bytes: Uint8Array): CsvLayout | null {
-  try {
-    return analyseSample(bytes, bytes.length, { maxColumns: 100 });
-  } catch (error) {
-    if (error instanceof CsvRejection) return null;
-    throw error;
-  }
-}
-
-/** The planner's scan, fed in buffers cut at `splits`, then each chunk parsed on its own. */
-function ingestInChunks(bytes: Uint8Array, layout: CsvLayout, chunkBytes: number, splits: number[]) {
-  const scanner = new BoundaryScanner({
-    offset: layout.dataOffset,
-    firstLine: layout.dataLine,
-    delimiter: layout.delimiter.charCodeAt(0),
-    newline: layout.newline,
-    chunkBytes,
-    maxChunkBytes: Number.MAX_SAFE_INTEGER,
-  });
-  const data = bytes.subarray(layout.dataOffset);
-  const cuts = [...new Set(splits.map((s) => s % (data.length + 1)))].sort((a, b) => a - b);
-  const plans: ChunkPlan[] = [];
-  let from = 0;
-  for (const cut of [...cuts, data.length]) {
-    if (cut > from) plans.push(...scanner.push(data.subarray(from, cut)));
-    from = Math.max(from, cut);
-  }
-  plans.push(...scanner.finish());
-
-  const rows = new Map<number, Record<string, unknown>>();
-  let records = 0;
-  const errorLines: number[] = [];
-  let expectedStart = layout.dataOffset;
-  for (const plan of plans) {
-    // Chunks tile the data exactly, in order.
-    expect(plan.start).toBe(expectedStart);
-    expectedStart = plan.end;
-    const text = new TextDecoder().decode(bytes.subarray(plan.start, plan.end));
-    const parsed = parseChunk(text, layout, plan);
-    records += parsed.records;
-    for (const [rowNumber, values] of parsed.rows) {
-      expect(rows.has(rowNumber)).toBe(false);
-      // Stored in column order; as `{key: value}` it must be papaparse's record.
-      rows.set(
-        rowNumber,
-        rowObject(
-          layout.columns.map((c) => c.key),
-          values,
-        ),
-      );
-    }
-    errorLines.push(...parsed.errors.map((e) => e.line));
-    expect(parsed.errorRows).toBe(parsed.errors.length);
-  }
-  if (data.length > 0) expect(expectedStart).toBe(bytes.length);
-  return { rows, records, errorLines };
-}
+import { withDb } from "../support/env.ts";
+import { encode, finished, formUpload } from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
+import {
+  chunkedLikeWhole,
+  csvFile,
+  expectChunkedLikeWhole,
+  expectedIngestion,
+  layoutOf,
+} from "./csv-property-fixtures.ts";
 
 describe("ingestion property: chunked ingestion equals papaparse on the whole file", () => {
   it("for random files, chunk sizes and stream buffer splits", () => {
-    fc.assert(
-      fc.property(
-        csvFile,
-        fc.integer({ min: 1, max: 400 }),
-        fc.array(fc.nat(), { maxLength: 12 }),
-        (file, chunkBytes, splits) => {
-          const bytes = encode(file.text);
-          const layout = layoutOf(bytes);
-          fc.pre(layout !== null);
-          if (!layout) return;
-          const expected = expectedIngestion(file.text, layout);
-          const actual = ingestInChunks(bytes, layout, chunkBytes, splits);
-          expect(actual.records).toBe(expected.records);
-          expect([...actual.rows.entries()]).toEqual([...expected.rows.entries()]);
-          expect(actual.errorLines).toEqual(expected.errorLines);
-        },
-      ),
-      { numRuns: 2000 },
-    );
+    fc.assert(chunkedLikeWhole(400, 12), { numRuns: 2000 });
   });
 
   it("with a chunk boundary after every single record", () => {
     fc.assert(
       fc.property(csvFile, (file) => {
-        const bytes = encode(file.text);
-        const layout = layoutOf(bytes);
-        fc.pre(layout !== null);
-        if (!layout) return;
-        const expected = expectedIngestion(file.text, layout);
         // chunkBytes 1: every record ends a chunk; buffers of one byte: every position is a split.
-        const everyByte = Array.from({ length: bytes.length }, (_, i) => i);
-        const actual = ingestInChunks(bytes, layout, 1, everyByte);
-        expect(actual.records).toBe(expected.records);
-        expect([...actual.rows.entries()]).toEqual([...expected.rows.entries()]);
-        expect(actual.errorLines).toEqual(expected.errorLines);
+        const everyByte = Array.from({ length: encode(file.text).length }, (_, i) => i);
+        expectChunkedLikeWhole(file.text, 1, everyByte);
       }),
       { numRuns: 300 },
     );

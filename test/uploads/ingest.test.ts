@@ -13,24 +13,27 @@ import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import type { ProgressState } from "../../src/features/uploads/progress/progress-state.ts";
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
 import worker from "../../src/index.ts";
-import { csvUploadChunks, csvUploads, emailLog, jobs } from "../../src/platform/db/schema.ts";
-import { api, createUser, eventually, json, testEnv, withDb } from "../support/helpers.ts";
+import { csvUploadChunks, csvUploads, jobs } from "../../src/platform/db/schema.ts";
+import { emailsTo } from "../support/email.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 import {
   chunkCounts,
   chunkMessage,
   deliver,
   deliverChunks,
   finished,
+  finishedUpload,
   formUpload,
   getJob,
   getUpload,
   partitionExists,
   pendingChunkMessages,
-  processingWith,
-  sampleCsv,
   storedRows,
   type Upload,
-} from "../support/uploads-fixtures.ts";
+  uploadInProgress,
+} from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 async function chunkRow(uploadId: string, index: number) {
   const [chunk] = await withDb((db) =>
@@ -67,9 +70,8 @@ async function uncommit(uploadId: string, messages: ChunkMessage[]): Promise<voi
 
 describe("ingestion: at-least-once delivery", () => {
   it("a chunk delivered twice never inserts its rows twice", { timeout: 60_000 }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(3000));
-    expect((await finished(user, upload.id)).status).toBe("completed");
+    const { user, upload, done } = await finishedUpload(3000);
+    expect(done.status).toBe("completed");
     expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
     const message = await chunkMessage(upload.id, 2);
     const before = await chunkRow(upload.id, 2);
@@ -122,9 +124,8 @@ async function rowsDigest(uploadId: string): Promise<string> {
 
 describe("ingestion: out of order and late delivery", () => {
   it("chunks delivered out of order store their rows at the planned row numbers", { timeout: 60_000 }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(3000));
-    expect((await finished(user, upload.id)).status).toBe("completed");
+    const { user, upload, done } = await finishedUpload(3000);
+    expect(done.status).toBe("completed");
     expect((await chunkCounts(upload.id)).planned).toBeGreaterThanOrEqual(5);
     const digest = await rowsDigest(upload.id);
     const [first, third] = [await chunkMessage(upload.id, 1), await chunkMessage(upload.id, 3)];
@@ -143,9 +144,8 @@ describe("ingestion: out of order and late delivery", () => {
   });
 
   it("a chunk delivered after its upload was deleted is acked and writes nothing", { timeout: 60_000 }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(3000));
-    expect((await finished(user, upload.id)).status).toBe("completed");
+    const { user, upload, done } = await finishedUpload(3000);
+    expect(done.status).toBe("completed");
     const message = await chunkMessage(upload.id, 1);
     expect((await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token })).status).toBe(204);
 
@@ -165,9 +165,7 @@ describe("ingestion: failures", () => {
   it("a dead-lettered chunk ends the upload failed with the reason; nothing is left half-counted", {
     timeout: 60_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id, 2);
+    const { user, upload } = await uploadInProgress(2);
     const message = await chunkMessage(upload.id, 1);
     const result = await deliver("ingest-dlq", [message]);
     expect(result.explicitAcks).toHaveLength(1);
@@ -189,22 +187,15 @@ describe("ingestion: failures", () => {
     await deliverChunks(await pendingChunkMessages(upload.id));
     expect((await chunkCounts(upload.id)).done).toBe(settled);
     expect(await partitionExists(upload.id)).toBe(false);
-    await withDb(async (db) => {
-      const mails = await db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_failed")));
-      expect(mails).toHaveLength(1);
-      expect(mails[0]?.body).toContain("failed repeatedly");
-    });
+    const mails = await emailsTo(user.email, "upload_failed");
+    expect(mails).toHaveLength(1);
+    expect(mails[0]?.body).toContain("failed repeatedly");
   });
 
   it("a dead-lettered chunk of an upload its progress object already completed leaves it completed", {
     timeout: 30_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(3000));
-    await finished(user, upload.id);
+    const { user, upload } = await finishedUpload(3000);
     const message = await chunkMessage(upload.id, 1);
     // The chunk committed but its report kept failing: Postgres still says processing.
     await withDb((db) =>
@@ -216,9 +207,7 @@ describe("ingestion: failures", () => {
   });
 
   it("a failing chunk is retried with exponential backoff", { timeout: 30_000 }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(3000));
-    await finished(user, upload.id);
+    const { upload } = await finishedUpload(3000);
     const message = await chunkMessage(upload.id, 1);
     // Back to "processing, chunk 1 not yet in", with the file gone: the chunk cannot succeed.
     await withDb(async (db) => {
@@ -249,9 +238,7 @@ describe("ingestion: failures", () => {
   it("a chunk whose bytes are gone keeps failing, is dead-lettered by the real queue and fails the upload", {
     timeout: 120_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id, 1);
+    const { user, upload } = await uploadInProgress(1);
     await testEnv.FILES.delete(`csv-uploads/${upload.id}`);
     const lost = Date.now();
     const done = await finished(user, upload.id, 110_000);
@@ -267,9 +254,7 @@ describe("ingestion: failures", () => {
 
 describe("ingestion: the progress object", () => {
   it("evicted mid-ingestion: nothing is lost, the counts are exact", { timeout: 60_000 }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id, 3);
+    const { user, upload } = await uploadInProgress(3);
     await evictDurableObject(progressOf(testEnv, upload.id));
     const done = await finished(user, upload.id, 50_000);
     expect(done).toMatchObject({ status: "completed", total_rows: 60_000, processed_rows: 60_000, error_rows: 0 });
@@ -279,9 +264,7 @@ describe("ingestion: the progress object", () => {
   it("with its storage wiped mid-ingestion: rebuilt from Postgres, completes with exact counts", {
     timeout: 60_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id, 3);
+    const { user, upload } = await uploadInProgress(3);
     const stub = progressOf(testEnv, upload.id);
     await runInDurableObject(stub, async (_instance, state) => {
       await state.storage.deleteAll();
@@ -298,9 +281,7 @@ describe("ingestion: the progress object", () => {
   });
 
   it("its final report lost for good: the watchdog settles the upload from Postgres", { timeout: 60_000 }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id, 1);
+    const { user, upload } = await uploadInProgress(1);
     const stub = progressOf(testEnv, upload.id);
     // Armed while the upload runs, cleared once it ends.
     expect(await runInDurableObject(stub, (_instance, state) => state.storage.getAlarm())).not.toBeNull();
@@ -327,9 +308,8 @@ describe("ingestion: the progress object", () => {
   it("a chunk message lost for good: a round without progress plans again, and the upload completes exactly", {
     timeout: 60_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(3000));
-    expect((await finished(user, upload.id)).status).toBe("completed");
+    const { user, upload, done: first } = await finishedUpload(3000);
+    expect(first.status).toBe("completed");
     const digest = await rowsDigest(upload.id);
     const lost = await chunkMessage(upload.id, 2);
     // Chunk 3 never ran and its message is gone; the previous watchdog round saw the same count.

@@ -1,7 +1,8 @@
 import { eq } from "drizzle-orm";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { jobs } from "../../src/platform/db/schema.ts";
-import { api, createUser, json, withDb } from "../support/helpers.ts";
+import { withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 import {
   finished,
   formUpload,
@@ -9,10 +10,10 @@ import {
   getUpload,
   type Job,
   partitionExists,
-  processingWith,
-  sampleCsv,
   startPresignedUpload,
-} from "../support/uploads-fixtures.ts";
+  uploadInProgress,
+} from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 const JOB_FIELDS = ["created_at", "error", "id", "message", "metadata", "result_id", "status", "type", "updated_at"];
 
@@ -136,9 +137,7 @@ describe("jobs", () => {
   it("cancels a running job: its upload stops and ends cancelled, its rows are dropped", {
     timeout: 60_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id);
+    const { user, upload } = await uploadInProgress(2);
     expect((await getJob(user, upload.job!)).status).toBe("running");
     const response = await api(`/jobs/${upload.job}/cancel/`, { method: "POST", token: user.token });
     expect(response.status).toBe(202);
@@ -163,9 +162,7 @@ describe("jobs", () => {
   });
 
   it("deleting a running job cancels it first: the upload ends cancelled", { timeout: 60_000 }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id);
+    const { user, upload } = await uploadInProgress(2);
     const response = await api(`/jobs/${upload.job}/`, { method: "DELETE", token: user.token });
     expect(response.status).toBe(204);
     await withDb(async (db) => {

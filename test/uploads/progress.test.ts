@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
-import { api, createUser, eventually, json, testEnv } from "../support/helpers.ts";
+import { eventually, testEnv } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 import {
   encode,
   finished,
@@ -9,7 +10,8 @@ import {
   processingWith,
   sampleCsv,
   startPresignedUpload,
-} from "../support/uploads-fixtures.ts";
+} from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 const PROGRESS_FIELDS = [
   "eta_seconds",

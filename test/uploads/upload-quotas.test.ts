@@ -9,8 +9,10 @@ import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import worker from "../../src/index.ts";
 import { csvUploads } from "../../src/platform/db/schema.ts";
-import { BASE, createUser, runtimeOrigin, type TestUser, testEnv, withDb } from "../support/helpers.ts";
-import type { Upload } from "../support/uploads-fixtures.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { BASE, runtimeOrigin } from "../support/http.ts";
+import type { Upload } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 const limited: Env = Object.assign({}, testEnv, { UPLOAD_QUOTA_BYTES: "1000", UPLOAD_MAX_ACTIVE: "2" });
 

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { api, createUser, json } from "../support/helpers.ts";
+import { api, json } from "../support/http.ts";
+import { createUser } from "../support/users.ts";
 
 describe("POST /csv-data/uploads/ declared size", () => {
   it("refuses 0 bytes with a sentence about the empty file, and accepts 1 byte", async () => {

@@ -2,32 +2,33 @@ import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
 import { csvUploadChunks, csvUploads, emailLog, jobs } from "../../src/platform/db/schema.ts";
-import { api, createUser, json, testEnv, withDb } from "../support/helpers.ts";
+import { emailsTo } from "../support/email.ts";
+import { testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 import {
   chunkCounts,
   deliverChunks,
   finished,
+  finishedUpload,
   formUpload,
   getJob,
   getUpload,
   type Job,
   partitionExists,
   pendingChunkMessages,
-  processingWith,
-  sampleCsv,
   startPresignedUpload,
   storedRows,
   type Upload,
-} from "../support/uploads-fixtures.ts";
+  uploadInProgress,
+} from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 describe("cancelling an upload", () => {
   it("while processing: no further chunk inserts, status and job cancelled, partition dropped", {
     timeout: 60_000,
   }, async () => {
-    const user = await createUser();
     // ~9 MB in 64 KiB chunks: well over a hundred chunks, so the cancel lands mid-ingestion.
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id, 3);
+    const { user, upload } = await uploadInProgress(3);
     const response = await api(`/csv-data/uploads/${upload.id}/cancel/`, { method: "POST", token: user.token });
     expect(response.status).toBe(202);
     const body = await json<Upload>(response);
@@ -69,9 +70,8 @@ describe("cancelling an upload", () => {
   });
 
   it("after completion: 409 and the rows stay", async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(2000));
-    expect((await finished(user, upload.id)).status).toBe("completed");
+    const { user, upload, done } = await finishedUpload(2000);
+    expect(done.status).toBe("completed");
     const response = await api(`/csv-data/uploads/${upload.id}/cancel/`, { method: "POST", token: user.token });
     expect(response.status).toBe(409);
     expect(await storedRows(upload.id)).toEqual({ n: 2000, distinct: 2000 });
@@ -81,9 +81,8 @@ describe("cancelling an upload", () => {
   it("right after the progress object settled completed, before Postgres heard: 409, the outcome is persisted, rows intact", {
     timeout: 30_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(2000));
-    expect((await finished(user, upload.id)).status).toBe("completed");
+    const { user, upload, done } = await finishedUpload(2000);
+    expect(done.status).toBe("completed");
     // Recreate the window: the object has settled, but Postgres still says processing (as it
     // does between the last chunk's report and its persisting the outcome).
     await withDb(async (db) => {
@@ -104,10 +103,7 @@ describe("cancelling an upload", () => {
     expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 2000 });
     expect(await getJob(user, upload.job!)).toMatchObject({ status: "completed" });
     await withDb(async (db) => {
-      const mails = await db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_completed")));
+      const mails = await emailsTo(user.email, "upload_completed");
       expect(mails).toHaveLength(1);
       const [row] = (await db.execute<{ status: string }>(sql`select status from csv_uploads where id = ${upload.id}`))
         .rows;
@@ -252,9 +248,7 @@ describe("upload details and list", () => {
 
 describe("deleting an upload", () => {
   it("204: rows (partition), file, progress and details are gone; the job stays as history", async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(500));
-    await finished(user, upload.id);
+    const { user, upload } = await finishedUpload(500);
     expect(await partitionExists(upload.id)).toBe(true);
     const response = await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token });
     expect(response.status).toBe(204);
@@ -285,9 +279,7 @@ describe("deleting an upload", () => {
   it("while processing: cancelled first (the job ends cancelled), then everything is removed", {
     timeout: 60_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(60_000));
-    await processingWith(user, upload.id, 2);
+    const { user, upload } = await uploadInProgress(2);
     // Read before the delete, which removes the chunk rows they are rebuilt from.
     const late = await pendingChunkMessages(upload.id);
     const response = await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token });

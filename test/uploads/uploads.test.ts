@@ -1,89 +1,12 @@
-import { and, eq, sql } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
-import { csvUploadChunks, emailLog, jobs } from "../../src/platform/db/schema.ts";
-import {
-  api,
-  createUser,
-  eventually,
-  json,
-  runtimeOrigin,
-  type TestUser,
-  testEnv,
-  withDb,
-} from "../support/helpers.ts";
-
-interface Upload {
-  id: string;
-  status: string;
-  total_rows: number;
-  processed_rows: number;
-  error_rows: number;
-  errors: { line: number; reason: string }[];
-  columns: { key: string; name: string; type: string }[];
-  error: string | null;
-  job: string;
-  upload?: { part_size: number; parts: { part_number: number; url: string }[]; expires_at: string };
-}
-
-/** The whole presigned flow: create, PUT every part for real, complete. */
-async function presignedUpload(user: TestUser, bytes: Uint8Array, filename = "data.csv") {
-  const origin = await runtimeOrigin();
-  const created = await api(`${origin}/api/v1/csv-data/uploads/`, {
-    token: user.token,
-    json: { filename, size_bytes: bytes.length },
-  });
-  expect(created.status).toBe(201);
-  const upload = await json<Upload>(created);
-  const plan = upload.upload!;
-  const parts = [];
-  for (const part of plan.parts) {
-    const slice = bytes.subarray((part.part_number - 1) * plan.part_size, part.part_number * plan.part_size);
-    const put = await fetch(part.url, { method: "PUT", body: slice });
-    expect(put.status).toBe(200);
-    parts.push({ part_number: part.part_number, etag: put.headers.get("ETag") ?? "" });
-  }
-  const completed = await api(`/csv-data/uploads/${upload.id}/complete/`, { token: user.token, json: { parts } });
-  return { upload, completed };
-}
-
-let last: Upload | undefined;
-async function finished(user: TestUser, id: string): Promise<Upload> {
-  return eventually(async () => {
-    const body = await json<Upload>(await api(`/csv-data/uploads/${id}/`, { token: user.token }));
-    last = body;
-    return ["completed", "failed", "cancelled"].includes(body.status) ? body : undefined;
-    // A bound on waiting, not a speed check: hundreds of 64 KiB chunks on a loaded 2-core machine.
-  }, 90_000).catch(async (error: unknown) => {
-    const progress = await (await api(`/csv-data/uploads/${id}/progress/`, { token: user.token })).text();
-    const chunks = await withDb((db) =>
-      db.execute(
-        sql`select count(*), count(done_at) as done, (select chunks_total from csv_uploads where id = ${id}) from csv_upload_chunks where upload_id = ${id}`,
-      ),
-    );
-    throw new Error(
-      `upload did not finish: ${JSON.stringify({ ...last, columns: undefined })} ${progress} ${JSON.stringify(chunks.rows)}`,
-      { cause: error },
-    );
-  });
-}
-
-const encode = (text: string) => new TextEncoder().encode(text);
-
-const PADDING = "x".repeat(120);
-
-/** A CSV of `rows` records with quoted commas, quotes and newlines in the `note` column. */
-function sampleCsv(rows: number): string {
-  const lines = ["id,Name,Amount,Active,Joined,Note"];
-  for (let i = 1; i <= rows; i++) {
-    const note =
-      i % 7 === 0 ? `"multi\nline, ""quoted"" ${i}"` : i % 5 === 0 ? `"comma, ${i}"` : `plain ${i} ${PADDING}`;
-    lines.push(
-      `${i},Person ${i},${(i * 1.5).toFixed(2)},${i % 2 === 0},2026-01-${String((i % 28) + 1).padStart(2, "0")},${note}`,
-    );
-  }
-  return `${lines.join("\n")}\n`;
-}
+import { csvUploadChunks, jobs } from "../../src/platform/db/schema.ts";
+import { emailsTo } from "../support/email.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json, runtimeOrigin } from "../support/http.ts";
+import { encode, finished, presignedUpload, sampleCsv, type Upload } from "../support/uploads.ts";
+import { createUser } from "../support/users.ts";
 
 describe("CSV uploads", () => {
   it("ingests a multi-part presigned upload end to end with exact counts, types and emails", {
@@ -92,7 +15,7 @@ describe("CSV uploads", () => {
     const user = await createUser();
     // Larger than the 16 MiB part size so the file really travels as two parts; the 64 KiB test
     // chunks cut it into hundreds of chunks, many boundaries landing near quoted newlines.
-    const text = sampleCsv(150_000);
+    const text = sampleCsv(150_000, { typed: true });
     const bytes = encode(text);
     expect(bytes.length).toBeGreaterThan(16 * 1024 * 1024);
     const { upload, completed } = await presignedUpload(user, bytes);
@@ -111,7 +34,8 @@ describe("CSV uploads", () => {
       { key: "note", name: "Note", type: "string", stats: null },
     ]);
 
-    const done = await finished(user, upload.id);
+    // A bound on waiting, not a speed check: hundreds of 64 KiB chunks on a loaded 2-core machine.
+    const done = await finished(user, upload.id, 90_000);
     expect(done).toMatchObject({ status: "completed", total_rows: 150_000, processed_rows: 150_000, error_rows: 0 });
     await withDb(async (db) => {
       const table = sql.identifier(partitionName(upload.id));
@@ -128,12 +52,9 @@ describe("CSV uploads", () => {
       expect(row?.data).toEqual([7000, "Person 7000", 10500, true, "2026-01-01", 'multi\nline, "quoted" 7000']);
       const chunks = await db.select().from(csvUploadChunks).where(eq(csvUploadChunks.uploadId, upload.id));
       expect(chunks.length).toBeGreaterThan(50);
-      const [job] = await db.select().from(jobs).where(eq(jobs.id, upload.job));
+      const [job] = await db.select().from(jobs).where(eq(jobs.id, upload.job!));
       expect(job).toMatchObject({ type: "csv_ingest", status: "completed", resultId: upload.id });
-      const mails = await db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_completed")));
+      const mails = await emailsTo(user.email, "upload_completed");
       expect(mails).toHaveLength(1);
       expect(mails[0]?.body).toContain("Rows stored: 150000");
     });
@@ -188,13 +109,7 @@ describe("CSV uploads", () => {
       { line: 9, reason: "expected 2 fields, found 1" },
     ]);
     expect(done).toMatchObject({ processed_rows: 6, error_rows: 2, total_rows: 0 });
-    await withDb(async (db) => {
-      const mails = await db
-        .select()
-        .from(emailLog)
-        .where(and(eq(emailLog.toAddress, user.email), eq(emailLog.template, "upload_failed")));
-      expect(mails).toHaveLength(1);
-    });
+    expect(await emailsTo(user.email, "upload_failed")).toHaveLength(1);
   });
 
   it.each([
@@ -216,7 +131,7 @@ describe("CSV uploads", () => {
     expect(listed?.status).toBe("rejected");
     expect(await testEnv.FILES.head(`csv-uploads/${listed?.id}`)).toBeNull();
     await withDb(async (db) => {
-      const [job] = await db.select().from(jobs).where(eq(jobs.id, listed!.job));
+      const [job] = await db.select().from(jobs).where(eq(jobs.id, listed!.job!));
       expect(job?.status).toBe("failed");
     });
   });

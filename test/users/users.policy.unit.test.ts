@@ -7,7 +7,7 @@ import {
   type Viewer,
 } from "../../src/features/users/users.policy.ts";
 import type { Role } from "../../src/platform/db/schema.ts";
-import { ApiError } from "../../src/platform/lib/errors.ts";
+import { refusal } from "../support/refusal.ts";
 
 const ceo: Viewer = { id: 1, role: "ceo", departmentId: null };
 const hr: Viewer = { id: 2, role: "hr", departmentId: 9 };
@@ -16,16 +16,6 @@ const managerWithoutDepartment: Viewer = { id: 4, role: "manager", departmentId:
 const employee: Viewer = { id: 5, role: "employee", departmentId: 10 };
 
 const user = (id: number, role: Role, departmentId: number | null): UserFacts => ({ id, role, departmentId });
-
-function refusal(action: () => void): { status: number; detail: string } {
-  try {
-    action();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ApiError);
-    return { status: (error as ApiError).status, detail: (error as ApiError).detail };
-  }
-  throw new Error("the action was allowed");
-}
 
 const ONLY_ADMINS = { status: 403, detail: "Only CEO and HR can change a user's role or department." };
 const OWN_ROLE = { status: 403, detail: "You cannot change your own role." };

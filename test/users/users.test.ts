@@ -1,7 +1,9 @@
 import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { departments, users } from "../../src/platform/db/schema.ts";
-import { api, createUser, json, uniqueEmail, withDb } from "../support/helpers.ts";
+import { withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { createUser, uniqueEmail } from "../support/users.ts";
 
 interface UserBody {
   id: number;

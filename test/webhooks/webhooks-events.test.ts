@@ -11,9 +11,12 @@ import { dispatchWebhooks } from "../../src/features/webhooks/outbox.ts";
 import { redriveWebhooks } from "../../src/features/webhooks/redrive.ts";
 import { webhookMessageId } from "../../src/features/webhooks/webhooks.consumer.ts";
 import { webhookDeliveries } from "../../src/platform/db/schema.ts";
-import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "../support/helpers.ts";
-import { makeOrg, makeTask, type Org } from "../support/tasks-fixtures.ts";
-import { finished, formUpload, sampleCsv } from "../support/uploads-fixtures.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { makeOrg, type Org } from "../support/org.ts";
+import { makeTask, whileTaskHistoryFails } from "../support/tasks.ts";
+import { finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 import {
   envelope,
   received,
@@ -152,26 +155,12 @@ describe("task events", () => {
     const task = await makeTask(manager);
     // The task write's batch records its history after its webhook deliveries; a history insert
     // that fails for this test's title alone makes the whole batch roll back after them.
-    const fn = `test_refuse_${marker.replaceAll("-", "_")}`;
-    await withDb((db) =>
-      db.execute(
-        sql.raw(`
-      create function ${fn}() returns trigger language plpgsql as $$
-      begin
-        if new.changes->'title'->>1 = '${marker}' then raise exception 'refused by test'; end if;
-        return new;
-      end $$;
-      create trigger ${fn} before insert on task_events for each row execute function ${fn}();`),
-      ),
-    );
-    try {
+    await whileTaskHistoryFails(`new.changes->'title'->>1 = '${marker}'`, async () => {
       const create = await api("/tasks/", { token: manager.token, json: { title: marker } });
       expect(create.status).toBe(500);
       const patch = await api(`/tasks/${task.id}/`, { method: "PATCH", token: manager.token, json: { title: marker } });
       expect(patch.status).toBe(500);
-    } finally {
-      await withDb((db) => db.execute(sql.raw(`drop trigger ${fn} on task_events; drop function ${fn}();`)));
-    }
+    });
     const recorded = await withDb((db) =>
       db
         .select({ id: webhookDeliveries.id })
@@ -192,17 +181,23 @@ describe("upload events", () => {
     owner = await createUser();
   });
 
-  it("a completed upload fires upload.completed once", { timeout: 60_000 }, async () => {
-    const upload = await formUpload(owner, sampleCsv(50));
-    expect(await finished(owner, upload.id)).toMatchObject({ status: "completed" });
+  /** The owner uploads `text`; it ends `status`, which records one event and delivers it signed. */
+  async function uploadEnding(text: string, status: "completed" | "failed") {
+    const upload = await formUpload(owner, text);
+    expect(await finished(owner, upload.id)).toMatchObject({ status });
     const rows = await eventually(async () => {
       const found = await rowsAbout("upload", upload.id);
       return found.length > 0 ? found : undefined;
     });
-    expect(rows.map((row) => row.event)).toEqual(["upload.completed"]);
+    expect(rows.map((row) => row.event)).toEqual([`upload.${status}`]);
     const [delivery] = await receivedAbout("upload", upload.id, 1);
     expect(delivery?.verified).toBe(true);
-    expect(envelope(delivery!).data).toEqual({
+    return { upload, rows, delivery: delivery! };
+  }
+
+  it("a completed upload fires upload.completed once", { timeout: 60_000 }, async () => {
+    const { upload, rows, delivery } = await uploadEnding(sampleCsv(50), "completed");
+    expect(envelope(delivery).data).toEqual({
       owner: owner.id,
       upload: {
         id: upload.id,
@@ -222,16 +217,8 @@ describe("upload events", () => {
   it("a failed upload fires upload.failed once", { timeout: 60_000 }, async () => {
     const lines = ["id,name,amount"];
     for (let i = 1; i <= 100; i++) lines.push(i > 80 ? `${i},only two fields` : `${i},name ${i},${i}.5`);
-    const upload = await formUpload(owner, `${lines.join("\n")}\n`);
-    expect(await finished(owner, upload.id)).toMatchObject({ status: "failed" });
-    const rows = await eventually(async () => {
-      const found = await rowsAbout("upload", upload.id);
-      return found.length > 0 ? found : undefined;
-    });
-    expect(rows.map((row) => row.event)).toEqual(["upload.failed"]);
-    const [delivery] = await receivedAbout("upload", upload.id, 1);
-    expect(delivery?.verified).toBe(true);
-    expect(envelope(delivery!)).toMatchObject({
+    const { upload, delivery } = await uploadEnding(`${lines.join("\n")}\n`, "failed");
+    expect(envelope(delivery)).toMatchObject({
       type: "upload.failed",
       data: {
         owner: owner.id,

@@ -6,7 +6,8 @@
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import { webhookDeliveries } from "../../src/platform/db/schema.ts";
-import { api, eventually, json, testEnv, withDb } from "../support/helpers.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
 
 /** Whoever calls: only the token matters. */
 type Caller = { token: string };

@@ -12,7 +12,9 @@ import worker from "../../src/index.ts";
 import { webhookDeliveries } from "../../src/platform/db/schema.ts";
 import { fromBase64 } from "../../src/platform/lib/base64.ts";
 import { maskId } from "../../src/platform/lib/mask.ts";
-import { api, createUser, eventually, json, type TestUser, testEnv, withDb } from "../support/helpers.ts";
+import { eventually, testEnv, withDb } from "../support/env.ts";
+import { api, json } from "../support/http.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 import {
   envelope,
   failNext,
