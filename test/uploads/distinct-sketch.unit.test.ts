@@ -62,7 +62,7 @@ describe("exact up to 10,000 distinct values", () => {
 describe("an estimate within 2 % above 10,000", () => {
   it.each([10_001, 12_000, 20_000, 50_000, 100_000, 300_000])("%i distinct values", (n) => {
     const sketch = sketchOf(range(0, n, (i) => `row-${i}`));
-    expect(sketch.toJSON()).toHaveProperty("registers");
+    expect(sketch.toJSON()).not.toHaveProperty("exact");
     expect(relativeError(sketch.count(), n)).toBeLessThan(0.02);
   });
 
@@ -100,9 +100,47 @@ describe("an estimate within 2 % above 10,000", () => {
 });
 
 describe("stored form", () => {
+  const bytes = (...values: number[]) => btoa(String.fromCharCode(...values));
+  const sizeOf = (sketch: DistinctSketch) => JSON.stringify(sketch.toJSON()).length;
+
+  it("stores a chunk-sized estimate sparsely, a third of the dense size, and reads it back register for register", () => {
+    const sketch = sketchOf(range(0, 12_000, (i) => `row-${i}`));
+    const json = sketch.toJSON();
+    expect(json).toHaveProperty("sparse");
+    // Dense registers are 65,536 bytes, 87,384 in base64.
+    expect(sizeOf(sketch)).toBeLessThan(30_000);
+    const back = DistinctSketch.fromJSON(JSON.parse(JSON.stringify(json)));
+    expect(back.count()).toBe(sketch.count());
+    // Merged into a sketch of other values, it counts as the values themselves would.
+    const merged = sketchOf(range(12_000, 30_000, (i) => `row-${i}`));
+    merged.merge(stored(sketch));
+    expect(merged.count()).toBe(sketchOf(range(0, 30_000, (i) => `row-${i}`)).count());
+  });
+
+  it("stores registers densely once that is shorter", () => {
+    const sketch = sketchOf(range(0, 300_000, (i) => `row-${i}`));
+    expect(sketch.toJSON()).toHaveProperty("registers");
+    expect(sizeOf(sketch)).toBeLessThanOrEqual(87_400);
+    expect(DistinctSketch.fromJSON(JSON.parse(JSON.stringify(sketch.toJSON()))).count()).toBe(sketch.count());
+  });
+
+  it("reads sparse gaps of several bytes: the first and last registers alone", () => {
+    // Register 0 with rank 3, then a gap of 65,534 (LEB128 fe ff 03) to register 65,535 with rank 1.
+    const sketch = DistinctSketch.decode({ sparse: bytes(0, 3, 0xfe, 0xff, 0x03, 1) });
+    expect("registers" in sketch && [sketch.registers[0], sketch.registers[65_535]]).toEqual([3, 1]);
+    expect("registers" in sketch && sketch.registers.filter((rank) => rank !== 0).length).toBe(2);
+  });
+
   it("refuses malformed hashes and registers", () => {
     expect(() => DistinctSketch.fromJSON({ exact: "AAA" })).toThrow();
     expect(() => DistinctSketch.fromJSON({ registers: btoa("short") })).toThrow();
+    // A register past the last, a gap without its rank, a zero rank, a gap that never ends, a rank too high.
+    expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 3, 0xff, 0xff, 0x03, 1) })).toThrow();
+    expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 3, 5) })).toThrow();
+    expect(() => DistinctSketch.fromJSON({ sparse: bytes(7, 0) })).toThrow();
+    expect(() => DistinctSketch.fromJSON({ sparse: bytes(0x80, 0x80, 0x80, 0x80) })).toThrow();
+    expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 39) })).toThrow();
+    expect(DistinctSketch.fromJSON({ sparse: bytes(0, 38) }).count()).toBeGreaterThan(0);
     const nan = new Uint8Array(new Float64Array([Number.NaN]).buffer);
     expect(() => DistinctSketch.fromJSON({ exact: btoa(String.fromCharCode(...nan)) })).toThrow();
   });

@@ -321,7 +321,7 @@ export interface ChunkColumnStats {
   nulls: number;
   min: UploadStatBound | null;
   max: UploadStatBound | null;
-  distinct: { exact: string } | { registers: string };
+  distinct: { exact: string } | { registers: string } | { sparse: string };
 }
 
 export const csvUploads = pgTable(

@@ -243,9 +243,10 @@ function validPartial(
   const { nulls, min, max, distinct } = partial as Record<string, unknown>;
   if (!Number.isSafeInteger(nulls) || (nulls as number) < 0 || !isBound(min) || !isBound(max)) return undefined;
   if (typeof distinct !== "object" || distinct === null) return undefined;
-  const { exact, registers } = distinct as Record<string, unknown>;
+  const { exact, registers, sparse } = distinct as Record<string, unknown>;
   let json: SketchJson;
   if (typeof exact === "string") json = { exact };
+  else if (typeof sparse === "string") json = { sparse };
   else if (typeof registers === "string") json = { registers };
   else return undefined;
   try {

@@ -73,20 +73,29 @@ export function hashNumber(value: number): number {
   return high * 2 ** 21 + (low >>> 11);
 }
 
-/** The register a hash falls in and the rank it offers it. */
-function registerOf(hash: number): { index: number; rank: number } {
-  const index = Math.floor(hash / RANK_SPAN);
+/** The register a hash falls in. */
+function registerIndex(hash: number): number {
+  return Math.floor(hash / RANK_SPAN);
+}
+
+/** The rank a hash offers its register: the position of the first 1 bit after the index bits. */
+function rankOf(hash: number, index: number): number {
   const rest = hash - index * RANK_SPAN;
   // rest has RANK_BITS bits: its top 32 in `upper`, the others in `lower`.
   const upper = Math.floor(rest / LOW_SPAN);
+  if (upper !== 0) return Math.clz32(upper) + 1;
   const lower = rest % LOW_SPAN;
-  const rank =
-    upper !== 0 ? Math.clz32(upper) + 1 : lower !== 0 ? 32 + Math.clz32(lower) - (32 - LOW_BITS) + 1 : RANK_BITS + 1;
-  return { index, rank };
+  return lower !== 0 ? 32 + Math.clz32(lower) - (32 - LOW_BITS) + 1 : RANK_BITS + 1;
 }
 
-/** The stored form: hashes while exact, registers once estimated (both base64). */
-export type SketchJson = { exact: string } | { registers: string };
+/**
+ * The stored form, base64: the hashes while exact; once estimated, the registers either `sparse`
+ * (each non-zero register as the gap since the previous one, a LEB128 varint, then its rank byte)
+ * or dense (`registers`, one byte each), whichever is shorter. A chunk of ten thousand values
+ * fills about one register in seven, so its sparse form is about 20 KB against 64 KB dense, and
+ * every chunk's partials are written to the database with its rows.
+ */
+export type SketchJson = { exact: string } | { registers: string } | { sparse: string };
 
 /** A stored sketch decoded and checked, ready to merge. */
 export type DecodedSketch = { hashes: Float64Array } | { registers: Uint8Array };
@@ -146,7 +155,10 @@ export class DistinctSketch {
   }
 
   toJSON(): SketchJson {
-    if (this.registers) return { registers: toBase64(this.registers) };
+    if (this.registers) {
+      const sparse = toSparse(this.registers);
+      return sparse ? { sparse: toBase64(sparse) } : { registers: toBase64(this.registers) };
+    }
     return { exact: toBase64(new Uint8Array(this.hashes().buffer)) };
   }
 
@@ -161,7 +173,7 @@ export class DistinctSketch {
       }
       return { hashes };
     }
-    const registers = fromBase64(json.registers);
+    const registers = "sparse" in json ? fromSparse(fromBase64(json.sparse)) : fromBase64(json.registers);
     if (registers.length !== REGISTERS || registers.some((rank) => rank > RANK_BITS + 1)) {
       throw new Error("distinct sketch: malformed registers");
     }
@@ -184,7 +196,8 @@ export class DistinctSketch {
 
   private offer(hash: number): void {
     const registers = this.registers as Uint8Array;
-    const { index, rank } = registerOf(hash);
+    const index = registerIndex(hash);
+    const rank = rankOf(hash, index);
     if (rank > (registers[index] as number)) registers[index] = rank;
   }
 
@@ -244,6 +257,53 @@ function tau(x: number): number {
     z -= (1 - root) ** 2 * y;
   } while (z !== previous);
   return z / 3;
+}
+
+/** The sparse form of `registers`, or undefined when it would not be shorter than the dense one. */
+function toSparse(registers: Uint8Array): Uint8Array | undefined {
+  // At most three gap bytes (a gap is below 2^16) and one rank byte per register.
+  const out = new Uint8Array(REGISTERS);
+  let length = 0;
+  let previous = -1;
+  for (let index = 0; index < REGISTERS; index++) {
+    const rank = registers[index] as number;
+    if (rank === 0) continue;
+    if (length + 4 > REGISTERS) return undefined;
+    let gap = index - previous - 1;
+    previous = index;
+    while (gap >= 0x80) {
+      out[length++] = (gap & 0x7f) | 0x80;
+      gap >>>= 7;
+    }
+    out[length++] = gap;
+    out[length++] = rank;
+  }
+  return out.subarray(0, length);
+}
+
+/** Dense registers from their sparse form; a malformed one (a register past the end, a cut pair, a zero rank) throws. */
+function fromSparse(bytes: Uint8Array): Uint8Array {
+  const registers = new Uint8Array(REGISTERS);
+  let index = -1;
+  let i = 0;
+  while (i < bytes.length) {
+    let gap = 0;
+    let shift = 0;
+    let byte: number;
+    do {
+      if (i >= bytes.length || shift > 14) throw new Error("distinct sketch: malformed sparse registers");
+      byte = bytes[i++] as number;
+      gap |= (byte & 0x7f) << shift;
+      shift += 7;
+    } while (byte & 0x80);
+    index += gap + 1;
+    const rank = bytes[i++];
+    if (index >= REGISTERS || rank === undefined || rank === 0) {
+      throw new Error("distinct sketch: malformed sparse registers");
+    }
+    registers[index] = rank;
+  }
+  return registers;
 }
 
 function toBase64(bytes: Uint8Array): string {
