@@ -13,8 +13,8 @@
  * Workers) or a large bundle of other structures.
  *
  * Pure and free of Worker types. `hash53` is a non-cryptographic string hash (two 32-bit
- * multiply-xor lanes over the UTF-16 code units, two at a time, each finished by murmur3's
- * avalanche) and `hashNumber` mixes a double's bits the same way, because the chunk step hashes
+ * multiply-xor lanes, each taking two of every four UTF-16 code units, combined and finished by
+ * murmur3's avalanche) and `hashNumber` mixes a double's bits the same way, because the chunk step hashes
  * every non-empty cell of every column and must stay cheap.
  */
 
@@ -46,14 +46,16 @@ export function hash53(text: string): number {
   let b = 0x9747b28c;
   const length = text.length;
   let i = 0;
-  // Two UTF-16 code units per step: half the multiplications of one per step.
-  for (; i + 1 < length; i += 2) {
-    const c = (text.charCodeAt(i) << 16) | text.charCodeAt(i + 1);
-    a = Math.imul(a ^ c, 0x01000193);
-    b = Math.imul(b ^ c, 0x5bd1e995);
-    b ^= b >>> 15;
+  // Four UTF-16 code units per step, two into each lane: the lanes do not wait on each other, so
+  // a long text costs about half the steps of feeding both lanes the same units.
+  for (; i + 3 < length; i += 4) {
+    a = Math.imul(a ^ ((text.charCodeAt(i) << 16) | text.charCodeAt(i + 1)), 0x01000193);
+    b = Math.imul(b ^ ((text.charCodeAt(i + 2) << 16) | text.charCodeAt(i + 3)), 0x5bd1e995);
+    a ^= a >>> 15;
+    b ^= b >>> 13;
   }
-  if (i < length) {
+  // The last one to three units go into both lanes.
+  for (; i < length; i++) {
     const c = text.charCodeAt(i);
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995);
