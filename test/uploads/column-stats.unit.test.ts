@@ -67,6 +67,10 @@ describe("one chunk", () => {
     expect(boundValue("integer", "90071992547409933")).toEqual(JSON.rawJSON("90071992547409933"));
     expect(boundValue("integer", "10")).toBe(10);
     expect(boundValue("string", "10")).toBe("10");
+    expect(boundValue("number", "1.5")).toBe(1.5);
+    expect(boundValue("date", "2026-01-01")).toBe("2026-01-01");
+    expect(boundValue("integer", null)).toBeNull();
+    expect(boundValue("boolean", false)).toBe(false);
   });
 });
 
@@ -117,8 +121,11 @@ interface Decimal {
   upper: boolean;
 }
 
+/** The exponent as JavaScript writes it (`1e+21`), or without the plus when `upper`. */
 const decimalText = (d: Decimal) =>
-  `${d.sign}${d.int}${d.frac === null ? "" : `.${d.frac}`}${d.exp === null ? "" : `${d.upper ? "E" : "e"}${d.exp}`}`;
+  `${d.sign}${d.int}${d.frac === null ? "" : `.${d.frac}`}${
+    d.exp === null ? "" : d.upper ? `E${d.exp}` : `e${d.exp < 0 ? "" : "+"}${d.exp}`
+  }`;
 
 /** The reference order, in exact integer arithmetic: -1, 0 or 1. */
 function exactOrder(a: Decimal, b: Decimal): number {
@@ -257,6 +264,24 @@ describe("bounds a plain comparison would get wrong", () => {
       min: bigger,
       max: "100000000000000000002",
     });
+  });
+
+  it("keeps the outer values whatever order they come in, for plain numbers, decimals and text", () => {
+    expect(columnStats(numbers, ["5", "9", "7", "3", "4"])).toEqual({ nulls: 0, distinct: 5, min: "3", max: "9" });
+    const texts: UploadColumn[] = [{ key: "s", name: "s", type: "string" }];
+    expect(columnStats(texts, ["b", "d", "c", "a", "b"])).toEqual({ nulls: 0, distinct: 4, min: "a", max: "d" });
+    // Decimals with more digits than a double holds, among plain ones.
+    const decimals: UploadColumn[] = [{ key: "x", name: "x", type: "number" }];
+    const long = "0.12345678901234567891";
+    const longer = "0.12345678901234567892";
+    expect(columnStats(decimals, ["0.5", long, "0.1", longer, "0.2"])).toEqual({
+      nulls: 0,
+      distinct: 5,
+      min: "0.1",
+      max: "0.5",
+    });
+    expect(columnStats(decimals, [longer, long])).toEqual({ nulls: 0, distinct: 2, min: long, max: longer });
+    expect(columnStats(decimals, [long], [longer], [long])).toEqual({ nulls: 0, distinct: 2, min: long, max: longer });
   });
 
   it("puts false before true, whichever comes first", () => {

@@ -140,6 +140,8 @@ describe("stored form", () => {
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 3, 5) })).toThrow();
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(7, 0) })).toThrow();
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0x80, 0x80, 0x80, 0x80) })).toThrow();
+    // A gap is below 2^16, so never more than three bytes, even when the fourth would end it.
+    expect(() => DistinctSketch.fromJSON({ sparse: bytes(0x80, 0x80, 0x80, 0x00, 1) })).toThrow();
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 39) })).toThrow();
     expect(DistinctSketch.fromJSON({ sparse: bytes(0, 38) }).count()).toBeGreaterThan(0);
     const nan = new Uint8Array(new Float64Array([Number.NaN]).buffer);
