@@ -41,7 +41,25 @@ function papaparseRecords(text: string, newline: Newline): number {
   return parsed.data.filter((fields) => !(fields.length === 1 && (fields[0] === "" || fields[0] === "\r"))).length;
 }
 
-const piece = fc.constantFrom('"', '"', '""', ",", "\n", "\r", "\r\n", " ", "\t", "a", "b", "\u00a0", "\u3000", "é");
+// `©` and `€` start with the same UTF-8 lead bytes as the Unicode spaces (0xc2, 0xe2) but are not spaces.
+const piece = fc.constantFrom(
+  '"',
+  '"',
+  '""',
+  ",",
+  "\n",
+  "\r",
+  "\r\n",
+  " ",
+  "\t",
+  "a",
+  "b",
+  "\u00a0",
+  "\u3000",
+  "é",
+  "©",
+  "€",
+);
 const data = fc.array(piece, { maxLength: 14 }).map((parts) => parts.join(""));
 const newline = fc.constantFrom<Newline>("\n", "\r\n");
 
@@ -78,5 +96,32 @@ describe("BoundaryScanner against papaparse", () => {
       }),
       { numRuns: 3000 },
     );
+  });
+});
+
+describe("a file cut inside a character", () => {
+  // Only the first bytes of a file are checked to be UTF-8; a chunk decodes the rest leniently, so
+  // a file whose last character is cut short reaches the parser as a replacement character.
+  it("still counts its last record when the cut character follows a quote", () => {
+    for (const tail of [[0xe3], [0xe3, 0x80], [0xc2]]) {
+      for (const nl of ["\n", "\r\n"] as const) {
+        const bytes = new Uint8Array([...encode(`a${nl}""`), ...tail]);
+        const scanner = new BoundaryScanner({
+          offset: 0,
+          firstLine: 2,
+          delimiter: ",".charCodeAt(0),
+          newline: nl,
+          chunkBytes: 1_000_000,
+          maxChunkBytes: Number.MAX_SAFE_INTEGER,
+        });
+        const found = [...scanner.push(bytes), ...scanner.finish()];
+        const text = new TextDecoder().decode(bytes);
+        expect(
+          found.reduce((sum, plan) => sum + plan.records, 0),
+          JSON.stringify(text),
+        ).toBe(papaparseRecords(text, nl));
+        expect(papaparseRecords(text, nl)).toBe(2);
+      }
+    }
   });
 });
