@@ -192,6 +192,7 @@ describe("compareDecimal against exact arithmetic", () => {
     expect(compareDecimal("1e-400", "1e-401")).toBeGreaterThan(0);
     expect(compareDecimal("-1e-400", "-1e-401")).toBeLessThan(0);
     expect(compareDecimal("00.001e-400", "1e-403")).toBe(0);
+    expect(compareDecimal("0", "0.00e5")).toBe(0);
   });
 });
 
@@ -239,6 +240,14 @@ describe("bounds a plain comparison would get wrong", () => {
     });
     expect(columnStats(datetimes, [later, late, early])).toMatchObject({ max: "+010000-01-01T04:30:00.000Z" });
     expect(columnStats(datetimes, [late, later, early])).toMatchObject({ max: "+010000-01-01T04:30:00.000Z" });
+    // A chunk with no datetime at all leaves the bounds as they were.
+    const pair: UploadColumn[] = [...datetimes, { key: "s", name: "s", type: "string" }];
+    expect(columnStats(pair, [`${early},a`], [",a"])).toEqual({
+      nulls: 1,
+      distinct: 1,
+      min: expected.min,
+      max: expected.min,
+    });
   });
 
   it("orders integers that a double holds with those it cannot, in any order", () => {
@@ -282,6 +291,20 @@ describe("bounds a plain comparison would get wrong", () => {
     });
     expect(columnStats(decimals, [longer, long])).toEqual({ nulls: 0, distinct: 2, min: long, max: longer });
     expect(columnStats(decimals, [long], [longer], [long])).toEqual({ nulls: 0, distinct: 2, min: long, max: longer });
+    // Merged numerically, not as text ("9.5" sorts after "10.5" as text).
+    expect(columnStats(decimals, ["10.5"], ["9.5"], ["-1.5"])).toEqual({
+      nulls: 0,
+      distinct: 3,
+      min: "-1.5",
+      max: "10.5",
+    });
+    // A smallest value a double cannot hold, then plain ones: the largest still moves.
+    expect(columnStats(numbers, ["-90071992547409931", "5", "7", "6"])).toEqual({
+      nulls: 0,
+      distinct: 4,
+      min: "-90071992547409931",
+      max: "7",
+    });
   });
 
   it("puts false before true, whichever comes first", () => {

@@ -135,6 +135,8 @@ describe("stored form", () => {
   it("refuses malformed hashes and registers", () => {
     expect(() => DistinctSketch.fromJSON({ exact: "AAA" })).toThrow();
     expect(() => DistinctSketch.fromJSON({ registers: btoa("short") })).toThrow();
+    // Dense registers of valid ranks but not 65,536 of them.
+    expect(() => DistinctSketch.fromJSON({ registers: btoa("\u0001".repeat(10)) })).toThrow();
     // A register past the last, a gap without its rank, a zero rank, a gap that never ends, a rank too high.
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 3, 0xff, 0xff, 0x03, 1) })).toThrow();
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 3, 5) })).toThrow();
