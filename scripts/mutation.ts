@@ -40,7 +40,7 @@ export const FEATURES: Record<string, Feature> = {
       "src/features/uploads/rows/csv-data.sql.ts",
       "src/features/uploads/rows/csv-data.query.ts",
       "src/features/uploads/rows/csv-data.service.ts",
-      "src/csv-data/csv-data.indexes.ts",
+      "src/features/uploads/ingest/index-upload.ts",
       "src/features/uploads/rows/csv-data.cache.ts",
     ],
     tests: ["test/uploads/csv-data.test.ts", "test/uploads/column-keys.test.ts", "test/uploads/exact-numbers.test.ts"],

@@ -2,6 +2,7 @@
  * Column statistics as the chunk step gathers them (`parseChunk`) and as the outcome merges them:
  * each type ordered by its own rule, rejected records left out, chunks united exactly.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseChunk } from "../../src/features/uploads/ingest/chunk.ts";
 import { boundValue, compareDecimal, StatsMerger } from "../../src/features/uploads/ingest/column-stats.ts";
@@ -66,6 +67,10 @@ describe("one chunk", () => {
     expect(boundValue("integer", "90071992547409933")).toEqual(JSON.rawJSON("90071992547409933"));
     expect(boundValue("integer", "10")).toBe(10);
     expect(boundValue("string", "10")).toBe("10");
+    expect(boundValue("number", "1.5")).toBe(1.5);
+    expect(boundValue("date", "2026-01-01")).toBe("2026-01-01");
+    expect(boundValue("integer", null)).toBeNull();
+    expect(boundValue("boolean", false)).toBe(false);
   });
 });
 
@@ -104,5 +109,273 @@ describe("compareDecimal", () => {
     expect(compareDecimal("-0.10000000000000000001", "-0.1")).toBeLessThan(0);
     expect(compareDecimal("12345678901234567891", "12345678901234567890")).toBeGreaterThan(0);
     expect(compareDecimal("1234567890123456789.1e1", "12345678901234567890")).toBeGreaterThan(0);
+  });
+});
+
+/** The exact value of a decimal written as sign, integer digits, fraction digits and exponent. */
+interface Decimal {
+  sign: "" | "-" | "+";
+  int: string;
+  frac: string | null;
+  exp: number | null;
+  upper: boolean;
+}
+
+/** The exponent as JavaScript writes it (`1e+21`), or without the plus when `upper`. */
+const decimalText = (d: Decimal) =>
+  `${d.sign}${d.int}${d.frac === null ? "" : `.${d.frac}`}${
+    d.exp === null ? "" : d.upper ? `E${d.exp}` : `e${d.exp < 0 ? "" : "+"}${d.exp}`
+  }`;
+
+/** The reference order, in exact integer arithmetic: -1, 0 or 1. */
+function exactOrder(a: Decimal, b: Decimal): number {
+  const scaled = (d: Decimal) => ({
+    mantissa: BigInt(`${d.int}${d.frac ?? ""}` || "0") * (d.sign === "-" ? -1n : 1n),
+    exponent: (d.exp ?? 0) - (d.frac ?? "").length,
+  });
+  const x = scaled(a);
+  const y = scaled(b);
+  const shift = x.exponent - y.exponent;
+  const left = shift >= 0 ? x.mantissa * 10n ** BigInt(shift) : x.mantissa;
+  const right = shift >= 0 ? y.mantissa : y.mantissa * 10n ** BigInt(-shift);
+  return left < right ? -1 : left > right ? 1 : 0;
+}
+
+const digits = (max: number) => fc.string({ unit: fc.constantFrom(..."0123456789"), maxLength: max });
+const decimal: fc.Arbitrary<Decimal> = fc
+  .record({
+    sign: fc.constantFrom<Decimal["sign"]>("", "-", "+"),
+    int: digits(22),
+    frac: fc.option(digits(22)),
+    exp: fc.option(fc.integer({ min: -420, max: 420 })),
+    upper: fc.boolean(),
+  })
+  .filter((d) => /\d/.test(`${d.int}${d.frac ?? ""}`));
+
+/**
+ * A second decimal near the first, where doubles tie and only the digits decide: the same value
+ * written otherwise (zeros added, the point moved into the exponent), a change past the 17th
+ * significant digit, the other sign, or an unrelated one.
+ */
+const neighbour = (d: Decimal): fc.Arbitrary<Decimal> =>
+  fc.oneof(
+    fc.nat(5).map((n) => ({ ...d, int: `${"0".repeat(n)}${d.int}`, frac: `${d.frac ?? ""}${"0".repeat(n)}` })),
+    fc.constant({ ...d, int: `${d.int}${d.frac ?? ""}`, frac: null, exp: (d.exp ?? 0) - (d.frac ?? "").length }),
+    fc
+      .tuple(digits(4), fc.integer({ min: 1, max: 9 }))
+      .map(([zeros, last]) => ({ ...d, frac: `${d.frac ?? ""}${"0".repeat(20)}${zeros}${last}` })),
+    fc.constant({ ...d, sign: d.sign === "-" ? ("" as const) : ("-" as const) }),
+    decimal,
+  );
+
+describe("compareDecimal against exact arithmetic", () => {
+  it("orders any two decimals as their exact values, whatever their form", () => {
+    fc.assert(
+      fc.property(
+        decimal.chain((a) => neighbour(a).map((b) => [a, b] as const)),
+        ([a, b]) => {
+          const sign = (n: number) => (n < 0 ? -1 : n > 0 ? 1 : 0);
+          expect(sign(compareDecimal(decimalText(a), decimalText(b)))).toBe(exactOrder(a, b));
+          expect(sign(compareDecimal(decimalText(b), decimalText(a)))).toBe(exactOrder(b, a));
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("orders values too small for a double by sign, digits and exponent", () => {
+    expect(compareDecimal("-1e-400", "1e-400")).toBeLessThan(0);
+    expect(compareDecimal("0", "1e-400")).toBeLessThan(0);
+    expect(compareDecimal("1e-400", "0")).toBeGreaterThan(0);
+    expect(compareDecimal("0", "-1e-400")).toBeGreaterThan(0);
+    expect(compareDecimal("-0", "0.0")).toBe(0);
+    expect(compareDecimal("1e-400", "1e-401")).toBeGreaterThan(0);
+    expect(compareDecimal("-1e-400", "-1e-401")).toBeLessThan(0);
+    expect(compareDecimal("00.001e-400", "1e-403")).toBe(0);
+    expect(compareDecimal("0", "0.00e5")).toBe(0);
+  });
+});
+
+describe("bounds a plain comparison would get wrong", () => {
+  const datetimes: UploadColumn[] = [{ key: "t", name: "t", type: "datetime" }];
+  const numbers: UploadColumn[] = [{ key: "n", name: "n", type: "integer" }];
+  const flags: UploadColumn[] = [{ key: "b", name: "b", type: "boolean" }];
+
+  /** One column's statistics over chunks parsed and merged as the outcome does. */
+  function columnStats(cols: UploadColumn[], ...chunks: string[][]) {
+    const merger = new StatsMerger(cols);
+    let firstRow = 1;
+    for (const lines of chunks) {
+      const parsed = parseChunk(
+        `${lines.join("\n")}\n`,
+        { delimiter: ",", newline: "\n", columns: cols },
+        {
+          firstRow,
+          firstLine: firstRow + 1,
+          records: lines.length,
+        },
+      );
+      expect(parsed.errorRows).toBe(0);
+      expect(merger.add(JSON.parse(JSON.stringify(parsed.stats)))).toBe(true);
+      firstRow += lines.length;
+    }
+    return merger.result()[0];
+  }
+
+  it("orders datetimes past year 9999 (stored with a sign) after every four-digit year", () => {
+    // 23:00 at -05:00 on 9999-12-31 is 04:00 UTC in year 10000, stored as `+010000-…`.
+    const late = "9999-12-31T23:00:00-05:00";
+    const early = "9999-12-31T12:00:00Z";
+    const expected = { nulls: 0, distinct: 2, min: "9999-12-31T12:00:00.000Z", max: "+010000-01-01T04:00:00.000Z" };
+    expect(columnStats(datetimes, [late, early])).toEqual(expected);
+    expect(columnStats(datetimes, [early, late])).toEqual(expected);
+    // Merged from chunks, in either order.
+    expect(columnStats(datetimes, [late], [early])).toEqual(expected);
+    expect(columnStats(datetimes, [early], [late])).toEqual(expected);
+    const later = "9999-12-31T23:30:00-05:00";
+    expect(columnStats(datetimes, [late], [later], [early])).toEqual({
+      ...expected,
+      distinct: 3,
+      max: "+010000-01-01T04:30:00.000Z",
+    });
+    expect(columnStats(datetimes, [later, late, early])).toMatchObject({ max: "+010000-01-01T04:30:00.000Z" });
+    expect(columnStats(datetimes, [late, later, early])).toMatchObject({ max: "+010000-01-01T04:30:00.000Z" });
+    // A chunk with no datetime at all leaves the bounds as they were.
+    const pair: UploadColumn[] = [...datetimes, { key: "s", name: "s", type: "string" }];
+    expect(columnStats(pair, [`${early},a`], [",a"])).toEqual({
+      nulls: 1,
+      distinct: 1,
+      min: expected.min,
+      max: expected.min,
+    });
+  });
+
+  it("orders integers that a double holds with those it cannot, in any order", () => {
+    const big = "90071992547409931";
+    const bigger = "100000000000000000001";
+    for (const rows of [
+      ["5", big, bigger, "-7"],
+      [big, "5", "-7", bigger],
+      [bigger, "5", big, "-7"],
+      [big, bigger, "5", "-7"],
+    ]) {
+      expect(columnStats(numbers, rows), rows.join()).toEqual({ nulls: 0, distinct: 4, min: "-7", max: bigger });
+    }
+    expect(columnStats(numbers, [big, "5"], [bigger], ["-7", big])).toEqual({
+      nulls: 0,
+      distinct: 4,
+      min: "-7",
+      max: bigger,
+    });
+    // Integers a double cannot hold, all apart.
+    expect(columnStats(numbers, [bigger, "100000000000000000002", "100000000000000000001"])).toMatchObject({
+      distinct: 2,
+      min: bigger,
+      max: "100000000000000000002",
+    });
+  });
+
+  it("keeps the outer values whatever order they come in, for plain numbers, decimals and text", () => {
+    expect(columnStats(numbers, ["5", "9", "7", "3", "4"])).toEqual({ nulls: 0, distinct: 5, min: "3", max: "9" });
+    const texts: UploadColumn[] = [{ key: "s", name: "s", type: "string" }];
+    expect(columnStats(texts, ["b", "d", "c", "a", "b"])).toEqual({ nulls: 0, distinct: 4, min: "a", max: "d" });
+    // Decimals with more digits than a double holds, among plain ones.
+    const decimals: UploadColumn[] = [{ key: "x", name: "x", type: "number" }];
+    const long = "0.12345678901234567891";
+    const longer = "0.12345678901234567892";
+    expect(columnStats(decimals, ["0.5", long, "0.1", longer, "0.2"])).toEqual({
+      nulls: 0,
+      distinct: 5,
+      min: "0.1",
+      max: "0.5",
+    });
+    expect(columnStats(decimals, [longer, long])).toEqual({ nulls: 0, distinct: 2, min: long, max: longer });
+    expect(columnStats(decimals, [long], [longer], [long])).toEqual({ nulls: 0, distinct: 2, min: long, max: longer });
+    // Merged numerically, not as text ("9.5" sorts after "10.5" as text).
+    expect(columnStats(decimals, ["10.5"], ["9.5"], ["-1.5"])).toEqual({
+      nulls: 0,
+      distinct: 3,
+      min: "-1.5",
+      max: "10.5",
+    });
+    // A smallest value a double cannot hold, then plain ones: the largest still moves.
+    expect(columnStats(numbers, ["-90071992547409931", "5", "7", "6"])).toEqual({
+      nulls: 0,
+      distinct: 4,
+      min: "-90071992547409931",
+      max: "7",
+    });
+  });
+
+  it("puts false before true, whichever comes first", () => {
+    expect(columnStats(flags, ["true", "false", "true"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });
+    expect(columnStats(flags, ["false", "true"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });
+    expect(columnStats(flags, ["false", "false"])).toEqual({ nulls: 0, distinct: 1, min: false, max: false });
+    expect(columnStats(flags, ["true"], ["false"], ["true"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });
+    expect(columnStats(flags, ["false"], ["true"], ["false"])).toEqual({
+      nulls: 0,
+      distinct: 2,
+      min: false,
+      max: true,
+    });
+  });
+
+  it("a column with no value has no bounds and no distinct value, merged or not", () => {
+    const pair: UploadColumn[] = [...numbers, { key: "s", name: "s", type: "string" }];
+    expect(columnStats(pair, [",a"], [",a", ",b"])).toEqual({ nulls: 3, distinct: 0, min: null, max: null });
+    expect(columnStats(pair, [",a"], ["3,a"], [",a"])).toEqual({ nulls: 2, distinct: 1, min: "3", max: "3" });
+  });
+});
+
+describe("partials the merger accepts and refuses", () => {
+  const one: UploadColumn[] = [{ key: "s", name: "s", type: "string" }];
+  const partial = (fields: Record<string, unknown>) => [
+    { nulls: 0, min: "a", max: "b", distinct: { exact: "" }, ...fields },
+  ];
+
+  it("accepts each stored form of the distinct sketch, and the bounds as stored", () => {
+    const merger = new StatsMerger(one);
+    // One register of rank 1 (register 0), sparse; and dense registers of zeros.
+    expect(merger.add(partial({ distinct: { sparse: btoa(String.fromCharCode(0, 1)) } }))).toBe(true);
+    expect(merger.add(partial({ distinct: { registers: btoa(String.fromCharCode(...new Uint8Array(65_536))) } }))).toBe(
+      true,
+    );
+    expect(merger.add(partial({ nulls: 2, min: null, max: "c" }))).toBe(true);
+    expect(merger.add(partial({ min: "0", max: null }))).toBe(true);
+    expect(merger.result()).toEqual([{ nulls: 2, distinct: 1, min: "0", max: "c" }]);
+  });
+
+  it("refuses anything else, leaving the statistics as they were", () => {
+    const merger = new StatsMerger(one);
+    expect(merger.add(partial({}))).toBe(true);
+    for (const bad of [
+      [null],
+      ["x"],
+      partial({ nulls: 1.5 }),
+      partial({ nulls: "1" }),
+      partial({ nulls: -1 }),
+      partial({ min: 1 }),
+      partial({ max: 1 }),
+      partial({ min: undefined }),
+      partial({ distinct: null }),
+      partial({ distinct: "exact" }),
+      partial({ distinct: {} }),
+      partial({ distinct: { exact: 1 } }),
+      partial({ distinct: { sparse: 1 } }),
+      partial({ distinct: { registers: 1 } }),
+      partial({ distinct: { sparse: btoa(String.fromCharCode(0)) } }),
+      partial({ distinct: { registers: btoa("short") } }),
+      [...partial({}), ...partial({})],
+    ]) {
+      expect(merger.add(bad), JSON.stringify(bad)).toBe(false);
+    }
+    // A refused list leaves nothing behind, not even its valid first columns.
+    const two = new StatsMerger([...one, ...one]);
+    expect(two.add([...partial({ nulls: 5 }), ...partial({ nulls: -1 })])).toBe(false);
+    expect(two.result()).toEqual([
+      { nulls: 0, distinct: 0, min: null, max: null },
+      { nulls: 0, distinct: 0, min: null, max: null },
+    ]);
+    expect(merger.result()).toEqual([{ nulls: 0, distinct: 0, min: "a", max: "b" }]);
   });
 });

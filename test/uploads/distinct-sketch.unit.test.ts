@@ -3,6 +3,7 @@
  * the same when its values arrive split over many sketches that are merged (as chunks are), and
  * the same after a round trip through its stored form.
  */
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { DistinctSketch, EXACT_LIMIT, hash53, hashNumber } from "../../src/features/uploads/ingest/distinct-sketch.ts";
 
@@ -134,14 +135,134 @@ describe("stored form", () => {
   it("refuses malformed hashes and registers", () => {
     expect(() => DistinctSketch.fromJSON({ exact: "AAA" })).toThrow();
     expect(() => DistinctSketch.fromJSON({ registers: btoa("short") })).toThrow();
+    // Dense registers of valid ranks but not 65,536 of them.
+    expect(() => DistinctSketch.fromJSON({ registers: btoa("\u0001".repeat(10)) })).toThrow();
     // A register past the last, a gap without its rank, a zero rank, a gap that never ends, a rank too high.
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 3, 0xff, 0xff, 0x03, 1) })).toThrow();
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 3, 5) })).toThrow();
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(7, 0) })).toThrow();
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0x80, 0x80, 0x80, 0x80) })).toThrow();
+    // A gap is below 2^16, so never more than three bytes, even when the fourth would end it.
+    expect(() => DistinctSketch.fromJSON({ sparse: bytes(0x80, 0x80, 0x80, 0x00, 1) })).toThrow();
     expect(() => DistinctSketch.fromJSON({ sparse: bytes(0, 39) })).toThrow();
     expect(DistinctSketch.fromJSON({ sparse: bytes(0, 38) }).count()).toBeGreaterThan(0);
     const nan = new Uint8Array(new Float64Array([Number.NaN]).buffer);
     expect(() => DistinctSketch.fromJSON({ exact: btoa(String.fromCharCode(...nan)) })).toThrow();
+  });
+});
+
+describe("the stored registers, which every chunk and the outcome must read alike", () => {
+  const RANK_SPAN = 2 ** 37;
+  const dense = (registers: Uint8Array) => {
+    let binary = "";
+    for (let i = 0; i < registers.length; i += 8192) binary += String.fromCharCode(...registers.subarray(i, i + 8192));
+    return { registers: btoa(binary) };
+  };
+  /** An estimating sketch holding nothing yet: all 65,536 registers zero. */
+  const emptyEstimate = () => DistinctSketch.fromJSON(dense(new Uint8Array(65_536)));
+  /** The non-zero registers as [index, rank] pairs: comparing them is quicker than 65,536 bytes. */
+  const nonZero = (registers: Uint8Array) => {
+    expect(registers).toHaveLength(65_536);
+    const pairs: [number, number][] = [];
+    for (const [index, rank] of registers.entries()) if (rank !== 0) pairs.push([index, rank]);
+    return pairs;
+  };
+  const registersOf = (sketch: DistinctSketch) => {
+    const decoded = DistinctSketch.decode(JSON.parse(JSON.stringify(sketch.toJSON())));
+    if (!("registers" in decoded)) throw new Error("expected registers");
+    return decoded.registers;
+  };
+
+  it("an estimating sketch with nothing in it counts 0", () => {
+    expect(emptyEstimate().count()).toBe(0);
+  });
+
+  it("a hash's top 16 bits choose its register and the first 1 bit of the other 37 its rank", () => {
+    const cases: [index: number, rest: number, rank: number][] = [
+      [0, 2 ** 36, 1],
+      [1, 2 ** 37 - 1, 1],
+      [2, 2 ** 35 + 5, 2],
+      [3, 2 ** 5, 32],
+      [4, 31, 33],
+      [5, 8, 34],
+      [6, 1, 37],
+      [65_535, 0, 38],
+    ];
+    const sketch = emptyEstimate();
+    for (const [index, rest] of cases) sketch.addHash(index * RANK_SPAN + rest);
+    const registers = registersOf(sketch);
+    for (const [index, , rank] of cases) expect(registers[index], `register ${index}`).toBe(rank);
+    expect(registers.filter((rank) => rank !== 0)).toHaveLength(cases.length);
+    // A register keeps the highest rank offered.
+    sketch.addHash(6 * RANK_SPAN + 2 ** 36);
+    sketch.addHash(3 * RANK_SPAN + 3);
+    expect([registersOf(sketch)[6], registersOf(sketch)[3]]).toEqual([37, 36]);
+  });
+
+  it("keeps every register through the sparse and the dense form, whichever is shorter", () => {
+    const gaps = fc.oneof(fc.constantFrom(0, 126, 127, 128, 129, 16_382, 16_383, 16_384, 16_385), fc.nat(300));
+    fc.assert(
+      fc.property(fc.array(fc.tuple(gaps, fc.integer({ min: 1, max: 38 })), { maxLength: 60 }), (entries) => {
+        const registers = new Uint8Array(65_536);
+        let index = -1;
+        for (const [gap, rank] of entries) {
+          index += gap + 1;
+          if (index >= 65_536) break;
+          registers[index] = rank;
+        }
+        const sketch = DistinctSketch.fromJSON(dense(registers));
+        expect(sketch.toJSON()).toHaveProperty("sparse");
+        expect(nonZero(registersOf(sketch))).toEqual(nonZero(registers));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("stores sparsely exactly while that is shorter than the 65,536 dense bytes", () => {
+    // Adjacent registers take two bytes each: 32,767 of them fit in 65,534 bytes, 32,768 do not.
+    const fill = (count: number) => {
+      const registers = new Uint8Array(65_536);
+      registers.fill(1, 0, count);
+      return registers;
+    };
+    const shorter = DistinctSketch.fromJSON(dense(fill(32_767)));
+    expect(shorter.toJSON()).toHaveProperty("sparse");
+    expect(nonZero(registersOf(shorter))).toEqual(nonZero(fill(32_767)));
+    const longer = DistinctSketch.fromJSON(dense(fill(32_768)));
+    expect(longer.toJSON()).toHaveProperty("registers");
+    expect(nonZero(registersOf(longer))).toEqual(nonZero(fill(32_768)));
+  });
+});
+
+describe("the stored exact hashes", () => {
+  const exact = (hashes: number[]) => {
+    const bytes = new Uint8Array(new Float64Array(hashes).buffer);
+    let binary = "";
+    for (const byte of bytes) binary += String.fromCharCode(byte);
+    return { exact: btoa(binary) };
+  };
+
+  it("accepts every hash from 0 to 2^53 - 1, and up to 10,000 of them", () => {
+    expect(DistinctSketch.fromJSON(exact([0, 1, 2 ** 53 - 1])).count()).toBe(3);
+    const full = Array.from({ length: EXACT_LIMIT }, (_, i) => i * 7);
+    expect(DistinctSketch.fromJSON(exact(full)).count()).toBe(EXACT_LIMIT);
+    const sketch = sketchOf(range(0, EXACT_LIMIT));
+    expect(DistinctSketch.fromJSON(JSON.parse(JSON.stringify(sketch.toJSON()))).count()).toBe(EXACT_LIMIT);
+  });
+
+  it("refuses more than 10,000 hashes, and values no hash can have", () => {
+    expect(() => DistinctSketch.decode(exact(Array.from({ length: EXACT_LIMIT + 1 }, (_, i) => i)))).toThrow();
+    for (const bad of [-1, 0.5, 2 ** 53, Number.POSITIVE_INFINITY]) {
+      expect(() => DistinctSketch.decode(exact([1, bad])), String(bad)).toThrow();
+    }
+  });
+
+  it("counts exactly after every single value up to 10,000", () => {
+    const sketch = new DistinctSketch();
+    for (let i = 1; i <= EXACT_LIMIT; i++) {
+      sketch.addHash(hash53(`v${i}`));
+      sketch.addHash(hash53(`v${Math.ceil(i / 2)}`));
+      if (sketch.count() !== i) expect(sketch.count(), `after ${i} values`).toBe(i);
+    }
   });
 });
