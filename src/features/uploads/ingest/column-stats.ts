@@ -152,9 +152,16 @@ export class ChunkStats {
       if (min === null) {
         mins[c] = value;
         maxes[c] = value;
-      } else if (kinds[c] === NUMERIC && typeof value === "number" && typeof min === "number") {
+      } else if (
+        kinds[c] === NUMERIC &&
+        typeof value === "number" &&
+        typeof min === "number" &&
+        typeof max === "number"
+      ) {
+        // Both bounds plain numbers: either may be an exact number (RawJson) a double cannot hold,
+        // which only `lessThan` compares.
         if (value < min) mins[c] = value;
-        else if (value > (max as number)) maxes[c] = value;
+        else if (value > max) maxes[c] = value;
       } else if (kinds[c] === TEXT) {
         if ((value as string) < (min as string)) mins[c] = value;
         else if ((value as string) > (max as string)) maxes[c] = value;
