@@ -158,8 +158,8 @@ export class ChunkStats {
         typeof min === "number" &&
         typeof max === "number"
       ) {
-        // Both bounds plain numbers: either may be an exact number (RawJson) a double cannot hold,
-        // which only `lessThan` compares.
+        // Only while both bounds are plain numbers: a bound that is an exact number (RawJson, one a
+        // double cannot hold) compares only through `lessThan`.
         if (value < min) mins[c] = value;
         else if (value > max) maxes[c] = value;
       } else if (kinds[c] === TEXT) {

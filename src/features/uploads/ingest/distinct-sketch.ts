@@ -316,6 +316,7 @@ function toBase64(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString("base64");
 }
 
+/** `atob` rather than `Buffer`: it refuses malformed text, and decoding runs once per chunk at the merge, not per cell. */
 function fromBase64(text: string): Uint8Array {
   const binary = atob(text);
   const bytes = new Uint8Array(binary.length);
