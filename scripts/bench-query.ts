@@ -22,7 +22,7 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { partitionName } from "../src/features/uploads/ingest/partition-name.ts";
 import { parseRowQuery, type RowQuery } from "../src/features/uploads/rows/csv-data.query.ts";
-import { afterPosition, columnValue, orderClause, whereClause } from "../src/features/uploads/rows/csv-data.sql.ts";
+import { afterPosition, pageRowsStatement, whereClause } from "../src/features/uploads/rows/csv-data.sql.ts";
 import type { UploadColumn } from "../src/platform/db/schema.ts";
 import { type ApiClient, ok, scriptClient } from "./lib/api.ts";
 import { integer, ms, seconds, summarise, table, wholeNumber } from "./lib/bench-stats.ts";
@@ -131,19 +131,19 @@ async function ensureUpload(origin: string, timeoutS: number): Promise<LastUploa
 
 const q = (params: Record<string, string>) => new URLSearchParams({ ...params, nocache: "1" }).toString();
 
-/** The SQL the service runs for a query (csv-data.service.ts: rowsStatement / listPage), for EXPLAIN. */
+/** The SQL the service runs for a query (the rows from csv-data.sql.ts, the count as listPage builds it), for EXPLAIN. */
 function statementsFor(uploadId: string, query: RowQuery, cursorRow: number | null): { label: string; sql: SQL }[] {
   const where = whereClause(uploadId, query.filters, query.search);
-  const sortValue = query.sort ? sql`, ${columnValue(query.sort.position)} as sort_value` : sql``;
-  const extra =
-    cursorRow === null ? sql`` : sql` and ${afterPosition(query.sort, { value: null, rowNumber: cursorRow })}`;
+  const after =
+    cursorRow === null ? null : (afterPosition(query.sort, { value: null, rowNumber: cursorRow })[0] ?? null);
   const limit = query.pagination === "cursor" ? query.pageSize + 1 : query.pageSize;
   const offset = query.pagination === "cursor" ? 0 : (query.page - 1) * query.pageSize;
-  const order = orderClause(query.sort);
-  const rows =
-    offset === 0
-      ? sql`select row_number, data${sortValue} from csv_rows where ${where}${extra} order by ${order} limit ${limit}`
-      : sql`select row_number, data${sortValue} from csv_rows where upload_id = ${uploadId}::uuid and row_number in (select row_number from csv_rows where ${where}${extra} order by ${order} limit ${limit} offset ${offset}) order by ${order}`;
+  const rows = pageRowsStatement(
+    uploadId,
+    { filters: query.filters, search: query.search, sort: query.sort, after },
+    limit,
+    offset,
+  );
   const statements = [{ label: "rows", sql: rows }];
   if (query.pagination === "page" && (query.filters.length > 0 || query.search)) {
     statements.push({

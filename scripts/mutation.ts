@@ -43,7 +43,12 @@ export const FEATURES: Record<string, Feature> = {
       "src/features/uploads/ingest/index-upload.ts",
       "src/features/uploads/rows/csv-data.cache.ts",
     ],
-    tests: ["test/uploads/csv-data.test.ts", "test/uploads/column-keys.test.ts", "test/uploads/exact-numbers.test.ts"],
+    tests: [
+      "test/uploads/csv-data.test.ts",
+      "test/uploads/column-keys.test.ts",
+      "test/uploads/exact-numbers.test.ts",
+      "test/uploads/deep-pages.test.ts",
+    ],
   },
   tasks: {
     about: "task visibility, changes, assignment and listing",

@@ -15,7 +15,7 @@ import { errorFields, log } from "../../../platform/lib/log.ts";
 import { rowObject } from "../ingest/row-layout.ts";
 import { decodeCursor, encodeCursor, fingerprintHash } from "./csv-data.cursor.ts";
 import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.query.ts";
-import { afterPosition, columnValue, type KeysetPosition, orderClause, whereClause } from "./csv-data.sql.ts";
+import { afterPosition, type KeysetPosition, pageRowsStatement, whereClause } from "./csv-data.sql.ts";
 
 export const EXACT_COUNT_LIMIT = 10_000;
 const STREAM_BATCH = 2_000;
@@ -80,30 +80,16 @@ function toResult(upload: QueryableUpload, query: RowQuery, row: RawRow): RowRes
   return { row_number: Number(row.row_number), data: project(query, rowData(upload, row)) };
 }
 
-/**
- * The page's rows, as a statement a batch can hold. A page past the first skips its offset on row
- * numbers alone (an index-only scan once the upload is vacuumed) and reads only its own rows'
- * data: skipping through the rows themselves would read every skipped row from the table.
- */
-function rowsStatement(db: Db, upload: QueryableUpload, query: RowQuery, extra: SQL | null, limit: number, offset = 0) {
-  const where = sql`${whereClause(upload.id, query.filters, query.search)}${extra ? sql` and ${extra}` : sql``}`;
-  const sortValue = query.sort ? sql`, (${columnValue(query.sort.position)})::text as sort_value` : sql``;
-  const order = orderClause(query.sort);
-  if (offset === 0) {
-    return db.execute<RawRow>(sql`
-      select row_number, data::text as data${sortValue}
-      from csv_rows
-      where ${where}
-      order by ${order}
-      limit ${limit}`);
-  }
-  return db.execute<RawRow>(sql`
-    select row_number, data::text as data${sortValue}
-    from csv_rows
-    where upload_id = ${upload.id}::uuid and row_number in (
-      select row_number from csv_rows where ${where} order by ${order} limit ${limit} offset ${offset}
-    )
-    order by ${order}`);
+/** The page's rows, as a statement a batch can hold (csv-data.sql.ts says how each kind of page is read). */
+function rowsStatement(db: Db, upload: QueryableUpload, query: RowQuery, after: SQL | null, limit: number, offset = 0) {
+  return db.execute<RawRow>(
+    pageRowsStatement(
+      upload.id,
+      { filters: query.filters, search: query.search, sort: query.sort, after },
+      limit,
+      offset,
+    ),
+  );
 }
 
 async function selectRows(

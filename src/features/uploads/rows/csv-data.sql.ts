@@ -92,6 +92,79 @@ export function orderClause(sort: Sort | null): SQL {
   return sort.descending ? sql`${value} desc nulls last, row_number asc` : sql`${value} asc nulls last, row_number asc`;
 }
 
+/** What a page of rows is selected by: the query's filters, search and sort, plus an optional keyset predicate. */
+export interface RowSelection {
+  filters: Filter[];
+  search: string | null;
+  sort: Sort | null;
+  /** A keyset predicate (`afterPosition`) a cursor page resumes after; null for page mode. */
+  after: SQL | null;
+}
+
+/**
+ * The statement that reads one page of rows: `row_number`, `data` and, when sorted, `sort_value`,
+ * each as jsonb text (the driver's own JSON.parse would round big numbers).
+ *
+ * - The first page (`offset` 0) reads its rows in index order and stops after `limit`.
+ * - A later page skips its offset on row numbers alone (an index-only scan once the upload is
+ *   vacuumed) and reads only its own rows' data: skipping through the rows themselves would read
+ *   every skipped row from the table.
+ * - A later page of every row in file order (no filter, search or sort) does not skip from the
+ *   start at all. Each committed chunk records the first row number it was planned and how many
+ *   rows it stored, so the rows stored before a chunk are the sum over the chunks before it. The
+ *   page starts at the last committed chunk with at most `offset` rows before it, and skips only
+ *   the rest inside that chunk (at most one chunk's rows): page 20,000 of a million rows costs what
+ *   page 2 does. Chunk markers and rows commit in one transaction, so the statement's snapshot sees
+ *   both or neither; an upload without chunk records (none is the whole table) skips from the start.
+ */
+export function pageRowsStatement(uploadId: string, selection: RowSelection, limit: number, offset: number): SQL {
+  const where = sql`${whereClause(uploadId, selection.filters, selection.search)}${selection.after ? sql` and ${selection.after}` : sql``}`;
+  const sortValue = selection.sort ? sql`, (${columnValue(selection.sort.position)})::text as sort_value` : sql``;
+  const order = orderClause(selection.sort);
+  if (offset === 0) {
+    return sql`
+      select row_number, data::text as data${sortValue}
+      from csv_rows
+      where ${where}
+      order by ${order}
+      limit ${limit}`;
+  }
+  const inFileOrder = selection.filters.length === 0 && !selection.search && !selection.sort && !selection.after;
+  if (!inFileOrder) {
+    return sql`
+      select row_number, data::text as data${sortValue}
+      from csv_rows
+      where upload_id = ${uploadId}::uuid and row_number in (
+        select row_number from csv_rows where ${where} order by ${order} limit ${limit} offset ${offset}
+      )
+      order by ${order}`;
+  }
+  return sql`
+    with chunk as (
+      select chunk_index, first_row_number,
+        coalesce(sum(rows_inserted) over (order by chunk_index rows between unbounded preceding and 1 preceding), 0)
+          as rows_before
+      from csv_upload_chunks
+      where upload_id = ${uploadId}::uuid and done_at is not null
+    ), start as (
+      select first_row_number, rows_before from chunk
+      where rows_before <= ${offset}::bigint
+      order by chunk_index desc
+      limit 1
+    )
+    select row_number, data::text as data
+    from csv_rows
+    where upload_id = ${uploadId}::uuid and row_number in (
+      select row_number from csv_rows
+      where upload_id = ${uploadId}::uuid
+        and row_number >= coalesce((select first_row_number from start), 0)
+      order by row_number
+      limit ${limit}
+      offset ${offset}::bigint - coalesce((select rows_before from start), 0)
+    )
+    order by row_number`;
+}
+
 /** Where a cursor page resumes: strictly after the last row of the previous page. */
 export interface KeysetPosition {
   /** The last row's sort value, or null when it had none (the null tail). Unused without a sort. */
