@@ -10,7 +10,7 @@ import type { AppConfig } from "../../../platform/config/config.ts";
 import type { PoolDb } from "../../../platform/db/client.ts";
 import { csvUploadChunks, csvUploads } from "../../../platform/db/schema.ts";
 import { progressOf } from "../progress/upload-progress.ts";
-import { BoundaryScanner, type ChunkPlan, RunawayRecordError } from "./boundaries.ts";
+import { BoundaryScanner, type ChunkPlan, planReadBytes, RunawayRecordError } from "./boundaries.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
 import type { ChunkMessage, PlanMessage } from "./messages.ts";
 import { persistOutcome } from "./outcome.ts";
@@ -101,17 +101,15 @@ export async function planUpload(db: PoolDb, env: Env, config: AppConfig, messag
   };
 
   try {
-    if (dataOffset < upload.sizeBytes) {
-      const object = await env.FILES.get(upload.r2Key, { range: { offset: dataOffset } });
+    // One range read into memory per slice (planReadBytes says why not the object's stream).
+    const sliceBytes = planReadBytes(config.INGEST_CHUNK_BYTES, upload.sizeBytes);
+    for (let offset = dataOffset; offset < upload.sizeBytes; offset += sliceBytes) {
+      const length = Math.min(sliceBytes, upload.sizeBytes - offset);
+      const object = await env.FILES.get(upload.r2Key, { range: { offset, length } });
       if (!object) throw new Error("The uploaded file is missing from storage.");
-      const reader = object.body.getReader();
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) break;
-        await accept(scanner.push(value));
-      }
-      await accept(scanner.finish());
+      await accept(scanner.push(new Uint8Array(await object.arrayBuffer())));
     }
+    if (dataOffset < upload.sizeBytes) await accept(scanner.finish());
     await flush();
   } catch (error) {
     if (error instanceof PlanningStopped) return;
