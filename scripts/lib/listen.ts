@@ -10,3 +10,16 @@ export async function listenOn(server: Server, port: number, host: string): Prom
   const actual = server.address();
   return typeof actual === "object" && actual ? actual.port : port;
 }
+
+/** A local server on any free port of 127.0.0.1 (test stand-ins): its origin, and a close that ends open connections first. */
+export async function serveOnLoopback(server: Server): Promise<{ url: string; close: () => Promise<void> }> {
+  const port = await listenOn(server, 0, "127.0.0.1");
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.closeAllConnections();
+        server.close((error) => (error ? reject(error) : resolve()));
+      }),
+  };
+}

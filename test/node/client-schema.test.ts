@@ -8,23 +8,13 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { type ChildOutput, outputOf } from "./child-output.ts";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const COMMITTED = path.join(REPO, "client", "schema.d.ts");
 
-function clientCheck(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn("npm", ["--prefix", REPO, "run", "--silent", "client:check", "--", ...args], { cwd: REPO });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("close", (code) => resolve({ code, stdout, stderr }));
-  });
+function clientCheck(args: string[]): Promise<ChildOutput> {
+  return outputOf(spawn("npm", ["--prefix", REPO, "run", "--silent", "client:check", "--", ...args], { cwd: REPO }));
 }
 
 describe("the committed typed client", () => {

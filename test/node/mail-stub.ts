@@ -9,6 +9,7 @@
  * - POST /__reset: forget requests and failures.
  */
 import { createServer, type IncomingMessage } from "node:http";
+import { serveOnLoopback } from "../../scripts/lib/listen.ts";
 
 export interface RecordedRequest {
   path: string;
@@ -120,11 +121,5 @@ export async function startMailStub(): Promise<MailStub> {
       reply(400, { error: String(error) });
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return serveOnLoopback(server);
 }

@@ -22,6 +22,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort, resolveDataDir } from "../../scripts/lib/postgres.ts";
 import { BINARIES_PACKAGE } from "../../scripts/lib/postgres-binaries.ts";
+import { type ChildOutput, outputOf } from "./child-output.ts";
 
 const REPO = path.resolve(import.meta.dirname, "../..");
 const modules = path.join(REPO, "node_modules");
@@ -61,10 +62,7 @@ try {
   return app;
 }
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
+interface Run extends ChildOutput {
   /** Password files that appeared directly in the shared temporary folder ($TMPDIR). */
   passwordFiles: string[];
 }
@@ -75,23 +73,10 @@ function runStart(app: string, port: number, tmp: string): Promise<Run> {
   const watcher = watch(tmp, (_event, name) => {
     if (name?.startsWith("pg-password-")) passwordFiles.push(name);
   });
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, ["start.ts", String(port)], {
-      cwd: app,
-      env: { ...process.env, TMPDIR: tmp },
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on("data", (chunk: Buffer) => {
-      stderr += chunk.toString();
-    });
-    child.on("close", (code) => {
-      watcher.close();
-      resolve({ code, stdout, stderr, passwordFiles });
-    });
+  const child = spawn(process.execPath, ["start.ts", String(port)], { cwd: app, env: { ...process.env, TMPDIR: tmp } });
+  return outputOf(child).then((output) => {
+    watcher.close();
+    return { ...output, passwordFiles };
   });
 }
 

@@ -3,9 +3,9 @@
  * Retry-After says and the same request sent again; after the last try the 429 reaches the caller.
  */
 import { createServer, type IncomingMessage } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { ApiError, login, retryAfterSeconds } from "../../scripts/lib/api.ts";
+import { serveOnLoopback } from "../../scripts/lib/listen.ts";
 
 interface Seen {
   at: number;
@@ -33,9 +33,8 @@ async function limitedLogin(limited: number, retryAfter: string) {
     }
     response.end(JSON.stringify({ access_token: "token-1" }));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return { origin: `http://127.0.0.1:${port}`, seen, close: () => new Promise((done) => server.close(done)) };
+  const { url, close } = await serveOnLoopback(server);
+  return { origin: url, seen, close };
 }
 
 let close: (() => Promise<unknown>) | undefined;

@@ -8,6 +8,7 @@
  * for `{connections: [{terminated, closed}]}`.
  */
 import { createServer, type IncomingMessage } from "node:http";
+import { serveOnLoopback } from "../../scripts/lib/listen.ts";
 import type { Relay, RelayFault } from "../../scripts/lib/relay.ts";
 import type { SqlOverHttp, SqlOverHttpFault } from "../../scripts/lib/sql-over-http.ts";
 import { runtimeOrigin } from "./runtime-origin.ts";
@@ -74,11 +75,5 @@ export async function startSupportServer(
     }
     response.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
+  return serveOnLoopback(server);
 }

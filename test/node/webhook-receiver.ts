@@ -13,6 +13,7 @@
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { Webhook } from "standardwebhooks";
+import { serveOnLoopback } from "../../scripts/lib/listen.ts";
 
 export interface ReceivedDelivery {
   headers: Record<string, string>;
@@ -112,15 +113,5 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       reply(500, { detail: String(error) });
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  if (!address || typeof address === "string") throw new Error("receiver did not bind");
-  return {
-    url: `http://127.0.0.1:${address.port}`,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.closeAllConnections();
-        server.close((error) => (error ? reject(error) : resolve()));
-      }),
-  };
+  return serveOnLoopback(server);
 }
