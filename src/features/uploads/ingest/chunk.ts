@@ -83,7 +83,7 @@ export function parseChunk(
     let reason: string | undefined;
     for (let c = 0; c < columns.length; c++) {
       const column = columns[c] as UploadColumn;
-      const raw = fields[c] ?? "";
+      const raw = fields[c] as string; // one field per column, checked above
       // jsonb rejects NUL; such a record is counted as an error rather than silently altered.
       if (mayHoldNul && raw.includes("\u0000")) {
         reason = `column '${column.key}': contains a NUL character`;
