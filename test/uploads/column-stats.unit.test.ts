@@ -193,6 +193,21 @@ describe("compareDecimal against exact arithmetic", () => {
     expect(compareDecimal("-1e-400", "-1e-401")).toBeLessThan(0);
     expect(compareDecimal("00.001e-400", "1e-403")).toBe(0);
     expect(compareDecimal("0", "0.00e5")).toBe(0);
+    // Of two signs, a non-zero value too small for a double still decides.
+    expect(compareDecimal("-1e-400", "0")).toBeLessThan(0);
+    expect(compareDecimal("1e-400", "-0")).toBeGreaterThan(0);
+  });
+
+  it("compares texts that Number reads but that are no decimals (a corrupt stored bound) by their double, never throwing", () => {
+    for (const [a, b] of [
+      ["0x10", "16"],
+      ["Infinity", "1e400"],
+      ["-Infinity", "-1e400"],
+    ]) {
+      expect(compareDecimal(a as string, b as string), `${a} ${b}`).toBe(0);
+      expect(compareDecimal(b as string, a as string), `${b} ${a}`).toBe(0);
+    }
+    expect(compareDecimal("0x10", "17")).toBeLessThan(0);
   });
 });
 
@@ -377,6 +392,14 @@ describe("partials the merger accepts and refuses", () => {
     ]) {
       expect(merger.add(bad), JSON.stringify(bad)).toBe(false);
     }
+    // JSON can omit a key or hold a list where a text belongs; neither is a sketch, nor does it throw.
+    expect(merger.add([undefined])).toBe(false);
+    const { distinct: _, ...noSketch } = partial({})[0] as Record<string, unknown>;
+    expect(merger.add([noSketch])).toBe(false);
+    const denseZeros = btoa(String.fromCharCode(...new Uint8Array(65_536)));
+    expect(merger.add(partial({ distinct: { registers: denseZeros } }))).toBe(true);
+    expect(merger.add(partial({ distinct: { registers: [denseZeros] } }))).toBe(false);
+    expect(merger.add(partial({ distinct: { sparse: [btoa(String.fromCharCode(0, 1))] } }))).toBe(false);
     // A refused list leaves nothing behind, not even its valid first columns.
     const two = new StatsMerger([...one, ...one]);
     expect(two.add([...partial({ nulls: 5 }), ...partial({ nulls: -1 })])).toBe(false);
@@ -385,5 +408,35 @@ describe("partials the merger accepts and refuses", () => {
       { nulls: 0, distinct: 0, min: null, max: null },
     ]);
     expect(merger.result()).toEqual([{ nulls: 0, distinct: 0, min: "a", max: "b" }]);
+  });
+});
+
+describe("a stored bound of another type than its column's (corrupt partials)", () => {
+  const pair: UploadColumn[] = [
+    { key: "n", name: "n", type: "integer" },
+    { key: "b", name: "b", type: "boolean" },
+  ];
+  const sketch = { exact: "" };
+  const merged = (...bounds: [min: unknown, max: unknown][]) => {
+    const merger = new StatsMerger(pair);
+    for (const [min, max] of bounds) {
+      const flag = { nulls: 0, min: false, max: true, distinct: sketch };
+      expect(merger.add([{ nulls: 0, min, max, distinct: sketch }, flag])).toBe(true);
+    }
+    return merger.result()[0];
+  };
+
+  it("is never ordered against the column's own bounds: a boolean is no number 0 or 1", () => {
+    // As numbers, false (0) would be the least and true (1) the greatest of these.
+    expect(merged(["5", "5"], [false, true])).toMatchObject({ min: "5", max: "5" });
+    expect(merged(["5", "5"], [true, false])).toMatchObject({ min: "5", max: "5" });
+    // Nor does a number replace a boolean merged before it.
+    expect(merged([true, false], ["0", "9"])).toMatchObject({ min: true, max: false });
+    expect(merged([false, true], ["-1", "2"])).toMatchObject({ min: false, max: true });
+  });
+
+  it("is answered as stored, without reading it as a number", () => {
+    expect(boundValue("integer", true)).toBe(true);
+    expect(boundValue("number", false)).toBe(false);
   });
 });

@@ -47,7 +47,7 @@ export function parseChunk(
   const parsed = Papa.parse<string[]>(text, { delimiter: layout.delimiter, newline: layout.newline as "\n" });
   const badQuotes = new Set<number>();
   for (const error of parsed.errors) if (error.type === "Quotes" && error.row !== undefined) badQuotes.add(error.row);
-  const out: ParsedChunk = { rows: [], records: 0, errorRows: 0, errors: [], stats: [] };
+  const out: Omit<ParsedChunk, "stats"> = { rows: [], records: 0, errorRows: 0, errors: [] };
   // Errors are kept by record index; their lines are found only when there are any.
   const failed: { record: number; reason: string }[] = [];
   const fail = (record: number, reason: string) => {
@@ -83,7 +83,7 @@ export function parseChunk(
     let reason: string | undefined;
     for (let c = 0; c < columns.length; c++) {
       const column = columns[c] as UploadColumn;
-      const raw = fields[c] ?? "";
+      const raw = fields[c] as string; // one field per column, checked above
       // jsonb rejects NUL; such a record is counted as an error rather than silently altered.
       if (mayHoldNul && raw.includes("\u0000")) {
         reason = `column '${column.key}': contains a NUL character`;
@@ -103,12 +103,11 @@ export function parseChunk(
       out.rows.push([rowNumber, data]);
     }
   }
-  out.stats = stats.partials();
   if (failed.length > 0) {
     const lines = recordLines(text, layout, position.firstLine);
     out.errors = failed.map(({ record, reason }) => ({ line: lines[record] ?? position.firstLine, reason }));
   }
-  return out;
+  return { ...out, stats: stats.partials() };
 }
 
 /**
@@ -121,7 +120,7 @@ function recordLines(text: string, layout: { delimiter: string; newline: string 
     offset: 0,
     firstLine,
     delimiter: layout.delimiter.charCodeAt(0),
-    newline: layout.newline === "\r\n" ? "\r\n" : "\n",
+    newline: layout.newline as "\n" | "\r\n", // the scanner only asks whether it is CRLF
     chunkBytes: 1,
     maxChunkBytes: Number.MAX_SAFE_INTEGER,
   });

@@ -48,9 +48,11 @@ export function compareDecimal(a: string, b: string): number {
 function decimalParts(text: string): { negative: boolean; digits: string; point: number } | undefined {
   const m = /^([+-]?)(\d*)(?:\.(\d*))?(?:[eE]([+-]?\d+))?$/.exec(text);
   if (!m) return undefined;
-  const all = `${m[2] ?? ""}${m[3] ?? ""}`;
+  // `(\d*)` always takes part in a match; the fraction and the exponent may not.
+  const whole = m[2] as string;
+  const all = `${whole}${m[3] ?? ""}`;
   const significant = all.replace(/^0+/, "");
-  const point = (m[2] ?? "").length + Number(m[4] ?? 0) - (all.length - significant.length);
+  const point = whole.length + Number(m[4] ?? 0) - (all.length - significant.length);
   return { negative: m[1] === "-", digits: significant.replace(/0+$/, ""), point };
 }
 
@@ -60,22 +62,11 @@ function datetimeLess(a: string, b: string): boolean {
   return plain(a) && plain(b) ? a < b : Date.parse(a) < Date.parse(b);
 }
 
-/** Whether typed cell value `a` sorts before `b` in a column of `type`. */
-function lessThan(type: ColumnType): (a: unknown, b: unknown) => boolean {
-  switch (type) {
-    case "integer":
-    case "number":
-      return (a, b) =>
-        typeof a === "number" && typeof b === "number"
-          ? a < b
-          : isExactNumber(a) && isExactNumber(b) && compareDecimal(numberText(a), numberText(b)) < 0;
-    case "boolean":
-      return (a, b) => a === false && b === true;
-    case "datetime":
-      return (a, b) => typeof a === "string" && typeof b === "string" && datetimeLess(a, b);
-    default:
-      return (a, b) => typeof a === "string" && typeof b === "string" && a < b;
-  }
+/** Whether number `a` sorts before `b`: a plain one as itself, an exact one (RawJson) by its digits. */
+function numberLess(a: unknown, b: unknown): boolean {
+  return typeof a === "number" && typeof b === "number"
+    ? a < b
+    : compareDecimal(numberText(a as number | RawJson), numberText(b as number | RawJson)) < 0;
 }
 
 /** Whether stored bound `a` sorts before `b` in a column of `type`. */
@@ -103,47 +94,47 @@ function hashOf(value: unknown): number {
   return hash53(numberText(value as RawJson));
 }
 
-/** How a column's values compare in `ChunkStats.add`, as a small number the loop switches on. */
-const NUMERIC = 0;
-const TEXT = 1;
-const DATETIME = 2;
-const BOOLEAN = 3;
-const KIND: Record<ColumnType, number> = {
-  integer: NUMERIC,
-  number: NUMERIC,
-  date: TEXT,
-  string: TEXT,
-  datetime: DATETIME,
-  boolean: BOOLEAN,
+/**
+ * The columns whose values `ChunkStats.add` compares inline with `<` and `>`: text by its code
+ * units, dates by their fixed-width ISO text, booleans as JavaScript orders them (`false < true`).
+ * The others (numbers that may be exact, datetimes that may be signed) compare with their function.
+ */
+const INLINE: Record<ColumnType, boolean> = {
+  integer: false,
+  number: false,
+  date: true,
+  string: true,
+  datetime: false,
+  boolean: true,
 };
 
 /** Gathers one chunk's partials, row by row, over the rows it stores. */
 export class ChunkStats {
-  private readonly kinds: number[];
+  private readonly inline: boolean[];
   private readonly nulls: number[];
   private readonly mins: unknown[];
   private readonly maxes: unknown[];
   private readonly sketches: DistinctSketch[];
-  private readonly less: ((a: unknown, b: unknown) => boolean)[];
+  private readonly less: ((a: never, b: never) => boolean)[];
 
   constructor(columns: readonly UploadColumn[]) {
-    this.kinds = columns.map((column) => KIND[column.type]);
+    this.inline = columns.map((column) => INLINE[column.type]);
     this.nulls = columns.map(() => 0);
     this.mins = columns.map(() => null);
     this.maxes = columns.map(() => null);
     this.sketches = columns.map(() => new DistinctSketch());
-    this.less = columns.map((column) => lessThan(column.type));
+    this.less = columns.map((column) => (column.type === "datetime" ? datetimeLess : numberLess));
   }
 
   /**
-   * One stored row's typed values, in column order. The common cases (plain numbers, text in
-   * fixed-width order) compare inline; exact numbers and far-future datetimes take `lessThan`.
+   * One stored row's typed values, in column order. The common cases (plain numbers, and the
+   * columns compared inline) compare here; exact numbers and datetimes take their function.
    */
   add(row: readonly unknown[]): void {
-    const { kinds, nulls, mins, maxes, sketches } = this;
+    const { inline, nulls, mins, maxes, sketches } = this;
     for (let c = 0; c < row.length; c++) {
       const value = row[c];
-      if (value === null || value === undefined) {
+      if (value === null) {
         nulls[c] = (nulls[c] as number) + 1;
         continue;
       }
@@ -152,17 +143,12 @@ export class ChunkStats {
       if (min === null) {
         mins[c] = value;
         maxes[c] = value;
-      } else if (
-        kinds[c] === NUMERIC &&
-        typeof value === "number" &&
-        typeof min === "number" &&
-        typeof max === "number"
-      ) {
+      } else if (typeof value === "number" && typeof min === "number" && typeof max === "number") {
         // Only while both bounds are plain numbers: a bound that is an exact number (RawJson, one a
-        // double cannot hold) compares only through `lessThan`.
+        // double cannot hold) compares only through `numberLess`.
         if (value < min) mins[c] = value;
         else if (value > max) maxes[c] = value;
-      } else if (kinds[c] === TEXT) {
+      } else if (inline[c]) {
         if ((value as string) < (min as string)) mins[c] = value;
         else if ((value as string) > (max as string)) maxes[c] = value;
       } else {

@@ -88,8 +88,9 @@ function rankOf(hash: number, index: number): number {
   // rest has RANK_BITS bits: its top 32 in `upper`, the others in `lower`.
   const upper = Math.floor(rest / LOW_SPAN);
   if (upper !== 0) return Math.clz32(upper) + 1;
-  const lower = rest % LOW_SPAN;
-  return lower !== 0 ? 32 + Math.clz32(lower) - (32 - LOW_BITS) + 1 : RANK_BITS + 1;
+  // rest is below LOW_SPAN: its leading zeros are the top 32 and `Math.clz32(rest) - (32 - LOW_BITS)`
+  // more; for rest 0 that gives RANK_BITS zeros, rank RANK_BITS + 1.
+  return Math.clz32(rest) + LOW_BITS + 1;
 }
 
 /**
@@ -233,8 +234,8 @@ function estimate(registers: Uint8Array): number {
   return Math.round(m ** 2 / (2 * Math.LN2 * z));
 }
 
+/** Ertl's σ(x); σ(1) is infinite, which the series reaches by itself (z doubles until it overflows). */
 function sigma(x: number): number {
-  if (x === 1) return Number.POSITIVE_INFINITY;
   let y = 1;
   let z = x;
   let previous: number;
@@ -248,8 +249,8 @@ function sigma(x: number): number {
   return z;
 }
 
+/** Ertl's τ(x); τ(0) and τ(1) are 0, which the series gives exactly (for 0, once its terms underflow). */
 function tau(x: number): number {
-  if (x === 0 || x === 1) return 0;
   let y = 1;
   let z = 1 - x;
   let previous: number;
@@ -295,7 +296,8 @@ function fromSparse(bytes: Uint8Array): Uint8Array {
     let shift = 0;
     let byte: number;
     do {
-      if (i >= bytes.length || shift > 14) throw new Error("distinct sketch: malformed sparse registers");
+      // A gap cut short reads past the end: `undefined`, 0 and no continuation, so its rank is missing below.
+      if (shift > 14) throw new Error("distinct sketch: malformed sparse registers");
       byte = bytes[i++] as number;
       gap |= (byte & 0x7f) << shift;
       shift += 7;
