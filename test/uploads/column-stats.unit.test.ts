@@ -417,22 +417,37 @@ describe("a stored bound of another type than its column's (corrupt partials)", 
     { key: "b", name: "b", type: "boolean" },
   ];
   const sketch = { exact: "" };
-  const merged = (...bounds: [min: unknown, max: unknown][]) => {
+  it("is refused with the partials holding it, leaving the statistics as they were", () => {
     const merger = new StatsMerger(pair);
-    for (const [min, max] of bounds) {
-      const flag = { nulls: 0, min: false, max: true, distinct: sketch };
-      expect(merger.add([{ nulls: 0, min, max, distinct: sketch }, flag])).toBe(true);
-    }
-    return merger.result()[0];
-  };
-
-  it("is never ordered against the column's own bounds: a boolean is no number 0 or 1", () => {
-    // As numbers, false (0) would be the least and true (1) the greatest of these.
-    expect(merged(["5", "5"], [false, true])).toMatchObject({ min: "5", max: "5" });
-    expect(merged(["5", "5"], [true, false])).toMatchObject({ min: "5", max: "5" });
-    // Nor does a number replace a boolean merged before it.
-    expect(merged([true, false], ["0", "9"])).toMatchObject({ min: true, max: false });
-    expect(merged([false, true], ["-1", "2"])).toMatchObject({ min: false, max: true });
+    const flag = { nulls: 0, min: false, max: true, distinct: sketch };
+    expect(merger.add([{ nulls: 0, min: "5", max: "5", distinct: sketch }, flag])).toBe(true);
+    // A boolean in the number column: as numbers, false (0) and true (1) would have become its bounds.
+    expect(merger.add([{ nulls: 1, min: false, max: "9", distinct: sketch }, flag])).toBe(false);
+    expect(merger.add([{ nulls: 1, min: "0", max: true, distinct: sketch }, flag])).toBe(false);
+    // A text in the boolean column.
+    expect(
+      merger.add([
+        { nulls: 1, min: "1", max: "2", distinct: sketch },
+        { ...flag, min: "false" },
+      ]),
+    ).toBe(false);
+    expect(
+      merger.add([
+        { nulls: 1, min: "1", max: "2", distinct: sketch },
+        { ...flag, max: "true" },
+      ]),
+    ).toBe(false);
+    expect(merger.result()).toEqual([
+      { nulls: 0, distinct: 0, min: "5", max: "5" },
+      { nulls: 0, distinct: 0, min: false, max: true },
+    ]);
+    // Null bounds fit every column.
+    expect(
+      merger.add([
+        { nulls: 2, min: null, max: null, distinct: sketch },
+        { ...flag, min: null },
+      ]),
+    ).toBe(true);
   });
 
   it("is answered as stored, without reading it as a number", () => {

@@ -198,8 +198,8 @@ export class StatsMerger {
       max: UploadStatBound | null;
       sketch: DecodedSketch;
     }[] = [];
-    for (const partial of partials) {
-      const valid = validPartial(partial);
+    for (const [c, partial] of partials.entries()) {
+      const valid = validPartial(partial, (this.columns[c] as UploadColumn).type);
       if (!valid) return false;
       parsed.push(valid);
     }
@@ -225,16 +225,24 @@ export class StatsMerger {
   }
 }
 
-function isBound(value: unknown): value is UploadStatBound | null {
-  return value === null || typeof value === "string" || typeof value === "boolean";
+/**
+ * Whether `value` can be a stored bound of a column of `type`: a boolean in a boolean column, a
+ * text in any other. A bound of the other kind cannot be ordered against the column's own, so the
+ * partials holding it are refused like any other malformed ones.
+ */
+function isBoundOf(type: ColumnType, value: unknown): value is UploadStatBound | null {
+  return value === null || typeof value === (type === "boolean" ? "boolean" : "string");
 }
 
 function validPartial(
   partial: unknown,
+  type: ColumnType,
 ): { nulls: number; min: UploadStatBound | null; max: UploadStatBound | null; sketch: DecodedSketch } | undefined {
   if (typeof partial !== "object" || partial === null) return undefined;
   const { nulls, min, max, distinct } = partial as Record<string, unknown>;
-  if (!Number.isSafeInteger(nulls) || (nulls as number) < 0 || !isBound(min) || !isBound(max)) return undefined;
+  if (!Number.isSafeInteger(nulls) || (nulls as number) < 0 || !isBoundOf(type, min) || !isBoundOf(type, max)) {
+    return undefined;
+  }
   if (typeof distinct !== "object" || distinct === null) return undefined;
   const { exact, registers, sparse } = distinct as Record<string, unknown>;
   let json: SketchJson;
