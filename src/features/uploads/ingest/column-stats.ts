@@ -69,11 +69,14 @@ function numberLess(a: unknown, b: unknown): boolean {
     : compareDecimal(numberText(a as number | RawJson), numberText(b as number | RawJson)) < 0;
 }
 
-/** Whether stored bound `a` sorts before `b` in a column of `type`. */
+/**
+ * Whether stored bound `a` sorts before `b` in a column of `type`. Both are of the column's kind
+ * (the merger refuses any other, `isBoundOf`): texts, or booleans in a boolean column.
+ */
 function boundLess(type: ColumnType, a: UploadStatBound, b: UploadStatBound): boolean {
-  if (typeof a === "boolean" || typeof b === "boolean") return a === false && b === true;
-  if (type === "integer" || type === "number") return compareDecimal(a, b) < 0;
-  if (type === "datetime") return datetimeLess(a, b);
+  if (type === "integer" || type === "number") return compareDecimal(String(a), String(b)) < 0;
+  if (type === "datetime") return datetimeLess(String(a), String(b));
+  // Text by its UTF-16 code units; `false` before `true`.
   return a < b;
 }
 
