@@ -138,12 +138,7 @@ function statementsFor(uploadId: string, query: RowQuery, cursorRow: number | nu
     cursorRow === null ? null : (afterPosition(query.sort, { value: null, rowNumber: cursorRow })[0] ?? null);
   const limit = query.pagination === "cursor" ? query.pageSize + 1 : query.pageSize;
   const offset = query.pagination === "cursor" ? 0 : (query.page - 1) * query.pageSize;
-  const rows = pageRowsStatement(
-    uploadId,
-    { filters: query.filters, search: query.search, sort: query.sort, after },
-    limit,
-    offset,
-  );
+  const rows = pageRowsStatement(uploadId, query, after, limit, offset);
   const statements = [{ label: "rows", sql: rows }];
   if (query.pagination === "page" && (query.filters.length > 0 || query.search)) {
     statements.push({

@@ -82,14 +82,7 @@ function toResult(upload: QueryableUpload, query: RowQuery, row: RawRow): RowRes
 
 /** The page's rows, as a statement a batch can hold (csv-data.sql.ts says how each kind of page is read). */
 function rowsStatement(db: Db, upload: QueryableUpload, query: RowQuery, after: SQL | null, limit: number, offset = 0) {
-  return db.execute<RawRow>(
-    pageRowsStatement(
-      upload.id,
-      { filters: query.filters, search: query.search, sort: query.sort, after },
-      limit,
-      offset,
-    ),
-  );
+  return db.execute<RawRow>(pageRowsStatement(upload.id, query, after, limit, offset));
 }
 
 async function selectRows(

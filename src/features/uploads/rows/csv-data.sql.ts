@@ -11,7 +11,7 @@
 import { type SQL, sql } from "drizzle-orm";
 import type { UploadColumn } from "../../../platform/db/schema.ts";
 import { columnValue } from "../ingest/row-layout.ts";
-import type { Filter, Sort, TypedValue } from "./csv-data.query.ts";
+import type { Filter, RowQuery, Sort, TypedValue } from "./csv-data.query.ts";
 
 export { columnValue };
 
@@ -92,17 +92,9 @@ export function orderClause(sort: Sort | null): SQL {
   return sort.descending ? sql`${value} desc nulls last, row_number asc` : sql`${value} asc nulls last, row_number asc`;
 }
 
-/** What a page of rows is selected by: the query's filters, search and sort, plus an optional keyset predicate. */
-export interface RowSelection {
-  filters: Filter[];
-  search: string | null;
-  sort: Sort | null;
-  /** A keyset predicate (`afterPosition`) a cursor page resumes after; null for page mode. */
-  after: SQL | null;
-}
-
 /**
- * The statement that reads one page of rows: `row_number`, `data` and, when sorted, `sort_value`,
+ * The statement that reads one page of the query's rows (after the keyset predicate `after`, from
+ * `afterPosition`, on a cursor page): `row_number`, `data` and, when sorted, `sort_value`,
  * each as jsonb text (the driver's own JSON.parse would round big numbers).
  *
  * - The first page (`offset` 0) reads its rows in index order and stops after `limit`.
@@ -117,10 +109,16 @@ export interface RowSelection {
  *   page 2 does. Chunk markers and rows commit in one transaction, so the statement's snapshot sees
  *   both or neither; an upload without chunk records (none is the whole table) skips from the start.
  */
-export function pageRowsStatement(uploadId: string, selection: RowSelection, limit: number, offset: number): SQL {
-  const where = sql`${whereClause(uploadId, selection.filters, selection.search)}${selection.after ? sql` and ${selection.after}` : sql``}`;
-  const sortValue = selection.sort ? sql`, (${columnValue(selection.sort.position)})::text as sort_value` : sql``;
-  const order = orderClause(selection.sort);
+export function pageRowsStatement(
+  uploadId: string,
+  query: Pick<RowQuery, "filters" | "search" | "sort">,
+  after: SQL | null,
+  limit: number,
+  offset: number,
+): SQL {
+  const where = sql`${whereClause(uploadId, query.filters, query.search)}${after ? sql` and ${after}` : sql``}`;
+  const sortValue = query.sort ? sql`, (${columnValue(query.sort.position)})::text as sort_value` : sql``;
+  const order = orderClause(query.sort);
   if (offset === 0) {
     return sql`
       select row_number, data::text as data${sortValue}
@@ -129,7 +127,7 @@ export function pageRowsStatement(uploadId: string, selection: RowSelection, lim
       order by ${order}
       limit ${limit}`;
   }
-  const inFileOrder = selection.filters.length === 0 && !selection.search && !selection.sort && !selection.after;
+  const inFileOrder = query.filters.length === 0 && !query.search && !query.sort && !after;
   if (!inFileOrder) {
     return sql`
       select row_number, data::text as data${sortValue}
