@@ -5,7 +5,7 @@
  * 2 % above, and counted once when a chunk's transaction is rolled back and retried. Expected
  * values come from a plain reference over the rows the test itself knows it stored.
  */
-import { and, count, eq, isNotNull } from "drizzle-orm";
+import { and, count, eq, isNotNull, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { csvUploadChunks } from "../../src/platform/db/schema.ts";
@@ -196,6 +196,16 @@ describe("column statistics", () => {
         .where(and(eq(csvUploadChunks.uploadId, upload.id), isNotNull(csvUploadChunks.stats))),
     );
     expect(kept[0]?.n).toBe(0);
+  });
+
+  it("a chunk's partials are stored uncompressed: they do not compress, and trying costs each chunk's transaction", async () => {
+    const storage = await withDb((db) =>
+      db.execute<{ attstorage: string }>(
+        sql`select attstorage from pg_attribute where attrelid = 'csv_upload_chunks'::regclass and attname = 'stats'`,
+      ),
+    );
+    // 'e' (external): out of line, never compressed; the default for jsonb, 'x', tries pglz first.
+    expect(storage.rows.map((row) => row.attstorage)).toEqual(["e"]);
   });
 
   it("null until the upload has completed, and for a failed upload", { timeout: 60_000 }, async () => {

@@ -5,7 +5,13 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DistinctSketch, EXACT_LIMIT, hash53, hashNumber } from "../../src/features/uploads/ingest/distinct-sketch.ts";
+import {
+  DistinctSketch,
+  EXACT_LIMIT,
+  hash53,
+  hashNumber,
+  LONG_TEXT,
+} from "../../src/features/uploads/ingest/distinct-sketch.ts";
 
 function sketchOf(values: Iterable<string>): DistinctSketch {
   const sketch = new DistinctSketch();
@@ -63,6 +69,48 @@ describe("hash53", () => {
 
   it("does not collide on a million sequential values", () => {
     expect(new Set(Array.from(range(0, 1_000_000), hash53)).size).toBe(1_000_000);
+  });
+
+  describe("long texts (hashed by their UTF-8 bytes)", () => {
+    const filler = "lorem ipsum dolor sit amet, consectetur adipiscing elit ".repeat(4);
+
+    it("does not collide on a million sequential long values, differing only in their last characters", () => {
+      const hashes = new Set(
+        Array.from(
+          range(0, 1_000_000, (i) => `${filler}${i}`),
+          hash53,
+        ),
+      );
+      expect(hashes.size).toBe(1_000_000);
+    });
+
+    it("tells apart texts that differ in any one byte, whatever the length's remainder in words", () => {
+      // Lengths on both sides of the threshold, and every tail length of the last words.
+      for (let length = LONG_TEXT - 2; length <= LONG_TEXT + 9; length++) {
+        const base = filler.slice(0, length);
+        const variants = new Set<number>([hash53(base)]);
+        for (let at = 0; at < length; at++) variants.add(hash53(`${base.slice(0, at)}#${base.slice(at + 1)}`));
+        expect(variants.size).toBe(length + 1);
+        // A prefix is not the text: the last bytes and the length both count.
+        expect(hash53(base.slice(0, -1))).not.toBe(hash53(base));
+        expect(hash53(`${base}\u0000`)).not.toBe(hash53(base));
+      }
+    });
+
+    it("hashes equal texts equally, however they were built, non-ASCII and longer than any earlier text included", () => {
+      for (const text of [`${filler}Zoë Ørsted 東京 \u{1F600}`, "é".repeat(3000), "a".repeat(100_000)]) {
+        const copy = [...text].join("");
+        expect(hash53(copy)).toBe(hash53(text));
+        const hash = hash53(text);
+        expect(Number.isSafeInteger(hash) && hash >= 0).toBe(true);
+        expect(hash53(`${text.slice(0, -1)}x`)).not.toBe(hash);
+      }
+      // A long text hashed after a longer one is not read with the longer one's leftover bytes.
+      const short = filler.slice(0, LONG_TEXT + 1);
+      const before = hash53(short);
+      hash53("b".repeat(50_000));
+      expect(hash53(short)).toBe(before);
+    });
   });
 });
 

@@ -389,7 +389,10 @@ export const csvUploadChunks = pgTable(
     errorRows: integer("error_rows"),
     /** The chunk's first rejected records, committed with its rows so a retry can report them. */
     errors: jsonb("errors").$type<UploadRowError[]>().notNull().default([]),
-    /** The chunk's column statistics partials, committed with its rows (so a retry never adds twice). */
+    /**
+     * The chunk's column statistics partials, committed with its rows (so a retry never adds twice).
+     * Stored uncompressed (migration 0010): base64 hashes and registers do not compress.
+     */
     stats: jsonb("stats").$type<ChunkColumnStats[]>(),
     doneAt: tstz("done_at"),
   },

@@ -13,9 +13,9 @@
  * Workers) or a large bundle of other structures.
  *
  * Pure and free of Worker types. `hash53` is a non-cryptographic string hash (two 32-bit
- * multiply-xor lanes, each taking two of every four UTF-16 code units, combined and finished by
- * murmur3's avalanche) and `hashNumber` mixes a double's bits the same way, because the chunk step hashes
- * every non-empty cell of every column and must stay cheap.
+ * multiply-xor lanes, each taking every other 32-bit word of the text, combined and finished by
+ * murmur3's avalanche) and `hashNumber` mixes a double's bits the same way, because the chunk step
+ * hashes every non-empty cell of every column and must stay cheap.
  */
 
 import { Buffer } from "node:buffer";
@@ -40,8 +40,26 @@ function fmix32(h: number): number {
   return (x ^ (x >>> 16)) >>> 0;
 }
 
-/** A 53-bit hash of `text` as a safe integer (exact in a double, so the exact table can hold it). */
+/** Texts at least this long are hashed by their UTF-8 bytes, shorter ones by their UTF-16 code units. */
+export const LONG_TEXT = 80;
+
+/**
+ * A 53-bit hash of `text` as a safe integer (exact in a double, so the exact table can hold it).
+ * Equal texts have equal lengths, so they always take the same one of the two ways.
+ */
 export function hash53(text: string): number {
+  return text.length < LONG_TEXT ? hashCodeUnits(text) : hashUtf8(text);
+}
+
+/** Two lanes of 32-bit words, finished by murmur3's avalanche into 53 bits. */
+function finish53(a: number, b: number, length: number): number {
+  const high = fmix32(a ^ Math.imul(b, 0x27d4eb2d) ^ length);
+  const low = fmix32(b ^ high);
+  // 32 bits from one lane, 21 from the other.
+  return high * 2 ** 21 + (low >>> 11);
+}
+
+function hashCodeUnits(text: string): number {
   let a = 0x811c9dc5;
   let b = 0x9747b28c;
   const length = text.length;
@@ -60,10 +78,45 @@ export function hash53(text: string): number {
     a = Math.imul(a ^ c, 0x01000193);
     b = Math.imul(b ^ c, 0x5bd1e995);
   }
-  const high = fmix32(a ^ Math.imul(b, 0x27d4eb2d) ^ length);
-  const low = fmix32(b ^ high);
-  // 32 bits from one lane, 21 from the other.
-  return high * 2 ** 21 + (low >>> 11);
+  return finish53(a, b, length);
+}
+
+const encoder = new TextEncoder();
+/** Room for the UTF-8 of long texts, grown on demand and reused: one text is hashed at a time. */
+let utf8 = new Uint8Array(4096);
+let utf8Words = new Int32Array(utf8.buffer);
+
+/**
+ * Long texts (free-text columns, hundreds of characters) go through the engine's native UTF-8
+ * encoder and are read four bytes at a time: about a third of the time of reading them one code
+ * unit at a time. A decoded chunk holds no lone surrogates (the decoder replaces invalid bytes),
+ * so equal bytes mean equal texts. Words are read in the platform's byte order; every engine the
+ * Worker runs on is little-endian, and a sketch is only ever merged with sketches of one upload.
+ */
+function hashUtf8(text: string): number {
+  // A UTF-16 code unit takes at most three UTF-8 bytes.
+  if (text.length * 3 > utf8.length) {
+    utf8 = new Uint8Array((text.length * 3 + 4096) & ~3);
+    utf8Words = new Int32Array(utf8.buffer);
+  }
+  const { written } = encoder.encodeInto(text, utf8);
+  const words = written >>> 2;
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  let i = 0;
+  for (; i + 1 < words; i += 2) {
+    a = Math.imul(a ^ (utf8Words[i] as number), 0x01000193);
+    b = Math.imul(b ^ (utf8Words[i + 1] as number), 0x5bd1e995);
+    a ^= a >>> 15;
+    b ^= b >>> 13;
+  }
+  // The last one to seven bytes go into both lanes.
+  for (let j = i * 4; j < written; j++) {
+    const c = utf8[j] as number;
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return finish53(a, b, written);
 }
 
 const numberView = new Float64Array(1);
