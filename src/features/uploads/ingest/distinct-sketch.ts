@@ -259,19 +259,21 @@ export class DistinctSketch {
     if (rank > (registers[index] as number)) registers[index] = rank;
   }
 
+  // Both move the old table's hashes straight over, without first copying them out: a chunk of a
+  // column with many distinct values grows its table six times and then turns it into registers.
   private grow(): void {
-    const old = this.hashes();
-    this.table = new Float64Array(Math.min(MAX_TABLE, (this.table as Float64Array).length * 2)).fill(EMPTY);
+    const old = this.table as Float64Array;
+    this.table = new Float64Array(Math.min(MAX_TABLE, old.length * 2)).fill(EMPTY);
     this.size = 0;
-    for (const hash of old) this.addHash(hash);
+    for (const hash of old) if (hash !== EMPTY) this.addHash(hash);
   }
 
   private toRegisters(): void {
-    const hashes = this.hashes();
+    const old = this.table as Float64Array;
     this.table = null;
     this.size = 0;
     this.registers = new Uint8Array(REGISTERS);
-    for (const hash of hashes) this.offer(hash);
+    for (const hash of old) if (hash !== EMPTY) this.offer(hash);
   }
 }
 
