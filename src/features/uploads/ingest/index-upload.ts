@@ -10,6 +10,9 @@
  *   nothing the trigram index does not (`contains` and search);
  * - one trigram GIN index over the row's array text, which holds the values and no key names,
  *   narrowing search and `contains`.
+ * The B-trees are packed full (fillfactor 100, a tenth smaller than the default 90): they are built
+ * once the upload has completed, and no row is added to a completed upload, so no page ever needs
+ * the room a page split would otherwise be spared by.
  * `VACUUM (ANALYZE)` then gives the planner statistics and sets the visibility map, so counts can
  * be answered from the indexes alone. Until `indexes_ready_at` is set, queries are correct but
  * scan the upload's partition.
@@ -55,7 +58,7 @@ export function rowIndexStatements(
     .filter((position) => !freeText.has(position))
     .map(
       (position) =>
-        sql`create index if not exists ${sql.raw(`"cr_${hex}_c${position}"`)} on ${table} ((${columnValue(position)}), row_number)`,
+        sql`create index if not exists ${sql.raw(`"cr_${hex}_c${position}"`)} on ${table} ((${columnValue(position)}), row_number) with (fillfactor = 100)`,
     );
   statements.push(
     sql`create index if not exists ${sql.raw(`"cr_${hex}_trgm"`)} on ${table} using gin ((data::text) gin_trgm_ops)`,
