@@ -11,12 +11,7 @@ import { taskAttachments, tasks } from "../../platform/db/schema.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { errorFields, log } from "../../platform/lib/log.ts";
 import { type PresignContext, presignGet, presignPut } from "../../platform/storage/presign.ts";
-import {
-  attachmentDeleteStatement,
-  attachmentReadyStatement,
-  insertedIdChange,
-  recordEvent,
-} from "../tasks/history.ts";
+import { attachmentDeleteStatement, attachmentReadyStatement, recordInserted } from "../tasks/history.ts";
 import { readTaskRows } from "../tasks/task-rows.ts";
 import { type Actor, assertCanChangeAttachments, assertCanRead } from "../tasks/tasks.policy.ts";
 import { facts, loadTask, TASK_RECORD } from "../tasks/tasks.service.ts";
@@ -87,12 +82,12 @@ export async function storeFile(
           completedAt: new Date(),
         })
         .returning(),
-      recordEvent(db, {
+      recordInserted(db, {
         taskId,
         actorId: user.id,
         action: "attachment_added",
-        changes: {},
-        changesInSql: insertedIdChange("attachment", "task_attachments"),
+        field: "attachment",
+        table: "task_attachments",
       }),
     ]);
     const row = inserted[0];
