@@ -11,12 +11,11 @@ import { createServer, type IncomingMessage } from "node:http";
 import { serveOnLoopback } from "../../scripts/lib/listen.ts";
 import type { Relay, RelayFault } from "../../scripts/lib/relay.ts";
 import type { SqlOverHttp, SqlOverHttpFault } from "../../scripts/lib/sql-over-http.ts";
+import { readText, sendJson } from "./http-io.ts";
 import { runtimeOrigin } from "./runtime-origin.ts";
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  return JSON.parse(await readText(request));
 }
 
 export async function startSupportServer(
@@ -24,10 +23,7 @@ export async function startSupportServer(
   sqlOverHttp: SqlOverHttp,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((request, response) => {
-    const send = (status: number, body: unknown) => {
-      response.writeHead(status, { "content-type": "application/json" });
-      response.end(JSON.stringify(body));
-    };
+    const send = (status: number, body: unknown) => sendJson(response, status, body);
     if (request.url === "/runtime-origin") {
       const origin = runtimeOrigin();
       send(origin ? 200 : 503, { origin: origin ?? null });
