@@ -10,6 +10,7 @@
  */
 import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { taskComments, tasks } from "../../platform/db/schema.ts";
 import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
@@ -70,8 +71,7 @@ export async function addComment(db: Db, user: Actor, taskId: number, content: s
         table: "task_comments",
       }),
     ]);
-    const row = inserted[0];
-    if (!row) throw new Error("insert returned no row");
+    const row = insertedRow(inserted);
     return toResponse(row);
   });
 }

@@ -7,6 +7,7 @@
 import { asc, eq, sql } from "drizzle-orm";
 import type { AuthUser } from "../../platform/context/types.ts";
 import { type Db, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION, pgErrorCode } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { departments, users } from "../../platform/db/schema.ts";
 import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
@@ -73,11 +74,12 @@ export async function createDepartment(
   assertCanManageDepartments(viewer);
   await checkManager(db, input.manager);
   try {
-    const [row] = await db
-      .insert(departments)
-      .values({ name: input.name, managerId: input.manager ?? null })
-      .returning();
-    if (!row) throw new Error("insert returned no row");
+    const row = insertedRow(
+      await db
+        .insert(departments)
+        .values({ name: input.name, managerId: input.manager ?? null })
+        .returning(),
+    );
     return toResponse(row);
   } catch (error) {
     throw writeError(error);

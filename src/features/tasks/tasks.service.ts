@@ -14,6 +14,7 @@
 import { and, asc, count, desc, eq, getTableColumns, gt, ilike, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { entityTag, ifMatchHolds, preconditionFailed } from "../../platform/cache/conditional.ts";
 import type { Db } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { departments, type TaskPriority, taskAssignments, tasks, users } from "../../platform/db/schema.ts";
 import { countedPage, countOf, type PageParams, pageWindow } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
@@ -373,8 +374,7 @@ export async function createTask(
       webhookStatement(db, events),
       recordEvent(db, { taskId: id, actorId: caller.id, action: "created", changes: created }),
     ]);
-    const row = inserted[0];
-    if (!row) throw new Error("insert returned no row");
+    const row = insertedRow(inserted);
     const added = firstRow(assigned).added;
     return {
       value: toTaskResponse({ ...row, assigneeIds: added }),

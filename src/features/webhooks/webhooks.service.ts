@@ -6,6 +6,7 @@
 import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { type AppConfig, isProductionLike } from "../../platform/config/config.ts";
 import type { Db } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { webhookAttempts, webhookDeliveries, webhookSubscriptions } from "../../platform/db/schema.ts";
 import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
@@ -74,17 +75,18 @@ export async function createWebhook(
 ): Promise<WebhookResponse & { secret: string }> {
   assertWebhookUrl(input.url, policy);
   const secret = newWebhookSecret();
-  const [row] = await db
-    .insert(webhookSubscriptions)
-    .values({
-      url: input.url,
-      events: input.events,
-      description: input.description ?? "",
-      secret,
-      createdById: creatorId,
-    })
-    .returning(PUBLIC_COLUMNS);
-  if (!row) throw new Error("insert returned no row");
+  const row = insertedRow(
+    await db
+      .insert(webhookSubscriptions)
+      .values({
+        url: input.url,
+        events: input.events,
+        description: input.description ?? "",
+        secret,
+        createdById: creatorId,
+      })
+      .returning(PUBLIC_COLUMNS),
+  );
   return { ...toWebhook(row), secret };
 }
 
@@ -193,14 +195,15 @@ export async function recordPing(db: Db, subscriptionId: number, actorId: number
   if (!subscription.active) {
     throw ApiError.conflict("The webhook is inactive; set `active` to true before sending a test.");
   }
-  const [row] = await db
-    .insert(webhookDeliveries)
-    .values({
-      subscriptionId,
-      event: "ping",
-      payload: { webhook: subscriptionId, actor: actorId, message: "Test delivery from Edge Tasks." },
-    })
-    .returning();
-  if (!row) throw new Error("insert returned no row");
+  const row = insertedRow(
+    await db
+      .insert(webhookDeliveries)
+      .values({
+        subscriptionId,
+        event: "ping",
+        payload: { webhook: subscriptionId, actor: actorId, message: "Test delivery from Edge Tasks." },
+      })
+      .returning(),
+  );
   return toDelivery(row);
 }
