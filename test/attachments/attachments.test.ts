@@ -21,6 +21,13 @@ interface Attachment {
   download_url?: string;
 }
 
+/** A multipart body with `file` as its `file` field, as the attachment route takes an upload. */
+function fileForm(file: File): FormData {
+  const form = new FormData();
+  form.append("file", file);
+  return form;
+}
+
 async function r2Key(id: number): Promise<string> {
   const [row] = await withDb((db) => db.select().from(taskAttachments).where(eq(taskAttachments.id, id)));
   if (!row) throw new Error("no attachment");
@@ -32,8 +39,7 @@ describe("attachments", () => {
     const org = await makeOrg();
     const task = await makeTask(org.manager, { assignees: [org.employee.id] });
     const origin = await runtimeOrigin();
-    const form = new FormData();
-    form.append("file", new File(["hello, attachment"], "notes.txt", { type: "text/plain" }));
+    const form = fileForm(new File(["hello, attachment"], "notes.txt", { type: "text/plain" }));
     const created = await api(`${origin}/api/v1/tasks/${task.id}/attachments/`, {
       token: org.manager.token,
       body: form,
@@ -47,8 +53,7 @@ describe("attachments", () => {
       await api(`/tasks/${task.id}/attachments/`, { token: org.employee.token }),
     );
     expect(listed.results.map((a) => a.id)).toEqual([attachment.id]);
-    const again = new FormData();
-    again.append("file", new File(["x"], "x.txt"));
+    const again = fileForm(new File(["x"], "x.txt"));
     expect((await api(`/tasks/${task.id}/attachments/`, { token: org.employee.token, body: again })).status).toBe(403);
     expect((await api(`/attachments/${attachment.id}/`, { token: org.outsider.token })).status).toBe(404);
 
@@ -138,8 +143,7 @@ describe("attachments", () => {
       expect(done.status).toBe(200);
       ids.push(pending.id);
     }
-    const form = new FormData();
-    form.append("file", new File(["dot-dot multipart"], "..", { type: "text/plain" }));
+    const form = fileForm(new File(["dot-dot multipart"], "..", { type: "text/plain" }));
     const multipart = await api(`${origin}/api/v1/tasks/${task.id}/attachments/`, {
       token: org.employee.token,
       body: form,
@@ -246,8 +250,7 @@ describe("attachments", () => {
       return pending.id;
     };
     const [stale, fresh] = [await register(), await register()];
-    const form = new FormData();
-    form.append("file", new File(["ready"], "ready.txt"));
+    const form = fileForm(new File(["ready"], "ready.txt"));
     const ready = (
       await json<Attachment>(await api(`/tasks/${task.id}/attachments/`, { token: org.employee.token, body: form }))
     ).id;
@@ -318,8 +321,7 @@ describe("attachments", () => {
     const org = await makeOrg();
     const task = await makeTask(org.employee);
     const path = `/tasks/${task.id}/attachments/`;
-    const big = new FormData();
-    big.append("file", new File([new Uint8Array(10 * 1024 * 1024 + 1)], "big.bin"));
+    const big = fileForm(new File([new Uint8Array(10 * 1024 * 1024 + 1)], "big.bin"));
     const tooLarge = await api(path, { token: org.employee.token, body: big });
     expect(tooLarge.status).toBe(413);
     expect((await json(tooLarge)).detail).toMatch(/at most/);

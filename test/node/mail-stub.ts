@@ -10,6 +10,7 @@
  */
 import { createServer, type IncomingMessage } from "node:http";
 import { serveOnLoopback } from "../../scripts/lib/listen.ts";
+import { readText, sendJson } from "./http-io.ts";
 
 export interface RecordedRequest {
   path: string;
@@ -32,9 +33,7 @@ interface Failure {
 }
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  const text = Buffer.concat(chunks).toString("utf8");
+  const text = await readText(request);
   return text ? (JSON.parse(text) as unknown) : undefined;
 }
 
@@ -69,10 +68,7 @@ export async function startMailStub(): Promise<MailStub> {
 
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://stub");
-    const reply = (status: number, body: unknown) => {
-      response.writeHead(status, { "content-type": "application/json" });
-      response.end(JSON.stringify(body));
-    };
+    const reply = (status: number, body: unknown) => sendJson(response, status, body);
     try {
       if (url.pathname === "/__requests") {
         const to = url.searchParams.get("to")?.toLowerCase();

@@ -11,66 +11,68 @@ import { createServer, type IncomingMessage } from "node:http";
 import { serveOnLoopback } from "../../scripts/lib/listen.ts";
 import type { Relay, RelayFault } from "../../scripts/lib/relay.ts";
 import type { SqlOverHttp, SqlOverHttpFault } from "../../scripts/lib/sql-over-http.ts";
+import { readText, sendJson } from "./http-io.ts";
 import { runtimeOrigin } from "./runtime-origin.ts";
 
 async function readJson(request: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  return JSON.parse(await readText(request));
+}
+
+interface ArmedThing {
+  path: string;
+  create: (body: unknown) => number;
+  read: (id: number) => unknown;
+  missing: string;
 }
 
 export async function startSupportServer(
   relay: Relay,
   sqlOverHttp: SqlOverHttp,
 ): Promise<{ url: string; close(): Promise<void> }> {
+  /** What tests arm and then ask about: POST <path> answers 201 `{id}`, GET <path>/<id> its state (404 when unknown). */
+  const armedThings: ArmedThing[] = [
+    {
+      path: "/relay/faults",
+      create: (body) => relay.injectFault(body as RelayFault),
+      read: (id) => relay.fault(id),
+      missing: "no such fault",
+    },
+    {
+      path: "/relay/watches",
+      create: (body) => relay.watch((body as { text: string }).text),
+      read: (id) => relay.watched(id),
+      missing: "no such watch",
+    },
+    {
+      path: "/sql-over-http/faults",
+      create: (body) => sqlOverHttp.injectFault(body as SqlOverHttpFault),
+      read: (id) => sqlOverHttp.fault(id),
+      missing: "no such fault",
+    },
+  ];
   const server = createServer((request, response) => {
-    const send = (status: number, body: unknown) => {
-      response.writeHead(status, { "content-type": "application/json" });
-      response.end(JSON.stringify(body));
-    };
+    const send = (status: number, body: unknown) => sendJson(response, status, body);
     if (request.url === "/runtime-origin") {
       const origin = runtimeOrigin();
       send(origin ? 200 : 503, { origin: origin ?? null });
       return;
     }
-    if (request.url === "/relay/faults" && request.method === "POST") {
-      readJson(request)
-        .then((fault) => send(201, { id: relay.injectFault(fault as RelayFault) }))
-        .catch((error: unknown) => send(400, { detail: String(error) }));
-      return;
-    }
-    const faultId = /^\/relay\/faults\/(\d+)$/.exec(request.url ?? "")?.[1];
-    if (faultId) {
-      const state = relay.fault(Number(faultId));
-      send(state ? 200 : 404, state ?? { detail: "no such fault" });
-      return;
-    }
-    if (request.url === "/relay/watches" && request.method === "POST") {
-      readJson(request)
-        .then((body) => send(201, { id: relay.watch((body as { text: string }).text) }))
-        .catch((error: unknown) => send(400, { detail: String(error) }));
-      return;
-    }
-    const watchId = /^\/relay\/watches\/(\d+)$/.exec(request.url ?? "")?.[1];
-    if (watchId) {
-      const watch = relay.watched(Number(watchId));
-      send(watch ? 200 : 404, watch ?? { detail: "no such watch" });
-      return;
+    for (const armed of armedThings) {
+      if (request.url === armed.path && request.method === "POST") {
+        readJson(request)
+          .then((body) => send(201, { id: armed.create(body) }))
+          .catch((error: unknown) => send(400, { detail: String(error) }));
+        return;
+      }
+      const id = new RegExp(`^${armed.path}/(\\d+)$`).exec(request.url ?? "")?.[1];
+      if (id) {
+        const state = armed.read(Number(id));
+        send(state ? 200 : 404, state ?? { detail: armed.missing });
+        return;
+      }
     }
     if (request.url === "/sql-over-http/stats" && request.method === "GET") {
       send(200, sqlOverHttp.stats());
-      return;
-    }
-    if (request.url === "/sql-over-http/faults" && request.method === "POST") {
-      readJson(request)
-        .then((fault) => send(201, { id: sqlOverHttp.injectFault(fault as SqlOverHttpFault) }))
-        .catch((error: unknown) => send(400, { detail: String(error) }));
-      return;
-    }
-    const httpFaultId = /^\/sql-over-http\/faults\/(\d+)$/.exec(request.url ?? "")?.[1];
-    if (httpFaultId) {
-      const state = sqlOverHttp.fault(Number(httpFaultId));
-      send(state ? 200 : 404, state ?? { detail: "no such fault" });
       return;
     }
     response.writeHead(404).end();

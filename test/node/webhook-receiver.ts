@@ -11,9 +11,10 @@
  *   next n deliveries to `<name>` (of that event type, or with that `webhook-id`, only, when given)
  *   with `status`, then recover.
  */
-import { createServer, type IncomingMessage } from "node:http";
+import { createServer } from "node:http";
 import { Webhook } from "standardwebhooks";
 import { serveOnLoopback } from "../../scripts/lib/listen.ts";
+import { readText, sendJson } from "./http-io.ts";
 
 export interface ReceivedDelivery {
   headers: Record<string, string>;
@@ -33,12 +34,6 @@ interface Failure {
 export interface WebhookReceiver {
   url: string;
   close(): Promise<void>;
-}
-
-async function readText(request: IncomingMessage): Promise<string> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of request) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString("utf8");
 }
 
 function typeOf(body: string): string | undefined {
@@ -66,10 +61,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
 
   const server = createServer(async (request, response) => {
     const url = new URL(request.url ?? "/", "http://receiver");
-    const reply = (status: number, body: unknown) => {
-      response.writeHead(status, { "content-type": "application/json" });
-      response.end(JSON.stringify(body));
-    };
+    const reply = (status: number, body: unknown) => sendJson(response, status, body);
     try {
       const hook = /^\/hooks\/([\w-]+)$/.exec(url.pathname)?.[1];
       if (hook && request.method === "POST") {

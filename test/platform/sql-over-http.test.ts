@@ -6,7 +6,7 @@
  */
 import { env } from "cloudflare:workers";
 import { neon, neonConfig } from "@neondatabase/serverless";
-import { sql as dsql, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import { drizzle } from "drizzle-orm/neon-http";
 import { integer, pgTable, text } from "drizzle-orm/pg-core";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -40,12 +40,14 @@ async function rejectionOf(promise: Promise<unknown>): Promise<Error & Record<st
   throw new Error("expected the query to fail, but it succeeded");
 }
 
-async function createTable(name: string): Promise<void> {
+/** Runs `body` while a table `name` (id int primary key, label text not null unique) exists, dropping it afterwards. */
+async function withTable(name: string, body: () => Promise<void>): Promise<void> {
   await sql().query(`create table ${name} (id int primary key, label text not null unique)`);
-}
-
-async function dropTable(name: string): Promise<void> {
-  await sql().query(`drop table if exists ${name}`);
+  try {
+    await body();
+  } finally {
+    await sql().query(`drop table if exists ${name}`);
+  }
 }
 
 beforeAll(() => {
@@ -116,8 +118,7 @@ describe("SQL over HTTP: single queries through neon()", () => {
     ]);
 
     const table = `soh_full_${unique()}`;
-    await createTable(table);
-    try {
+    await withTable(table, async () => {
       const insert = await sql().query(`insert into ${table} (id, label) values (1, 'a'), (2, 'b')`, [], {
         fullResults: true,
       });
@@ -133,9 +134,7 @@ describe("SQL over HTTP: single queries through neon()", () => {
         [oid, 1],
         [oid, 2],
       ]);
-    } finally {
-      await dropTable(table);
-    }
+    });
   });
 
   it("answers array mode with rows as arrays", async () => {
@@ -163,21 +162,17 @@ describe("SQL over HTTP: single queries through neon()", () => {
 
   it("names the table, column and constraint of a constraint violation", async () => {
     const table = `soh_viol_${unique()}`;
-    await createTable(table);
-    try {
+    await withTable(table, async () => {
       const error = await rejectionOf(sql().query(`insert into ${table} (id, label) values (1, null)`));
       expect(error).toMatchObject({ code: "23502", table, column: "label", schema: "public" });
-    } finally {
-      await dropTable(table);
-    }
+    });
   });
 });
 
 describe("SQL over HTTP: batches through sql.transaction()", () => {
   it("runs a batch in one transaction and returns the results in order", async () => {
     const table = `soh_batch_${unique()}`;
-    await createTable(table);
-    try {
+    await withTable(table, async () => {
       const db = sql();
       const results = await db.transaction([
         db`select 1 as n`,
@@ -191,15 +186,12 @@ describe("SQL over HTTP: batches through sql.transaction()", () => {
       expect(results[3]).toEqual(results[4]);
       expect(results[5]).toEqual([{ n: 3 }]);
       expect(await db.query(`select label from ${table} order by id`)).toEqual([{ label: "one" }, { label: "two" }]);
-    } finally {
-      await dropTable(table);
-    }
+    });
   });
 
   it("commits nothing of a batch whose later statement fails, and answers the error's code", async () => {
     const table = `soh_rollback_${unique()}`;
-    await createTable(table);
-    try {
+    await withTable(table, async () => {
       const db = sql();
       const error = await rejectionOf(
         db.transaction([
@@ -212,9 +204,7 @@ describe("SQL over HTTP: batches through sql.transaction()", () => {
       expect(error).toMatchObject({ name: "NeonDbError", code: "23505", constraint: `${table}_label_key` });
       expect(error.detail).toMatch(/\(label\)=\(a\) already exists/);
       expect(await db.query(`select count(*)::int as n from ${table}`)).toEqual([{ n: 0 }]);
-    } finally {
-      await dropTable(table);
-    }
+    });
   });
 
   it("opens the batch's transaction with the isolation level, READ ONLY and DEFERRABLE asked for", async () => {
@@ -241,8 +231,7 @@ describe("SQL over HTTP: batches through sql.transaction()", () => {
 
   it("refuses a write inside a readOnly batch with 25006", async () => {
     const table = `soh_ro_${unique()}`;
-    await createTable(table);
-    try {
+    await withTable(table, async () => {
       const db = sql();
       const error = await rejectionOf(
         db.transaction([db`select 1`, db.query(`insert into ${table} (id, label) values (1, 'a')`)], {
@@ -251,16 +240,13 @@ describe("SQL over HTTP: batches through sql.transaction()", () => {
       );
       expect(error.code).toBe("25006");
       expect(await db.query(`select count(*)::int as n from ${table}`)).toEqual([{ n: 0 }]);
-    } finally {
-      await dropTable(table);
-    }
+    });
   });
 
   it("never hands a later request a connection left inside a failed transaction", async () => {
     const app = `soh-leak-${unique()}`;
     const table = `soh_leak_${unique()}`;
-    await createTable(table);
-    try {
+    await withTable(table, async () => {
       const db = neon(urlWithApp(app));
       await rejectionOf(
         db.transaction([
@@ -287,9 +273,7 @@ describe("SQL over HTTP: batches through sql.transaction()", () => {
         [app],
       );
       expect(stuck).toEqual([{ n: 0 }]);
-    } finally {
-      await dropTable(table);
-    }
+    });
   });
 
   it("reuses pooled connections across requests", async () => {
@@ -311,8 +295,7 @@ describe("SQL over HTTP: drizzle neon-http", () => {
       label: text("label").notNull().unique(),
     });
     const db = drizzle({ client: sql() });
-    await db.execute(dsql.raw(`create table ${name} (id int primary key, label text not null unique)`));
-    try {
+    await withTable(name, async () => {
       const [inserted, updated, all] = await db.batch([
         db
           .insert(items)
@@ -342,9 +325,7 @@ describe("SQL over HTTP: drizzle neon-http", () => {
       );
       expect(JSON.stringify(error.cause ?? error)).toContain("23505");
       expect(await db.select().from(items).orderBy(items.id)).toHaveLength(2);
-    } finally {
-      await dropTable(name);
-    }
+    });
   });
 });
 
@@ -456,8 +437,7 @@ describe("SQL over HTTP: injected outages (support server, /sql-over-http/faults
 
   it("at: 'answer' commits the batch and loses its answer, so the caller cannot know", async () => {
     const table = `soh_lost_${unique()}`;
-    await createTable(table);
-    try {
+    await withTable(table, async () => {
       const id = await injectFault({ trigger: [table, "lost"], scope: table, outageMs: 0, at: "answer" });
       const db = sql();
       const error = await rejectionOf(
@@ -466,8 +446,6 @@ describe("SQL over HTTP: injected outages (support server, /sql-over-http/faults
       expect(isConnectionError(error)).toBe(true);
       expect(await faultState(id)).toEqual({ fired: true, cut: 1 });
       expect(await db.query(`select label from ${table}`)).toEqual([{ label: "lost" }]);
-    } finally {
-      await dropTable(table);
-    }
+    });
   });
 });

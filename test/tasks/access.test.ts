@@ -267,6 +267,18 @@ const webhookVariants = family(webhookObjects, webhookId, [
  */
 const userObjects = [...USER_KEYS, UNKNOWN];
 const seeUser = (actor: UserKey, o: string) => o !== UNKNOWN && canSeeUser(actor, o as UserKey);
+/** Giving user `o` the role `role`: admins only; nobody changes their own role; HR neither grants nor removes the CEO role. */
+const roleChange =
+  (role: "manager" | "ceo") =>
+  (actor: UserKey, o: string): Expected => {
+    if (!seeUser(actor, o)) return 404;
+    if (!isAdmin(actor)) return 403;
+    const target = o as UserKey;
+    if (USER_SPECS[target].role === role) return WRITE; // no change
+    if (target === actor) return 403;
+    if (USER_SPECS[actor].role === "hr" && (role === "ceo" || USER_SPECS[target].role === "ceo")) return 403;
+    return WRITE;
+  };
 const userVariants = family(userObjects, (w, o) => (o === UNKNOWN ? UNKNOWN_INT : w.users[o as UserKey].id), [
   { route: "GET /api/v1/users/{id}/", expect: (actor: UserKey, o: string) => (seeUser(actor, o) ? 200 : 404) },
   {
@@ -279,28 +291,13 @@ const userVariants = family(userObjects, (w, o) => (o === UNKNOWN ? UNKNOWN_INT 
     route: "PATCH /api/v1/users/{id}/",
     label: "role → manager",
     body: { kind: "json", value: () => ({ role: "manager" }) },
-    expect: (actor: UserKey, o: string) => {
-      if (!seeUser(actor, o)) return 404;
-      if (!isAdmin(actor)) return 403;
-      const target = o as UserKey;
-      if (USER_SPECS[target].role === "manager") return WRITE; // no change
-      if (target === actor) return 403; // nobody changes their own role
-      if (USER_SPECS[actor].role === "hr" && USER_SPECS[target].role === "ceo") return 403; // HR cannot unmake a CEO
-      return WRITE;
-    },
+    expect: roleChange("manager"),
   },
   {
     route: "PATCH /api/v1/users/{id}/",
     label: "role → ceo",
     body: { kind: "json", value: () => ({ role: "ceo" }) },
-    expect: (actor: UserKey, o: string) => {
-      if (!seeUser(actor, o)) return 404;
-      if (!isAdmin(actor)) return 403;
-      const target = o as UserKey;
-      if (USER_SPECS[target].role === "ceo") return WRITE; // no change
-      if (target === actor) return 403;
-      return USER_SPECS[actor].role === "hr" ? 403 : WRITE; // HR cannot make anyone CEO
-    },
+    expect: roleChange("ceo"),
   },
 ]);
 

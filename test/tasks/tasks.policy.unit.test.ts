@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
 import {
-  type Actor,
   assertCanAssign,
   assertCanChangeAttachments,
   assertCanComment,
@@ -13,14 +12,8 @@ import {
   type TaskFacts,
   taskAccess,
 } from "../../src/features/tasks/tasks.policy.ts";
+import { ceo, colleague, employee, hr, manager, managerWithoutDepartment } from "../support/policy-actors.ts";
 import { refusal } from "../support/refusal.ts";
-
-const ceo: Actor = { id: 1, role: "ceo", departmentId: null };
-const hr: Actor = { id: 2, role: "hr", departmentId: 9 };
-const manager: Actor = { id: 3, role: "manager", departmentId: 10 };
-const managerWithoutDepartment: Actor = { id: 4, role: "manager", departmentId: null };
-const employee: Actor = { id: 5, role: "employee", departmentId: 10 };
-const colleague: Actor = { id: 6, role: "employee", departmentId: 10 };
 
 /** A task in department 20, created by user 100 and assigned by user 101 to nobody. */
 const task = (overrides: Partial<TaskFacts> = {}): TaskFacts => ({

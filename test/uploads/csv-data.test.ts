@@ -98,6 +98,12 @@ const results = async (path: string) => {
   expect(response.status, await response.clone().text()).toBe(200);
   return (await json<{ results: Row[] }>(response)).results;
 };
+/** The body of the 400 that `path` must be answered with. */
+const refused = async <T>(path: string): Promise<T> => {
+  const response = await data(path);
+  expect(response.status, path).toBe(400);
+  return json<T>(response);
+};
 
 beforeAll(async () => {
   owner = await createUser();
@@ -164,9 +170,7 @@ describe("row listing: pages", () => {
       ["?pagination=sideways", "pagination"],
       ["?format=xml", "format"],
     ] as const) {
-      const response = await data(query);
-      expect(response.status, query).toBe(400);
-      const body = await json<{ detail: string; errors: { field: string }[] }>(response);
+      const body = await refused<{ detail: string; errors: { field: string }[] }>(query);
       expect(body.errors[0]?.field).toBe(field);
     }
   });
@@ -181,9 +185,7 @@ describe("row listing: pages", () => {
       "?nope=1",
       "?sort_by=-nope",
     ]) {
-      const response = await data(query);
-      expect(response.status, query).toBe(400);
-      expect((await json<{ detail: string }>(response)).detail).toMatch(/nope|like/);
+      expect((await refused<{ detail: string }>(query)).detail).toMatch(/nope|like/);
     }
   });
 });
@@ -248,9 +250,7 @@ describe("row listing: the filter syntax is explained", () => {
       ["?amount[lte]=3", "filter[amount][lte]=3"],
       ["?id_in=1,2", "filter[id][in]=1,2"],
     ] as const) {
-      const response = await data(query);
-      expect(response.status, query).toBe(400);
-      const body = await json<{ detail: string; errors: { field: string; message: string }[] }>(response);
+      const body = await refused<{ detail: string; errors: { field: string; message: string }[] }>(query);
       const name = query.slice(1).split("=")[0];
       expect(body.detail).toContain(`Unknown parameter ${name}. Filter rows with ${rewrite}`);
       expect(body.errors[0]?.field).toBe(name);
@@ -331,9 +331,7 @@ describe("row listing: filters compare by type", () => {
       "?active=maybe",
       "?filter[amount][is_null]=perhaps",
     ]) {
-      const response = await data(query);
-      expect(response.status, query).toBe(400);
-      expect((await json<{ errors: { field: string }[] }>(response)).errors[0]?.field).toBe(
+      expect((await refused<{ errors: { field: string }[] }>(query)).errors[0]?.field).toBe(
         decodeURIComponent(query.slice(1).split("=")[0] ?? ""),
       );
     }

@@ -4,16 +4,10 @@ import {
   canSeeUser,
   type UserFacts,
   userListScope,
-  type Viewer,
 } from "../../src/features/users/users.policy.ts";
 import type { Role } from "../../src/platform/db/schema.ts";
+import { ceo, employee, hr, manager, managerWithoutDepartment } from "../support/policy-actors.ts";
 import { refusal } from "../support/refusal.ts";
-
-const ceo: Viewer = { id: 1, role: "ceo", departmentId: null };
-const hr: Viewer = { id: 2, role: "hr", departmentId: 9 };
-const manager: Viewer = { id: 3, role: "manager", departmentId: 10 };
-const managerWithoutDepartment: Viewer = { id: 4, role: "manager", departmentId: null };
-const employee: Viewer = { id: 5, role: "employee", departmentId: 10 };
 
 const user = (id: number, role: Role, departmentId: number | null): UserFacts => ({ id, role, departmentId });
 

@@ -5,23 +5,15 @@
  */
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
-import { webhookDeliveries } from "../../src/platform/db/schema.ts";
+import { WEBHOOK_EVENTS, webhookDeliveries } from "../../src/platform/db/schema.ts";
 import { eventually, testEnv, withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 
 /** Whoever calls: only the token matters. */
 type Caller = { token: string };
 
-export const ALL_EVENTS = [
-  "task.created",
-  "task.updated",
-  "task.completed",
-  "task.assigned",
-  "task.unassigned",
-  "task.deleted",
-  "upload.completed",
-  "upload.failed",
-];
+/** Every event a subscription can ask for. */
+export const ALL_EVENTS: string[] = [...WEBHOOK_EVENTS];
 
 export interface Subscription {
   id: number;

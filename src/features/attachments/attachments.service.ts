@@ -7,16 +7,12 @@
  */
 import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { taskAttachments, tasks } from "../../platform/db/schema.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { errorFields, log } from "../../platform/lib/log.ts";
 import { type PresignContext, presignGet, presignPut } from "../../platform/storage/presign.ts";
-import {
-  attachmentDeleteStatement,
-  attachmentReadyStatement,
-  insertedIdChange,
-  recordEvent,
-} from "../tasks/history.ts";
+import { attachmentDeleteStatement, attachmentReadyStatement, recordInserted } from "../tasks/history.ts";
 import { readTaskRows } from "../tasks/task-rows.ts";
 import { type Actor, assertCanChangeAttachments, assertCanRead } from "../tasks/tasks.policy.ts";
 import { facts, loadTask, TASK_RECORD } from "../tasks/tasks.service.ts";
@@ -87,16 +83,15 @@ export async function storeFile(
           completedAt: new Date(),
         })
         .returning(),
-      recordEvent(db, {
+      recordInserted(db, {
         taskId,
         actorId: user.id,
         action: "attachment_added",
-        changes: {},
-        changesInSql: insertedIdChange("attachment", "task_attachments"),
+        field: "attachment",
+        table: "task_attachments",
       }),
     ]);
-    const row = inserted[0];
-    if (!row) throw new Error("insert returned no row");
+    const row = insertedRow(inserted);
     return toAttachmentResponse(row);
   } catch (error) {
     await bucket.delete(key).catch(() => undefined);
@@ -124,19 +119,20 @@ export async function registerUpload(
     { contentLength: input.size_bytes, contentType: input.content_type },
     presign.config.ATTACHMENT_UPLOAD_TTL_SECONDS,
   );
-  const [row] = await db
-    .insert(taskAttachments)
-    .values({
-      taskId,
-      uploadedById: user.id,
-      filename: input.filename,
-      contentType: input.content_type,
-      sizeBytes: input.size_bytes,
-      r2Key: key,
-      status: "pending",
-    })
-    .returning();
-  if (!row) throw new Error("insert returned no row");
+  const row = insertedRow(
+    await db
+      .insert(taskAttachments)
+      .values({
+        taskId,
+        uploadedById: user.id,
+        filename: input.filename,
+        contentType: input.content_type,
+        sizeBytes: input.size_bytes,
+        r2Key: key,
+        status: "pending",
+      })
+      .returning(),
+  );
   return {
     ...toAttachmentResponse(row),
     upload: { method: "PUT", url: signed.url, headers: signed.headers, expires_at: signed.expiresAt.toISOString() },

@@ -8,6 +8,7 @@
 import { and, eq, isNull, sql } from "drizzle-orm";
 import type { AppConfig } from "../../platform/config/config.ts";
 import { type Db, PG_UNIQUE_VIOLATION, type PoolDb, pgErrorCode } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { authSessions, refreshTokens, users } from "../../platform/db/schema.ts";
 import { sessionRevoked, sessionStarted } from "../../platform/edge-state/user-state.client.ts";
 import { newRefreshToken, sha256Hex, signAccessToken } from "../../platform/identity/tokens.ts";
@@ -43,11 +44,9 @@ export async function register(db: PoolDb, input: RegisterInput): Promise<{ user
   const passwordHash = await hashPassword(input.password);
   try {
     return await db.transaction(async (tx) => {
-      const [user] = await tx
-        .insert(users)
-        .values({ email, fullName: input.fullName.trim(), passwordHash })
-        .returning();
-      if (!user) throw new Error("insert returned no row");
+      const user = insertedRow(
+        await tx.insert(users).values({ email, fullName: input.fullName.trim(), passwordHash }).returning(),
+      );
       const emailIds = await recordEmail(tx, "welcome", [{ email: user.email, userId: user.id }], {
         fullName: user.fullName,
       });
@@ -100,11 +99,12 @@ export async function login(
   }
 
   const expiresAt = new Date(Date.now() + config.REFRESH_TOKEN_TTL_SECONDS * 1000);
-  const [session] = await db
-    .insert(authSessions)
-    .values({ userId: user.id, expiresAt, userAgent: input.userAgent?.slice(0, 300) ?? null })
-    .returning({ id: authSessions.id });
-  if (!session) throw new Error("insert returned no row");
+  const session = insertedRow(
+    await db
+      .insert(authSessions)
+      .values({ userId: user.id, expiresAt, userAgent: input.userAgent?.slice(0, 300) ?? null })
+      .returning({ id: authSessions.id }),
+  );
   const { access, refresh } = await issueTokens(db, config, user.id, session.id);
   await sessionStarted(env, user.id, session.id, expiresAt);
   return {

@@ -8,12 +8,13 @@
  * No cache version is replaced after a comment write: comment lists are not cached, and no cached
  * answer (task list, task detail, reports) contains anything about comments.
  */
-import { and, asc, count, eq, isNull } from "drizzle-orm";
+import { and, asc, eq, isNull } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { taskComments, tasks } from "../../platform/db/schema.ts";
-import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
-import { insertedIdChange, recordEvent } from "../tasks/history.ts";
+import { recordInserted } from "../tasks/history.ts";
 import { readTaskRows } from "../tasks/task-rows.ts";
 import { type Actor, assertCanComment, assertCanDeleteComment } from "../tasks/tasks.policy.ts";
 import { facts, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
@@ -43,19 +44,15 @@ export async function listComments(
   taskId: number,
   page: PageParams,
 ): Promise<{ count: number; results: CommentResponse[] }> {
-  const { limit, offset } = pageWindow(page);
   const where = eq(taskComments.taskId, taskId);
-  const [total, rows] = await readTaskRows(db, user, taskId, [
-    db.select({ n: count() }).from(taskComments).where(where),
-    db
-      .select()
-      .from(taskComments)
-      .where(where)
-      .orderBy(asc(taskComments.createdAt), asc(taskComments.id))
-      .limit(limit)
-      .offset(offset),
-  ]);
-  return { count: total[0]?.n ?? 0, results: rows.map(toResponse) };
+  const oldestFirst = db
+    .select()
+    .from(taskComments)
+    .where(where)
+    .orderBy(asc(taskComments.createdAt), asc(taskComments.id))
+    .$dynamic();
+  const [total, rows] = await readTaskRows(db, user, taskId, countedPage(db, taskComments, where, oldestFirst, page));
+  return { count: countOf(total), results: rows.map(toResponse) };
 }
 
 export async function addComment(db: Db, user: Actor, taskId: number, content: string): Promise<CommentResponse> {
@@ -66,16 +63,15 @@ export async function addComment(db: Db, user: Actor, taskId: number, content: s
     const [, inserted] = await db.batch([
       assertTaskUnchanged(db, taskId, task.version, { lock: "share" }),
       db.insert(taskComments).values({ taskId, authorId: user.id, content }).returning(),
-      recordEvent(db, {
+      recordInserted(db, {
         taskId,
         actorId: user.id,
         action: "commented",
-        changes: {},
-        changesInSql: insertedIdChange("comment", "task_comments"),
+        field: "comment",
+        table: "task_comments",
       }),
     ]);
-    const row = inserted[0];
-    if (!row) throw new Error("insert returned no row");
+    const row = insertedRow(inserted);
     return toResponse(row);
   });
 }

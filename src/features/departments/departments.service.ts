@@ -4,11 +4,12 @@
  * creates cannot both win).
  * Deleting a department leaves its users and tasks without one (`ON DELETE SET NULL`).
  */
-import { asc, count, eq, sql } from "drizzle-orm";
+import { asc, eq, sql } from "drizzle-orm";
 import type { AuthUser } from "../../platform/context/types.ts";
 import { type Db, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION, pgErrorCode } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { departments, users } from "../../platform/db/schema.ts";
-import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { taskReaders } from "../tasks/tasks.policy.ts";
 import { assertCanManageDepartments } from "./departments.policy.ts";
@@ -50,12 +51,9 @@ export async function listDepartments(
   db: Db,
   params: PageParams,
 ): Promise<{ count: number; results: DepartmentResponse[] }> {
-  const { limit, offset } = pageWindow(params);
-  const [rows, totals] = await db.batch([
-    db.select().from(departments).orderBy(asc(departments.id)).limit(limit).offset(offset),
-    db.select({ value: count() }).from(departments),
-  ]);
-  return { count: totals[0]?.value ?? 0, results: rows.map(toResponse) };
+  const byId = db.select().from(departments).orderBy(asc(departments.id)).$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, departments, undefined, byId, params));
+  return { count: countOf(total), results: rows.map(toResponse) };
 }
 
 async function findDepartment(db: Db, id: number): Promise<DepartmentRow> {
@@ -76,11 +74,12 @@ export async function createDepartment(
   assertCanManageDepartments(viewer);
   await checkManager(db, input.manager);
   try {
-    const [row] = await db
-      .insert(departments)
-      .values({ name: input.name, managerId: input.manager ?? null })
-      .returning();
-    if (!row) throw new Error("insert returned no row");
+    const row = insertedRow(
+      await db
+        .insert(departments)
+        .values({ name: input.name, managerId: input.manager ?? null })
+        .returning(),
+    );
     return toResponse(row);
   } catch (error) {
     throw writeError(error);

@@ -1,8 +1,8 @@
 /** Queries behind the development outbox: who may read which mail, newest first. */
-import { and, count, desc, eq, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { type EmailTemplate, emailLog, type Role } from "../../platform/db/schema.ts";
-import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { isCeoOrHr } from "../users/roles.ts";
 import type { OutboxEmail } from "./email.schemas.ts";
 
@@ -38,26 +38,22 @@ export async function listOutbox(
     filters.template ? eq(emailLog.template, filters.template) : undefined,
     filters.to ? sql`lower(${emailLog.toAddress}) = ${filters.to.toLowerCase()}` : undefined,
   );
-  const { limit, offset } = pageWindow(page);
-  const [total, rows] = await db.batch([
-    db.select({ value: count() }).from(emailLog).where(where),
-    db
-      .select({
-        to: emailLog.toAddress,
-        subject: emailLog.subject,
-        template: emailLog.template,
-        body: emailLog.body,
-        status: emailLog.status,
-        createdAt: emailLog.createdAt,
-      })
-      .from(emailLog)
-      .where(where)
-      .orderBy(desc(emailLog.createdAt), desc(emailLog.id))
-      .limit(limit)
-      .offset(offset),
-  ]);
+  const newestFirst = db
+    .select({
+      to: emailLog.toAddress,
+      subject: emailLog.subject,
+      template: emailLog.template,
+      body: emailLog.body,
+      status: emailLog.status,
+      createdAt: emailLog.createdAt,
+    })
+    .from(emailLog)
+    .where(where)
+    .orderBy(desc(emailLog.createdAt), desc(emailLog.id))
+    .$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, emailLog, where, newestFirst, page));
   return {
-    count: total[0]?.value ?? 0,
+    count: countOf(total),
     results: rows.map(({ createdAt, ...row }) => ({ ...row, created_at: createdAt.toISOString() })),
   };
 }

@@ -6,25 +6,11 @@
  * Re-driving a row that is in fact still in the queue is harmless: the consumer acks a row that is
  * already `sent` without sending it again.
  */
-import { and, asc, eq, lt } from "drizzle-orm";
 import { emailLog } from "../../platform/db/schema.ts";
-import { type RedriveOptions, type RedriveSource, redriveStaleRows } from "../../platform/queues/outbox.ts";
+import { type RedriveOptions, redriveStaleRows } from "../../platform/queues/outbox.ts";
 import { dispatchEmails } from "./outbox.ts";
-
-const lostEmails: RedriveSource = {
-  staleIds: async (db, cutoff, limit) => {
-    const rows = await db
-      .select({ id: emailLog.id })
-      .from(emailLog)
-      .where(and(eq(emailLog.status, "queued"), eq(emailLog.attempts, 0), lt(emailLog.createdAt, cutoff)))
-      .orderBy(asc(emailLog.createdAt))
-      .limit(limit);
-    return rows.map((row) => row.id);
-  },
-  dispatch: dispatchEmails,
-};
 
 /** Enqueues stale never-attempted rows again and returns their ids. */
 export function redriveEmails(env: Env, options: RedriveOptions = {}): Promise<number[]> {
-  return redriveStaleRows(env, lostEmails, options);
+  return redriveStaleRows(env, { table: emailLog, waiting: "queued", dispatch: dispatchEmails }, options);
 }

@@ -7,10 +7,10 @@
  * recipient that is a user, so a rolled-back change leaves neither, and a write costs no extra
  * round trip for them.
  */
-import { and, count, desc, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { notifications } from "../../platform/db/schema.ts";
-import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import type { NotificationResponse } from "./notifications.schemas.ts";
 
@@ -80,18 +80,14 @@ export async function listNotifications(
   page: PageParams,
 ): Promise<{ count: number; results: NotificationResponse[] }> {
   const where = and(eq(notifications.userId, userId), unreadCondition(filter.unread));
-  const { limit, offset } = pageWindow(page);
-  const [total, rows] = await db.batch([
-    db.select({ n: count() }).from(notifications).where(where),
-    db
-      .select()
-      .from(notifications)
-      .where(where)
-      .orderBy(desc(notifications.createdAt), desc(notifications.id))
-      .limit(limit)
-      .offset(offset),
-  ]);
-  return { count: total[0]?.n ?? 0, results: rows.map(toNotificationResponse) };
+  const newestFirst = db
+    .select()
+    .from(notifications)
+    .where(where)
+    .orderBy(desc(notifications.createdAt), desc(notifications.id))
+    .$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, notifications, where, newestFirst, page));
+  return { count: countOf(total), results: rows.map(toNotificationResponse) };
 }
 
 /**

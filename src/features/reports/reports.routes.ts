@@ -24,10 +24,18 @@ const route = routesTagged("Reports");
 const MAX_DAYS = 366;
 const DAY_MS = 86_400_000;
 
-const csvOrJson = <T extends z.ZodType>(schema: T, description: string) => ({
-  description: `${description} CSV by default; JSON with \`Accept: application/json\`. Header \`X-Cache\`: HIT, MISS or BYPASS.`,
-  content: { "text/csv": { schema: z.string() }, "application/json": { schema } },
-  headers: etagHeader,
+/**
+ * What every report route answers: the report as CSV or JSON by content negotiation (406 when it
+ * can give neither), 304 while the caller's copy is current.
+ */
+const reportResponses = <T extends z.ZodType>(schema: T, description: string) => ({
+  200: {
+    description: `${description} CSV by default; JSON with \`Accept: application/json\`. Header \`X-Cache\`: HIT, MISS or BYPASS.`,
+    content: { "text/csv": { schema: z.string() }, "application/json": { schema } },
+    headers: etagHeader,
+  },
+  ...notModifiedResponse,
+  ...errorResponses(400, 401, 406, 429),
 });
 
 const OFFERED = ["text/csv", "application/json"] as const;
@@ -147,11 +155,7 @@ const statusRoute = route.get("/reports/task-status", "getTaskStatusReport", {
   summary: "Task status counts",
   middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
-  responses: {
-    200: csvOrJson(StatusReportSchema, "Counts."),
-    ...notModifiedResponse,
-    ...errorResponses(400, 401, 406, 429),
-  },
+  responses: reportResponses(StatusReportSchema, "Counts."),
 });
 
 const overdueRoute = route.get("/reports/overdue", "getOverdueReport", {
@@ -159,11 +163,7 @@ const overdueRoute = route.get("/reports/overdue", "getOverdueReport", {
   description: "Visible tasks past due and not done; `days_overdue` in whole days, rounded down.",
   middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
-  responses: {
-    200: csvOrJson(OverdueReportSchema, "Rows."),
-    ...notModifiedResponse,
-    ...errorResponses(400, 401, 406, 429),
-  },
+  responses: reportResponses(OverdueReportSchema, "Rows."),
 });
 
 const perDayRoute = (kind: "completed" | "opened") =>
@@ -173,11 +173,7 @@ const perDayRoute = (kind: "completed" | "opened") =>
       "One row per UTC day from `from` to `to` (both inclusive, at most 366 days), zeros included. Default: the last 30 days.",
     middleware: [requireAuth] as const,
     request: { query: PerDayQuerySchema, headers: IfNoneMatchHeaders },
-    responses: {
-      200: csvOrJson(PerDayReportSchema, "Rows."),
-      ...notModifiedResponse,
-      ...errorResponses(400, 401, 406, 429),
-    },
+    responses: reportResponses(PerDayReportSchema, "Rows."),
   });
 
 function perDayHandler(kind: "completed" | "opened") {

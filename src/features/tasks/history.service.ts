@@ -1,8 +1,8 @@
 /** Reading a task's history (`history.ts` writes it). */
-import { count, desc, eq } from "drizzle-orm";
+import { desc, eq } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { type TaskChanges, type TaskEventAction, taskEvents } from "../../platform/db/schema.ts";
-import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { readTaskRows } from "./task-rows.ts";
 import type { Actor } from "./tasks.policy.ts";
 
@@ -24,14 +24,11 @@ export async function listHistory(
   taskId: number,
   page: PageParams,
 ): Promise<{ count: number; results: TaskEventResponse[] }> {
-  const { limit, offset } = pageWindow(page);
   const where = eq(taskEvents.taskId, taskId);
-  const [total, rows] = await readTaskRows(db, user, taskId, [
-    db.select({ n: count() }).from(taskEvents).where(where),
-    db.select().from(taskEvents).where(where).orderBy(desc(taskEvents.id)).limit(limit).offset(offset),
-  ]);
+  const newestFirst = db.select().from(taskEvents).where(where).orderBy(desc(taskEvents.id)).$dynamic();
+  const [total, rows] = await readTaskRows(db, user, taskId, countedPage(db, taskEvents, where, newestFirst, page));
   return {
-    count: total[0]?.n ?? 0,
+    count: countOf(total),
     results: rows.map((row) => ({
       id: row.id,
       actor: row.actorId,

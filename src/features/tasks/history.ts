@@ -73,8 +73,20 @@ export function recordEvent(db: Db, event: TaskEvent) {
 }
 
 /** `{<field>: [null, the id the previous insert of this transaction took from <table>'s sequence]}`. */
-export function insertedIdChange(field: string, table: string): SQL {
+function insertedIdChange(field: string, table: string): SQL {
   return sql`jsonb_build_object(${field}::text, jsonb_build_array(null, currval(pg_get_serial_sequence(${table}, 'id'))))`;
+}
+
+/**
+ * The history entry of adding a row to a task (a comment, an attachment), as the statement right
+ * after the insert in the same batch: its changes are `{<field>: [null, the new row's id]}`.
+ */
+export function recordInserted(
+  db: Db,
+  added: { taskId: number; actorId: number; action: TaskEventAction; field: string; table: string },
+) {
+  const { field, table, ...event } = added;
+  return recordEvent(db, { ...event, changes: {}, changesInSql: insertedIdChange(field, table) });
 }
 
 /**

@@ -14,8 +14,9 @@
 import { and, asc, count, desc, eq, getTableColumns, gt, ilike, isNull, lt, ne, or, type SQL, sql } from "drizzle-orm";
 import { entityTag, ifMatchHolds, preconditionFailed } from "../../platform/cache/conditional.ts";
 import type { Db } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { departments, type TaskPriority, taskAssignments, tasks, users } from "../../platform/db/schema.ts";
-import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type PageParams, pageWindow } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { mergeRecorded, type NewNotification, type OutboxRow, recordEmailSql, recordedOf } from "../email/outbox.ts";
 import { type EventSpec, recordWebhooksSql, taskEventData } from "../webhooks/outbox.ts";
@@ -206,18 +207,14 @@ export async function listTasks(
   page: PageParams,
 ): Promise<{ count: number; results: TaskResponse[] }> {
   const where = and(...listConditions(user, query));
-  const { limit, offset } = pageWindow(page);
-  const [total, rows] = await db.batch([
-    db.select({ n: count() }).from(tasks).where(where),
-    db
-      .select(TASK_RECORD)
-      .from(tasks)
-      .where(where)
-      .orderBy(...ordering(query))
-      .limit(limit)
-      .offset(offset),
-  ]);
-  return { count: total[0]?.n ?? 0, results: rows.map(toTaskResponse) };
+  const ordered = db
+    .select(TASK_RECORD)
+    .from(tasks)
+    .where(where)
+    .orderBy(...ordering(query))
+    .$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, tasks, where, ordered, page));
+  return { count: countOf(total), results: rows.map(toTaskResponse) };
 }
 
 /** The active users among `ids`, as a query a `db.batch` can hold. */
@@ -377,8 +374,7 @@ export async function createTask(
       webhookStatement(db, events),
       recordEvent(db, { taskId: id, actorId: caller.id, action: "created", changes: created }),
     ]);
-    const row = inserted[0];
-    if (!row) throw new Error("insert returned no row");
+    const row = insertedRow(inserted);
     const added = firstRow(assigned).added;
     return {
       value: toTaskResponse({ ...row, assigneeIds: added }),

@@ -215,9 +215,9 @@ export const uploadsRoutes = createRouter()
     return c.json(toUploadResponse(accepted), 202);
   })
   .openapi(listRoute, async (c) => {
-    const { page, page_size } = c.req.valid("query");
-    const { count, rows } = await listUploads(c.var.db(), c.var.user.id, page, page_size);
-    return c.json(paginate(c.req.url, { page, page_size }, count, rows.map(toUploadResponse)), 200);
+    const page = c.req.valid("query");
+    const { count, rows } = await listUploads(c.var.db(), c.var.user.id, page);
+    return c.json(paginate(c.req.url, page, count, rows.map(toUploadResponse)), 200);
   })
   .openapi(getRoute, async (c) => {
     const upload = await getOwnUploadLive(c.var.db(), c.var.user.id, c.req.valid("param").id);

@@ -1,10 +1,10 @@
 /**
  * Reading and changing users in the database; who may do what is decided by `users.policy.ts`.
  */
-import { asc, count, eq, or, type SQL } from "drizzle-orm";
+import { asc, eq, or, type SQL } from "drizzle-orm";
 import { type Db, PG_FOREIGN_KEY_VIOLATION, pgErrorCode } from "../../platform/db/client.ts";
 import { departments, users } from "../../platform/db/schema.ts";
-import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { assertCanChangeUser, canSeeUser, userListScope, type Viewer } from "./users.policy.ts";
 import type { UpdateUserInput } from "./users.schemas.ts";
@@ -25,12 +25,9 @@ export async function listUsers(
   params: PageParams,
 ): Promise<{ count: number; results: UserResponse[] }> {
   const scope = listScope(viewer);
-  const { limit, offset } = pageWindow(params);
-  const [rows, totals] = await db.batch([
-    db.select().from(users).where(scope).orderBy(asc(users.id)).limit(limit).offset(offset),
-    db.select({ value: count() }).from(users).where(scope),
-  ]);
-  return { count: totals[0]?.value ?? 0, results: rows.map(toUserResponse) };
+  const byId = db.select().from(users).where(scope).orderBy(asc(users.id)).$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, users, scope, byId, params));
+  return { count: countOf(total), results: rows.map(toUserResponse) };
 }
 
 async function visibleUser(db: Db, viewer: Viewer, id: number): Promise<UserRow> {

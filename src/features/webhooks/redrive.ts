@@ -5,31 +5,11 @@
  * them again. Run from the cron trigger. Re-driving a row that is in fact still queued is harmless:
  * the consumer acknowledges a row that is no longer `pending` without sending it again.
  */
-import { and, asc, eq, lt } from "drizzle-orm";
 import { webhookDeliveries } from "../../platform/db/schema.ts";
-import { type RedriveOptions, type RedriveSource, redriveStaleRows } from "../../platform/queues/outbox.ts";
+import { type RedriveOptions, redriveStaleRows } from "../../platform/queues/outbox.ts";
 import { dispatchWebhooks } from "./outbox.ts";
-
-const lostDeliveries: RedriveSource = {
-  staleIds: async (db, cutoff, limit) => {
-    const rows = await db
-      .select({ id: webhookDeliveries.id })
-      .from(webhookDeliveries)
-      .where(
-        and(
-          eq(webhookDeliveries.status, "pending"),
-          eq(webhookDeliveries.attempts, 0),
-          lt(webhookDeliveries.createdAt, cutoff),
-        ),
-      )
-      .orderBy(asc(webhookDeliveries.createdAt))
-      .limit(limit);
-    return rows.map((row) => row.id);
-  },
-  dispatch: dispatchWebhooks,
-};
 
 /** Enqueues stale never-attempted deliveries again and returns their ids. */
 export function redriveWebhooks(env: Env, options: RedriveOptions = {}): Promise<number[]> {
-  return redriveStaleRows(env, lostDeliveries, options);
+  return redriveStaleRows(env, { table: webhookDeliveries, waiting: "pending", dispatch: dispatchWebhooks }, options);
 }

@@ -3,11 +3,12 @@
  * routes (`webhooks.policy.ts`); which URLs are accepted, here, by the same rule the consumer
  * applies before every delivery. Every read is one round trip (a page and its count in one batch).
  */
-import { and, asc, count, desc, eq, sql } from "drizzle-orm";
+import { and, asc, desc, eq, sql } from "drizzle-orm";
 import { type AppConfig, isProductionLike } from "../../platform/config/config.ts";
 import type { Db } from "../../platform/db/client.ts";
+import { insertedRow } from "../../platform/db/rows.ts";
 import { webhookAttempts, webhookDeliveries, webhookSubscriptions } from "../../platform/db/schema.ts";
-import { type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { newWebhookSecret } from "./signing.ts";
 import { assertWebhookUrl, type UrlPolicy } from "./webhooks.policy.ts";
@@ -74,32 +75,25 @@ export async function createWebhook(
 ): Promise<WebhookResponse & { secret: string }> {
   assertWebhookUrl(input.url, policy);
   const secret = newWebhookSecret();
-  const [row] = await db
-    .insert(webhookSubscriptions)
-    .values({
-      url: input.url,
-      events: input.events,
-      description: input.description ?? "",
-      secret,
-      createdById: creatorId,
-    })
-    .returning(PUBLIC_COLUMNS);
-  if (!row) throw new Error("insert returned no row");
+  const row = insertedRow(
+    await db
+      .insert(webhookSubscriptions)
+      .values({
+        url: input.url,
+        events: input.events,
+        description: input.description ?? "",
+        secret,
+        createdById: creatorId,
+      })
+      .returning(PUBLIC_COLUMNS),
+  );
   return { ...toWebhook(row), secret };
 }
 
 export async function listWebhooks(db: Db, page: PageParams): Promise<{ count: number; results: WebhookResponse[] }> {
-  const { limit, offset } = pageWindow(page);
-  const [total, rows] = await db.batch([
-    db.select({ n: count() }).from(webhookSubscriptions),
-    db
-      .select(PUBLIC_COLUMNS)
-      .from(webhookSubscriptions)
-      .orderBy(asc(webhookSubscriptions.id))
-      .limit(limit)
-      .offset(offset),
-  ]);
-  return { count: total[0]?.n ?? 0, results: rows.map(toWebhook) };
+  const byId = db.select(PUBLIC_COLUMNS).from(webhookSubscriptions).orderBy(asc(webhookSubscriptions.id)).$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, webhookSubscriptions, undefined, byId, page));
+  return { count: countOf(total), results: rows.map(toWebhook) };
 }
 
 export async function getWebhook(db: Db, id: number): Promise<WebhookResponse> {
@@ -144,18 +138,17 @@ export async function listDeliveries(
   subscriptionId: number,
   page: PageParams,
 ): Promise<{ count: number; results: DeliveryResponse[] }> {
-  const { limit, offset } = pageWindow(page);
   const mine = eq(webhookDeliveries.subscriptionId, subscriptionId);
+  const newestFirst = db.select().from(webhookDeliveries).where(mine).orderBy(desc(webhookDeliveries.id)).$dynamic();
   const [found, total, rows] = await db.batch([
     db
       .select({ id: webhookSubscriptions.id })
       .from(webhookSubscriptions)
       .where(eq(webhookSubscriptions.id, subscriptionId)),
-    db.select({ n: count() }).from(webhookDeliveries).where(mine),
-    db.select().from(webhookDeliveries).where(mine).orderBy(desc(webhookDeliveries.id)).limit(limit).offset(offset),
+    ...countedPage(db, webhookDeliveries, mine, newestFirst, page),
   ]);
   if (found.length === 0) throw notFound();
-  return { count: total[0]?.n ?? 0, results: rows.map(toDelivery) };
+  return { count: countOf(total), results: rows.map(toDelivery) };
 }
 
 export async function getDelivery(db: Db, subscriptionId: number, deliveryId: number): Promise<DeliveryDetailResponse> {
@@ -202,14 +195,15 @@ export async function recordPing(db: Db, subscriptionId: number, actorId: number
   if (!subscription.active) {
     throw ApiError.conflict("The webhook is inactive; set `active` to true before sending a test.");
   }
-  const [row] = await db
-    .insert(webhookDeliveries)
-    .values({
-      subscriptionId,
-      event: "ping",
-      payload: { webhook: subscriptionId, actor: actorId, message: "Test delivery from Edge Tasks." },
-    })
-    .returning();
-  if (!row) throw new Error("insert returned no row");
+  const row = insertedRow(
+    await db
+      .insert(webhookDeliveries)
+      .values({
+        subscriptionId,
+        event: "ping",
+        payload: { webhook: subscriptionId, actor: actorId, message: "Test delivery from Edge Tasks." },
+      })
+      .returning(),
+  );
   return toDelivery(row);
 }

@@ -4,6 +4,9 @@
  * `{count, next, previous, results}` with `next`/`previous` as full URLs.
  */
 import { z } from "@hono/zod-openapi";
+import { count, type SQL } from "drizzle-orm";
+import type { PgSelect, PgTable } from "drizzle-orm/pg-core";
+import type { Db } from "../db/client.ts";
 import { queryParams, wholeNumberText } from "./openapi-params.ts";
 
 export const DEFAULT_PAGE_SIZE = 20;
@@ -53,6 +56,27 @@ export const PageQuerySchema = pageQuerySchema();
 /** SQL `LIMIT`/`OFFSET` for a page. */
 export function pageWindow(params: PageParams): { limit: number; offset: number } {
   return { limit: params.page_size, offset: (params.page - 1) * params.page_size };
+}
+
+/**
+ * A listing's two queries, for one `db.batch` (one round trip): how many rows of `table` match
+ * `where`, and the page's rows of `rows` (a `.$dynamic()` select of the same rows, ordered so that
+ * pages never overlap). Read the count with `countOf`.
+ */
+export function countedPage<Q extends PgSelect>(
+  db: Db,
+  table: PgTable,
+  where: SQL | undefined,
+  rows: Q,
+  page: PageParams,
+) {
+  const { limit, offset } = pageWindow(page);
+  return [db.select({ n: count() }).from(table).where(where), rows.limit(limit).offset(offset)] as const;
+}
+
+/** The number a `countedPage` count query read (a count always returns one row; the 0 only satisfies the type). */
+export function countOf(total: readonly { n: number }[]): number {
+  return total[0]?.n ?? 0;
 }
 
 /**

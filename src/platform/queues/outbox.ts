@@ -3,6 +3,8 @@
  * them, each row then carried by one queue message naming its id. Enqueueing happens after commit
  * and may fail; the row then waits, never attempted, for the cron's re-drive.
  */
+import { and, asc, eq, lt } from "drizzle-orm";
+import type { AnyPgColumn, PgTable } from "drizzle-orm/pg-core";
 import { getConfig } from "../config/config.ts";
 import { connect, type PoolDb } from "../db/client.ts";
 import { errorFields, log } from "../lib/log.ts";
@@ -38,11 +40,31 @@ export interface RedriveOptions {
   limit?: number;
 }
 
-/** How one outbox finds its lost rows and enqueues them. */
+/** An outbox table: a numeric id, a status, the number of attempts so far and the creation time. */
+export type OutboxTable = PgTable & {
+  id: AnyPgColumn<{ data: number; notNull: true }>;
+  status: AnyPgColumn<{ data: string }>;
+  attempts: AnyPgColumn<{ data: number }>;
+  createdAt: AnyPgColumn<{ data: Date }>;
+};
+
+/** Where one outbox's lost rows are and how they are enqueued. */
 export interface RedriveSource {
-  /** The ids of rows never attempted and created before `cutoff`, oldest first, at most `limit`. */
-  staleIds: (db: PoolDb, cutoff: Date, limit: number) => Promise<number[]>;
+  table: OutboxTable;
+  /** The status of a row that waits for its first attempt. */
+  waiting: string;
   dispatch: (env: Env, ids: number[]) => Promise<void>;
+}
+
+/** The ids of rows still waiting, never attempted and created before `cutoff`, oldest first, at most `limit`. */
+async function staleIds(db: PoolDb, { table, waiting }: RedriveSource, cutoff: Date, limit: number): Promise<number[]> {
+  const rows = await db
+    .select({ id: table.id })
+    .from(table)
+    .where(and(eq(table.status, waiting), eq(table.attempts, 0), lt(table.createdAt, cutoff)))
+    .orderBy(asc(table.createdAt))
+    .limit(limit);
+  return rows.map((row) => row.id);
 }
 
 /**
@@ -59,7 +81,7 @@ export async function redriveStaleRows(
   const cutoff = new Date(Date.now() - olderThanSeconds * 1000);
   const database = connect(getConfig(env), { max: 1 });
   try {
-    const ids = await source.staleIds(database.db, cutoff, limit);
+    const ids = await staleIds(database.db, source, cutoff, limit);
     await source.dispatch(env, ids);
     return ids;
   } finally {
