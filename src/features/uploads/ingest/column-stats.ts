@@ -13,7 +13,7 @@
  *
  * The per-cell work is a null test, at most two comparisons and one hash into the column's sketch,
  * all on the value the chunk step has already typed (nothing is parsed again): numbers are hashed
- * by their bits, text by one pass over its code units.
+ * by their bits, text in one pass (short texts by their code units, long ones by their UTF-8 bytes).
  * Pure and free of Worker types.
  */
 import type {
