@@ -5,7 +5,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { parseChunk } from "../../src/features/uploads/ingest/chunk.ts";
-import { boundValue, compareDecimal, StatsMerger } from "../../src/features/uploads/ingest/column-stats.ts";
+import { boundValue, ChunkStats, compareDecimal, StatsMerger } from "../../src/features/uploads/ingest/column-stats.ts";
 import type { UploadColumn } from "../../src/platform/db/schema.ts";
 
 const columns: UploadColumn[] = [
@@ -328,6 +328,25 @@ describe("bounds a plain comparison would get wrong", () => {
       min: "-90071992547409931",
       max: "7",
     });
+  });
+
+  it("keeps the smallest and largest text by code units, whether their first units differ or tie", () => {
+    // Few first letters, so many texts tie on their first unit and only the rest decides; some
+    // non-ASCII (a surrogate pair sorts by its units, below U+E000 but above U+D7FF) and empty texts.
+    const unit = fc.constantFrom("a", "b", "c", "é", "\u{1F600}", "\uE000", "Z", "0");
+    const text = fc.array(unit, { maxLength: 6 }).map((units) => units.join(""));
+    const texts: UploadColumn[] = [{ key: "s", name: "s", type: "string" }];
+    fc.assert(
+      fc.property(fc.array(text, { minLength: 1, maxLength: 40 }), (values) => {
+        const stats = new ChunkStats(texts);
+        for (const value of values) stats.add([value]);
+        const [partial] = stats.partials();
+        const sorted = [...values].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        expect(partial?.min).toBe(sorted[0]);
+        expect(partial?.max).toBe(sorted[sorted.length - 1]);
+      }),
+      { numRuns: 2000 },
+    );
   });
 
   it("puts false before true, whichever comes first", () => {
