@@ -12,7 +12,7 @@ import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { emailsTo } from "../support/email.ts";
 import { eventually, testEnv } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
-import { chunkCounts, finished, formUpload, getJob, sampleCsv, storedRows } from "../support/uploads.ts";
+import { chunkCounts, completedJob, finished, formUpload, sampleCsv, storedRows } from "../support/uploads.ts";
 import { createUser, type TestUser } from "../support/users.ts";
 
 interface Fault {
@@ -48,7 +48,7 @@ async function expectExactlyIngested(user: TestUser, uploadId: string): Promise<
   expect(await storedRows(uploadId)).toEqual({ n: ROWS, distinct: ROWS });
   const chunks = await chunkCounts(uploadId);
   expect(chunks.done).toBe(chunks.planned);
-  await eventually(async () => ((await getJob(user, done.job!)).status === "completed" ? true : undefined));
+  await completedJob(user, done);
   const mails = await emailsTo(user.email, "upload_completed");
   expect(mails).toHaveLength(1);
 }
