@@ -83,7 +83,7 @@ export async function getUpload(user: TestUser, id: string): Promise<Upload> {
   return json<Upload>(await api(`/csv-data/uploads/${id}/`, { token: user.token }));
 }
 
-/** The job that carries out the upload, as its owner reads it. */
+/** The job that carries out the upload, as `user` reads it through the API. */
 export async function jobOf(user: TestUser, upload: Pick<Upload, "job">): Promise<Job> {
   if (!upload.job) throw new Error("an upload without its job");
   return json<Job>(await api(`/jobs/${upload.job}/`, { token: user.token }));
