@@ -5,6 +5,7 @@
  */
 import { api, session } from "./api.js";
 import { Directory } from "./directory.js";
+import { $, onSubmit } from "./dom.js";
 import { NotificationBell } from "./notifications.js";
 import { downloadReport, refreshReport } from "./report.js";
 import { parseRoute, taskHash } from "./router.js";
@@ -12,8 +13,6 @@ import { TaskForm } from "./task-form.js";
 import { TaskPage } from "./task-page.js";
 import { TasksList } from "./tasks-list.js";
 import { initUploads, resetUploads, showUploads } from "./uploads-view.js";
-
-const $ = (id) => document.getElementById(id);
 
 function showError(error) {
   const message = $("message");
@@ -127,8 +126,7 @@ window.addEventListener("console:unauthorized", () => {
   showLoggedOut();
 });
 
-$("login-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
+onSubmit($("login-form"), async () => {
   clearError();
   try {
     const login = await api("/auth/user/login/", {
@@ -177,8 +175,7 @@ $("create-panel").addEventListener("keydown", (event) => {
 
 $("new-task").addEventListener("click", () => toggleCreate($("create-panel").hidden));
 
-$("create-form").addEventListener("submit", async (event) => {
-  event.preventDefault();
+onSubmit($("create-form"), async () => {
   createForm.clearErrors();
   createForm.busy(true);
   try {

@@ -4,9 +4,7 @@
  */
 import { api } from "./api.js";
 import { downloadAttachment, uploadAttachment } from "./attachments.js";
-import { bytes, el } from "./dom.js";
-
-const $ = (id) => document.getElementById(id);
+import { $, bytes, el, onSubmit } from "./dom.js";
 
 export class AttachmentsPanel {
   /** @param {import("./directory.js").Directory} directory */
@@ -14,10 +12,7 @@ export class AttachmentsPanel {
     this.directory = directory;
     this.taskId = null;
     this.manage = false;
-    $("attachment-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.upload();
-    });
+    onSubmit($("attachment-form"), () => this.upload());
   }
 
   /** A new task's page starts without the last upload's progress or error. */

@@ -3,20 +3,15 @@
  * one; a comment's author, HR or the CEO may delete it.
  */
 import { api } from "./api.js";
-import { el, when } from "./dom.js";
+import { $, el, onSubmit, when } from "./dom.js";
 import { mayDeleteComment } from "./rights.js";
-
-const $ = (id) => document.getElementById(id);
 
 export class CommentsPanel {
   /** @param {import("./directory.js").Directory} directory */
   constructor(directory) {
     this.directory = directory;
     this.taskId = null;
-    $("comment-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.addComment();
-    });
+    onSubmit($("comment-form"), () => this.addComment());
   }
 
   /** A new task's page starts with none of the last task's comments, draft or error. */

@@ -1,4 +1,15 @@
-/** Small helpers shared by the task views: element building (text only, never HTML) and labels. */
+/** Small helpers shared by the views: finding and building elements (text only, never HTML), forms, labels. */
+
+/** The page's element with this id. */
+export const $ = (id) => document.getElementById(id);
+
+/** Handles a form's submit in the page: the browser neither sends the form nor reloads the view. */
+export function onSubmit(form, handler) {
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    handler();
+  });
+}
 
 /**
  * @param {string} tag

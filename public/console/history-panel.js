@@ -3,9 +3,7 @@
  * panel stays out of the page otherwise, rather than showing an empty or broken box.
  */
 import { api } from "./api.js";
-import { el, when } from "./dom.js";
-
-const $ = (id) => document.getElementById(id);
+import { $, el, when } from "./dom.js";
 
 /** Whether the API serves task history: asked of its OpenAPI document once, not by probing for a 404. */
 let historyRoute;

@@ -5,10 +5,8 @@
  * pushed while the socket was down is missed.
  */
 import { API, api, session } from "./api.js";
-import { el, when } from "./dom.js";
+import { $, el, when } from "./dom.js";
 import { taskHash } from "./router.js";
-
-const $ = (id) => document.getElementById(id);
 
 /** How many notifications the panel lists (the newest). */
 const SHOWN = 20;

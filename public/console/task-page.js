@@ -6,12 +6,10 @@
 import { api, apiWithEtag } from "./api.js";
 import { AttachmentsPanel } from "./attachments-panel.js";
 import { CommentsPanel } from "./comments-panel.js";
-import { badge, el, PRIORITY_LABELS, STATUS_LABELS, when } from "./dom.js";
+import { $, badge, el, onSubmit, PRIORITY_LABELS, STATUS_LABELS, when } from "./dom.js";
 import { HistoryPanel } from "./history-panel.js";
 import { ASSIGNEE_RULE, mayAssignUser, taskAccess } from "./rights.js";
 import { TaskForm } from "./task-form.js";
-
-const $ = (id) => document.getElementById(id);
 
 export class TaskPage {
   /**
@@ -24,16 +22,12 @@ export class TaskPage {
     this.task = null;
     this.etag = null;
     this.form = new TaskForm($("edit-form"), { prefix: "edit", mode: "edit", directory, submitLabel: "Save changes" });
-    $("edit-form").addEventListener("submit", (event) => {
-      event.preventDefault();
-      this.save();
-    });
+    onSubmit($("edit-form"), () => this.save());
     $("complete-task").addEventListener("click", () =>
       this.act(() => api(`/tasks/${this.task.id}/complete/`, { method: "POST" })),
     );
     $("delete-task").addEventListener("click", () => this.remove());
-    $("assign-form").addEventListener("submit", (event) => {
-      event.preventDefault();
+    onSubmit($("assign-form"), () => {
       const id = Number($("assign-user").value);
       if (id) this.act(() => api(`/tasks/${this.task.id}/assign/`, { json: { assignees: [id] } }), $("assign-error"));
     });

@@ -5,7 +5,7 @@
  * request, not one per key.
  */
 import { api } from "./api.js";
-import { badge, dueDay, el, PRIORITY_LABELS, STATUS_LABELS } from "./dom.js";
+import { badge, dueDay, el, onSubmit, PRIORITY_LABELS, STATUS_LABELS } from "./dom.js";
 import { parseRoute, taskHash, tasksHash } from "./router.js";
 
 const PAGE_SIZE = 20;
@@ -33,8 +33,7 @@ export class TasksList {
       clearTimeout(this.searchTimer);
       this.searchTimer = setTimeout(() => this.navigate({ page: "" }), SEARCH_PAUSE_MS);
     });
-    form.addEventListener("submit", (event) => {
-      event.preventDefault();
+    onSubmit(form, () => {
       clearTimeout(this.searchTimer);
       this.navigate({ page: "" });
     });

@@ -3,10 +3,10 @@
  * its filters, search and pagination. Loaded the first time the view is opened.
  */
 import { api } from "./api.js";
+import { $, onSubmit } from "./dom.js";
 import { RowsView } from "./rows.js";
 import { isTerminal, uploadFile, watchProgress } from "./upload.js";
 
-const $ = (id) => document.getElementById(id);
 const numberFormat = new Intl.NumberFormat("en-US");
 const fmt = (n) => numberFormat.format(Math.round(n));
 const mb = (bytes) => (bytes / 1_000_000).toFixed(1);
@@ -175,8 +175,7 @@ function renderChips(filters) {
 }
 
 function wire() {
-  $("upload-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
+  onSubmit($("upload-form"), async () => {
     clearError();
     const file = $("file").files[0];
     if (!file) return;
@@ -231,8 +230,7 @@ function wire() {
     if (id) await api(`/csv-data/uploads/${id}/cancel/`, { method: "POST" }).catch(showError);
   });
   $("upload-select").addEventListener("change", (event) => openUpload(event.target.value));
-  $("filter-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
+  onSubmit($("filter-form"), async () => {
     clearError();
     await rows.addFilter($("filter-column").value, $("filter-op").value, $("filter-value").value);
     renderChips(rows.filters);
@@ -244,8 +242,7 @@ function wire() {
     await rows.clearFilters();
     renderChips([]);
   });
-  $("search-form").addEventListener("submit", (event) => {
-    event.preventDefault();
+  onSubmit($("search-form"), () => {
     clearError();
     rows.setSearch($("search").value);
   });

@@ -100,19 +100,6 @@ export async function expectErrorShape(response: Response, label: string): Promi
 export const USER_KEYS = ["ceo", "hr", "mgrA", "mgrB", "empA", "empA2", "empB", "empNone"] as const;
 export type UserKey = (typeof USER_KEYS)[number];
 
-export const TASK_KEYS = [
-  "tA",
-  "tAtoB",
-  "tB",
-  "tBtoMgrA",
-  "tBbyMgrA",
-  "tNone",
-  "tHrToNone",
-  "tCeoA",
-  "tDeleted",
-] as const;
-export type TaskKey = (typeof TASK_KEYS)[number];
-
 export const COMMENT_KEYS = ["cA", "cAtoB", "cB", "cHr", "cDeleted"] as const;
 export type CommentKey = (typeof COMMENT_KEYS)[number];
 
@@ -158,7 +145,7 @@ const task = (spec: Partial<TaskSpec> & Pick<TaskSpec, "creator" | "department">
   ...spec,
 });
 
-export const TASK_SPECS: Record<TaskKey, TaskSpec> = {
+export const TASK_SPECS = {
   tA: task({ creator: "empA", department: "A", overdue: true }),
   // A manager's task in their department assigned across departments.
   tAtoB: task({ creator: "mgrA", department: "A", assignees: ["empB"] }),
@@ -171,7 +158,10 @@ export const TASK_SPECS: Record<TaskKey, TaskSpec> = {
   tHrToNone: task({ creator: "hr", department: null, assignees: ["empNone"], overdue: true }),
   tCeoA: task({ creator: "ceo", department: "A", assignees: ["empA2"] }),
   tDeleted: task({ creator: "empA", department: "A", deleted: true }),
-};
+} satisfies Record<string, TaskSpec>;
+export type TaskKey = keyof typeof TASK_SPECS;
+/** The tasks in the order the world creates them. */
+export const TASK_KEYS = Object.keys(TASK_SPECS) as TaskKey[];
 
 export const COMMENT_SPECS: Record<CommentKey, { task: TaskKey; author: UserKey }> = {
   cA: { task: "tA", author: "empA" },
@@ -368,6 +358,12 @@ export async function buildWorld(): Promise<World> {
 export type TaskRight = "manage" | "assignee" | "none";
 
 const isAdminRole = (role: Role): boolean => role === "ceo" || role === "hr";
+
+/** CEO and HR, whose rights reach over every department. */
+export const isAdmin = (user: UserKey): boolean => isAdminRole(USER_SPECS[user].role);
+
+/** The uploads `user` made; each upload's job is its owner's too. */
+export const uploadsOf = (user: UserKey): UploadKey[] => UPLOAD_KEYS.filter((k) => UPLOAD_SPECS[k].owner === user);
 
 /**
  * Who may do what with a task: CEO/HR and the creator manage it, a manager also the tasks of their

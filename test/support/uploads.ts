@@ -83,8 +83,18 @@ export async function getUpload(user: TestUser, id: string): Promise<Upload> {
   return json<Upload>(await api(`/csv-data/uploads/${id}/`, { token: user.token }));
 }
 
-export async function getJob(user: TestUser, id: string): Promise<Job> {
-  return json<Job>(await api(`/jobs/${id}/`, { token: user.token }));
+/** The job that carries out the upload, as `user` reads it through the API. */
+export async function jobOf(user: TestUser, upload: Pick<Upload, "job">): Promise<Job> {
+  if (!upload.job) throw new Error("an upload without its job");
+  return json<Job>(await api(`/jobs/${upload.job}/`, { token: user.token }));
+}
+
+/** Waits for the upload's job to complete: it may end a moment after the upload it carries out. */
+export async function completedJob(user: TestUser, upload: Pick<Upload, "job">): Promise<Job> {
+  return eventually(async () => {
+    const job = await jobOf(user, upload);
+    return job.status === "completed" ? job : undefined;
+  });
 }
 
 /** Waits for the upload to end (completed, failed or cancelled) as its details report it. */

@@ -17,15 +17,15 @@ import {
   buildWorld,
   COMMENT_KEYS,
   COMMENT_SPECS,
+  isAdmin,
   TASK_KEYS,
   TASK_SPECS,
   type TaskKey,
   taskRight,
-  UPLOAD_KEYS,
-  UPLOAD_SPECS,
   USER_KEYS,
   USER_SPECS,
   type UserKey,
+  uploadsOf,
   visibleTaskKeys,
   type World,
 } from "../support/access-fixtures.ts";
@@ -43,7 +43,6 @@ beforeAll(async () => {
   world = await buildWorld();
 }, 60_000);
 
-const isAdmin = (u: UserKey) => USER_SPECS[u].role === "ceo" || USER_SPECS[u].role === "hr";
 const token = (u: UserKey) => world.users[u].token;
 const ids = (keys: readonly TaskKey[]) => keys.map((k) => world.tasks[k]).sort((a, b) => a - b);
 const sorted = (values: number[]) => [...values].sort((a, b) => a - b);
@@ -245,7 +244,7 @@ describe.concurrent("users, uploads, jobs, outbox, comments and attachments list
     });
 
     it(`${user}: uploads and jobs lists hold only their own`, async ({ expect }) => {
-      const ownUploads = UPLOAD_KEYS.filter((k) => UPLOAD_SPECS[k].owner === user).map((k) => world.uploads[k]);
+      const ownUploads = uploadsOf(user).map((k) => world.uploads[k]);
       const uploads = await json<Page<{ id: string }>>(
         await api("/csv-data/uploads/?page_size=100", { token: token(user) }),
       );
@@ -253,7 +252,7 @@ describe.concurrent("users, uploads, jobs, outbox, comments and attachments list
       expect(uploads.count).toBe(ownUploads.length);
 
       // A fresh user's only jobs are their uploads' jobs.
-      const ownJobs = UPLOAD_KEYS.filter((k) => UPLOAD_SPECS[k].owner === user).map((k) => world.uploadJobs[k]);
+      const ownJobs = uploadsOf(user).map((k) => world.uploadJobs[k]);
       const jobs = await json<{ id: string }[]>(await api("/jobs/?limit=50", { token: token(user) }));
       expect(jobs.map((j) => j.id).sort()).toEqual([...ownJobs].sort());
     });

@@ -19,6 +19,7 @@ import {
   COMMENT_SPECS,
   canSeeUser,
   documentedOperations,
+  isAdmin,
   JOB_KEYS,
   JOB_SPECS,
   TASK_KEYS,
@@ -61,7 +62,6 @@ type VariantSpec = Omit<Variant, "objects" | "id">;
 const family = (objects: readonly string[], id: Variant["id"], specs: VariantSpec[]): Variant[] =>
   specs.map((spec) => ({ ...spec, objects, id }));
 
-const isAdmin = (u: UserKey): boolean => USER_SPECS[u].role === "ceo" || USER_SPECS[u].role === "hr";
 const isEmployee = (u: UserKey): boolean => USER_SPECS[u].role === "employee";
 
 const taskObjects = [...TASK_KEYS, UNKNOWN];

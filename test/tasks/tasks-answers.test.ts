@@ -256,6 +256,12 @@ const UNKNOWN_ASSIGNEE = {
   errors: [{ field: "assignees", message: "unknown user id(s): 99999999" }],
 };
 const EMPLOYEE_ASSIGNS_OTHERS = { detail: "Employees may assign or unassign only themselves." };
+const ASSIGNEE_CHANGES_TITLE = { detail: "As an assignee of this task you may change only its status, not: title." };
+const ONLY_MANAGERS_ASSIGN = {
+  detail: "Only the task's creator, its managers, HR or the CEO may change its assignees.",
+};
+const ONLY_AUTHOR_DELETES_COMMENT = { detail: "Only the comment's author, HR or the CEO may delete it." };
+const ONLY_MANAGERS_DELETE = { detail: "Only the task's creator, its managers, HR or the CEO may delete it." };
 const C1 = { id: "C1", task: "T3", author: "colleague", content: "on it", created_at: "<ts>" };
 const assignment = (assigned_to: string, assigned_by: string, action: string) => ({
   id: "<id>",
@@ -298,11 +304,7 @@ const EXPECTED: unknown[] = [
   { label: "patch title", status: 200, body: T1_V2 },
   { label: "patch nothing new", status: 200, body: T1_V2 },
   { label: "assignee patches status", status: 200, body: { ...T1_V2, status: "in_progress" } },
-  {
-    label: "assignee patches title",
-    status: 403,
-    body: { detail: "As an assignee of this task you may change only its status, not: title." },
-  },
+  { label: "assignee patches title", status: 403, body: ASSIGNEE_CHANGES_TITLE },
   { label: "outsider patches", status: 404, body: NOT_FOUND },
   { label: "patch: unknown department", status: 400, body: UNKNOWN_DEPARTMENT },
   { label: "patch: unknown assignee", status: 400, body: UNKNOWN_ASSIGNEE },
@@ -318,27 +320,15 @@ const EXPECTED: unknown[] = [
   { label: "unassign unknown", status: 400, body: UNKNOWN_ASSIGNEE },
   { label: "employee assigns someone else", status: 403, body: EMPLOYEE_ASSIGNS_OTHERS },
   { label: "employee unassigns themselves", status: 200, body: { status: "unassigned", assignees: ["colleague"] } },
-  {
-    label: "assignee assigns",
-    status: 403,
-    body: { detail: "Only the task's creator, its managers, HR or the CEO may change its assignees." },
-  },
+  { label: "assignee assigns", status: 403, body: ONLY_MANAGERS_ASSIGN },
   { label: "comment", status: 201, body: C1 },
   { label: "comment by outsider", status: 404, body: NOT_FOUND },
   { label: "comments", status: 200, body: page([C1]) },
-  {
-    label: "delete comment: not the author",
-    status: 403,
-    body: { detail: "Only the comment's author, HR or the CEO may delete it." },
-  },
+  { label: "delete comment: not the author", status: 403, body: ONLY_AUTHOR_DELETES_COMMENT },
   { label: "delete comment: HR", status: 204, body: null },
   { label: "delete comment again", status: 404, body: { detail: "Comment not found." } },
   { label: "delete: outsider", status: 404, body: NOT_FOUND },
-  {
-    label: "delete: assignee",
-    status: 403,
-    body: { detail: "Only the task's creator, its managers, HR or the CEO may delete it." },
-  },
+  { label: "delete: assignee", status: 403, body: ONLY_MANAGERS_DELETE },
   { label: "delete: creator", status: 204, body: null },
   { label: "read deleted", status: 404, body: NOT_FOUND },
   { label: "delete deleted", status: 404, body: NOT_FOUND },

@@ -8,13 +8,16 @@ import { parseChunk } from "../../src/features/uploads/ingest/chunk.ts";
 import { boundValue, ChunkStats, compareDecimal, StatsMerger } from "../../src/features/uploads/ingest/column-stats.ts";
 import type { UploadColumn } from "../../src/platform/db/schema.ts";
 
-const columns: UploadColumn[] = [
-  { key: "n", name: "n", type: "integer" },
-  { key: "x", name: "x", type: "number" },
-  { key: "d", name: "d", type: "date" },
-  { key: "t", name: "t", type: "datetime" },
-  { key: "b", name: "b", type: "boolean" },
-  { key: "s", name: "s", type: "string" },
+/** A column named as its key. */
+const column = (key: string, type: UploadColumn["type"]): UploadColumn => ({ key, name: key, type });
+/** One column of each type. */
+const columns = [
+  column("n", "integer"),
+  column("x", "number"),
+  column("d", "date"),
+  column("t", "datetime"),
+  column("b", "boolean"),
+  column("s", "string"),
 ];
 const layout = { delimiter: ",", newline: "\n", columns };
 
@@ -212,9 +215,9 @@ describe("compareDecimal against exact arithmetic", () => {
 });
 
 describe("bounds a plain comparison would get wrong", () => {
-  const datetimes: UploadColumn[] = [{ key: "t", name: "t", type: "datetime" }];
-  const numbers: UploadColumn[] = [{ key: "n", name: "n", type: "integer" }];
-  const flags: UploadColumn[] = [{ key: "b", name: "b", type: "boolean" }];
+  const datetimes = [column("t", "datetime")];
+  const numbers = [column("n", "integer")];
+  const flags = [column("b", "boolean")];
 
   /** One column's statistics over chunks parsed and merged as the outcome does. */
   function columnStats(cols: UploadColumn[], ...chunks: string[][]) {
@@ -256,7 +259,7 @@ describe("bounds a plain comparison would get wrong", () => {
     expect(columnStats(datetimes, [later, late, early])).toMatchObject({ max: "+010000-01-01T04:30:00.000Z" });
     expect(columnStats(datetimes, [late, later, early])).toMatchObject({ max: "+010000-01-01T04:30:00.000Z" });
     // A chunk with no datetime at all leaves the bounds as they were.
-    const pair: UploadColumn[] = [...datetimes, { key: "s", name: "s", type: "string" }];
+    const pair = [...datetimes, column("s", "string")];
     expect(columnStats(pair, [`${early},a`], [",a"])).toEqual({
       nulls: 1,
       distinct: 1,
@@ -300,10 +303,10 @@ describe("bounds a plain comparison would get wrong", () => {
 
   it("keeps the outer values whatever order they come in, for plain numbers, decimals and text", () => {
     expect(columnStats(numbers, ["5", "9", "7", "3", "4"])).toEqual({ nulls: 0, distinct: 5, min: "3", max: "9" });
-    const texts: UploadColumn[] = [{ key: "s", name: "s", type: "string" }];
+    const texts = [column("s", "string")];
     expect(columnStats(texts, ["b", "d", "c", "a", "b"])).toEqual({ nulls: 0, distinct: 4, min: "a", max: "d" });
     // Decimals with more digits than a double holds, among plain ones.
-    const decimals: UploadColumn[] = [{ key: "x", name: "x", type: "number" }];
+    const decimals = [column("x", "number")];
     const long = "0.12345678901234567891";
     const longer = "0.12345678901234567892";
     expect(columnStats(decimals, ["0.5", long, "0.1", longer, "0.2"])).toEqual({
@@ -363,14 +366,14 @@ describe("bounds a plain comparison would get wrong", () => {
   });
 
   it("a column with no value has no bounds and no distinct value, merged or not", () => {
-    const pair: UploadColumn[] = [...numbers, { key: "s", name: "s", type: "string" }];
+    const pair = [...numbers, column("s", "string")];
     expect(columnStats(pair, [",a"], [",a", ",b"])).toEqual({ nulls: 3, distinct: 0, min: null, max: null });
     expect(columnStats(pair, [",a"], ["3,a"], [",a"])).toEqual({ nulls: 2, distinct: 1, min: "3", max: "3" });
   });
 });
 
 describe("partials the merger accepts and refuses", () => {
-  const one: UploadColumn[] = [{ key: "s", name: "s", type: "string" }];
+  const one = [column("s", "string")];
   const partial = (fields: Record<string, unknown>) => [
     { nulls: 0, min: "a", max: "b", distinct: { exact: "" }, ...fields },
   ];
@@ -431,10 +434,7 @@ describe("partials the merger accepts and refuses", () => {
 });
 
 describe("a stored bound of another type than its column's (corrupt partials)", () => {
-  const pair: UploadColumn[] = [
-    { key: "n", name: "n", type: "integer" },
-    { key: "b", name: "b", type: "boolean" },
-  ];
+  const pair = [column("n", "integer"), column("b", "boolean")];
   const sketch = { exact: "" };
   it("is refused with the partials holding it, leaving the statistics as they were", () => {
     const merger = new StatsMerger(pair);

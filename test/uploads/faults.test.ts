@@ -12,7 +12,7 @@ import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { emailsTo } from "../support/email.ts";
 import { eventually, testEnv } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
-import { chunkCounts, finished, formUpload, getJob, sampleCsv, storedRows } from "../support/uploads.ts";
+import { chunkCounts, completedJob, finished, formUpload, sampleCsv, storedRows } from "../support/uploads.ts";
 import { createUser, type TestUser } from "../support/users.ts";
 
 interface Fault {
@@ -41,6 +41,17 @@ async function faultState(id: number): Promise<{ fired: boolean; cut: number }> 
 
 const ROWS = 30_000;
 
+/**
+ * A new user's upload of ROWS records, with a 3 s relay outage armed at the statement `trigger` names
+ * (after `skip` matching ones) for that upload's traffic alone.
+ */
+async function uploadWithFault(trigger: (uploadId: string) => string[], skip?: number) {
+  const user = await createUser();
+  const upload = await formUpload(user, sampleCsv(ROWS));
+  const fault = await injectFault({ trigger: trigger(upload.id), skip, scope: upload.id, outageMs: 3000 });
+  return { user, upload, fault };
+}
+
 /** The upload ended completed with every row exactly once, its job too, and one email. */
 async function expectExactlyIngested(user: TestUser, uploadId: string): Promise<void> {
   const done = await finished(user, uploadId, 80_000);
@@ -48,7 +59,7 @@ async function expectExactlyIngested(user: TestUser, uploadId: string): Promise<
   expect(await storedRows(uploadId)).toEqual({ n: ROWS, distinct: ROWS });
   const chunks = await chunkCounts(uploadId);
   expect(chunks.done).toBe(chunks.planned);
-  await eventually(async () => ((await getJob(user, done.job!)).status === "completed" ? true : undefined));
+  await completedJob(user, done);
   const mails = await emailsTo(user.email, "upload_completed");
   expect(mails).toHaveLength(1);
 }
@@ -57,15 +68,8 @@ describe("fault injection: the database unreachable during an ingestion", () => 
   it("while the planner records chunks: planning is retried and the upload completes exactly", {
     timeout: 100_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(ROWS));
     // The third batch of chunk records: some chunks are queued (and maybe ingested) already.
-    const fault = await injectFault({
-      trigger: ['insert into "csv_upload_chunks"', upload.id],
-      skip: 2,
-      scope: upload.id,
-      outageMs: 3000,
-    });
+    const { user, upload, fault } = await uploadWithFault((id) => ['insert into "csv_upload_chunks"', id], 2);
     await eventually(async () => ((await faultState(fault)).fired ? true : undefined), 30_000, 20);
 
     // Meanwhile the API, which reads over HTTP, cannot reach the database for this upload either:
@@ -82,26 +86,17 @@ describe("fault injection: the database unreachable during an ingestion", () => 
   it("inside a chunk's insert transaction: the chunk is rolled back, retried, and stored once", {
     timeout: 100_000,
   }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(ROWS));
-    const fault = await injectFault({
-      trigger: [`insert into "${partitionName(upload.id)}"`],
-      skip: 3,
-      scope: upload.id,
-      outageMs: 3000,
-    });
+    const { user, upload, fault } = await uploadWithFault((id) => [`insert into "${partitionName(id)}"`], 3);
     await expectExactlyIngested(user, upload.id);
     expect((await faultState(fault)).fired).toBe(true);
   });
 
   it("as the completed outcome is persisted: persisted again on retry, one email", { timeout: 100_000 }, async () => {
-    const user = await createUser();
-    const upload = await formUpload(user, sampleCsv(ROWS));
-    const fault = await injectFault({
-      trigger: ['update "csv_uploads" set "status"', upload.id, "completed"],
-      scope: upload.id,
-      outageMs: 3000,
-    });
+    const { user, upload, fault } = await uploadWithFault((id) => [
+      'update "csv_uploads" set "status"',
+      id,
+      "completed",
+    ]);
     await expectExactlyIngested(user, upload.id);
     expect((await faultState(fault)).fired).toBe(true);
   });

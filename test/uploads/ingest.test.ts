@@ -20,13 +20,14 @@ import { api, json } from "../support/http.ts";
 import {
   chunkCounts,
   chunkMessage,
+  completedJob,
   deliver,
   deliverChunks,
   finished,
   finishedUpload,
   formUpload,
-  getJob,
   getUpload,
+  jobOf,
   partitionExists,
   pendingChunkMessages,
   storedRows,
@@ -178,7 +179,7 @@ describe("ingestion: failures", () => {
     });
     expect(done.completed_at).not.toBeNull();
     expect(await partitionExists(upload.id)).toBe(false);
-    const job = await getJob(user, upload.job!);
+    const job = await jobOf(user, upload);
     expect(job).toMatchObject({ status: "failed", error: done.error, message: "Ingestion failed." });
     const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
     expect(progress).toMatchObject({ status: "failed" });
@@ -248,7 +249,7 @@ describe("ingestion: failures", () => {
     expect(done.error).toMatch(/failed repeatedly; the upload was stopped\.$/);
     expect(done.total_rows).toBe(0);
     expect(await partitionExists(upload.id)).toBe(false);
-    expect((await getJob(user, upload.job!)).status).toBe("failed");
+    expect((await jobOf(user, upload)).status).toBe("failed");
   });
 });
 
@@ -277,7 +278,7 @@ describe("ingestion: the progress object", () => {
     expect(live?.chunksDone).toBe(live?.chunksTotal);
     const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
     expect(progress).toMatchObject({ status: "completed", percent: 100, processed_rows: 60_000 });
-    await eventually(async () => ((await getJob(user, upload.job!)).status === "completed" ? true : undefined));
+    await completedJob(user, upload);
   });
 
   it("its final report lost for good: the watchdog settles the upload from Postgres", { timeout: 60_000 }, async () => {
@@ -302,7 +303,7 @@ describe("ingestion: the progress object", () => {
     expect(done).toMatchObject({ status: "completed", total_rows: 60_000, processed_rows: 60_000, error_rows: 0 });
     expect(await stub.state()).toMatchObject({ status: "completed", rows: 60_000 });
     expect(await storedRows(upload.id)).toEqual({ n: 60_000, distinct: 60_000 });
-    await eventually(async () => ((await getJob(user, upload.job!)).status === "completed" ? true : undefined));
+    await completedJob(user, upload);
   });
 
   it("a chunk message lost for good: a round without progress plans again, and the upload completes exactly", {

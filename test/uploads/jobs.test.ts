@@ -6,9 +6,9 @@ import { api, json } from "../support/http.ts";
 import {
   finished,
   formUpload,
-  getJob,
   getUpload,
   type Job,
+  jobOf,
   partitionExists,
   startPresignedUpload,
   uploadInProgress,
@@ -104,7 +104,7 @@ describe("jobs", () => {
     expect((await api(`/jobs/${crypto.randomUUID()}/`, { token: user.token })).status).toBe(404);
     expect((await api("/jobs/not-a-uuid/", { token: user.token })).status).toBe(400);
     // The other user's attempts changed nothing.
-    expect((await getJob(user, upload.job!)).status).toBe("pending");
+    expect((await jobOf(user, upload)).status).toBe("pending");
   });
 
   it("cancels a pending job with 202 (its upload ends cancelled), then 409", async () => {
@@ -126,9 +126,9 @@ describe("jobs", () => {
     await finished(user, bad.id);
     const completed = await api(`/jobs/${good.job}/cancel/`, { method: "POST", token: user.token });
     expect(completed.status).toBe(409);
-    expect((await getJob(user, good.job!)).status).toBe("completed");
+    expect((await jobOf(user, good)).status).toBe("completed");
     expect((await getUpload(user, good.id)).total_rows).toBe(2);
-    const failed = await getJob(user, bad.job!);
+    const failed = await jobOf(user, bad);
     expect(failed).toMatchObject({ status: "failed", message: "Ingestion failed." });
     expect(failed.error).toMatch(/2 of 3 records were rejected/);
     expect((await api(`/jobs/${bad.job}/cancel/`, { method: "POST", token: user.token })).status).toBe(409);
@@ -138,7 +138,7 @@ describe("jobs", () => {
     timeout: 60_000,
   }, async () => {
     const { user, upload } = await uploadInProgress(2);
-    expect((await getJob(user, upload.job!)).status).toBe("running");
+    expect((await jobOf(user, upload)).status).toBe("running");
     const response = await api(`/jobs/${upload.job}/cancel/`, { method: "POST", token: user.token });
     expect(response.status).toBe(202);
     expect(await json<Job>(response)).toMatchObject({ status: "cancelled" });

@@ -41,23 +41,10 @@ describe("isTerminal", () => {
 
 describe("initialState", () => {
   it("starts queued with nothing counted", () => {
-    expect(initialState({ uploadId: "u1", totalBytes: 500, headerBytes: 20, maxErrorRatio: 0.25 })).toEqual({
-      status: "queued",
-      uploadId: "u1",
-      totalBytes: 500,
-      headerBytes: 20,
-      maxErrorRatio: 0.25,
-      chunksTotal: null,
-      chunksDone: 0,
-      rows: 0,
-      records: 0,
-      errorRows: 0,
-      bytesDone: 0,
-      startedAt: null,
-      finishedAt: null,
-      error: null,
-      errors: [],
-    });
+    const init = { uploadId: "u1", totalBytes: 500, headerBytes: 20, maxErrorRatio: 0.25 };
+    const nothingCounted = { chunksTotal: null, chunksDone: 0, rows: 0, records: 0, errorRows: 0, bytesDone: 0 };
+    const notStarted = { startedAt: null, finishedAt: null, error: null, errors: [] };
+    expect(initialState(init)).toEqual({ status: "queued", ...init, ...nothingCounted, ...notStarted });
   });
 });
 
@@ -170,13 +157,7 @@ describe("snapshotOf", () => {
   });
 
   it("measures rates up to now while running, and estimates the rest from the byte rate", () => {
-    const running = state({
-      status: "processing",
-      headerBytes: 10,
-      bytesDone: 290,
-      records: 15,
-      startedAt: 10_000,
-    });
+    const running = state({ status: "processing", headerBytes: 10, bytesDone: 290, records: 15, startedAt: 10_000 });
     // 4 s: 15 records → 3.75/s, rounded to 4; 290 bytes → 72.5 B/s; 1000 - 300 = 700 bytes left → 9.66 s, up to 10.
     expect(snapshotOf(running, 14_000)).toEqual({
       status: "processing",

@@ -11,9 +11,9 @@ import {
   finished,
   finishedUpload,
   formUpload,
-  getJob,
   getUpload,
   type Job,
+  jobOf,
   partitionExists,
   pendingChunkMessages,
   startPresignedUpload,
@@ -41,7 +41,7 @@ describe("cancelling an upload", () => {
     expect((await chunkCounts(upload.id)).done).toBe(atCancel.done);
     expect(await partitionExists(upload.id)).toBe(false);
     expect(await getUpload(user, upload.id)).toMatchObject({ status: "cancelled", total_rows: 0 });
-    expect(await getJob(user, upload.job!)).toMatchObject({ status: "cancelled", message: "Cancelled." });
+    expect(await jobOf(user, upload)).toMatchObject({ status: "cancelled", message: "Cancelled." });
     const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
     expect(progress).toMatchObject({ status: "cancelled" });
     const live = await testEnv.UPLOAD_PROGRESS.get(testEnv.UPLOAD_PROGRESS.idFromName(upload.id)).state();
@@ -61,7 +61,7 @@ describe("cancelling an upload", () => {
     const upload = await startPresignedUpload(user, 100);
     const response = await api(`/csv-data/uploads/${upload.id}/cancel/`, { method: "POST", token: user.token });
     expect(response.status).toBe(202);
-    expect(await getJob(user, upload.job!)).toMatchObject({ status: "cancelled" });
+    expect(await jobOf(user, upload)).toMatchObject({ status: "cancelled" });
     const complete = await api(`/csv-data/uploads/${upload.id}/complete/`, {
       token: user.token,
       json: { parts: [{ part_number: 1, etag: "x" }] },
@@ -101,7 +101,7 @@ describe("cancelling an upload", () => {
     expect(await partitionExists(upload.id)).toBe(true);
     expect(await storedRows(upload.id)).toEqual({ n: 2000, distinct: 2000 });
     expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 2000 });
-    expect(await getJob(user, upload.job!)).toMatchObject({ status: "completed" });
+    expect(await jobOf(user, upload)).toMatchObject({ status: "completed" });
     await withDb(async (db) => {
       const mails = await emailsTo(user.email, "upload_completed");
       expect(mails).toHaveLength(1);
@@ -151,13 +151,8 @@ describe("the allowed error ratio (10 %)", () => {
   it("exactly at the ratio the upload completes; one record more and it fails with the figures", async () => {
     const user = await createUser();
     const atLimit = await formUpload(user, csvWithRejected(10));
-    expect(await finished(user, atLimit.id)).toMatchObject({
-      status: "completed",
-      total_rows: 90,
-      processed_rows: 100,
-      error_rows: 10,
-      error: null,
-    });
+    const completed = { status: "completed", total_rows: 90, processed_rows: 100, error_rows: 10, error: null };
+    expect(await finished(user, atLimit.id)).toMatchObject(completed);
     expect(await storedRows(atLimit.id)).toEqual({ n: 90, distinct: 90 });
 
     const above = await formUpload(user, csvWithRejected(11));
@@ -169,7 +164,7 @@ describe("the allowed error ratio (10 %)", () => {
       error: "11 of 100 records were rejected (11%), above the allowed 10%.",
     });
     expect(await partitionExists(above.id)).toBe(false);
-    expect(await getJob(user, above.job!)).toMatchObject({ status: "failed" });
+    expect(await jobOf(user, above)).toMatchObject({ status: "failed" });
   });
 });
 
@@ -214,7 +209,7 @@ describe("upload details and list", () => {
     expect(created).toBeLessThanOrEqual(started);
     expect(started).toBeLessThanOrEqual(completed);
     expect(await storedRows(upload.id)).toEqual({ n: 1375, distinct: 1375 });
-    const job = await getJob(user, upload.job!);
+    const job = await jobOf(user, upload);
     expect(job).toMatchObject({
       status: "completed",
       result_id: upload.id,
@@ -264,7 +259,7 @@ describe("deleting an upload", () => {
       expect(await db.select().from(csvUploadChunks).where(eq(csvUploadChunks.uploadId, upload.id))).toHaveLength(0);
     });
     // The job keeps its record of what happened; its result is gone.
-    expect(await getJob(user, upload.job!)).toMatchObject({ status: "completed", result_id: upload.id });
+    expect(await jobOf(user, upload)).toMatchObject({ status: "completed", result_id: upload.id });
   });
 
   it("the /delete/ alias answers the same", async () => {
@@ -284,7 +279,7 @@ describe("deleting an upload", () => {
     const late = await pendingChunkMessages(upload.id);
     const response = await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token });
     expect(response.status).toBe(204);
-    expect(await getJob(user, upload.job!)).toMatchObject({ status: "cancelled" });
+    expect(await jobOf(user, upload)).toMatchObject({ status: "cancelled" });
     // Chunks still in the queue find no upload and write nothing; the partition stays gone.
     await deliverChunks(late);
     expect(await partitionExists(upload.id)).toBe(false);
