@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonOrMultipart } from "../../platform/http/openapi-bodies.ts";
 import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
@@ -80,7 +79,6 @@ const attachmentBody = jsonOrMultipart(
 const listRoute = route.get("/tasks/{id}/attachments", "listTaskAttachments", {
   summary: "A task's attachments",
   description: "Completed attachments only; anyone who can read the task.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoQueryParams },
   responses: {
     200: jsonContent(z.object({ results: z.array(AttachmentSchema) }).openapi("AttachmentList"), "The attachments."),
@@ -92,7 +90,7 @@ const createAttachmentRoute = route.post("/tasks/{id}/attachments", "createTaskA
   summary: "Attach a file",
   description:
     "`multipart/form-data` with `file` (up to ATTACHMENT_MAX_BYTES; 413 above): stored at once. Or JSON `{filename, size_bytes, content_type}`: answers with a presigned `upload` the client PUTs the bytes to, then calls `/attachments/{id}/complete/`. Needs the right to edit the task.",
-  middleware: [requireAuth, attachmentBody] as const,
+  middleware: [attachmentBody] as const,
   request: {
     params: IntIdParam,
     // Not `required`: with two media types, zod-openapi then validates only the one sent.
@@ -114,7 +112,6 @@ const completeRoute = route.post("/attachments/{id}/complete", "completeAttachme
   summary: "Confirm a presigned upload",
   description:
     "Checks the object exists in R2 with the announced size; 409 when nothing (or something else) was uploaded.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam },
   responses: {
     200: jsonContent(AttachmentSchema, "The attachment, now visible."),
@@ -124,7 +121,6 @@ const completeRoute = route.post("/attachments/{id}/complete", "completeAttachme
 
 const getRoute = route.get("/attachments/{id}", "getAttachment", {
   summary: "An attachment and its download URL",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoQueryParams },
   responses: {
     200: jsonContent(AttachmentDetailSchema, "The attachment."),
@@ -136,7 +132,6 @@ const deleteRoute = route.delete("/attachments/{id}", "deleteAttachment", {
   summary: "Delete an attachment and its file",
   description:
     "Needs the right to change the task's attachments. A pending attachment (registered, not completed) can be deleted by its uploader only; to anyone else it is 404.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
 });

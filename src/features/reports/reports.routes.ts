@@ -3,7 +3,6 @@ import type { Context } from "hono";
 import { accepts } from "hono/accepts";
 import { type CachedBody, cachedResponse } from "../../platform/cache/http.ts";
 import type { AppEnv } from "../../platform/context/types.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { IfNoneMatchHeaders } from "../../platform/http/openapi-params.ts";
 import { errorResponses, etagHeader, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
@@ -142,7 +141,6 @@ const legacyRoute = route.get("/user/tasks/get_task_status_report", "getLegacyTa
   summary: "Task status report (CSV)",
   description:
     "A CSV whose header is exactly `Total tasks,Completed Task,Incompleted Task` (clients parse it by name, spelling included) and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.",
-  middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { description: "The CSV.", content: { "text/csv": { schema: z.string() } }, headers: etagHeader },
@@ -153,7 +151,6 @@ const legacyRoute = route.get("/user/tasks/get_task_status_report", "getLegacyTa
 
 const statusRoute = route.get("/reports/task-status", "getTaskStatusReport", {
   summary: "Task status counts",
-  middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
   responses: reportResponses(StatusReportSchema, "Counts."),
 });
@@ -161,7 +158,6 @@ const statusRoute = route.get("/reports/task-status", "getTaskStatusReport", {
 const overdueRoute = route.get("/reports/overdue", "getOverdueReport", {
   summary: "Overdue tasks",
   description: "Visible tasks past due and not done; `days_overdue` in whole days, rounded down.",
-  middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
   responses: reportResponses(OverdueReportSchema, "Rows."),
 });
@@ -171,7 +167,6 @@ const perDayRoute = (kind: "completed" | "opened") =>
     summary: kind === "completed" ? "Tasks completed per day" : "Tasks opened per day",
     description:
       "One row per UTC day from `from` to `to` (both inclusive, at most 366 days), zeros included. Default: the last 30 days.",
-    middleware: [requireAuth] as const,
     request: { query: PerDayQuerySchema, headers: IfNoneMatchHeaders },
     responses: reportResponses(PerDayReportSchema, "Rows."),
   });

@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import { cachedJson } from "../../platform/cache/http.ts";
 import type { AppEnv } from "../../platform/context/types.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
 import { IfMatchHeaders, IfNoneMatchHeaders, IntIdParam } from "../../platform/http/openapi-params.ts";
@@ -47,7 +46,6 @@ const cacheHeaders = {
 
 /** The task list and the caller's own tasks take the same filters and answer the same page. */
 const taskListing = {
-  middleware: [requireAuth],
   request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
@@ -73,14 +71,13 @@ const createTaskRoute = route.post("/tasks", "createTask", {
   summary: "Create a task",
   description:
     "Any role may create. Without `department` the creator's is used. `assignees` makes it an assignment (employees may assign only themselves). Emails the department's manager and the creator, and each assignee.",
-  middleware: [requireAuth, requireJson] as const,
+  middleware: [requireJson] as const,
   request: { body: jsonBody(CreateTaskSchema) },
   responses: { 201: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 413, 415, 409, 429) },
 });
 
 const getRoute = route.get("/tasks/{id}", "getTask", {
   summary: "Get a task",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoCacheQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(TaskSchema, "The task."), headers: cacheHeaders },
@@ -91,7 +88,7 @@ const getRoute = route.get("/tasks/{id}", "getTask", {
 
 /** A replace and a partial update differ only in their body and what an omitted field means. */
 const taskWrite = {
-  middleware: [requireAuth, requireJson],
+  middleware: [requireJson],
   responses: {
     200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
     ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
@@ -117,7 +114,6 @@ const patchRoute = route.patch("/tasks/{id}", "updateTask", {
 const deleteRoute = route.delete("/tasks/{id}", "deleteTask", {
   summary: "Delete a task (soft)",
   description: "The task, its comments and attachments disappear from every read.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam, headers: IfMatchHeaders },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 412, 429) },
 });
@@ -127,7 +123,6 @@ const completeRoute = (path: string, operationId: string, summary: string) =>
     summary,
     description:
       "Idempotent: a second call returns the same `completed_at` and sends no second email. Creator and assignees are emailed once.",
-    middleware: [requireAuth] as const,
     request: { params: IntIdParam },
     responses: { 200: jsonContent(CompleteResponseSchema, "Done."), ...errorResponses(400, 401, 404, 409, 429) },
   });
@@ -137,7 +132,7 @@ const assignRoute = (action: "assign" | "unassign") =>
     summary: action === "assign" ? "Assign users" : "Unassign users",
     description:
       "The task's creator, its managers, HR or the CEO; employees may only name themselves. One audit row per user whose assignment changed. `assignees` in the answer: the task's assignees afterwards.",
-    middleware: [requireAuth, requireJson] as const,
+    middleware: [requireJson] as const,
     request: { params: IntIdParam, body: jsonBody(AssignSchema) },
     responses: {
       200: jsonContent(AssignResponseSchema, "The task's assignees now."),
@@ -149,7 +144,6 @@ const assignmentsRoute = route.get("/task-assignments", "listTaskAssignments", {
   summary: "Assignment audit trail",
   description:
     "CEO/HR: all; managers: their department's tasks and records naming them; employees: records where they were assigned or assigned someone. Newest first.",
-  middleware: [requireAuth] as const,
   request: { query: AssignmentQuerySchema },
   responses: { 200: jsonContent(AssignmentPageSchema, "A page of records."), ...errorResponses(400, 401, 429) },
 });

@@ -4,7 +4,6 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../platform/context/types.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
 import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
@@ -49,7 +48,7 @@ const EVENTS_TEXT =
 const listRoute = route.get("/webhooks", "listWebhooks", {
   summary: "List webhook subscriptions",
   description: "CEO and HR only. By id. The secret is never shown here.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { query: PageQuerySchema },
   responses: { 200: jsonContent(WebhookPageSchema, "A page of subscriptions."), ...errorResponses(400, 401, 403, 429) },
 });
@@ -57,7 +56,7 @@ const listRoute = route.get("/webhooks", "listWebhooks", {
 const createWebhookRoute = route.post("/webhooks", "createWebhook", {
   summary: "Subscribe a URL to events",
   description: `CEO and HR only. The answer carries the signing \`secret\`, shown only here. ${EVENTS_TEXT}`,
-  middleware: [requireAuth, requireJson, managersOnly] as const,
+  middleware: [requireJson, managersOnly] as const,
   request: { body: jsonBody(CreateWebhookSchema) },
   responses: {
     201: jsonContent(CreatedWebhookSchema, "The subscription, with its secret."),
@@ -68,7 +67,7 @@ const createWebhookRoute = route.post("/webhooks", "createWebhook", {
 const getRoute = route.get("/webhooks/{id}", "getWebhook", {
   summary: "Get a webhook subscription",
   description: "CEO and HR only. The secret is never shown here.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(WebhookSchema, "The subscription."), ...errorResponses(400, 401, 403, 404, 429) },
 });
@@ -77,7 +76,7 @@ const updateRoute = route.patch("/webhooks/{id}", "updateWebhook", {
   summary: "Change a webhook subscription",
   description:
     "CEO and HR only. `active: false` pauses it: no new deliveries are recorded, and those not yet sent become `failed`.",
-  middleware: [requireAuth, requireJson, managersOnly] as const,
+  middleware: [requireJson, managersOnly] as const,
   request: { params: IntIdParam, body: jsonBody(UpdateWebhookSchema) },
   responses: {
     200: jsonContent(WebhookSchema, "The changed subscription."),
@@ -88,7 +87,7 @@ const updateRoute = route.patch("/webhooks/{id}", "updateWebhook", {
 const deleteRoute = route.delete("/webhooks/{id}", "deleteWebhook", {
   summary: "Delete a webhook subscription",
   description: "CEO and HR only. Its deliveries go with it; none still queued is sent.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: IntIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
 });
@@ -96,7 +95,7 @@ const deleteRoute = route.delete("/webhooks/{id}", "deleteWebhook", {
 const deliveriesRoute = route.get("/webhooks/{id}/deliveries", "listWebhookDeliveries", {
   summary: "A subscription's deliveries",
   description: "CEO and HR only. Newest first.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: IntIdParam, query: PageQuerySchema },
   responses: {
     200: jsonContent(DeliveryPageSchema, "A page of deliveries."),
@@ -108,7 +107,7 @@ const deliveryRoute = route.get("/webhooks/{id}/deliveries/{delivery_id}", "getW
   summary: "One delivery with its attempts",
   description:
     "CEO and HR only. The payload as sent and every attempt: when, the receiver's status or why there was none, how long.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: DeliveryParams, query: NoQueryParams },
   responses: { 200: jsonContent(DeliveryDetailSchema, "The delivery."), ...errorResponses(400, 401, 403, 404, 429) },
 });
@@ -117,7 +116,7 @@ const testRoute = route.post("/webhooks/{id}/test", "testWebhook", {
   summary: "Send a ping",
   description:
     "CEO and HR only. Records a `ping` delivery (`data`: `{webhook, actor, message}`) and queues it; follow it in the deliveries. 409 while the subscription is inactive.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: IntIdParam },
   responses: {
     202: jsonContent(DeliverySchema, "The queued delivery."),
