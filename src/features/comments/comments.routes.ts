@@ -25,8 +25,7 @@ const CreateCommentSchema = z
   .strict()
   .openapi("CommentCreate", { example: { content: "Started work on this" } });
 
-const listRoute = route.get("/tasks/{id}/comments", "listTaskComments", {
-  summary: "Comments on a task",
+const listRoute = route.get("/tasks/{id}/comments", "listTaskComments", "Comments on a task", {
   description: "Anyone who can read the task; oldest first.",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: PageQuerySchema },
@@ -36,16 +35,14 @@ const listRoute = route.get("/tasks/{id}/comments", "listTaskComments", {
   },
 });
 
-const createCommentRoute = route.post("/tasks/{id}/comments", "createTaskComment", {
-  summary: "Comment on a task",
+const createCommentRoute = route.post("/tasks/{id}/comments", "createTaskComment", "Comment on a task", {
   description: "Anyone who can read the task, assignees included.",
   middleware: [requireAuth, requireJson] as const,
   request: { params: IntIdParam, body: jsonBody(CreateCommentSchema) },
   responses: { 201: jsonContent(CommentSchema, "The comment."), ...errorResponses(400, 401, 404, 413, 415, 409, 429) },
 });
 
-const deleteRoute = route.delete("/comments/{id}", "deleteComment", {
-  summary: "Delete a comment",
+const deleteRoute = route.delete("/comments/{id}", "deleteComment", "Delete a comment", {
   description: "Its author, HR or the CEO.",
   middleware: [requireAuth] as const,
   request: { params: IntIdParam },

@@ -21,8 +21,7 @@ import {
 
 const route = routesTagged("Departments");
 
-const listRoute = route.get("/departments", "listDepartments", {
-  summary: "List departments",
+const listRoute = route.get("/departments", "listDepartments", "List departments", {
   description: "Any authenticated user.",
   request: { query: PageQuerySchema },
   responses: {
@@ -31,8 +30,7 @@ const listRoute = route.get("/departments", "listDepartments", {
   },
 });
 
-const createDepartmentRoute = route.post("/departments", "createDepartment", {
-  summary: "Create a department",
+const createDepartmentRoute = route.post("/departments", "createDepartment", "Create a department", {
   description: "CEO and HR only. Names are unique, case-insensitively (409); an unknown manager id is a 400.",
   middleware: [requireJson] as const,
   request: { body: jsonBody(CreateDepartmentSchema) },
@@ -42,14 +40,12 @@ const createDepartmentRoute = route.post("/departments", "createDepartment", {
   },
 });
 
-const getRoute = route.get("/departments/{id}", "getDepartment", {
-  summary: "Get a department",
+const getRoute = route.get("/departments/{id}", "getDepartment", "Get a department", {
   request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(DepartmentSchema, "The department."), ...errorResponses(400, 401, 404, 429) },
 });
 
-const updateRoute = route.patch("/departments/{id}", "updateDepartment", {
-  summary: "Rename a department or change its manager",
+const updateRoute = route.patch("/departments/{id}", "updateDepartment", "Rename a department or change its manager", {
   description: "CEO and HR only (403 for others).",
   middleware: [requireJson] as const,
   request: { params: IntIdParam, body: jsonBody(UpdateDepartmentSchema) },
@@ -59,8 +55,7 @@ const updateRoute = route.patch("/departments/{id}", "updateDepartment", {
   },
 });
 
-const deleteRoute = route.delete("/departments/{id}", "deleteDepartment", {
-  summary: "Delete a department",
+const deleteRoute = route.delete("/departments/{id}", "deleteDepartment", "Delete a department", {
   description: "CEO and HR only (403 for others). Its users and tasks are left without a department.",
   request: { params: IntIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },

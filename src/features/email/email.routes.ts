@@ -21,8 +21,7 @@ const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const outboxRoute = route.get("/dev/outbox", "listDevOutbox", {
-  summary: "Mail sent by the API (development only)",
+const outboxRoute = route.get("/dev/outbox", "listDevOutbox", "Mail sent by the API (development only)", {
   description:
     "Served only when `ENVIRONMENT` is `development` (404 otherwise). One entry per recipient, newest first. " +
     "A user sees mail sent to them; CEO and HR see all. Without a MailChannels API key this is where mail goes " +

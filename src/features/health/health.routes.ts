@@ -57,8 +57,7 @@ const deepNeedsCeoOrHr: MiddlewareHandler<AppEnv> = async (c, next) => {
   });
 };
 
-const healthRoute = route.get("/health-check", "checkHealth", {
-  summary: "Check every dependency",
+const healthRoute = route.get("/health-check", "checkHealth", "Check every dependency", {
   description:
     "No authentication, and read-only: it writes nothing anywhere (a query over HTTP, a KV read, an R2 head, a " +
     "Durable Object call, the queue bindings' presence). Limited per client IP (30 per 60 s). 200 when the database, " +

@@ -11,28 +11,29 @@ import { listNotifications, markAllRead, markRead } from "./notifications.servic
 
 const route = routesTagged("Notifications");
 
-const listRoute = route.get("/notifications", "listNotifications", {
-  summary: "The caller's notifications, newest first",
+const listRoute = route.get("/notifications", "listNotifications", "The caller's notifications, newest first", {
   description:
     "One for each email the API sends to the caller (welcome, task created, assigned or completed, upload completed or failed), made in the same transaction as the change. `unread=true`: only unread ones (`count` is then the unread count); `unread=false`: only read ones.",
   request: { query: NotificationListQuery },
   responses: { 200: jsonContent(NotificationListSchema, "A page of notifications."), ...errorResponses(400, 401, 429) },
 });
 
-const readRoute = route.post("/notifications/{id}/read", "markNotificationRead", {
-  summary: "Mark a notification read",
+const readRoute = route.post("/notifications/{id}/read", "markNotificationRead", "Mark a notification read", {
   description: "204. Marking it again keeps the first `read_at`. Another user's notification → 404, as an unknown id.",
   request: { params: IntIdParam },
   responses: { 204: { description: "Marked read." }, ...errorResponses(400, 401, 404, 429) },
 });
 
-const readAllRoute = route.post("/notifications/read-all", "markAllNotificationsRead", {
-  summary: "Mark all of the caller's notifications read",
-  responses: { 204: { description: "All marked read." }, ...errorResponses(401, 429) },
-});
+const readAllRoute = route.post(
+  "/notifications/read-all",
+  "markAllNotificationsRead",
+  "Mark all of the caller's notifications read",
+  {
+    responses: { 204: { description: "All marked read." }, ...errorResponses(401, 429) },
+  },
+);
 
-const streamRoute = route.get("/notifications/stream", "streamNotifications", {
-  summary: "Live notifications (WebSocket)",
+const streamRoute = route.get("/notifications/stream", "streamNotifications", "Live notifications (WebSocket)", {
   description:
     "A WebSocket upgrade (`Upgrade: websocket`, token as `?access_token=`, as for upload progress). Each notification made for the caller from then on arrives as one text message, a JSON object of the same shape as the feed's items, once its change has committed. Nothing is replayed: read the feed when the socket opens. Logging out closes the socket (code 4401). Without the upgrade: 426.",
   responses: {

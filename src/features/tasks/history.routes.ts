@@ -28,8 +28,7 @@ const TaskEventSchema = z
   })
   .openapi("TaskEvent");
 
-const historyRoute = route.get("/tasks/{id}/history", "listTaskHistory", {
-  summary: "A task's history",
+const historyRoute = route.get("/tasks/{id}/history", "listTaskHistory", "A task's history", {
   description:
     "Every change to the task and its relations (assignees, comments, attachments), newest first, each written in the same transaction as the change. Visible to whoever may read the task; 404 otherwise and once the task is deleted.",
   request: { params: IntIdParam, query: PageQuerySchema, headers: IfNoneMatchHeaders },

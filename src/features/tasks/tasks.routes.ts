@@ -54,21 +54,18 @@ const taskListing = {
   },
 };
 
-const listRoute = route.get("/tasks", "listTasks", {
-  summary: "List the tasks you can see",
+const listRoute = route.get("/tasks", "listTasks", "List the tasks you can see", {
   description:
     "The tasks you may read (CEO and HR: all; a manager also their department's and those they assigned; everyone those they created and those assigned to them), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.",
   ...taskListing,
 });
 
-const myTasksRoute = route.get("/tasks/my_tasks", "listMyTasks", {
-  summary: "Tasks assigned to you",
+const myTasksRoute = route.get("/tasks/my_tasks", "listMyTasks", "Tasks assigned to you", {
   description: "The same filters as the list, restricted to tasks assigned to the caller.",
   ...taskListing,
 });
 
-const createTaskRoute = route.post("/tasks", "createTask", {
-  summary: "Create a task",
+const createTaskRoute = route.post("/tasks", "createTask", "Create a task", {
   description:
     "Any role may create. Without `department` the creator's is used. `assignees` makes it an assignment (employees may assign only themselves). Emails the department's manager and the creator, and each assignee.",
   middleware: [requireJson] as const,
@@ -76,8 +73,7 @@ const createTaskRoute = route.post("/tasks", "createTask", {
   responses: { 201: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 413, 415, 409, 429) },
 });
 
-const getRoute = route.get("/tasks/{id}", "getTask", {
-  summary: "Get a task",
+const getRoute = route.get("/tasks/{id}", "getTask", "Get a task", {
   request: { params: IntIdParam, query: NoCacheQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(TaskSchema, "The task."), headers: cacheHeaders },
@@ -95,32 +91,28 @@ const taskWrite = {
   },
 };
 
-const putRoute = route.put("/tasks/{id}", "replaceTask", {
-  summary: "Replace a task",
+const putRoute = route.put("/tasks/{id}", "replaceTask", "Replace a task", {
   description:
     "`title` is required; omitted optional fields keep their values. An assignee without other rights may change only `status` (403 otherwise).",
   request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(ReplaceTaskSchema) },
   ...taskWrite,
 });
 
-const patchRoute = route.patch("/tasks/{id}", "updateTask", {
-  summary: "Update some fields of a task",
+const patchRoute = route.patch("/tasks/{id}", "updateTask", "Update some fields of a task", {
   description:
     "An assignee without other rights may change only `status` (403 otherwise). Setting `status` to `done` completes the task (sets `completed_at`, emails once).",
   request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(PatchTaskSchema) },
   ...taskWrite,
 });
 
-const deleteRoute = route.delete("/tasks/{id}", "deleteTask", {
-  summary: "Delete a task (soft)",
+const deleteRoute = route.delete("/tasks/{id}", "deleteTask", "Delete a task (soft)", {
   description: "The task, its comments and attachments disappear from every read.",
   request: { params: IntIdParam, headers: IfMatchHeaders },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 412, 429) },
 });
 
 const completeRoute = (path: string, operationId: string, summary: string) =>
-  route.post(path, operationId, {
-    summary,
+  route.post(path, operationId, summary, {
     description:
       "Idempotent: a second call returns the same `completed_at` and sends no second email. Creator and assignees are emailed once.",
     request: { params: IntIdParam },
@@ -128,8 +120,7 @@ const completeRoute = (path: string, operationId: string, summary: string) =>
   });
 
 const assignRoute = (action: "assign" | "unassign") =>
-  route.post(`/tasks/{id}/${action}`, `${action}Task`, {
-    summary: action === "assign" ? "Assign users" : "Unassign users",
+  route.post(`/tasks/{id}/${action}`, `${action}Task`, action === "assign" ? "Assign users" : "Unassign users", {
     description:
       "The task's creator, its managers, HR or the CEO; employees may only name themselves. One audit row per user whose assignment changed. `assignees` in the answer: the task's assignees afterwards.",
     middleware: [requireJson] as const,
@@ -140,8 +131,7 @@ const assignRoute = (action: "assign" | "unassign") =>
     },
   });
 
-const assignmentsRoute = route.get("/task-assignments", "listTaskAssignments", {
-  summary: "Assignment audit trail",
+const assignmentsRoute = route.get("/task-assignments", "listTaskAssignments", "Assignment audit trail", {
   description:
     "CEO/HR: all; managers: their department's tasks and records naming them; employees: records where they were assigned or assigned someone. Newest first.",
   request: { query: AssignmentQuerySchema },

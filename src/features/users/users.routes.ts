@@ -11,22 +11,19 @@ import { getVisibleUser, listUsers, updateUser } from "./users.service.ts";
 
 const route = routesTagged("Users");
 
-const listRoute = route.get("/users", "listUsers", {
-  summary: "List users",
+const listRoute = route.get("/users", "listUsers", "List users", {
   description: "CEO and HR see everyone; a manager sees their own department (and themselves); employees get 403.",
   request: { query: PageQuerySchema },
   responses: { 200: jsonContent(UserPageSchema, "A page of users, by id."), ...errorResponses(400, 401, 403, 429) },
 });
 
-const getRoute = route.get("/users/{id}", "getUser", {
-  summary: "Get a user",
+const getRoute = route.get("/users/{id}", "getUser", "Get a user", {
   description: "CEO and HR see anyone, a manager their department, everyone themselves; otherwise 404.",
   request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(UserSchema, "The user."), ...errorResponses(400, 401, 404, 429) },
 });
 
-const updateRoute = route.patch("/users/{id}", "updateUser", {
-  summary: "Change a user's role or department",
+const updateRoute = route.patch("/users/{id}", "updateUser", "Change a user's role or department", {
   description:
     "CEO and HR only (403 for others who can see the user, 404 for those who cannot). HR cannot grant or remove the CEO role; nobody changes their own role. An unknown department is a 400. Takes effect on the user's very next request.",
   middleware: [requireJson] as const,

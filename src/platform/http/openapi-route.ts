@@ -1,7 +1,8 @@
 /**
- * Route definitions for one tag of the OpenAPI document. Every route of a feature shares its tag
- * and, unless it is defined as public, the bearer-token security scheme; a definer fills those in,
- * so a route states only its method, path, operation id and what is its own.
+ * Route definitions for one tag of the OpenAPI document. A route's first line names the operation,
+ * `route.get(path, operationId, summary, { … })`, and the object holds what is its own (description,
+ * middleware, request, responses). The definer fills in the tag and the security scheme: the
+ * bearer token unless the route is defined as public.
  */
 import { createRoute, type RouteConfig } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
@@ -10,26 +11,43 @@ import { requireAuth } from "./auth.ts";
 
 type Method = RouteConfig["method"];
 
-/** What a route states beyond its method, path and operation id: its own middleware among it. */
-type RouteDetails = Omit<RouteConfig, "method" | "path" | "operationId" | "tags" | "security" | "middleware"> & {
+/** What a route states beyond the line that names it; `middleware` is its own, run after the definer's. */
+type RouteDetails = Omit<
+  RouteConfig,
+  "method" | "path" | "operationId" | "summary" | "tags" | "security" | "middleware"
+> & {
   middleware?: readonly MiddlewareHandler<AppEnv>[];
 };
 
-const bearerAuth = [{ bearerAuth: [] }];
+interface Access {
+  security: { bearerAuth: never[] }[];
+  middleware: MiddlewareHandler<AppEnv>[];
+}
 
 /**
  * A route the document shows under the bearer-token scheme runs `requireAuth` before its own
  * middleware, so what the document declares (and what `openApiDocument` infers from it, such as
  * `Idempotency-Key`) is what the route enforces.
  */
-function authenticatedFor<const M extends Method>(method: M, tag: string) {
-  return <const P extends string, const D extends RouteDetails>(path: P, operationId: string, details: D) => {
+const authenticated: Access = { security: [{ bearerAuth: [] }], middleware: [requireAuth] };
+
+/** A route anyone may call (`security: []`): only its own middleware runs. */
+const open: Access = { security: [], middleware: [] };
+
+function defineFor<const M extends Method>(method: M, tag: string, access: Access) {
+  return <const P extends string, const D extends RouteDetails>(
+    path: P,
+    operationId: string,
+    summary: string,
+    details: D,
+  ) => {
     const { middleware = [], ...own } = details;
     return createRoute({
       tags: [tag],
-      security: bearerAuth,
+      security: access.security,
+      summary,
       ...own,
-      middleware: [requireAuth, ...middleware],
+      middleware: [...access.middleware, ...middleware],
       method,
       path,
       operationId,
@@ -37,26 +55,18 @@ function authenticatedFor<const M extends Method>(method: M, tag: string) {
   };
 }
 
-/** A route anyone may call (`security: []`): only its own middleware runs. */
-function publicFor<const M extends Method>(method: M, tag: string) {
-  return <const P extends string, const D extends RouteDetails>(path: P, operationId: string, details: D) => {
-    const { middleware = [], ...own } = details;
-    return createRoute({ tags: [tag], security: [], ...own, middleware: [...middleware], method, path, operationId });
-  };
-}
-
-/** `routesTagged("Tasks").get("/tasks/{id}", "getTask", { … })`: an authenticated route under the tag "Tasks". */
+/** `routesTagged("Tasks").get("/tasks/{id}", "getTask", "Get a task", { … })`: an authenticated route under "Tasks". */
 export function routesTagged(tag: string) {
   return {
-    get: authenticatedFor("get", tag),
-    post: authenticatedFor("post", tag),
-    put: authenticatedFor("put", tag),
-    patch: authenticatedFor("patch", tag),
-    delete: authenticatedFor("delete", tag),
+    get: defineFor("get", tag, authenticated),
+    post: defineFor("post", tag, authenticated),
+    put: defineFor("put", tag, authenticated),
+    patch: defineFor("patch", tag, authenticated),
+    delete: defineFor("delete", tag, authenticated),
   };
 }
 
-/** `publicRoutesTagged("Auth").post("/auth/user/login", "logIn", { … })`: a public route under the tag "Auth". */
+/** `publicRoutesTagged("Auth").post("/auth/user/login", "logIn", "Log in", { … })`: a public route under "Auth". */
 export function publicRoutesTagged(tag: string) {
-  return { get: publicFor("get", tag), post: publicFor("post", tag) };
+  return { get: defineFor("get", tag, open), post: defineFor("post", tag, open) };
 }

@@ -9,30 +9,26 @@ import { cancelJob, deleteJob, getOwnJob, listJobs } from "./jobs.service.ts";
 
 const route = routesTagged("Background jobs");
 
-const listRoute = route.get("/jobs", "listJobs", {
-  summary: "The caller's jobs, newest first",
+const listRoute = route.get("/jobs", "listJobs", "The caller's jobs, newest first", {
   description:
     "A JSON array (not a page). `status` filters by pending, running, completed, failed or cancelled; `limit` is 1..50 (default 10), anything else is a 400.",
   request: { query: JobListQuery },
   responses: { 200: jsonContent(JobListSchema, "The jobs."), ...errorResponses(400, 401, 429) },
 });
 
-const getRoute = route.get("/jobs/{id}", "getJob", {
-  summary: "A job",
+const getRoute = route.get("/jobs/{id}", "getJob", "A job", {
   request: { params: UuidIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(JobSchema, "The job."), ...errorResponses(400, 401, 404, 429) },
 });
 
-const cancelRoute = route.post("/jobs/{id}/cancel", "cancelJob", {
-  summary: "Cancel a job",
+const cancelRoute = route.post("/jobs/{id}/cancel", "cancelJob", "Cancel a job", {
   description:
     "202 while pending or running; a `csv_ingest` job cancels its upload (no further rows, status `cancelled`). 409 once it has ended.",
   request: { params: UuidIdParam },
   responses: { 202: jsonContent(JobSchema, "Cancelled."), ...errorResponses(400, 401, 404, 409, 429) },
 });
 
-const deleteRoute = route.delete("/jobs/{id}", "deleteJob", {
-  summary: "Delete a job",
+const deleteRoute = route.delete("/jobs/{id}", "deleteJob", "Delete a job", {
   description:
     "Removes the job record (204). A pending or running job is cancelled first, so its upload ends `cancelled`; the upload itself is kept.",
   request: { params: UuidIdParam },
