@@ -52,8 +52,8 @@ const deleteRoute = route.delete("/comments/{id}", "deleteComment", "Delete a co
 export const commentsRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const query = c.req.valid("query");
-    const page = await listComments(c.var.db(), c.var.user, c.req.valid("param").id, query);
-    return c.json(paginate(c.req.url, query, page.count, page.results), 200);
+    const listing = await listComments(c.var.db(), c.var.user, c.req.valid("param").id, query);
+    return c.json(paginate(c.req.url, query, listing), 200);
   })
   .openapi(createCommentRoute, async (c) => {
     const comment = await addComment(c.var.db(), c.var.user, c.req.valid("param").id, c.req.valid("json").content);

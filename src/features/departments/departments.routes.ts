@@ -64,8 +64,7 @@ const deleteRoute = route.delete("/departments/{id}", "deleteDepartment", "Delet
 export const departmentsRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const params = c.req.valid("query");
-    const { count, results } = await listDepartments(c.var.db(), params);
-    return c.json(paginate(c.req.url, params, count, results), 200);
+    return c.json(paginate(c.req.url, params, await listDepartments(c.var.db(), params)), 200);
   })
   .openapi(createDepartmentRoute, async (c) =>
     c.json(await createDepartment(c.var.db(), c.var.user, c.req.valid("json")), 201),

@@ -40,6 +40,6 @@ router.use(outboxRoute.getRoutingPath(), developmentOnly);
 export const emailRoutes = router.openapi(outboxRoute, async (c) => {
   const { page, page_size, template, to } = c.req.valid("query");
   const params = { page, page_size };
-  const { count, results } = await listOutbox(c.var.db(), c.var.user, { template, to }, params);
-  return c.json(paginate(c.req.url, params, count, results), 200);
+  const listing = await listOutbox(c.var.db(), c.var.user, { template, to }, params);
+  return c.json(paginate(c.req.url, params, listing), 200);
 });

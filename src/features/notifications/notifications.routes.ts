@@ -46,8 +46,8 @@ export const notificationsRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const { page, page_size, unread } = c.req.valid("query");
     const filter = { unread: unread === undefined ? undefined : unread === "true" };
-    const { count, results } = await listNotifications(c.var.db(), c.var.user.id, filter, { page, page_size });
-    return c.json(paginate(c.req.url, { page, page_size }, count, results), 200);
+    const listing = await listNotifications(c.var.db(), c.var.user.id, filter, { page, page_size });
+    return c.json(paginate(c.req.url, { page, page_size }, listing), 200);
   })
   .openapi(readAllRoute, async (c) => {
     await markAllRead(c.var.db(), c.var.user.id);

@@ -44,6 +44,6 @@ const historyRoute = route.get("/tasks/{id}/history", "listTaskHistory", "A task
 
 export const historyRoutes = createRouter().openapi(historyRoute, async (c) => {
   const query = c.req.valid("query");
-  const page = await listHistory(c.var.db(), c.var.user, c.req.valid("param").id, query);
-  return c.json(paginate(c.req.url, query, page.count, page.results), 200);
+  const listing = await listHistory(c.var.db(), c.var.user, c.req.valid("param").id, query);
+  return c.json(paginate(c.req.url, query, listing), 200);
 });

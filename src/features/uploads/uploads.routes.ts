@@ -204,7 +204,7 @@ export const uploadsRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const page = c.req.valid("query");
     const { count, rows } = await listUploads(c.var.db(), c.var.user.id, page);
-    return c.json(paginate(c.req.url, page, count, rows.map(toUploadResponse)), 200);
+    return c.json(paginate(c.req.url, page, { count, results: rows.map(toUploadResponse) }), 200);
   })
   .openapi(getRoute, async (c) => {
     const upload = await getOwnUploadLive(c.var.db(), c.var.user.id, c.req.valid("param").id);

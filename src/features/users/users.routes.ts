@@ -37,8 +37,7 @@ const updateRoute = route.patch("/users/{id}", "updateUser", "Change a user's ro
 export const usersRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const params = c.req.valid("query");
-    const { count, results } = await listUsers(c.var.db(), c.var.user, params);
-    return c.json(paginate(c.req.url, params, count, results), 200);
+    return c.json(paginate(c.req.url, params, await listUsers(c.var.db(), c.var.user, params)), 200);
   })
   .openapi(getRoute, async (c) => c.json(await getVisibleUser(c.var.db(), c.var.user, c.req.valid("param").id), 200))
   .openapi(updateRoute, async (c) => {

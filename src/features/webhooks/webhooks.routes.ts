@@ -124,8 +124,7 @@ const testRoute = route.post("/webhooks/{id}/test", "testWebhook", "Send a ping"
 export const webhooksRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const params = c.req.valid("query");
-    const { count, results } = await listWebhooks(c.var.db(), params);
-    return c.json(paginate(c.req.url, params, count, results), 200);
+    return c.json(paginate(c.req.url, params, await listWebhooks(c.var.db(), params)), 200);
   })
   .openapi(createWebhookRoute, async (c) =>
     c.json(await createWebhook(c.var.db(), c.var.user.id, urlPolicyFor(c.var.config), c.req.valid("json")), 201),
@@ -143,8 +142,8 @@ export const webhooksRoutes = createRouter()
   })
   .openapi(deliveriesRoute, async (c) => {
     const params = c.req.valid("query");
-    const { count, results } = await listDeliveries(c.var.db(), c.req.valid("param").id, params);
-    return c.json(paginate(c.req.url, params, count, results), 200);
+    const listing = await listDeliveries(c.var.db(), c.req.valid("param").id, params);
+    return c.json(paginate(c.req.url, params, listing), 200);
   })
   .openapi(deliveryRoute, async (c) => {
     const { id, delivery_id } = c.req.valid("param");

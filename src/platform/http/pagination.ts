@@ -111,10 +111,10 @@ export function countOf(total: readonly { n: number }[]): number {
 }
 
 /**
- * Builds the page envelope. Links keep every other query parameter of the request (filters,
- * ordering) and only change `page`, so following `next` continues the same listing.
+ * Builds the page envelope around what a listing read. Links keep every other query parameter of
+ * the request (filters, ordering) and only change `page`, so following `next` continues the same listing.
  */
-export function paginate<T>(requestUrl: string, params: PageParams, count: number, results: T[]): Page<T> {
+export function paginate<T>(requestUrl: string, params: PageParams, { count, results }: Listing<T>): Page<T> {
   const link = (page: number): string => {
     const url = new URL(requestUrl);
     url.searchParams.set("page", String(page));

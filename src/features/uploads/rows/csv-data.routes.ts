@@ -101,12 +101,8 @@ export const csvDataRoutes = createRouter().openapi(listRowsRoute, async (c) => 
     body = { results: page.results, next_cursor: page.nextCursor, next };
   } else {
     const page = await listPage(c.var.db(), upload, query);
-    const envelope = paginate(
-      c.req.url,
-      { page: query.page, page_size: query.pageSize },
-      page.count.count,
-      page.results,
-    );
+    const pageParams = { page: query.page, page_size: query.pageSize };
+    const envelope = paginate(c.req.url, pageParams, { count: page.count.count, results: page.results });
     body = {
       count: envelope.count,
       count_is_estimate: page.count.estimated,
