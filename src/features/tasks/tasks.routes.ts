@@ -146,10 +146,14 @@ function cachedTaskPage(c: Context<AppEnv>, scope: string, query: TaskListQuery,
     params: { ...query, nocache: undefined },
     ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
     load: async () => {
-      const page = await listTasks(db, c.var.user, { ...query, ...narrowed }, query);
-      return paginate(c.req.url, query, page.count, page.results);
+      return paginate(c.req.url, query, await listTasks(db, c.var.user, { ...query, ...narrowed }, query));
     },
   });
+}
+
+/** Assigns or unassigns `targets`; once committed, the task's assignees afterwards. */
+function changeAssignees(c: Context<AppEnv>, taskId: number, action: "assign" | "unassign", targets: number[]) {
+  return committedValue(c, setAssignment(c.var.db(), c.var.user, taskId, action, targets));
 }
 
 export const tasksRoutes = createRouter()
@@ -157,7 +161,7 @@ export const tasksRoutes = createRouter()
   .openapi(myTasksRoute, async (c) => {
     const query = c.req.valid("query");
     if (query.assigned_to && query.assigned_to !== "me" && Number(query.assigned_to) !== c.var.user.id) {
-      return c.json(paginate(c.req.url, query, 0, []), 200);
+      return c.json(paginate(c.req.url, query, { count: 0, results: [] }), 200);
     }
     return cachedTaskPage(c, "tasks:mine", query, { assigned_to: "me" });
   })
@@ -201,24 +205,12 @@ export const tasksRoutes = createRouter()
     async (c) => c.json(await committedValue(c, completeTask(c.var.db(), c.var.user, c.req.valid("param").id)), 200),
   )
   .openapi(assignRoute("assign"), async (c) => {
-    const write = setAssignment(
-      c.var.db(),
-      c.var.user,
-      c.req.valid("param").id,
-      "assign",
-      c.req.valid("json").assignees,
-    );
-    return c.json({ status: "assigned" as const, assignees: await committedValue(c, write) }, 200);
+    const assignees = await changeAssignees(c, c.req.valid("param").id, "assign", c.req.valid("json").assignees);
+    return c.json({ status: "assigned" as const, assignees }, 200);
   })
   .openapi(assignRoute("unassign"), async (c) => {
-    const write = setAssignment(
-      c.var.db(),
-      c.var.user,
-      c.req.valid("param").id,
-      "unassign",
-      c.req.valid("json").assignees,
-    );
-    return c.json({ status: "unassigned" as const, assignees: await committedValue(c, write) }, 200);
+    const assignees = await changeAssignees(c, c.req.valid("param").id, "unassign", c.req.valid("json").assignees);
+    return c.json({ status: "unassigned" as const, assignees }, 200);
   })
   .openapi(assignmentsRoute, async (c) => {
     const query = c.req.valid("query");
@@ -231,5 +223,5 @@ export const tasksRoutes = createRouter()
       action: row.action,
       created_at: row.createdAt.toISOString(),
     }));
-    return c.json(paginate(c.req.url, query, page.count, results), 200);
+    return c.json(paginate(c.req.url, query, { count: page.count, results }), 200);
   });
