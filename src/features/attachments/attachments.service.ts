@@ -84,16 +84,9 @@ export async function storeFile(
           completedAt: new Date(),
         })
         .returning(),
-      recordInserted(db, {
-        taskId,
-        actorId: user.id,
-        action: "attachment_added",
-        field: "attachment",
-        table: "task_attachments",
-      }),
+      recordInserted(db, "attachment", taskId, user.id),
     ]);
-    const row = insertedRow(inserted);
-    return toAttachmentResponse(row);
+    return toAttachmentResponse(insertedRow(inserted));
   } catch (error) {
     await bucket.delete(key).catch(() => undefined);
     throw error;

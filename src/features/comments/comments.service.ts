@@ -59,16 +59,9 @@ export async function addComment(db: Db, user: Actor, taskId: number, content: s
     const [, inserted] = await db.batch([
       assertTaskUnchanged(db, taskId, task.version, { lock: "share" }),
       db.insert(taskComments).values({ taskId, authorId: user.id, content }).returning(),
-      recordInserted(db, {
-        taskId,
-        actorId: user.id,
-        action: "commented",
-        field: "comment",
-        table: "task_comments",
-      }),
+      recordInserted(db, "comment", taskId, user.id),
     ]);
-    const row = insertedRow(inserted);
-    return toResponse(row);
+    return toResponse(insertedRow(inserted));
   });
 }
 
