@@ -42,6 +42,9 @@ function defineFor<const M extends Method>(method: M, tag: string, access: Acces
     details: D,
   ) => {
     const { middleware = [], ...own } = details;
+    // Listed again it would authenticate twice, and the second pass would find its own
+    // `Idempotency-Key` claim still running (409).
+    if (middleware.includes(requireAuth)) throw new Error(`${operationId}: requireAuth is the definer's to add`);
     return createRoute({
       tags: [tag],
       security: access.security,
