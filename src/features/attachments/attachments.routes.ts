@@ -1,5 +1,4 @@
 import { z } from "@hono/zod-openapi";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonOrMultipart } from "../../platform/http/openapi-bodies.ts";
 import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
@@ -77,10 +76,8 @@ const attachmentBody = jsonOrMultipart(
     `Attachments may be at most ${c.var.config.ATTACHMENT_MAX_BYTES} bytes; use a presigned upload for larger files.`,
 );
 
-const listRoute = route.get("/tasks/{id}/attachments", "listTaskAttachments", {
-  summary: "A task's attachments",
+const listRoute = route.get("/tasks/{id}/attachments", "listTaskAttachments", "A task's attachments", {
   description: "Completed attachments only; anyone who can read the task.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam, query: NoQueryParams },
   responses: {
     200: jsonContent(z.object({ results: z.array(AttachmentSchema) }).openapi("AttachmentList"), "The attachments."),
@@ -88,11 +85,10 @@ const listRoute = route.get("/tasks/{id}/attachments", "listTaskAttachments", {
   },
 });
 
-const createAttachmentRoute = route.post("/tasks/{id}/attachments", "createTaskAttachment", {
-  summary: "Attach a file",
+const createAttachmentRoute = route.post("/tasks/{id}/attachments", "createTaskAttachment", "Attach a file", {
   description:
     "`multipart/form-data` with `file` (up to ATTACHMENT_MAX_BYTES; 413 above): stored at once. Or JSON `{filename, size_bytes, content_type}`: answers with a presigned `upload` the client PUTs the bytes to, then calls `/attachments/{id}/complete/`. Needs the right to edit the task.",
-  middleware: [requireAuth, attachmentBody] as const,
+  middleware: [attachmentBody] as const,
   request: {
     params: IntIdParam,
     // Not `required`: with two media types, zod-openapi then validates only the one sent.
@@ -110,11 +106,9 @@ const createAttachmentRoute = route.post("/tasks/{id}/attachments", "createTaskA
   },
 });
 
-const completeRoute = route.post("/attachments/{id}/complete", "completeAttachment", {
-  summary: "Confirm a presigned upload",
+const completeRoute = route.post("/attachments/{id}/complete", "completeAttachment", "Confirm a presigned upload", {
   description:
     "Checks the object exists in R2 with the announced size; 409 when nothing (or something else) was uploaded.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam },
   responses: {
     200: jsonContent(AttachmentSchema, "The attachment, now visible."),
@@ -122,9 +116,7 @@ const completeRoute = route.post("/attachments/{id}/complete", "completeAttachme
   },
 });
 
-const getRoute = route.get("/attachments/{id}", "getAttachment", {
-  summary: "An attachment and its download URL",
-  middleware: [requireAuth] as const,
+const getRoute = route.get("/attachments/{id}", "getAttachment", "An attachment and its download URL", {
   request: { params: IntIdParam, query: NoQueryParams },
   responses: {
     200: jsonContent(AttachmentDetailSchema, "The attachment."),
@@ -132,11 +124,9 @@ const getRoute = route.get("/attachments/{id}", "getAttachment", {
   },
 });
 
-const deleteRoute = route.delete("/attachments/{id}", "deleteAttachment", {
-  summary: "Delete an attachment and its file",
+const deleteRoute = route.delete("/attachments/{id}", "deleteAttachment", "Delete an attachment and its file", {
   description:
     "Needs the right to change the task's attachments. A pending attachment (registered, not completed) can be deleted by its uploader only; to anyone else it is 404.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
 });

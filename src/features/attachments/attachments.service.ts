@@ -5,10 +5,11 @@
  * size. Pending attachments are invisible. Attachments of a deleted task are unreachable because
  * every lookup joins the live task and applies the task policy.
  */
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { insertedRow } from "../../platform/db/rows.ts";
 import { taskAttachments, tasks } from "../../platform/db/schema.ts";
+import { oldestFirst } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { errorFields, log } from "../../platform/lib/log.ts";
 import { type PresignContext, presignGet, presignPut } from "../../platform/storage/presign.ts";
@@ -50,7 +51,7 @@ export async function listAttachments(db: Db, user: Actor, taskId: number): Prom
       .select()
       .from(taskAttachments)
       .where(and(eq(taskAttachments.taskId, taskId), eq(taskAttachments.status, "ready")))
-      .orderBy(asc(taskAttachments.createdAt), asc(taskAttachments.id)),
+      .orderBy(...oldestFirst(taskAttachments)),
   ]);
   return rows.map(toAttachmentResponse);
 }
@@ -83,16 +84,9 @@ export async function storeFile(
           completedAt: new Date(),
         })
         .returning(),
-      recordInserted(db, {
-        taskId,
-        actorId: user.id,
-        action: "attachment_added",
-        field: "attachment",
-        table: "task_attachments",
-      }),
+      recordInserted(db, "attachment", taskId, user.id),
     ]);
-    const row = insertedRow(inserted);
-    return toAttachmentResponse(row);
+    return toAttachmentResponse(insertedRow(inserted));
   } catch (error) {
     await bucket.delete(key).catch(() => undefined);
     throw error;

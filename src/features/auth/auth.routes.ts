@@ -1,19 +1,18 @@
-import { authRateLimit, requireAuth } from "../../platform/http/auth.ts";
+import { authRateLimit } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
 import { NoQueryParams } from "../../platform/http/openapi-params.ts";
 import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
-import { routesTagged } from "../../platform/http/openapi-route.ts";
+import { publicRoutesTagged, routesTagged } from "../../platform/http/openapi-route.ts";
 import { dispatchEmails } from "../email/outbox.ts";
 import { UserSchema } from "../users/users.serializer.ts";
 import { LoginSchema, RefreshSchema, RegisterSchema, TokenPairSchema } from "./auth.schemas.ts";
 import { getUser, login, refresh, register, revokeSession } from "./auth.service.ts";
 
 const route = routesTagged("Auth");
+const publicRoute = publicRoutesTagged("Auth");
 
-const registerRoute = route.post("/auth/user/register", "registerUser", {
-  security: [],
-  summary: "Register an account",
+const registerRoute = publicRoute.post("/auth/user/register", "registerUser", "Register an account", {
   description: "Creates an `employee` account and queues a welcome email. Emails are case-insensitive and unique.",
   middleware: [authRateLimit, requireJson] as const,
   request: { body: jsonBody(RegisterSchema) },
@@ -23,9 +22,7 @@ const registerRoute = route.post("/auth/user/register", "registerUser", {
   },
 });
 
-const loginRoute = route.post("/auth/user/login", "logIn", {
-  security: [],
-  summary: "Log in",
+const loginRoute = publicRoute.post("/auth/user/login", "logIn", "Log in", {
   description:
     "Wrong email and wrong password give the same 401, so the answer never reveals whether an email exists. " +
     "Limits: 30 attempts per 60 s per client IP (shared with register and refresh), and per account (known or not): " +
@@ -36,9 +33,7 @@ const loginRoute = route.post("/auth/user/login", "logIn", {
   responses: { 200: jsonContent(TokenPairSchema, "Tokens and the user."), ...errorResponses(400, 401, 415, 429) },
 });
 
-const refreshRoute = route.post("/auth/token/refresh", "refreshTokens", {
-  security: [],
-  summary: "Rotate the refresh token",
+const refreshRoute = publicRoute.post("/auth/token/refresh", "refreshTokens", "Rotate the refresh token", {
   description:
     "Returns a new pair; the presented refresh token stops working. Presenting an already-used refresh token revokes the whole login (both tokens).",
   middleware: [authRateLimit, requireJson] as const,
@@ -46,17 +41,13 @@ const refreshRoute = route.post("/auth/token/refresh", "refreshTokens", {
   responses: { 200: jsonContent(TokenPairSchema, "A new pair."), ...errorResponses(400, 401, 415, 429) },
 });
 
-const meRoute = route.get("/auth/user/me", "getCurrentUser", {
-  summary: "The current user",
-  middleware: [requireAuth] as const,
+const meRoute = route.get("/auth/user/me", "getCurrentUser", "The current user", {
   request: { query: NoQueryParams },
   responses: { 200: jsonContent(UserSchema, "The current user."), ...errorResponses(401, 429) },
 });
 
-const logoutRoute = route.post("/auth/user/logout", "logOut", {
-  summary: "Log out",
+const logoutRoute = route.post("/auth/user/logout", "logOut", "Log out", {
   description: "Revokes this login: the very next request with its access or refresh token gets 401.",
-  middleware: [requireAuth] as const,
   responses: { 204: { description: "Logged out." }, ...errorResponses(401, 429) },
 });
 

@@ -8,11 +8,11 @@
  * No cache version is replaced after a comment write: comment lists are not cached, and no cached
  * answer (task list, task detail, reports) contains anything about comments.
  */
-import { and, asc, eq, isNull } from "drizzle-orm";
+import { and, eq, isNull } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { insertedRow } from "../../platform/db/rows.ts";
 import { taskComments, tasks } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type Listing, oldestFirst, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { recordInserted } from "../tasks/history.ts";
 import { readTaskRows } from "../tasks/task-rows.ts";
@@ -43,15 +43,11 @@ export async function listComments(
   user: Actor,
   taskId: number,
   page: PageParams,
-): Promise<{ count: number; results: CommentResponse[] }> {
+): Promise<Listing<CommentResponse>> {
   const where = eq(taskComments.taskId, taskId);
-  const oldestFirst = db
-    .select()
-    .from(taskComments)
-    .where(where)
-    .orderBy(asc(taskComments.createdAt), asc(taskComments.id))
-    .$dynamic();
-  const [total, rows] = await readTaskRows(db, user, taskId, countedPage(db, taskComments, where, oldestFirst, page));
+  const select = db.select().from(taskComments).$dynamic();
+  const listing = countedPage(db, taskComments, where, select, oldestFirst(taskComments), page);
+  const [total, rows] = await readTaskRows(db, user, taskId, listing);
   return { count: countOf(total), results: rows.map(toResponse) };
 }
 
@@ -63,16 +59,9 @@ export async function addComment(db: Db, user: Actor, taskId: number, content: s
     const [, inserted] = await db.batch([
       assertTaskUnchanged(db, taskId, task.version, { lock: "share" }),
       db.insert(taskComments).values({ taskId, authorId: user.id, content }).returning(),
-      recordInserted(db, {
-        taskId,
-        actorId: user.id,
-        action: "commented",
-        field: "comment",
-        table: "task_comments",
-      }),
+      recordInserted(db, "comment", taskId, user.id),
     ]);
-    const row = insertedRow(inserted);
-    return toResponse(row);
+    return toResponse(insertedRow(inserted));
   });
 }
 

@@ -1,5 +1,4 @@
 import { bumpCacheVersions, userChanged } from "../../platform/edge-state/user-state.client.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
 import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
@@ -22,10 +21,8 @@ import {
 
 const route = routesTagged("Departments");
 
-const listRoute = route.get("/departments", "listDepartments", {
-  summary: "List departments",
+const listRoute = route.get("/departments", "listDepartments", "List departments", {
   description: "Any authenticated user.",
-  middleware: [requireAuth] as const,
   request: { query: PageQuerySchema },
   responses: {
     200: jsonContent(DepartmentPageSchema, "A page of departments, by id."),
@@ -33,10 +30,9 @@ const listRoute = route.get("/departments", "listDepartments", {
   },
 });
 
-const createDepartmentRoute = route.post("/departments", "createDepartment", {
-  summary: "Create a department",
+const createDepartmentRoute = route.post("/departments", "createDepartment", "Create a department", {
   description: "CEO and HR only. Names are unique, case-insensitively (409); an unknown manager id is a 400.",
-  middleware: [requireAuth, requireJson] as const,
+  middleware: [requireJson] as const,
   request: { body: jsonBody(CreateDepartmentSchema) },
   responses: {
     201: jsonContent(DepartmentSchema, "The new department."),
@@ -44,17 +40,14 @@ const createDepartmentRoute = route.post("/departments", "createDepartment", {
   },
 });
 
-const getRoute = route.get("/departments/{id}", "getDepartment", {
-  summary: "Get a department",
-  middleware: [requireAuth] as const,
+const getRoute = route.get("/departments/{id}", "getDepartment", "Get a department", {
   request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(DepartmentSchema, "The department."), ...errorResponses(400, 401, 404, 429) },
 });
 
-const updateRoute = route.patch("/departments/{id}", "updateDepartment", {
-  summary: "Rename a department or change its manager",
+const updateRoute = route.patch("/departments/{id}", "updateDepartment", "Rename a department or change its manager", {
   description: "CEO and HR only (403 for others).",
-  middleware: [requireAuth, requireJson] as const,
+  middleware: [requireJson] as const,
   request: { params: IntIdParam, body: jsonBody(UpdateDepartmentSchema) },
   responses: {
     200: jsonContent(DepartmentSchema, "The updated department."),
@@ -62,10 +55,8 @@ const updateRoute = route.patch("/departments/{id}", "updateDepartment", {
   },
 });
 
-const deleteRoute = route.delete("/departments/{id}", "deleteDepartment", {
-  summary: "Delete a department",
+const deleteRoute = route.delete("/departments/{id}", "deleteDepartment", "Delete a department", {
   description: "CEO and HR only (403 for others). Its users and tasks are left without a department.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
 });
@@ -73,8 +64,7 @@ const deleteRoute = route.delete("/departments/{id}", "deleteDepartment", {
 export const departmentsRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const params = c.req.valid("query");
-    const { count, results } = await listDepartments(c.var.db(), params);
-    return c.json(paginate(c.req.url, params, count, results), 200);
+    return c.json(paginate(c.req.url, params, await listDepartments(c.var.db(), params)), 200);
   })
   .openapi(createDepartmentRoute, async (c) =>
     c.json(await createDepartment(c.var.db(), c.var.user, c.req.valid("json")), 201),

@@ -9,7 +9,7 @@ import type { AuthUser } from "../../platform/context/types.ts";
 import { type Db, PG_FOREIGN_KEY_VIOLATION, PG_UNIQUE_VIOLATION, pgErrorCode } from "../../platform/db/client.ts";
 import { insertedRow } from "../../platform/db/rows.ts";
 import { departments, users } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type Listing, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { taskReaders } from "../tasks/tasks.policy.ts";
 import { assertCanManageDepartments } from "./departments.policy.ts";
@@ -47,12 +47,9 @@ function writeError(error: unknown): unknown {
   return error;
 }
 
-export async function listDepartments(
-  db: Db,
-  params: PageParams,
-): Promise<{ count: number; results: DepartmentResponse[] }> {
-  const byId = db.select().from(departments).orderBy(asc(departments.id)).$dynamic();
-  const [total, rows] = await db.batch(countedPage(db, departments, undefined, byId, params));
+export async function listDepartments(db: Db, params: PageParams): Promise<Listing<DepartmentResponse>> {
+  const select = db.select().from(departments).$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, departments, undefined, select, [asc(departments.id)], params));
   return { count: countOf(total), results: rows.map(toResponse) };
 }
 

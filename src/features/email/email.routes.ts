@@ -6,7 +6,6 @@
 import type { MiddlewareHandler } from "hono";
 import { isDevelopment } from "../../platform/config/config.ts";
 import type { AppEnv } from "../../platform/context/types.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { notFound } from "../../platform/http/error-handler.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
@@ -22,13 +21,11 @@ const developmentOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const outboxRoute = route.get("/dev/outbox", "listDevOutbox", {
-  summary: "Mail sent by the API (development only)",
+const outboxRoute = route.get("/dev/outbox", "listDevOutbox", "Mail sent by the API (development only)", {
   description:
     "Served only when `ENVIRONMENT` is `development` (404 otherwise). One entry per recipient, newest first. " +
     "A user sees mail sent to them; CEO and HR see all. Without a MailChannels API key this is where mail goes " +
     "instead of the internet.",
-  middleware: [developmentOnly, requireAuth] as const,
   request: { query: OutboxQuerySchema },
   responses: {
     200: jsonContent(OutboxPageSchema, "A page of mail."),
@@ -36,9 +33,13 @@ const outboxRoute = route.get("/dev/outbox", "listDevOutbox", {
   },
 });
 
-export const emailRoutes = createRouter().openapi(outboxRoute, async (c) => {
+// On the router, registered before the route: a route's own middleware runs after authentication.
+const router = createRouter();
+router.use(outboxRoute.getRoutingPath(), developmentOnly);
+
+export const emailRoutes = router.openapi(outboxRoute, async (c) => {
   const { page, page_size, template, to } = c.req.valid("query");
   const params = { page, page_size };
-  const { count, results } = await listOutbox(c.var.db(), c.var.user, { template, to }, params);
-  return c.json(paginate(c.req.url, params, count, results), 200);
+  const listing = await listOutbox(c.var.db(), c.var.user, { template, to }, params);
+  return c.json(paginate(c.req.url, params, listing), 200);
 });

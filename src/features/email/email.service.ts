@@ -1,8 +1,8 @@
 /** Queries behind the development outbox: who may read which mail, newest first. */
-import { and, desc, eq, or, type SQL, sql } from "drizzle-orm";
+import { and, eq, or, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { type EmailTemplate, emailLog, type Role } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type Listing, newestFirst, type PageParams } from "../../platform/http/pagination.ts";
 import { isCeoOrHr } from "../users/roles.ts";
 import type { OutboxEmail } from "./email.schemas.ts";
 
@@ -32,13 +32,13 @@ export async function listOutbox(
   viewer: OutboxViewer,
   filters: OutboxFilters,
   page: PageParams,
-): Promise<{ count: number; results: OutboxEmail[] }> {
+): Promise<Listing<OutboxEmail>> {
   const where = and(
     visibleTo(viewer),
     filters.template ? eq(emailLog.template, filters.template) : undefined,
     filters.to ? sql`lower(${emailLog.toAddress}) = ${filters.to.toLowerCase()}` : undefined,
   );
-  const newestFirst = db
+  const listed = db
     .select({
       to: emailLog.toAddress,
       subject: emailLog.subject,
@@ -48,10 +48,8 @@ export async function listOutbox(
       createdAt: emailLog.createdAt,
     })
     .from(emailLog)
-    .where(where)
-    .orderBy(desc(emailLog.createdAt), desc(emailLog.id))
     .$dynamic();
-  const [total, rows] = await db.batch(countedPage(db, emailLog, where, newestFirst, page));
+  const [total, rows] = await db.batch(countedPage(db, emailLog, where, listed, newestFirst(emailLog), page));
   return {
     count: countOf(total),
     results: rows.map(({ createdAt, ...row }) => ({ ...row, created_at: createdAt.toISOString() })),

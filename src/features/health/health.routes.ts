@@ -4,12 +4,12 @@ import type { AppEnv } from "../../platform/context/types.ts";
 import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { errorResponses } from "../../platform/http/openapi-responses.ts";
-import { routesTagged } from "../../platform/http/openapi-route.ts";
+import { publicRoutesTagged } from "../../platform/http/openapi-route.ts";
 import { perIpRateLimit } from "../../platform/http/rate-limit.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { HEALTH_CHECKS, HEALTH_FAILURES, runHealthChecks } from "./health.service.ts";
 
-const route = routesTagged("Operations");
+const route = publicRoutesTagged("Operations");
 
 const CheckSchema = z.object({
   status: z.enum(["ok", "error"]),
@@ -57,9 +57,7 @@ const deepNeedsCeoOrHr: MiddlewareHandler<AppEnv> = async (c, next) => {
   });
 };
 
-const healthRoute = route.get("/health-check", "checkHealth", {
-  security: [],
-  summary: "Check every dependency",
+const healthRoute = route.get("/health-check", "checkHealth", "Check every dependency", {
   description:
     "No authentication, and read-only: it writes nothing anywhere (a query over HTTP, a KV read, an R2 head, a " +
     "Durable Object call, the queue bindings' presence). Limited per client IP (30 per 60 s). 200 when the database, " +

@@ -1,6 +1,5 @@
 /** The notification routes: the caller's own feed, marking read, and the live stream. */
 import { openStream } from "../../platform/edge-state/user-state.client.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { IntIdParam } from "../../platform/http/openapi-params.ts";
 import { errorResponses, jsonContent } from "../../platform/http/openapi-responses.ts";
@@ -12,34 +11,31 @@ import { listNotifications, markAllRead, markRead } from "./notifications.servic
 
 const route = routesTagged("Notifications");
 
-const listRoute = route.get("/notifications", "listNotifications", {
-  summary: "The caller's notifications, newest first",
+const listRoute = route.get("/notifications", "listNotifications", "The caller's notifications, newest first", {
   description:
     "One for each email the API sends to the caller (welcome, task created, assigned or completed, upload completed or failed), made in the same transaction as the change. `unread=true`: only unread ones (`count` is then the unread count); `unread=false`: only read ones.",
-  middleware: [requireAuth] as const,
   request: { query: NotificationListQuery },
   responses: { 200: jsonContent(NotificationListSchema, "A page of notifications."), ...errorResponses(400, 401, 429) },
 });
 
-const readRoute = route.post("/notifications/{id}/read", "markNotificationRead", {
-  summary: "Mark a notification read",
+const readRoute = route.post("/notifications/{id}/read", "markNotificationRead", "Mark a notification read", {
   description: "204. Marking it again keeps the first `read_at`. Another user's notification → 404, as an unknown id.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam },
   responses: { 204: { description: "Marked read." }, ...errorResponses(400, 401, 404, 429) },
 });
 
-const readAllRoute = route.post("/notifications/read-all", "markAllNotificationsRead", {
-  summary: "Mark all of the caller's notifications read",
-  middleware: [requireAuth] as const,
-  responses: { 204: { description: "All marked read." }, ...errorResponses(401, 429) },
-});
+const readAllRoute = route.post(
+  "/notifications/read-all",
+  "markAllNotificationsRead",
+  "Mark all of the caller's notifications read",
+  {
+    responses: { 204: { description: "All marked read." }, ...errorResponses(401, 429) },
+  },
+);
 
-const streamRoute = route.get("/notifications/stream", "streamNotifications", {
-  summary: "Live notifications (WebSocket)",
+const streamRoute = route.get("/notifications/stream", "streamNotifications", "Live notifications (WebSocket)", {
   description:
     "A WebSocket upgrade (`Upgrade: websocket`, token as `?access_token=`, as for upload progress). Each notification made for the caller from then on arrives as one text message, a JSON object of the same shape as the feed's items, once its change has committed. Nothing is replayed: read the feed when the socket opens. Logging out closes the socket (code 4401). Without the upgrade: 426.",
-  middleware: [requireAuth] as const,
   responses: {
     101: { description: "Switched to a WebSocket." },
     ...errorResponses(401, 426, 429),
@@ -50,8 +46,8 @@ export const notificationsRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const { page, page_size, unread } = c.req.valid("query");
     const filter = { unread: unread === undefined ? undefined : unread === "true" };
-    const { count, results } = await listNotifications(c.var.db(), c.var.user.id, filter, { page, page_size });
-    return c.json(paginate(c.req.url, { page, page_size }, count, results), 200);
+    const listing = await listNotifications(c.var.db(), c.var.user.id, filter, { page, page_size });
+    return c.json(paginate(c.req.url, { page, page_size }, listing), 200);
   })
   .openapi(readAllRoute, async (c) => {
     await markAllRead(c.var.db(), c.var.user.id);

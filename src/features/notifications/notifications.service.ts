@@ -7,10 +7,10 @@
  * recipient that is a user, so a rolled-back change leaves neither, and a write costs no extra
  * round trip for them.
  */
-import { and, desc, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNotNull, isNull, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { notifications } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type Listing, newestFirst, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import type { NotificationResponse } from "./notifications.schemas.ts";
 
@@ -78,15 +78,10 @@ export async function listNotifications(
   userId: number,
   filter: { unread?: boolean },
   page: PageParams,
-): Promise<{ count: number; results: NotificationResponse[] }> {
+): Promise<Listing<NotificationResponse>> {
   const where = and(eq(notifications.userId, userId), unreadCondition(filter.unread));
-  const newestFirst = db
-    .select()
-    .from(notifications)
-    .where(where)
-    .orderBy(desc(notifications.createdAt), desc(notifications.id))
-    .$dynamic();
-  const [total, rows] = await db.batch(countedPage(db, notifications, where, newestFirst, page));
+  const select = db.select().from(notifications).$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, notifications, where, select, newestFirst(notifications), page));
   return { count: countOf(total), results: rows.map(toNotificationResponse) };
 }
 

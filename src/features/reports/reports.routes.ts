@@ -3,7 +3,6 @@ import type { Context } from "hono";
 import { accepts } from "hono/accepts";
 import { type CachedBody, cachedResponse } from "../../platform/cache/http.ts";
 import type { AppEnv } from "../../platform/context/types.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { IfNoneMatchHeaders } from "../../platform/http/openapi-params.ts";
 import { errorResponses, etagHeader, notModifiedResponse } from "../../platform/http/openapi-responses.ts";
@@ -138,43 +137,45 @@ function dayRange(query: { from?: string; to?: string }): { from: string; to: st
   return { from, to };
 }
 
-const legacyRoute = route.get("/user/tasks/get_task_status_report", "getLegacyTaskStatusReport", {
-  summary: "Task status report (CSV)",
-  description:
-    "A CSV whose header is exactly `Total tasks,Completed Task,Incompleted Task` (clients parse it by name, spelling included) and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.",
-  middleware: [requireAuth] as const,
-  request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
-  responses: {
-    200: { description: "The CSV.", content: { "text/csv": { schema: z.string() } }, headers: etagHeader },
-    ...notModifiedResponse,
-    ...errorResponses(400, 401, 429),
+const legacyRoute = route.get(
+  "/user/tasks/get_task_status_report",
+  "getLegacyTaskStatusReport",
+  "Task status report (CSV)",
+  {
+    description:
+      "A CSV whose header is exactly `Total tasks,Completed Task,Incompleted Task` (clients parse it by name, spelling included) and the counts over the tasks you can see, as `tasks.csv`. Cached 15 minutes; fresh on the next read after any change.",
+    request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
+    responses: {
+      200: { description: "The CSV.", content: { "text/csv": { schema: z.string() } }, headers: etagHeader },
+      ...notModifiedResponse,
+      ...errorResponses(400, 401, 429),
+    },
   },
-});
+);
 
-const statusRoute = route.get("/reports/task-status", "getTaskStatusReport", {
-  summary: "Task status counts",
-  middleware: [requireAuth] as const,
+const statusRoute = route.get("/reports/task-status", "getTaskStatusReport", "Task status counts", {
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
   responses: reportResponses(StatusReportSchema, "Counts."),
 });
 
-const overdueRoute = route.get("/reports/overdue", "getOverdueReport", {
-  summary: "Overdue tasks",
+const overdueRoute = route.get("/reports/overdue", "getOverdueReport", "Overdue tasks", {
   description: "Visible tasks past due and not done; `days_overdue` in whole days, rounded down.",
-  middleware: [requireAuth] as const,
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
   responses: reportResponses(OverdueReportSchema, "Rows."),
 });
 
 const perDayRoute = (kind: "completed" | "opened") =>
-  route.get(`/reports/${kind}-per-day`, kind === "completed" ? "getCompletedPerDayReport" : "getOpenedPerDayReport", {
-    summary: kind === "completed" ? "Tasks completed per day" : "Tasks opened per day",
-    description:
-      "One row per UTC day from `from` to `to` (both inclusive, at most 366 days), zeros included. Default: the last 30 days.",
-    middleware: [requireAuth] as const,
-    request: { query: PerDayQuerySchema, headers: IfNoneMatchHeaders },
-    responses: reportResponses(PerDayReportSchema, "Rows."),
-  });
+  route.get(
+    `/reports/${kind}-per-day`,
+    kind === "completed" ? "getCompletedPerDayReport" : "getOpenedPerDayReport",
+    kind === "completed" ? "Tasks completed per day" : "Tasks opened per day",
+    {
+      description:
+        "One row per UTC day from `from` to `to` (both inclusive, at most 366 days), zeros included. Default: the last 30 days.",
+      request: { query: PerDayQuerySchema, headers: IfNoneMatchHeaders },
+      responses: reportResponses(PerDayReportSchema, "Rows."),
+    },
+  );
 
 function perDayHandler(kind: "completed" | "opened") {
   return (c: Context<AppEnv>, query: { from?: string; to?: string }) => {

@@ -2,7 +2,7 @@
 import { desc, eq } from "drizzle-orm";
 import type { Db } from "../../platform/db/client.ts";
 import { type TaskChanges, type TaskEventAction, taskEvents } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type Listing, type PageParams } from "../../platform/http/pagination.ts";
 import { readTaskRows } from "./task-rows.ts";
 import type { Actor } from "./tasks.policy.ts";
 
@@ -23,10 +23,11 @@ export async function listHistory(
   user: Actor,
   taskId: number,
   page: PageParams,
-): Promise<{ count: number; results: TaskEventResponse[] }> {
+): Promise<Listing<TaskEventResponse>> {
   const where = eq(taskEvents.taskId, taskId);
-  const newestFirst = db.select().from(taskEvents).where(where).orderBy(desc(taskEvents.id)).$dynamic();
-  const [total, rows] = await readTaskRows(db, user, taskId, countedPage(db, taskEvents, where, newestFirst, page));
+  const select = db.select().from(taskEvents).$dynamic();
+  const listing = countedPage(db, taskEvents, where, select, [desc(taskEvents.id)], page);
+  const [total, rows] = await readTaskRows(db, user, taskId, listing);
   return {
     count: countOf(total),
     results: rows.map((row) => ({

@@ -77,16 +77,19 @@ function insertedIdChange(field: string, table: string): SQL {
   return sql`jsonb_build_object(${field}::text, jsonb_build_array(null, currval(pg_get_serial_sequence(${table}, 'id'))))`;
 }
 
+/** The rows added to a task whose adding its history records: the event, its changes' field, the table. */
+const ADDED_ROWS = {
+  comment: { action: "commented", field: "comment", table: "task_comments" },
+  attachment: { action: "attachment_added", field: "attachment", table: "task_attachments" },
+} as const satisfies Record<string, { action: TaskEventAction; field: string; table: string }>;
+
 /**
  * The history entry of adding a row to a task (a comment, an attachment), as the statement right
  * after the insert in the same batch: its changes are `{<field>: [null, the new row's id]}`.
  */
-export function recordInserted(
-  db: Db,
-  added: { taskId: number; actorId: number; action: TaskEventAction; field: string; table: string },
-) {
-  const { field, table, ...event } = added;
-  return recordEvent(db, { ...event, changes: {}, changesInSql: insertedIdChange(field, table) });
+export function recordInserted(db: Db, kind: keyof typeof ADDED_ROWS, taskId: number, actorId: number) {
+  const { action, field, table } = ADDED_ROWS[kind];
+  return recordEvent(db, { taskId, actorId, action, changes: {}, changesInSql: insertedIdChange(field, table) });
 }
 
 /**

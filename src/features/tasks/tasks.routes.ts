@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import { cachedJson } from "../../platform/cache/http.ts";
 import type { AppEnv } from "../../platform/context/types.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
 import { IfMatchHeaders, IfNoneMatchHeaders, IntIdParam } from "../../platform/http/openapi-params.ts";
@@ -47,7 +46,6 @@ const cacheHeaders = {
 
 /** The task list and the caller's own tasks take the same filters and answer the same page. */
 const taskListing = {
-  middleware: [requireAuth],
   request: { query: TaskListQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(TaskPageSchema, "A page of tasks."), headers: cacheHeaders },
@@ -56,31 +54,26 @@ const taskListing = {
   },
 };
 
-const listRoute = route.get("/tasks", "listTasks", {
-  summary: "List the tasks you can see",
+const listRoute = route.get("/tasks", "listTasks", "List the tasks you can see", {
   description:
     "The tasks you may read (CEO and HR: all; a manager also their department's and those they assigned; everyone those they created and those assigned to them), filtered, searched, ordered and paginated. Cached per user; any write you could see makes the next read fresh.",
   ...taskListing,
 });
 
-const myTasksRoute = route.get("/tasks/my_tasks", "listMyTasks", {
-  summary: "Tasks assigned to you",
+const myTasksRoute = route.get("/tasks/my_tasks", "listMyTasks", "Tasks assigned to you", {
   description: "The same filters as the list, restricted to tasks assigned to the caller.",
   ...taskListing,
 });
 
-const createTaskRoute = route.post("/tasks", "createTask", {
-  summary: "Create a task",
+const createTaskRoute = route.post("/tasks", "createTask", "Create a task", {
   description:
     "Any role may create. Without `department` the creator's is used. `assignees` makes it an assignment (employees may assign only themselves). Emails the department's manager and the creator, and each assignee.",
-  middleware: [requireAuth, requireJson] as const,
+  middleware: [requireJson] as const,
   request: { body: jsonBody(CreateTaskSchema) },
   responses: { 201: jsonContent(TaskSchema, "The task."), ...errorResponses(400, 401, 403, 413, 415, 409, 429) },
 });
 
-const getRoute = route.get("/tasks/{id}", "getTask", {
-  summary: "Get a task",
-  middleware: [requireAuth] as const,
+const getRoute = route.get("/tasks/{id}", "getTask", "Get a task", {
   request: { params: IntIdParam, query: NoCacheQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(TaskSchema, "The task."), headers: cacheHeaders },
@@ -91,53 +84,46 @@ const getRoute = route.get("/tasks/{id}", "getTask", {
 
 /** A replace and a partial update differ only in their body and what an omitted field means. */
 const taskWrite = {
-  middleware: [requireAuth, requireJson],
+  middleware: [requireJson],
   responses: {
     200: { ...jsonContent(TaskSchema, "The task."), headers: etagHeader },
     ...errorResponses(400, 401, 403, 404, 409, 412, 413, 415, 429),
   },
 };
 
-const putRoute = route.put("/tasks/{id}", "replaceTask", {
-  summary: "Replace a task",
+const putRoute = route.put("/tasks/{id}", "replaceTask", "Replace a task", {
   description:
     "`title` is required; omitted optional fields keep their values. An assignee without other rights may change only `status` (403 otherwise).",
   request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(ReplaceTaskSchema) },
   ...taskWrite,
 });
 
-const patchRoute = route.patch("/tasks/{id}", "updateTask", {
-  summary: "Update some fields of a task",
+const patchRoute = route.patch("/tasks/{id}", "updateTask", "Update some fields of a task", {
   description:
     "An assignee without other rights may change only `status` (403 otherwise). Setting `status` to `done` completes the task (sets `completed_at`, emails once).",
   request: { params: IntIdParam, headers: IfMatchHeaders, body: jsonBody(PatchTaskSchema) },
   ...taskWrite,
 });
 
-const deleteRoute = route.delete("/tasks/{id}", "deleteTask", {
-  summary: "Delete a task (soft)",
+const deleteRoute = route.delete("/tasks/{id}", "deleteTask", "Delete a task (soft)", {
   description: "The task, its comments and attachments disappear from every read.",
-  middleware: [requireAuth] as const,
   request: { params: IntIdParam, headers: IfMatchHeaders },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 409, 412, 429) },
 });
 
 const completeRoute = (path: string, operationId: string, summary: string) =>
-  route.post(path, operationId, {
-    summary,
+  route.post(path, operationId, summary, {
     description:
       "Idempotent: a second call returns the same `completed_at` and sends no second email. Creator and assignees are emailed once.",
-    middleware: [requireAuth] as const,
     request: { params: IntIdParam },
     responses: { 200: jsonContent(CompleteResponseSchema, "Done."), ...errorResponses(400, 401, 404, 409, 429) },
   });
 
 const assignRoute = (action: "assign" | "unassign") =>
-  route.post(`/tasks/{id}/${action}`, `${action}Task`, {
-    summary: action === "assign" ? "Assign users" : "Unassign users",
+  route.post(`/tasks/{id}/${action}`, `${action}Task`, action === "assign" ? "Assign users" : "Unassign users", {
     description:
       "The task's creator, its managers, HR or the CEO; employees may only name themselves. One audit row per user whose assignment changed. `assignees` in the answer: the task's assignees afterwards.",
-    middleware: [requireAuth, requireJson] as const,
+    middleware: [requireJson] as const,
     request: { params: IntIdParam, body: jsonBody(AssignSchema) },
     responses: {
       200: jsonContent(AssignResponseSchema, "The task's assignees now."),
@@ -145,11 +131,9 @@ const assignRoute = (action: "assign" | "unassign") =>
     },
   });
 
-const assignmentsRoute = route.get("/task-assignments", "listTaskAssignments", {
-  summary: "Assignment audit trail",
+const assignmentsRoute = route.get("/task-assignments", "listTaskAssignments", "Assignment audit trail", {
   description:
     "CEO/HR: all; managers: their department's tasks and records naming them; employees: records where they were assigned or assigned someone. Newest first.",
-  middleware: [requireAuth] as const,
   request: { query: AssignmentQuerySchema },
   responses: { 200: jsonContent(AssignmentPageSchema, "A page of records."), ...errorResponses(400, 401, 429) },
 });
@@ -162,10 +146,14 @@ function cachedTaskPage(c: Context<AppEnv>, scope: string, query: TaskListQuery,
     params: { ...query, nocache: undefined },
     ttlSeconds: c.var.config.CACHE_TTL_SECONDS,
     load: async () => {
-      const page = await listTasks(db, c.var.user, { ...query, ...narrowed }, query);
-      return paginate(c.req.url, query, page.count, page.results);
+      return paginate(c.req.url, query, await listTasks(db, c.var.user, { ...query, ...narrowed }, query));
     },
   });
+}
+
+/** Assigns or unassigns `targets`; once committed, the task's assignees afterwards. */
+function changeAssignees(c: Context<AppEnv>, taskId: number, action: "assign" | "unassign", targets: number[]) {
+  return committedValue(c, setAssignment(c.var.db(), c.var.user, taskId, action, targets));
 }
 
 export const tasksRoutes = createRouter()
@@ -173,7 +161,7 @@ export const tasksRoutes = createRouter()
   .openapi(myTasksRoute, async (c) => {
     const query = c.req.valid("query");
     if (query.assigned_to && query.assigned_to !== "me" && Number(query.assigned_to) !== c.var.user.id) {
-      return c.json(paginate(c.req.url, query, 0, []), 200);
+      return c.json(paginate(c.req.url, query, { count: 0, results: [] }), 200);
     }
     return cachedTaskPage(c, "tasks:mine", query, { assigned_to: "me" });
   })
@@ -217,24 +205,12 @@ export const tasksRoutes = createRouter()
     async (c) => c.json(await committedValue(c, completeTask(c.var.db(), c.var.user, c.req.valid("param").id)), 200),
   )
   .openapi(assignRoute("assign"), async (c) => {
-    const write = setAssignment(
-      c.var.db(),
-      c.var.user,
-      c.req.valid("param").id,
-      "assign",
-      c.req.valid("json").assignees,
-    );
-    return c.json({ status: "assigned" as const, assignees: await committedValue(c, write) }, 200);
+    const assignees = await changeAssignees(c, c.req.valid("param").id, "assign", c.req.valid("json").assignees);
+    return c.json({ status: "assigned" as const, assignees }, 200);
   })
   .openapi(assignRoute("unassign"), async (c) => {
-    const write = setAssignment(
-      c.var.db(),
-      c.var.user,
-      c.req.valid("param").id,
-      "unassign",
-      c.req.valid("json").assignees,
-    );
-    return c.json({ status: "unassigned" as const, assignees: await committedValue(c, write) }, 200);
+    const assignees = await changeAssignees(c, c.req.valid("param").id, "unassign", c.req.valid("json").assignees);
+    return c.json({ status: "unassigned" as const, assignees }, 200);
   })
   .openapi(assignmentsRoute, async (c) => {
     const query = c.req.valid("query");
@@ -247,5 +223,5 @@ export const tasksRoutes = createRouter()
       action: row.action,
       created_at: row.createdAt.toISOString(),
     }));
-    return c.json(paginate(c.req.url, query, page.count, results), 200);
+    return c.json(paginate(c.req.url, query, { count: page.count, results }), 200);
   });

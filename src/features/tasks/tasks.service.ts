@@ -16,7 +16,14 @@ import { entityTag, ifMatchHolds, preconditionFailed } from "../../platform/cach
 import type { Db } from "../../platform/db/client.ts";
 import { insertedRow } from "../../platform/db/rows.ts";
 import { departments, type TaskPriority, taskAssignments, tasks, users } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams, pageWindow } from "../../platform/http/pagination.ts";
+import {
+  countedPage,
+  countOf,
+  type Listing,
+  newestFirst,
+  type PageParams,
+  pageWindow,
+} from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { mergeRecorded, type NewNotification, type OutboxRow, recordEmailSql, recordedOf } from "../email/outbox.ts";
 import { type EventSpec, recordWebhooksSql, taskEventData } from "../webhooks/outbox.ts";
@@ -205,15 +212,10 @@ export async function listTasks(
   user: Actor,
   query: TaskListQuery,
   page: PageParams,
-): Promise<{ count: number; results: TaskResponse[] }> {
+): Promise<Listing<TaskResponse>> {
   const where = and(...listConditions(user, query));
-  const ordered = db
-    .select(TASK_RECORD)
-    .from(tasks)
-    .where(where)
-    .orderBy(...ordering(query))
-    .$dynamic();
-  const [total, rows] = await db.batch(countedPage(db, tasks, where, ordered, page));
+  const select = db.select(TASK_RECORD).from(tasks).$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, tasks, where, select, ordering(query), page));
   return { count: countOf(total), results: rows.map(toTaskResponse) };
 }
 
@@ -717,7 +719,7 @@ export async function listAssignments(
   user: Actor,
   filters: { task?: number; user?: number },
   page: PageParams,
-): Promise<{ count: number; results: AssignmentRow[] }> {
+): Promise<Listing<AssignmentRow>> {
   const conditions: SQL[] = [isNull(tasks.deletedAt)];
   if (user.role === "manager") {
     const own = or(eq(taskAssignments.assignedToId, user.id), eq(taskAssignments.assignedById, user.id));
@@ -746,7 +748,7 @@ export async function listAssignments(
       .from(taskAssignments)
       .innerJoin(tasks, eq(tasks.id, taskAssignments.taskId))
       .where(where)
-      .orderBy(desc(taskAssignments.createdAt), desc(taskAssignments.id))
+      .orderBy(...newestFirst(taskAssignments))
       .limit(limit)
       .offset(offset),
   ]);

@@ -2,7 +2,6 @@ import { createRoute } from "@hono/zod-openapi";
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../platform/context/types.ts";
 import { bumpCacheVersions } from "../../platform/edge-state/user-state.client.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonBody, jsonOrMultipart, requireJson } from "../../platform/http/openapi-bodies.ts";
 import { IfNoneMatchHeaders, NoQueryParams, UuidIdParam } from "../../platform/http/openapi-params.ts";
@@ -51,11 +50,10 @@ const uploadRateLimit: MiddlewareHandler<AppEnv> = async (c, next) => {
   await next();
 };
 
-const createUploadRoute = route.post("/csv-data/uploads", "createUpload", {
-  summary: "Start a CSV upload",
+const createUploadRoute = route.post("/csv-data/uploads", "createUpload", "Start a CSV upload", {
   description:
     "JSON `{filename, size_bytes}` → 201 with a multipart plan: presigned R2 URLs, one per part, all `part_size` bytes but the last. PUT each slice to its URL, keep each `ETag`, then call `complete`. Or send a small file as `multipart/form-data` (`file`) → 202, validated and queued at once.\n\nQuotas per user: the declared sizes of your uploads not deleted, rejected or failed may total at most `UPLOAD_QUOTA_BYTES` (10 GiB by default; cancelled uploads count until deleted) → else 413; at most `UPLOAD_MAX_ACTIVE` uploads (5 by default) may be queued or processing → else 429 with `Retry-After`. Both answers name the limit.",
-  middleware: [requireAuth, uploadBody, uploadRateLimit] as const,
+  middleware: [uploadBody, uploadRateLimit] as const,
   request: {
     body: {
       // Not `required`: each content type's validator then runs only for its own type (the
@@ -74,11 +72,10 @@ const createUploadRoute = route.post("/csv-data/uploads", "createUpload", {
   },
 });
 
-const completeRoute = route.post("/csv-data/uploads/{id}/complete", "completeUpload", {
-  summary: "Complete a presigned upload",
+const completeRoute = route.post("/csv-data/uploads/{id}/complete", "completeUpload", "Complete a presigned upload", {
   description:
     "Assembles the parts, checks the stored size against the declared one, validates the file and queues its ingestion (202). An invalid file → 422 with the reason; the upload is then `rejected` and the file deleted. Queueing makes the upload active, so `UPLOAD_MAX_ACTIVE` is checked again here: with that many uploads already queued or processing → 429 with `Retry-After`; the upload stays `awaiting_upload` (its parts already assembled) and the same call succeeds once one has finished.",
-  middleware: [requireAuth, requireJson] as const,
+  middleware: [requireJson] as const,
   request: { params: UuidIdParam, body: jsonBody(CompleteUploadSchema) },
   responses: {
     202: jsonContent(UploadSchema, "Accepted; ingestion started."),
@@ -86,9 +83,7 @@ const completeRoute = route.post("/csv-data/uploads/{id}/complete", "completeUpl
   },
 });
 
-const listRoute = route.get("/csv-data/uploads", "listUploads", {
-  summary: "The caller's uploads, newest first",
-  middleware: [requireAuth] as const,
+const listRoute = route.get("/csv-data/uploads", "listUploads", "The caller's uploads, newest first", {
   request: { query: PageQuerySchema, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(UploadListSchema, "A page of uploads."), headers: etagHeader },
@@ -97,9 +92,7 @@ const listRoute = route.get("/csv-data/uploads", "listUploads", {
   },
 });
 
-const getRoute = route.get("/csv-data/uploads/{id}", "getUpload", {
-  summary: "An upload's details",
-  middleware: [requireAuth] as const,
+const getRoute = route.get("/csv-data/uploads/{id}", "getUpload", "An upload's details", {
   request: { params: UuidIdParam, query: NoQueryParams, headers: IfNoneMatchHeaders },
   responses: {
     200: { ...jsonContent(UploadSchema, "The upload."), headers: etagHeader },
@@ -108,11 +101,9 @@ const getRoute = route.get("/csv-data/uploads/{id}", "getUpload", {
   },
 });
 
-const progressRoute = route.get("/csv-data/uploads/{id}/progress", "getUploadProgress", {
-  summary: "Live ingestion progress",
+const progressRoute = route.get("/csv-data/uploads/{id}/progress", "getUploadProgress", "Live ingestion progress", {
   description:
     "The live state from the upload's Durable Object. With `Upgrade: websocket` (token as `?access_token=`), the socket receives the current state at once, then every change, each a JSON object of the same shape, and is closed (code 1000) after the final state. `awaiting_upload` is not final: a socket opened before the file is sent stays open and follows the ingestion once `complete` accepts the file (or receives `rejected` or `cancelled` and is closed).",
-  middleware: [requireAuth] as const,
   request: { params: UuidIdParam },
   responses: {
     101: { description: "Switched to a WebSocket." },
@@ -121,20 +112,16 @@ const progressRoute = route.get("/csv-data/uploads/{id}/progress", "getUploadPro
   },
 });
 
-const cancelRoute = route.post("/csv-data/uploads/{id}/cancel", "cancelUpload", {
-  summary: "Cancel an upload",
+const cancelRoute = route.post("/csv-data/uploads/{id}/cancel", "cancelUpload", "Cancel an upload", {
   description:
     "202 while awaiting upload, queued or processing: no further chunk inserts and its rows are removed. 409 once it has ended.",
-  middleware: [requireAuth] as const,
   request: { params: UuidIdParam },
   responses: { 202: jsonContent(UploadSchema, "Cancelled."), ...errorResponses(400, 401, 404, 409, 429) },
 });
 
-const deleteRoute = route.delete("/csv-data/uploads/{id}", "deleteUpload", {
-  summary: "Delete an upload",
+const deleteRoute = route.delete("/csv-data/uploads/{id}", "deleteUpload", "Delete an upload", {
   description:
     "Removes its rows (a partition drop, fast at any size), the file and its progress. A running ingestion is cancelled first.",
-  middleware: [requireAuth] as const,
   request: { params: UuidIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 404, 429) },
 });
@@ -217,7 +204,7 @@ export const uploadsRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const page = c.req.valid("query");
     const { count, rows } = await listUploads(c.var.db(), c.var.user.id, page);
-    return c.json(paginate(c.req.url, page, count, rows.map(toUploadResponse)), 200);
+    return c.json(paginate(c.req.url, page, { count, results: rows.map(toUploadResponse) }), 200);
   })
   .openapi(getRoute, async (c) => {
     const upload = await getOwnUploadLive(c.var.db(), c.var.user.id, c.req.valid("param").id);

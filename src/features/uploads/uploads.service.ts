@@ -3,11 +3,11 @@
  * (validation before any row is written), listing, cancelling and deleting. Byte work happens in
  * the ingest feature; this module only decides and records.
  */
-import { and, desc, eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { AppConfig } from "../../platform/config/config.ts";
 import type { Db, PoolDb, Queryable } from "../../platform/db/client.ts";
 import { csvUploadChunks, csvUploads } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, newestFirst, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { errorFields, log } from "../../platform/lib/log.ts";
 import { maskId } from "../../platform/lib/mask.ts";
@@ -152,14 +152,9 @@ async function rejectStoredFile(db: PoolDb, env: Env, upload: UploadRow, reason:
 /** One page of the owner's uploads and their count, with live counters: one round trip. */
 export async function listUploads(db: Db, ownerId: number, page: PageParams) {
   const mine = eq(csvUploads.ownerId, ownerId);
-  const newestFirst = db
-    .select()
-    .from(csvUploads)
-    .where(mine)
-    .orderBy(desc(csvUploads.createdAt), desc(csvUploads.id))
-    .$dynamic();
+  const select = db.select().from(csvUploads).$dynamic();
   const [total, rows, sums] = await db.batch([
-    ...countedPage(db, csvUploads, mine, newestFirst, page),
+    ...countedPage(db, csvUploads, mine, select, newestFirst(csvUploads), page),
     liveSums(db, mine),
   ]);
   return { count: countOf(total), rows: withLiveCounts(rows, sums) };

@@ -4,7 +4,7 @@
 import { asc, eq, or, type SQL } from "drizzle-orm";
 import { type Db, PG_FOREIGN_KEY_VIOLATION, pgErrorCode } from "../../platform/db/client.ts";
 import { departments, users } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type Listing, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { assertCanChangeUser, canSeeUser, userListScope, type Viewer } from "./users.policy.ts";
 import type { UpdateUserInput } from "./users.schemas.ts";
@@ -19,14 +19,10 @@ function listScope(viewer: Viewer): SQL | undefined {
     : or(eq(users.departmentId, scope.departmentId), eq(users.id, scope.selfId));
 }
 
-export async function listUsers(
-  db: Db,
-  viewer: Viewer,
-  params: PageParams,
-): Promise<{ count: number; results: UserResponse[] }> {
+export async function listUsers(db: Db, viewer: Viewer, params: PageParams): Promise<Listing<UserResponse>> {
   const scope = listScope(viewer);
-  const byId = db.select().from(users).where(scope).orderBy(asc(users.id)).$dynamic();
-  const [total, rows] = await db.batch(countedPage(db, users, scope, byId, params));
+  const select = db.select().from(users).$dynamic();
+  const [total, rows] = await db.batch(countedPage(db, users, scope, select, [asc(users.id)], params));
   return { count: countOf(total), results: rows.map(toUserResponse) };
 }
 

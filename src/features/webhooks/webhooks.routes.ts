@@ -4,7 +4,6 @@
  */
 import type { MiddlewareHandler } from "hono";
 import type { AppEnv } from "../../platform/context/types.ts";
-import { requireAuth } from "../../platform/http/auth.ts";
 import { createRouter } from "../../platform/http/openapi.ts";
 import { jsonBody, requireJson } from "../../platform/http/openapi-bodies.ts";
 import { IntIdParam, NoQueryParams } from "../../platform/http/openapi-params.ts";
@@ -46,18 +45,16 @@ const managersOnly: MiddlewareHandler<AppEnv> = async (c, next) => {
 const EVENTS_TEXT =
   "Each delivery is a JSON `POST` of `{type, timestamp, data}` signed as Standard Webhooks says (`webhook-id`, `webhook-timestamp`, `webhook-signature: v1,<base64 HMAC-SHA256>`), sent after the change commits, at least once, retried with exponential backoff on a network error, a timeout (10 s) or a non-2xx answer.";
 
-const listRoute = route.get("/webhooks", "listWebhooks", {
-  summary: "List webhook subscriptions",
+const listRoute = route.get("/webhooks", "listWebhooks", "List webhook subscriptions", {
   description: "CEO and HR only. By id. The secret is never shown here.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { query: PageQuerySchema },
   responses: { 200: jsonContent(WebhookPageSchema, "A page of subscriptions."), ...errorResponses(400, 401, 403, 429) },
 });
 
-const createWebhookRoute = route.post("/webhooks", "createWebhook", {
-  summary: "Subscribe a URL to events",
+const createWebhookRoute = route.post("/webhooks", "createWebhook", "Subscribe a URL to events", {
   description: `CEO and HR only. The answer carries the signing \`secret\`, shown only here. ${EVENTS_TEXT}`,
-  middleware: [requireAuth, requireJson, managersOnly] as const,
+  middleware: [requireJson, managersOnly] as const,
   request: { body: jsonBody(CreateWebhookSchema) },
   responses: {
     201: jsonContent(CreatedWebhookSchema, "The subscription, with its secret."),
@@ -65,19 +62,17 @@ const createWebhookRoute = route.post("/webhooks", "createWebhook", {
   },
 });
 
-const getRoute = route.get("/webhooks/{id}", "getWebhook", {
-  summary: "Get a webhook subscription",
+const getRoute = route.get("/webhooks/{id}", "getWebhook", "Get a webhook subscription", {
   description: "CEO and HR only. The secret is never shown here.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: IntIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(WebhookSchema, "The subscription."), ...errorResponses(400, 401, 403, 404, 429) },
 });
 
-const updateRoute = route.patch("/webhooks/{id}", "updateWebhook", {
-  summary: "Change a webhook subscription",
+const updateRoute = route.patch("/webhooks/{id}", "updateWebhook", "Change a webhook subscription", {
   description:
     "CEO and HR only. `active: false` pauses it: no new deliveries are recorded, and those not yet sent become `failed`.",
-  middleware: [requireAuth, requireJson, managersOnly] as const,
+  middleware: [requireJson, managersOnly] as const,
   request: { params: IntIdParam, body: jsonBody(UpdateWebhookSchema) },
   responses: {
     200: jsonContent(WebhookSchema, "The changed subscription."),
@@ -85,18 +80,16 @@ const updateRoute = route.patch("/webhooks/{id}", "updateWebhook", {
   },
 });
 
-const deleteRoute = route.delete("/webhooks/{id}", "deleteWebhook", {
-  summary: "Delete a webhook subscription",
+const deleteRoute = route.delete("/webhooks/{id}", "deleteWebhook", "Delete a webhook subscription", {
   description: "CEO and HR only. Its deliveries go with it; none still queued is sent.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: IntIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 403, 404, 429) },
 });
 
-const deliveriesRoute = route.get("/webhooks/{id}/deliveries", "listWebhookDeliveries", {
-  summary: "A subscription's deliveries",
+const deliveriesRoute = route.get("/webhooks/{id}/deliveries", "listWebhookDeliveries", "A subscription's deliveries", {
   description: "CEO and HR only. Newest first.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: IntIdParam, query: PageQuerySchema },
   responses: {
     200: jsonContent(DeliveryPageSchema, "A page of deliveries."),
@@ -104,20 +97,23 @@ const deliveriesRoute = route.get("/webhooks/{id}/deliveries", "listWebhookDeliv
   },
 });
 
-const deliveryRoute = route.get("/webhooks/{id}/deliveries/{delivery_id}", "getWebhookDelivery", {
-  summary: "One delivery with its attempts",
-  description:
-    "CEO and HR only. The payload as sent and every attempt: when, the receiver's status or why there was none, how long.",
-  middleware: [requireAuth, managersOnly] as const,
-  request: { params: DeliveryParams, query: NoQueryParams },
-  responses: { 200: jsonContent(DeliveryDetailSchema, "The delivery."), ...errorResponses(400, 401, 403, 404, 429) },
-});
+const deliveryRoute = route.get(
+  "/webhooks/{id}/deliveries/{delivery_id}",
+  "getWebhookDelivery",
+  "One delivery with its attempts",
+  {
+    description:
+      "CEO and HR only. The payload as sent and every attempt: when, the receiver's status or why there was none, how long.",
+    middleware: [managersOnly] as const,
+    request: { params: DeliveryParams, query: NoQueryParams },
+    responses: { 200: jsonContent(DeliveryDetailSchema, "The delivery."), ...errorResponses(400, 401, 403, 404, 429) },
+  },
+);
 
-const testRoute = route.post("/webhooks/{id}/test", "testWebhook", {
-  summary: "Send a ping",
+const testRoute = route.post("/webhooks/{id}/test", "testWebhook", "Send a ping", {
   description:
     "CEO and HR only. Records a `ping` delivery (`data`: `{webhook, actor, message}`) and queues it; follow it in the deliveries. 409 while the subscription is inactive.",
-  middleware: [requireAuth, managersOnly] as const,
+  middleware: [managersOnly] as const,
   request: { params: IntIdParam },
   responses: {
     202: jsonContent(DeliverySchema, "The queued delivery."),
@@ -128,8 +124,7 @@ const testRoute = route.post("/webhooks/{id}/test", "testWebhook", {
 export const webhooksRoutes = createRouter()
   .openapi(listRoute, async (c) => {
     const params = c.req.valid("query");
-    const { count, results } = await listWebhooks(c.var.db(), params);
-    return c.json(paginate(c.req.url, params, count, results), 200);
+    return c.json(paginate(c.req.url, params, await listWebhooks(c.var.db(), params)), 200);
   })
   .openapi(createWebhookRoute, async (c) =>
     c.json(await createWebhook(c.var.db(), c.var.user.id, urlPolicyFor(c.var.config), c.req.valid("json")), 201),
@@ -147,8 +142,8 @@ export const webhooksRoutes = createRouter()
   })
   .openapi(deliveriesRoute, async (c) => {
     const params = c.req.valid("query");
-    const { count, results } = await listDeliveries(c.var.db(), c.req.valid("param").id, params);
-    return c.json(paginate(c.req.url, params, count, results), 200);
+    const listing = await listDeliveries(c.var.db(), c.req.valid("param").id, params);
+    return c.json(paginate(c.req.url, params, listing), 200);
   })
   .openapi(deliveryRoute, async (c) => {
     const { id, delivery_id } = c.req.valid("param");

@@ -8,7 +8,7 @@ import { type AppConfig, isProductionLike } from "../../platform/config/config.t
 import type { Db } from "../../platform/db/client.ts";
 import { insertedRow } from "../../platform/db/rows.ts";
 import { webhookAttempts, webhookDeliveries, webhookSubscriptions } from "../../platform/db/schema.ts";
-import { countedPage, countOf, type PageParams } from "../../platform/http/pagination.ts";
+import { countedPage, countOf, type Listing, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { newWebhookSecret } from "./signing.ts";
 import { assertWebhookUrl, type UrlPolicy } from "./webhooks.policy.ts";
@@ -90,9 +90,10 @@ export async function createWebhook(
   return { ...toWebhook(row), secret };
 }
 
-export async function listWebhooks(db: Db, page: PageParams): Promise<{ count: number; results: WebhookResponse[] }> {
-  const byId = db.select(PUBLIC_COLUMNS).from(webhookSubscriptions).orderBy(asc(webhookSubscriptions.id)).$dynamic();
-  const [total, rows] = await db.batch(countedPage(db, webhookSubscriptions, undefined, byId, page));
+export async function listWebhooks(db: Db, page: PageParams): Promise<Listing<WebhookResponse>> {
+  const select = db.select(PUBLIC_COLUMNS).from(webhookSubscriptions).$dynamic();
+  const byId = [asc(webhookSubscriptions.id)];
+  const [total, rows] = await db.batch(countedPage(db, webhookSubscriptions, undefined, select, byId, page));
   return { count: countOf(total), results: rows.map(toWebhook) };
 }
 
@@ -137,15 +138,15 @@ export async function listDeliveries(
   db: Db,
   subscriptionId: number,
   page: PageParams,
-): Promise<{ count: number; results: DeliveryResponse[] }> {
+): Promise<Listing<DeliveryResponse>> {
   const mine = eq(webhookDeliveries.subscriptionId, subscriptionId);
-  const newestFirst = db.select().from(webhookDeliveries).where(mine).orderBy(desc(webhookDeliveries.id)).$dynamic();
+  const select = db.select().from(webhookDeliveries).$dynamic();
   const [found, total, rows] = await db.batch([
     db
       .select({ id: webhookSubscriptions.id })
       .from(webhookSubscriptions)
       .where(eq(webhookSubscriptions.id, subscriptionId)),
-    ...countedPage(db, webhookDeliveries, mine, newestFirst, page),
+    ...countedPage(db, webhookDeliveries, mine, select, [desc(webhookDeliveries.id)], page),
   ]);
   if (found.length === 0) throw notFound();
   return { count: countOf(total), results: rows.map(toDelivery) };

@@ -4,8 +4,8 @@
  * `{count, next, previous, results}` with `next`/`previous` as full URLs.
  */
 import { z } from "@hono/zod-openapi";
-import { count, type SQL } from "drizzle-orm";
-import type { PgSelect, PgTable } from "drizzle-orm/pg-core";
+import { asc, count, desc, type SQL } from "drizzle-orm";
+import type { AnyPgColumn, PgSelect, PgTable } from "drizzle-orm/pg-core";
 import type { Db } from "../db/client.ts";
 import { queryParams, wholeNumberText } from "./openapi-params.ts";
 
@@ -53,6 +53,28 @@ export function pageQuerySchema(maxPageSize = MAX_PAGE_SIZE, defaultPageSize = D
 
 export const PageQuerySchema = pageQuerySchema();
 
+/** What a listing reads: one page of results and how many match in all (the envelope's `count`). */
+export interface Listing<T> {
+  count: number;
+  results: T[];
+}
+
+/** Rows that keep when they were made: the id breaks ties between rows made in the same instant, so pages never overlap. */
+interface Timestamped {
+  createdAt: AnyPgColumn;
+  id: AnyPgColumn;
+}
+
+/** The `ORDER BY` of a listing that shows the latest rows first. */
+export function newestFirst(table: Timestamped): SQL[] {
+  return [desc(table.createdAt), desc(table.id)];
+}
+
+/** The `ORDER BY` of a listing that reads in the order the rows were made. */
+export function oldestFirst(table: Timestamped): SQL[] {
+  return [asc(table.createdAt), asc(table.id)];
+}
+
 /** SQL `LIMIT`/`OFFSET` for a page. */
 export function pageWindow(params: PageParams): { limit: number; offset: number } {
   return { limit: params.page_size, offset: (params.page - 1) * params.page_size };
@@ -60,18 +82,27 @@ export function pageWindow(params: PageParams): { limit: number; offset: number 
 
 /**
  * A listing's two queries, for one `db.batch` (one round trip): how many rows of `table` match
- * `where`, and the page's rows of `rows` (a `.$dynamic()` select of the same rows, ordered so that
- * pages never overlap). Read the count with `countOf`.
+ * `where`, and the page of those rows that `rows` (a `.$dynamic()` select from `table`) reads, in
+ * `order`. Both queries take the same `where`, so `count` always counts what the pages list; the
+ * order must end with a unique column, so that pages never overlap. Read the count with `countOf`.
  */
 export function countedPage<Q extends PgSelect>(
   db: Db,
   table: PgTable,
   where: SQL | undefined,
   rows: Q,
+  order: (SQL | AnyPgColumn)[],
   page: PageParams,
 ) {
   const { limit, offset } = pageWindow(page);
-  return [db.select({ n: count() }).from(table).where(where), rows.limit(limit).offset(offset)] as const;
+  return [
+    db.select({ n: count() }).from(table).where(where),
+    rows
+      .where(where)
+      .orderBy(...order)
+      .limit(limit)
+      .offset(offset),
+  ] as const;
 }
 
 /** The number a `countedPage` count query read (a count always returns one row; the 0 only satisfies the type). */
@@ -80,10 +111,10 @@ export function countOf(total: readonly { n: number }[]): number {
 }
 
 /**
- * Builds the page envelope. Links keep every other query parameter of the request (filters,
- * ordering) and only change `page`, so following `next` continues the same listing.
+ * Builds the page envelope around what a listing read. Links keep every other query parameter of
+ * the request (filters, ordering) and only change `page`, so following `next` continues the same listing.
  */
-export function paginate<T>(requestUrl: string, params: PageParams, count: number, results: T[]): Page<T> {
+export function paginate<T>(requestUrl: string, params: PageParams, { count, results }: Listing<T>): Page<T> {
   const link = (page: number): string => {
     const url = new URL(requestUrl);
     url.searchParams.set("page", String(page));

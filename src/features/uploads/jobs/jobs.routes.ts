@@ -1,5 +1,4 @@
 /** The background-job routes: the caller's own jobs, which follow their uploads. */
-import { requireAuth } from "../../../platform/http/auth.ts";
 import { createRouter } from "../../../platform/http/openapi.ts";
 import { NoQueryParams, UuidIdParam } from "../../../platform/http/openapi-params.ts";
 import { errorResponses, jsonContent } from "../../../platform/http/openapi-responses.ts";
@@ -10,36 +9,28 @@ import { cancelJob, deleteJob, getOwnJob, listJobs } from "./jobs.service.ts";
 
 const route = routesTagged("Background jobs");
 
-const listRoute = route.get("/jobs", "listJobs", {
-  summary: "The caller's jobs, newest first",
+const listRoute = route.get("/jobs", "listJobs", "The caller's jobs, newest first", {
   description:
     "A JSON array (not a page). `status` filters by pending, running, completed, failed or cancelled; `limit` is 1..50 (default 10), anything else is a 400.",
-  middleware: [requireAuth] as const,
   request: { query: JobListQuery },
   responses: { 200: jsonContent(JobListSchema, "The jobs."), ...errorResponses(400, 401, 429) },
 });
 
-const getRoute = route.get("/jobs/{id}", "getJob", {
-  summary: "A job",
-  middleware: [requireAuth] as const,
+const getRoute = route.get("/jobs/{id}", "getJob", "A job", {
   request: { params: UuidIdParam, query: NoQueryParams },
   responses: { 200: jsonContent(JobSchema, "The job."), ...errorResponses(400, 401, 404, 429) },
 });
 
-const cancelRoute = route.post("/jobs/{id}/cancel", "cancelJob", {
-  summary: "Cancel a job",
+const cancelRoute = route.post("/jobs/{id}/cancel", "cancelJob", "Cancel a job", {
   description:
     "202 while pending or running; a `csv_ingest` job cancels its upload (no further rows, status `cancelled`). 409 once it has ended.",
-  middleware: [requireAuth] as const,
   request: { params: UuidIdParam },
   responses: { 202: jsonContent(JobSchema, "Cancelled."), ...errorResponses(400, 401, 404, 409, 429) },
 });
 
-const deleteRoute = route.delete("/jobs/{id}", "deleteJob", {
-  summary: "Delete a job",
+const deleteRoute = route.delete("/jobs/{id}", "deleteJob", "Delete a job", {
   description:
     "Removes the job record (204). A pending or running job is cancelled first, so its upload ends `cancelled`; the upload itself is kept.",
-  middleware: [requireAuth] as const,
   request: { params: UuidIdParam },
   responses: { 204: { description: "Deleted." }, ...errorResponses(400, 401, 404, 429) },
 });

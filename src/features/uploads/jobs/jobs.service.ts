@@ -3,9 +3,10 @@
  * jobs the upload is the source of truth and the job follows it, so cancelling a job cancels its
  * upload through the same path as the upload's own cancel route.
  */
-import { and, desc, eq } from "drizzle-orm";
+import { and, eq } from "drizzle-orm";
 import type { Db, PoolDb } from "../../../platform/db/client.ts";
 import { csvUploads, type JobStatus, jobs } from "../../../platform/db/schema.ts";
+import { newestFirst } from "../../../platform/http/pagination.ts";
 import { ApiError } from "../../../platform/lib/errors.ts";
 import { log } from "../../../platform/lib/log.ts";
 import { maskId } from "../../../platform/lib/mask.ts";
@@ -24,7 +25,7 @@ export async function listJobs(
     .select()
     .from(jobs)
     .where(and(eq(jobs.ownerId, ownerId), filter.status ? eq(jobs.status, filter.status) : undefined))
-    .orderBy(desc(jobs.createdAt), desc(jobs.id))
+    .orderBy(...newestFirst(jobs))
     .limit(filter.limit);
 }
 

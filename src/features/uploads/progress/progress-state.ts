@@ -1,5 +1,6 @@
 /** The live progress of one upload, as held by its Durable Object, and the public snapshot of it. */
 import type { UploadRowError, UploadStatus } from "../../../platform/db/schema.ts";
+import type { ProgressResponse } from "../uploads.schemas.ts";
 
 export const MAX_KEPT_ERRORS = 100;
 export const TERMINAL_STATUSES: readonly UploadStatus[] = ["completed", "failed", "cancelled", "rejected"];
@@ -99,15 +100,8 @@ export function absorbTotals(state: ProgressState, totals: ChunkTotals | undefin
   };
 }
 
-export interface ProgressSnapshot {
-  status: UploadStatus;
-  percent: number;
-  processed_rows: number;
-  processed_bytes: number;
-  total_bytes: number;
-  rows_per_second: number | null;
-  eta_seconds: number | null;
-}
+/** The public snapshot: what the progress route and socket answer, so the type of its schema. */
+export type ProgressSnapshot = ProgressResponse;
 
 export function snapshotOf(state: ProgressState, now = Date.now()): ProgressSnapshot {
   const terminal = isTerminal(state.status);

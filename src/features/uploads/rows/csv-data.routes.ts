@@ -1,7 +1,6 @@
 import type { Context } from "hono";
 import { wantsBypass } from "../../../platform/cache/http.ts";
 import type { AppEnv } from "../../../platform/context/types.ts";
-import { requireAuth } from "../../../platform/http/auth.ts";
 import { createRouter } from "../../../platform/http/openapi.ts";
 import { IfNoneMatchHeaders, UuidIdParam } from "../../../platform/http/openapi-params.ts";
 import { errorResponses, etagHeader, notModifiedResponse } from "../../../platform/http/openapi-responses.ts";
@@ -14,26 +13,29 @@ import { listCursorPage, listPage, loadUploadForQuery, type QueryableUpload, str
 
 const route = routesTagged("CSV data");
 
-const listRowsRoute = route.get("/csv-data/uploads/{id}/data", "listUploadRows", {
-  summary: "List, filter, sort and page an upload's rows",
-  description:
-    'Page pagination answers `CsvRowPage`; `pagination=cursor` answers `CsvRowCursorPage` (keyset: the same speed at any depth); `format=ndjson|csv` streams every matching row. JSON pages are cached in KV (`X-Cache`).\n\n**Filtering.** `filter[<column>][<operator>]=<value>`, or `<column>=<value>` for equality, with a column `key` from the upload\'s `columns`. Operators: `eq`, `ne`, `lt`, `lte`, `gt`, `gte` (compared by the column\'s type: numbers numerically, dates and datetimes chronologically), `contains` (case-insensitive substring), `in` (a comma-separated list, or a JSON array for values with commas) and `is_null` (`true` or `false`). Null or missing values match no operator but `is_null`. Several filters combine with AND. Examples: `?filter[amount][gte]=4000`, `?filter[amount][gte]=100&filter[amount][lt]=500&sort_by=-amount`, `?country=NO`, `?filter[status][in]=open,pending`, `?filter[name][in]=["Smith, J","Lee"]`, `?filter[email][contains]=@example.com`, `?filter[closed_at][is_null]=true`, `?filter[joined][lt]=2024-01-01`. An unknown parameter (such as `amount__gte=4000`), column or operator → 400 naming it and showing the right form.\n\nNumbers are exact: an `integer` column holds integers of any size and a `number` column keeps every significant digit. A value a double cannot hold (an integer beyond 2^53 − 1, or more than 15 significant digits) appears in JSON, NDJSON and CSV digit for digit as in the file (parse such JSON with a big-number-aware parser), and filters and `sort_by` compare it exactly.',
-  middleware: [requireAuth] as const,
-  request: { params: UuidIdParam, query: RowQueryDocSchema, headers: IfNoneMatchHeaders },
-  responses: {
-    200: {
-      description: "A page of rows (with an `ETag`), or the streamed rows (`Cache-Control: no-store`, no `ETag`).",
-      headers: etagHeader,
-      content: {
-        "application/json": { schema: RowPageSchema.or(RowCursorPageSchema) },
-        "application/x-ndjson": { schema: { type: "string" } },
-        "text/csv": { schema: { type: "string" } },
+const listRowsRoute = route.get(
+  "/csv-data/uploads/{id}/data",
+  "listUploadRows",
+  "List, filter, sort and page an upload's rows",
+  {
+    description:
+      'Page pagination answers `CsvRowPage`; `pagination=cursor` answers `CsvRowCursorPage` (keyset: the same speed at any depth); `format=ndjson|csv` streams every matching row. JSON pages are cached in KV (`X-Cache`).\n\n**Filtering.** `filter[<column>][<operator>]=<value>`, or `<column>=<value>` for equality, with a column `key` from the upload\'s `columns`. Operators: `eq`, `ne`, `lt`, `lte`, `gt`, `gte` (compared by the column\'s type: numbers numerically, dates and datetimes chronologically), `contains` (case-insensitive substring), `in` (a comma-separated list, or a JSON array for values with commas) and `is_null` (`true` or `false`). Null or missing values match no operator but `is_null`. Several filters combine with AND. Examples: `?filter[amount][gte]=4000`, `?filter[amount][gte]=100&filter[amount][lt]=500&sort_by=-amount`, `?country=NO`, `?filter[status][in]=open,pending`, `?filter[name][in]=["Smith, J","Lee"]`, `?filter[email][contains]=@example.com`, `?filter[closed_at][is_null]=true`, `?filter[joined][lt]=2024-01-01`. An unknown parameter (such as `amount__gte=4000`), column or operator → 400 naming it and showing the right form.\n\nNumbers are exact: an `integer` column holds integers of any size and a `number` column keeps every significant digit. A value a double cannot hold (an integer beyond 2^53 − 1, or more than 15 significant digits) appears in JSON, NDJSON and CSV digit for digit as in the file (parse such JSON with a big-number-aware parser), and filters and `sort_by` compare it exactly.',
+    request: { params: UuidIdParam, query: RowQueryDocSchema, headers: IfNoneMatchHeaders },
+    responses: {
+      200: {
+        description: "A page of rows (with an `ETag`), or the streamed rows (`Cache-Control: no-store`, no `ETag`).",
+        headers: etagHeader,
+        content: {
+          "application/json": { schema: RowPageSchema.or(RowCursorPageSchema) },
+          "application/x-ndjson": { schema: { type: "string" } },
+          "text/csv": { schema: { type: "string" } },
+        },
       },
+      ...notModifiedResponse,
+      ...errorResponses(400, 401, 404, 429, 503),
     },
-    ...notModifiedResponse,
-    ...errorResponses(400, 401, 404, 429, 503),
   },
-});
+);
 
 /**
  * The caller's upload, from KV when its description is cached under the caller's current
@@ -99,12 +101,8 @@ export const csvDataRoutes = createRouter().openapi(listRowsRoute, async (c) => 
     body = { results: page.results, next_cursor: page.nextCursor, next };
   } else {
     const page = await listPage(c.var.db(), upload, query);
-    const envelope = paginate(
-      c.req.url,
-      { page: query.page, page_size: query.pageSize },
-      page.count.count,
-      page.results,
-    );
+    const pageParams = { page: query.page, page_size: query.pageSize };
+    const envelope = paginate(c.req.url, pageParams, { count: page.count.count, results: page.results });
     body = {
       count: envelope.count,
       count_is_estimate: page.count.estimated,
