@@ -296,6 +296,22 @@ describe("stored form", () => {
   });
 });
 
+describe("dense registers, as a sketch with more distinct values than the sparse form holds is stored", () => {
+  const dense = (last: number) => {
+    const registers = new Uint8Array(65_536).fill(1);
+    registers[65_535] = last;
+    return { registers: Buffer.from(registers).toString("base64") };
+  };
+
+  it("accepts the highest rank a hash can have (38) in any register, the last included", () => {
+    expect(DistinctSketch.fromJSON(dense(38)).count()).toBeGreaterThan(0);
+  });
+
+  it("refuses a rank no hash can have (39), even in the last register", () => {
+    expect(() => DistinctSketch.fromJSON(dense(39))).toThrow("distinct sketch: malformed registers");
+  });
+});
+
 describe("the stored registers, which every chunk and the outcome must read alike", () => {
   const RANK_SPAN = 2 ** 37;
   const dense = (registers: Uint8Array) => {

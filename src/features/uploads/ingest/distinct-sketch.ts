@@ -27,6 +27,8 @@ export const PRECISION = 16;
 const REGISTERS = 1 << PRECISION;
 /** Hash bits left after the index: a register holds the rank of their first 1 bit (1…RANK_BITS+1). */
 const RANK_BITS = 53 - PRECISION;
+/** The highest rank a register can hold: the rank bits all 0. */
+const MAX_RANK = RANK_BITS + 1;
 /** A hash's bits below its top 32: `hash / LOW_SPAN` is the top 32 as an integer, the rest are `hash % LOW_SPAN`. */
 const LOW_BITS = 53 - 32;
 const LOW_SPAN = 2 ** LOW_BITS;
@@ -211,14 +213,21 @@ export class DistinctSketch {
       const bytes = fromBase64(json.exact);
       if (bytes.length % 8 !== 0) throw new Error("distinct sketch: malformed hashes");
       const hashes = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.length / 8);
-      if (hashes.length > EXACT_LIMIT || hashes.some((hash) => !Number.isSafeInteger(hash) || hash < 0)) {
-        throw new Error("distinct sketch: malformed hashes");
+      if (hashes.length > EXACT_LIMIT) throw new Error("distinct sketch: malformed hashes");
+      // Plain loops rather than `some` with a callback: the outcome decodes every chunk's sketch
+      // of every column one after another before it can answer.
+      for (let i = 0; i < hashes.length; i++) {
+        const hash = hashes[i] as number;
+        if (!Number.isSafeInteger(hash) || hash < 0) throw new Error("distinct sketch: malformed hashes");
       }
       return { hashes };
     }
-    const registers = "sparse" in json ? fromSparse(fromBase64(json.sparse)) : fromBase64(json.registers);
-    if (registers.length !== REGISTERS || registers.some((rank) => rank > RANK_BITS + 1)) {
-      throw new Error("distinct sketch: malformed registers");
+    // The sparse form's ranks are checked as it is read; only the dense form needs a pass of its own.
+    if ("sparse" in json) return { registers: fromSparse(fromBase64(json.sparse)) };
+    const registers = fromBase64(json.registers);
+    if (registers.length !== REGISTERS) throw new Error("distinct sketch: malformed registers");
+    for (let i = 0; i < REGISTERS; i++) {
+      if ((registers[i] as number) > MAX_RANK) throw new Error("distinct sketch: malformed registers");
     }
     return { registers };
   }
@@ -360,6 +369,8 @@ function fromSparse(bytes: Uint8Array): Uint8Array {
     if (index >= REGISTERS || rank === undefined || rank === 0) {
       throw new Error("distinct sketch: malformed sparse registers");
     }
+    // A rank no hash can have, refused in the same words as in the dense form.
+    if (rank > MAX_RANK) throw new Error("distinct sketch: malformed registers");
     registers[index] = rank;
   }
   return registers;
