@@ -104,17 +104,12 @@ export interface CountResult {
 type PlanRow = { "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] };
 
 /**
- * A page and its count in one round trip: the rows, the planner's estimate of the matches and an
- * exact count capped at `EXACT_COUNT_LIMIT + 1`. Up to the limit the count is exact, whatever the
- * estimate says; past it the estimate is reported, raised to the limit + 1 when the planner
- * guesses lower (`count_is_estimate`). The capped count reads at most 10,001 index entries; asking
- * for the estimate first would cost every filtered page a second round trip to the database region.
- *
- * A completed upload's rows never change (it is only ever deleted whole), so its three queries need
- * no common snapshot: they are sent at once and Postgres runs them side by side on pooled
- * connections. A batch would run them one after another, and a search's page and its count each
- * scan the trigram index. Rows of an upload still being ingested change between statements, so
- * there the three run as one batch and the count and the page agree.
+ * A page and its count in ONE round trip: the rows, the planner's estimate of the matches and an
+ * exact count capped at `EXACT_COUNT_LIMIT + 1` travel as one batch. Up to the limit the count is
+ * exact, whatever the estimate says; past it the estimate is reported, raised to the limit + 1
+ * when the planner guesses lower (`count_is_estimate`). The capped count reads at most 10,001
+ * index entries; asking for the estimate first would cost every filtered page a second round
+ * trip to the database region instead.
  */
 export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery) {
   const offset = (query.page - 1) * query.pageSize;
@@ -127,15 +122,13 @@ export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery)
     };
   }
   const where = whereClause(upload.id, query.filters, query.search);
-  const statements = [
+  const [page, plan, exact] = await db.batch([
     rows,
     db.execute<PlanRow>(sql`explain (format json) select 1 from csv_rows where ${where}`),
     db.execute<{ n: string | number }>(
       sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${EXACT_COUNT_LIMIT + 1}) as matching`,
     ),
-  ] as const;
-  const [page, plan, exact] =
-    upload.status === "completed" ? await Promise.all(statements) : await db.batch(statements);
+  ]);
   const estimate = Number(plan.rows[0]?.["QUERY PLAN"]?.[0]?.Plan?.["Plan Rows"] ?? 0);
   const n = Number(exact.rows[0]?.n ?? 0);
   const count: CountResult =
