@@ -216,7 +216,7 @@ export const OPS: readonly Op[] = [
     name: "reports.status.csv",
     weight: 2,
     run: async (ctx, client) => {
-      // The seed-000 path, outside /api/v1.
+      // The original report path, outside /api/v1, kept for clients of the task tracker this API replaces.
       await call(ctx, client.account, "reports.status.csv", "//user/tasks/get_task_status_report/", [200], {
         accept: "text/csv",
       });

@@ -173,7 +173,7 @@ export function checkReportsAgree(pairs: Pair[]): Check {
     }
   }
   return {
-    name: "(d) reports agree with lists: task-status (JSON and seed-000 CSV) = list counts",
+    name: "(d) reports agree with lists: task-status (JSON and the original CSV path) = list counts",
     pass: failures.length === 0,
     summary: `${byUser.size} users`,
     failures,
