@@ -117,9 +117,6 @@ export class ChunkStats {
   private readonly nulls: number[];
   private readonly mins: unknown[];
   private readonly maxes: unknown[];
-  /** The first UTF-16 code unit of each text bound (NaN for an empty text), kept beside it. */
-  private readonly minFirst: number[];
-  private readonly maxFirst: number[];
   private readonly sketches: DistinctSketch[];
   private readonly less: ((a: never, b: never) => boolean)[];
 
@@ -128,8 +125,6 @@ export class ChunkStats {
     this.nulls = columns.map(() => 0);
     this.mins = columns.map(() => null);
     this.maxes = columns.map(() => null);
-    this.minFirst = columns.map(() => Number.NaN);
-    this.maxFirst = columns.map(() => Number.NaN);
     this.sketches = columns.map(() => new DistinctSketch());
     this.less = columns.map((column) => (column.type === "datetime" ? datetimeLess : numberLess));
   }
@@ -139,7 +134,7 @@ export class ChunkStats {
    * columns compared inline) compare here; exact numbers and datetimes take their function.
    */
   add(row: readonly unknown[]): void {
-    const { inline, nulls, mins, maxes, minFirst, maxFirst, sketches } = this;
+    const { inline, nulls, mins, maxes, sketches } = this;
     for (let c = 0; c < row.length; c++) {
       const value = row[c];
       if (value === null) {
@@ -151,10 +146,6 @@ export class ChunkStats {
       if (min === null) {
         mins[c] = value;
         maxes[c] = value;
-        if (typeof value === "string") {
-          minFirst[c] = value.charCodeAt(0);
-          maxFirst[c] = minFirst[c] as number;
-        }
       } else if (typeof value === "number" && typeof min === "number" && typeof max === "number") {
         // Only while both bounds are plain numbers: a bound that is an exact number (RawJson, one a
         // double cannot hold) compares only through `numberLess`.
@@ -162,18 +153,13 @@ export class ChunkStats {
         else if (value > max) maxes[c] = value;
       } else if (typeof value === "string" && inline[c]) {
         // Texts compare code unit by code unit, so where their first units differ those decide,
-        // as an integer comparison; only a tie (or an empty text, whose NaN compares false both
-        // ways) compares the texts.
+        // as an integer comparison; only a tie (or an empty text, whose first unit is NaN and
+        // compares false both ways) compares the texts.
         const first = value.charCodeAt(0);
-        const low = minFirst[c] as number;
-        const high = maxFirst[c] as number;
-        if (first < low || (!(first > low) && value < (min as string))) {
-          mins[c] = value;
-          minFirst[c] = first;
-        } else if (first > high || (!(first < high) && value > (max as string))) {
-          maxes[c] = value;
-          maxFirst[c] = first;
-        }
+        const low = (min as string).charCodeAt(0);
+        const high = (max as string).charCodeAt(0);
+        if (first < low || (!(first > low) && value < (min as string))) mins[c] = value;
+        else if (first > high || (!(first < high) && value > (max as string))) maxes[c] = value;
       } else if (inline[c]) {
         // Booleans: `false` before `true`.
         if ((value as string) < (min as string)) mins[c] = value;
