@@ -356,6 +356,8 @@ describe("bounds a plain comparison would get wrong", () => {
     expect(columnStats(flags, ["true", "false", "true"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });
     expect(columnStats(flags, ["false", "true"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });
     expect(columnStats(flags, ["false", "false"])).toEqual({ nulls: 0, distinct: 1, min: false, max: false });
+    // A value equal to the smallest leaves the largest as it is.
+    expect(columnStats(flags, ["true", "false", "false"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });
     expect(columnStats(flags, ["true"], ["false"], ["true"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });
     expect(columnStats(flags, ["false"], ["true"], ["false"])).toEqual({
       nulls: 0,
