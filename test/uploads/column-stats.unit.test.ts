@@ -352,6 +352,28 @@ describe("bounds a plain comparison would get wrong", () => {
     );
   });
 
+  it("keeps the earliest and latest datetime, four-digit years compared as text and signed ones by their instant", () => {
+    // Instants near a few edges (year 0, 999/1000, 9999/10000, the epoch), so that many stored
+    // texts tie on their first units and plain and signed years mix in one chunk.
+    const edges = ["-000001-12-31T23:00:00Z", "0000-01-01T00:00:00Z", "0999-12-31T23:59:59Z", "1970-01-01T00:00:00Z"];
+    const more = ["2024-06-01T12:00:00Z", "9999-12-31T23:00:00Z", "+010000-01-01T01:00:00Z"];
+    const instant = fc
+      .tuple(fc.constantFrom(...edges, ...more), fc.integer({ min: -7_200_000, max: 7_200_000 }))
+      .map(([edge, offset]) => new Date(Date.parse(edge) + offset).toISOString());
+    const datetimes: UploadColumn[] = [{ key: "t", name: "t", type: "datetime" }];
+    fc.assert(
+      fc.property(fc.array(instant, { minLength: 1, maxLength: 30 }), (values) => {
+        const stats = new ChunkStats(datetimes);
+        for (const value of values) stats.add([value]);
+        const [partial] = stats.partials();
+        const sorted = [...values].sort((a, b) => Date.parse(a) - Date.parse(b));
+        expect(partial?.min).toBe(sorted[0]);
+        expect(partial?.max).toBe(sorted[sorted.length - 1]);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
   it("puts false before true, whichever comes first", () => {
     expect(columnStats(flags, ["true", "false", "true"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });
     expect(columnStats(flags, ["false", "true"])).toEqual({ nulls: 0, distinct: 2, min: false, max: true });

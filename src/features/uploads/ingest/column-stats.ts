@@ -56,10 +56,26 @@ function decimalParts(text: string): { negative: boolean; digits: string; point:
   return { negative: m[1] === "-", digits: significant.replace(/0+$/, ""), point };
 }
 
-/** Stored datetimes are `YYYY-MM-DDTHH:MM:SS.sssZ`; only years past 9999 (`+010000-…`) need parsing. */
+/**
+ * Stored datetimes are `YYYY-MM-DDTHH:MM:SS.sssZ`, fixed width, so they sort as text; only years
+ * outside 0–9999 are written with a sign (`+010000-…`, `-000001-…`) and need parsing.
+ */
 function datetimeLess(a: string, b: string): boolean {
-  const plain = (text: string) => text.charCodeAt(0) >= 48 && text.charCodeAt(0) <= 57;
-  return plain(a) && plain(b) ? a < b : Date.parse(a) < Date.parse(b);
+  return isPlainDatetime(a) && isPlainDatetime(b) ? a < b : Date.parse(a) < Date.parse(b);
+}
+
+/** A datetime without a sign: it starts with a digit (from 48), not `+` (43) or `-` (45). */
+function isPlainDatetime(text: string): boolean {
+  return text.charCodeAt(0) >= 48;
+}
+
+/**
+ * Whether `add` may compare a datetime column's value with its bounds as texts: the value and the
+ * largest bound are plain. The smallest needs no test: a signed one is either a year before 0
+ * (`-…`, below every digit as text as in time) or past 9999, and then so is the largest.
+ */
+function plainDatetimes(value: string, max: string): boolean {
+  return isPlainDatetime(value) && isPlainDatetime(max);
 }
 
 /** Whether number `a` sorts before `b`: a plain one as itself, an exact one (RawJson) by its digits. */
@@ -100,7 +116,8 @@ function hashOf(value: unknown): number {
 /**
  * The columns whose values `ChunkStats.add` compares inline with `<` and `>`: text by its code
  * units, dates by their fixed-width ISO text, booleans as JavaScript orders them (`false < true`).
- * The others (numbers that may be exact, datetimes that may be signed) compare with their function.
+ * The others (numbers that may be exact, datetimes that may be signed) compare with their function,
+ * except datetimes whose year has no sign, which `add` compares inline too.
  */
 const INLINE: Record<ColumnType, boolean> = {
   integer: false,
@@ -131,7 +148,8 @@ export class ChunkStats {
 
   /**
    * One stored row's typed values, in column order. The common cases (plain numbers, and the
-   * columns compared inline) compare here; exact numbers and datetimes take their function.
+   * columns compared inline, and datetimes of four-digit years) compare here; exact numbers and
+   * signed datetimes take their function.
    */
   add(row: readonly unknown[]): void {
     const { inline, nulls, mins, maxes, sketches } = this;
@@ -151,7 +169,7 @@ export class ChunkStats {
         // double cannot hold) compares only through `numberLess`.
         if (value < min) mins[c] = value;
         else if (value > max) maxes[c] = value;
-      } else if (typeof value === "string" && inline[c]) {
+      } else if (typeof value === "string" && (inline[c] || plainDatetimes(value, max as string))) {
         // Texts compare code unit by code unit, so where their first units differ those decide,
         // as an integer comparison; only a tie (or an empty text, whose first unit is NaN and
         // compares false both ways) compares the texts.
