@@ -111,6 +111,13 @@ beforeAll(async () => {
   uploadId = await createUpload(owner.id, rows);
 });
 
+/** Reference semantics of `search`: some value's text contains the term, case-insensitively. */
+function valuesInclude(row: Row, term: string): boolean {
+  return Object.values(row.data).some(
+    (value) => value !== null && String(value).toLowerCase().includes(term.toLowerCase()),
+  );
+}
+
 /** Reference semantics: JS filter + sort over the fixture, nulls last, ties by row number. */
 function expected(filter: (r: Row) => boolean, sortKey?: string, descending = false): number[] {
   const matching = rows.filter(filter);
@@ -310,6 +317,26 @@ describe("row listing: filters compare by type", () => {
     ["?filter[seen_at][is_null]=false", (r) => r.data.seen_at !== null],
     ["?search=PERSON Z", (r) => String(r.data.name).toLowerCase().includes("person z")],
     ['?search="quoted"', (r) => r.data.id === 6],
+    // Search matches values only, never the text around them in the stored row (`[9, "line\nbreak",
+    // null, false, …]`): not the `null` of an empty cell, a separator, a bracket or an escape.
+    ...[
+      "1.5",
+      "TRUE",
+      "2024-03-1",
+      "person b",
+      "NUL",
+      "ul",
+      "null",
+      "%201",
+      ", f",
+      "]",
+      "[",
+      "nbreak",
+      "tindented",
+    ].map((term): [string, (r: Row) => boolean] => [
+      `?search=${term}`,
+      (r) => valuesInclude(r, decodeURIComponent(term)),
+    ]),
   ];
   for (const [query, predicate] of cases) {
     it(`${query}`, async () => {
