@@ -9,22 +9,12 @@
  * and the same expression is what the per-upload indexes cover.
  */
 import { type SQL, sql } from "drizzle-orm";
-import type { UploadColumn } from "../../../platform/db/schema.ts";
 import { columnValue } from "../ingest/row-layout.ts";
 import type { Filter, RowQuery, Sort, TypedValue } from "./csv-data.query.ts";
 
 export { columnValue };
 
 const json = (value: TypedValue): SQL => sql`${JSON.stringify(value)}::jsonb`;
-
-const JSON_TYPE: Record<UploadColumn["type"], string> = {
-  integer: "number",
-  number: "number",
-  boolean: "boolean",
-  date: "string",
-  datetime: "string",
-  string: "string",
-};
 
 /** Escapes LIKE wildcards so `%` and `_` in user input match themselves. */
 export function likePattern(text: string): string {
@@ -42,9 +32,15 @@ function narrowedLike(exact: SQL, term: string): SQL {
   return sql`(data::text ilike ${likePattern(term)} and ${exact})`;
 }
 
+/**
+ * A filter as SQL. Ranges compare jsonb values directly, with no test of their JSON type: every
+ * stored value has its column's type or is null (ingestion rejects a record whose value does not
+ * fit), and the filter's value is parsed in the column's type. A type test would change no answer
+ * but hide the column index's statistics from the planner (a function's result is a fixed 0.5 %
+ * guess), which then reads and sorts every row of a range instead of walking the sort column's index.
+ */
 function comparison(filter: Filter): SQL {
   const value = columnValue(filter.position);
-  const typed = sql`jsonb_typeof(${value}) = ${JSON_TYPE[filter.column.type]}`;
   const [first] = filter.values;
   switch (filter.op) {
     case "eq":
@@ -52,13 +48,13 @@ function comparison(filter: Filter): SQL {
     case "ne":
       return sql`(${value} is not null and ${value} <> ${json(first ?? "")})`;
     case "lt":
-      return sql`(${typed} and ${value} < ${json(first ?? "")})`;
+      return sql`${value} < ${json(first ?? "")}`;
     case "lte":
-      return sql`(${typed} and ${value} <= ${json(first ?? "")})`;
+      return sql`${value} <= ${json(first ?? "")}`;
     case "gt":
-      return sql`(${typed} and ${value} > ${json(first ?? "")})`;
+      return sql`${value} > ${json(first ?? "")}`;
     case "gte":
-      return sql`(${typed} and ${value} >= ${json(first ?? "")})`;
+      return sql`${value} >= ${json(first ?? "")}`;
     case "contains": {
       const term = String(first ?? "");
       return narrowedLike(sql`(${value} #>> '{}') ilike ${likePattern(term)}`, term);
