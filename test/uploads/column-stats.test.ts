@@ -7,8 +7,10 @@
  */
 import { and, count, eq, isNotNull, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { ChunkStats } from "../../src/features/uploads/ingest/column-stats.ts";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
-import { csvUploadChunks } from "../../src/platform/db/schema.ts";
+import { mergedColumnStats } from "../../src/features/uploads/ingest/upload-stats.ts";
+import { type ChunkColumnStats, csvUploadChunks } from "../../src/platform/db/schema.ts";
 import { eventually, testEnv, withDb } from "../support/env.ts";
 import {
   chunkCounts,
@@ -139,6 +141,34 @@ describe("column statistics", () => {
     expect(stats.label).toMatchObject({ distinct: 40, min: "name, 0", max: "name-9" });
   });
 
+  it("a wide upload: every column's statistics in place, merged a group of columns and a page of chunks at a time", {
+    timeout: 60_000,
+  }, async () => {
+    // 70 columns (groups of 32, 32 and 6) over more chunks than one page of a group holds.
+    const width = 70;
+    const rows = 2500;
+    const value = (r: number, c: number): number | null => ((r + c) % (c + 3) === 0 ? null : (r * (c + 1)) % (50 + c));
+    const lines = [Array.from({ length: width }, (_, c) => `c${c}`).join(",")];
+    for (let r = 0; r < rows; r++) lines.push(Array.from({ length: width }, (_, c) => value(r, c) ?? "").join(","));
+    const user = await createUser();
+    const upload = await formUpload(user, `${lines.join("\n")}\n`, "wide.csv");
+    const done = await finished(user, upload.id);
+    expect(done).toMatchObject({ status: "completed", total_rows: rows });
+    expect((await chunkCounts(upload.id)).planned).toBeGreaterThan(5);
+    const expected: Record<string, Stats> = {};
+    for (let c = 0; c < width; c++) {
+      const values = Array.from({ length: rows }, (_, r) => value(r, c));
+      const present = values.filter((v): v is number => v !== null);
+      expected[`c${c}`] = {
+        nulls: rows - present.length,
+        distinct: new Set(present).size,
+        min: Math.min(...present),
+        max: Math.max(...present),
+      };
+    }
+    expect(statsByKey(done)).toEqual(expected);
+  });
+
   it("exact at 10,000 distinct values, an estimate within 2 % above", { timeout: 60_000 }, async () => {
     const user = await createUser();
     const rows = 30_000;
@@ -206,6 +236,36 @@ describe("column statistics", () => {
     );
     // 'e' (external): out of line, never compressed; the default for jsonb, 'x', tries pglz first.
     expect(storage.rows.map((row) => row.attstorage)).toEqual(["e"]);
+  });
+
+  it("no statistics (null) when a chunk's partials are missing or do not fit the columns", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const upload = await formUpload(user, "a,b\n1,x\n2,y\n", "fit.csv");
+    const done = await finished(user, upload.id);
+    const columns = done.columns.map(({ key, name, type }) => ({ key, name, type }));
+    const gathered = new ChunkStats(columns);
+    gathered.add([1, "x"]);
+    gathered.add([2, "y"]);
+    const partials = gathered.partials();
+    const mergedWith = (stats: unknown) =>
+      withDb(async (db) => {
+        await db
+          .update(csvUploadChunks)
+          .set({ stats: stats as ChunkColumnStats[] | null })
+          .where(eq(csvUploadChunks.uploadId, upload.id));
+        return mergedColumnStats(db, upload.id, columns);
+      });
+    expect(await mergedWith(partials)).toEqual([
+      { nulls: 0, distinct: 2, min: "1", max: "2" },
+      { nulls: 0, distinct: 2, min: "x", max: "y" },
+    ]);
+    // One partial too many or too few, none at all, or not an array: no statistics rather than wrong ones.
+    expect(await mergedWith([...partials, partials[0]])).toBeNull();
+    expect(await mergedWith(partials.slice(0, 1))).toBeNull();
+    expect(await mergedWith(null)).toBeNull();
+    expect(await mergedWith({ 0: partials[0], 1: partials[1] })).toBeNull();
   });
 
   it("null until the upload has completed, and for a failed upload", { timeout: 60_000 }, async () => {

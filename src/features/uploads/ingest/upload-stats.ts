@@ -1,11 +1,11 @@
 /**
  * The upload's column statistics, merged from its committed chunks' partials when it completes.
- * The chunks are read a page at a time by index, so the memory held is one page of partials plus
- * one merged sketch per column, whatever the upload's size. A chunk committed without partials
+ * Columns are merged a group at a time and chunks read a page at a time by index, so the memory
+ * held is bounded whatever the upload's size and width. A chunk committed without partials
  * (before statistics existed) or with partials that do not fit the columns gives no statistics
  * (null) rather than partial ones.
  */
-import { and, asc, eq, gt, isNotNull } from "drizzle-orm";
+import { and, asc, eq, gt, isNotNull, sql } from "drizzle-orm";
 import type { Queryable, Tx } from "../../../platform/db/client.ts";
 import { csvUploadChunks, csvUploads, type UploadColumn, type UploadColumnStats } from "../../../platform/db/schema.ts";
 import { StatsMerger } from "./column-stats.ts";
@@ -22,19 +22,58 @@ export async function recordColumnStats(tx: Tx, uploadId: string, columns: reado
   await tx.update(csvUploadChunks).set({ stats: null }).where(eq(csvUploadChunks.uploadId, uploadId));
 }
 
-/** Chunks read per query: a chunk's partials are at most some 100 KB a column. */
-const PAGE = 32;
+/**
+ * Columns merged together. The merge holds one merged sketch per column of the group (at most
+ * 128 KB each, an exact table of 16,384 hashes) and one page of the group's partials, so its memory
+ * does not grow with the number of columns: merging all 500 columns of a wide upload at once held
+ * several hundred megabytes, past a Worker's 128 MB.
+ */
+const GROUP_COLUMNS = 32;
+/**
+ * Partials (a chunk's, of one column) read per query: a partial is at most about 110 KB (10,000
+ * hashes, or registers), typically a tenth of that. A page holds `PAGE_PARTIALS / group` chunks.
+ */
+const PAGE_PARTIALS = 160;
 
+/**
+ * Merges the columns group by group (GROUP_COLUMNS), each group's partials read a page of chunks at
+ * a time; a chunk whose partials are missing or do not fit the columns gives no statistics.
+ */
 export async function mergedColumnStats(
   db: Queryable,
   uploadId: string,
   columns: readonly UploadColumn[],
 ): Promise<UploadColumnStats[] | null> {
-  const merger = new StatsMerger(columns);
+  const merged: UploadColumnStats[] = [];
+  for (let from = 0; from < columns.length; from += GROUP_COLUMNS) {
+    const group = await mergedGroup(db, uploadId, columns, from, columns.slice(from, from + GROUP_COLUMNS));
+    if (!group) return null;
+    merged.push(...group);
+  }
+  return merged;
+}
+
+async function mergedGroup(
+  db: Queryable,
+  uploadId: string,
+  columns: readonly UploadColumn[],
+  from: number,
+  group: readonly UploadColumn[],
+): Promise<UploadColumnStats[] | null> {
+  const merger = new StatsMerger(group);
+  const pageChunks = Math.max(1, Math.floor(PAGE_PARTIALS / group.length));
+  // The group's slice of each chunk's array of partials, and the array's length, which must be the
+  // upload's column count (a slice alone cannot tell a longer array from a fitting one).
+  const slice = `$[${from} to ${from + group.length - 1}]`;
+  const stats = csvUploadChunks.stats;
   let after = -1;
   for (;;) {
     const page = await db
-      .select({ index: csvUploadChunks.chunkIndex, stats: csvUploadChunks.stats })
+      .select({
+        index: csvUploadChunks.chunkIndex,
+        width: sql<number | null>`case when jsonb_typeof(${stats}) = 'array' then jsonb_array_length(${stats}) end`,
+        partials: sql<unknown>`jsonb_path_query_array(${stats}, ${slice}::jsonpath)`,
+      })
       .from(csvUploadChunks)
       .where(
         and(
@@ -44,10 +83,12 @@ export async function mergedColumnStats(
         ),
       )
       .orderBy(asc(csvUploadChunks.chunkIndex))
-      .limit(PAGE);
-    for (const chunk of page) if (!merger.add(chunk.stats)) return null;
+      .limit(pageChunks);
+    for (const chunk of page) {
+      if (chunk.width !== columns.length || !merger.add(chunk.partials)) return null;
+    }
     const last = page.at(-1);
-    if (!last || page.length < PAGE) return merger.result();
+    if (!last || page.length < pageChunks) return merger.result();
     after = last.index;
   }
 }
