@@ -20,6 +20,7 @@ import {
 } from "../../../platform/db/schema.ts";
 import { type ChunkReport, MAX_KEPT_ERRORS } from "../progress/progress-state.ts";
 import { BoundaryScanner } from "./boundaries.ts";
+import type { ChunkBudget } from "./chunk-budget.ts";
 import { ChunkStats } from "./column-stats.ts";
 import { convertCell, INVALID, invalidReason } from "./csv-format.ts";
 import type { ChunkMessage } from "./messages.ts";
@@ -130,7 +131,16 @@ function recordLines(text: string, layout: { delimiter: string; newline: string 
 
 export type ChunkOutcome = { kind: "skipped" } | { kind: "done"; report: ChunkReport };
 
-export async function ingestChunk(db: PoolDb, env: Env, message: ChunkMessage): Promise<ChunkOutcome> {
+/**
+ * Reads, parses and commits one chunk. Its heavy part (from the range read to the commit) runs
+ * within the batch's `budget`, weighed by the chunk's cells, so wide files' chunks run fewer at once.
+ */
+export async function ingestChunk(
+  db: PoolDb,
+  env: Env,
+  message: ChunkMessage,
+  budget: ChunkBudget,
+): Promise<ChunkOutcome> {
   const [upload] = await db
     .select({
       status: csvUploads.status,
@@ -152,61 +162,76 @@ export async function ingestChunk(db: PoolDb, env: Env, message: ChunkMessage): 
   // delivery that died between commit and report loses nothing.
   if (chunk.doneAt) return { kind: "done", report: reportOf(message, chunk) };
 
-  const object = await env.FILES.get(upload.r2Key, {
-    range: { offset: message.start, length: message.end - message.start },
-  });
-  if (!object) throw new Error("The uploaded file is missing from storage.");
-  // One range read decoded at once: chunks start and end at LF, never inside a character.
-  const text = new TextDecoder().decode(await object.arrayBuffer());
-  const parsed = parseChunk(
-    text,
-    { delimiter: upload.delimiter ?? ",", newline: upload.newline ?? "\n", columns: upload.columns },
-    message,
-  );
+  const cells = message.records * upload.columns.length;
+  const { committed, report } = await budget.run(cells, async () => {
+    const object = await env.FILES.get(upload.r2Key, {
+      range: { offset: message.start, length: message.end - message.start },
+    });
+    if (!object) throw new Error("The uploaded file is missing from storage.");
+    // One range read decoded at once: chunks start and end at LF, never inside a character.
+    const text = new TextDecoder().decode(await object.arrayBuffer());
+    const parsed = parseChunk(
+      text,
+      { delimiter: upload.delimiter ?? ",", newline: upload.newline ?? "\n", columns: upload.columns },
+      message,
+    );
 
-  const table = sql.identifier(partitionName(message.uploadId));
-  const committed = await db.transaction(async (tx) => {
-    // FOR SHARE: a concurrent cancel or delete (which update this row) waits for this chunk, or
-    // this chunk sees their result and writes nothing.
-    const [current] = await tx
-      .select({ status: csvUploads.status })
-      .from(csvUploads)
-      .where(eq(csvUploads.id, message.uploadId))
-      .for("share");
-    if (current?.status !== "processing") return false;
-    const marked = await tx
-      .update(csvUploadChunks)
-      .set({
-        doneAt: new Date(),
-        rowsInserted: parsed.rows.length,
-        recordsRead: parsed.records,
+    const table = sql.identifier(partitionName(message.uploadId));
+    const stored = await db.transaction(async (tx) => {
+      // FOR SHARE: a concurrent cancel or delete (which update this row) waits for this chunk, or
+      // this chunk sees their result and writes nothing.
+      const [current] = await tx
+        .select({ status: csvUploads.status })
+        .from(csvUploads)
+        .where(eq(csvUploads.id, message.uploadId))
+        .for("share");
+      if (current?.status !== "processing") return false;
+      const marked = await tx
+        .update(csvUploadChunks)
+        .set({
+          doneAt: new Date(),
+          rowsInserted: parsed.rows.length,
+          recordsRead: parsed.records,
+          errorRows: parsed.errorRows,
+          errors: parsed.errors,
+          // Set, never added to: a chunk that commits again (after a rollback) writes the same partials.
+          stats: parsed.stats,
+        })
+        .where(
+          and(
+            eq(csvUploadChunks.uploadId, message.uploadId),
+            eq(csvUploadChunks.chunkIndex, message.index),
+            isNull(csvUploadChunks.doneAt),
+          ),
+        )
+        .returning({ index: csvUploadChunks.chunkIndex });
+      // Another delivery of this chunk committed first: its rows are in, ours are not needed.
+      if (marked.length === 0) return false;
+      for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
+        const batch = parsed.rows.slice(i, i + INSERT_BATCH);
+        const numbers = `{${batch.map(([rowNumber]) => rowNumber).join(",")}}`;
+        const values = JSON.stringify(batch.map(([, data]) => data));
+        // ROWS FROM zips the row numbers with the parsed array's elements; the payload is parsed to
+        // jsonb once, and each element is stored as it is.
+        await tx.execute(sql`
+          insert into ${table} (upload_id, row_number, data)
+          select ${message.uploadId}::uuid, r.row_number, r.data
+          from rows from (unnest(${numbers}::bigint[]), jsonb_array_elements(${values}::jsonb)) as r(row_number, data)`);
+      }
+      return true;
+    });
+    // Only the counts leave the budget: the parsed rows are dropped with this scope.
+    return {
+      committed: stored,
+      report: {
+        index: message.index,
+        rows: parsed.rows.length,
+        records: parsed.records,
         errorRows: parsed.errorRows,
+        bytes: message.end - message.start,
         errors: parsed.errors,
-        // Set, never added to: a chunk that commits again (after a rollback) writes the same partials.
-        stats: parsed.stats,
-      })
-      .where(
-        and(
-          eq(csvUploadChunks.uploadId, message.uploadId),
-          eq(csvUploadChunks.chunkIndex, message.index),
-          isNull(csvUploadChunks.doneAt),
-        ),
-      )
-      .returning({ index: csvUploadChunks.chunkIndex });
-    // Another delivery of this chunk committed first: its rows are in, ours are not needed.
-    if (marked.length === 0) return false;
-    for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
-      const batch = parsed.rows.slice(i, i + INSERT_BATCH);
-      const numbers = `{${batch.map(([rowNumber]) => rowNumber).join(",")}}`;
-      const values = JSON.stringify(batch.map(([, data]) => data));
-      // ROWS FROM zips the row numbers with the parsed array's elements; the payload is parsed to
-      // jsonb once, and each element is stored as it is.
-      await tx.execute(sql`
-        insert into ${table} (upload_id, row_number, data)
-        select ${message.uploadId}::uuid, r.row_number, r.data
-        from rows from (unnest(${numbers}::bigint[]), jsonb_array_elements(${values}::jsonb)) as r(row_number, data)`);
-    }
-    return true;
+      },
+    };
   });
   if (!committed) {
     const [again] = await db
@@ -215,17 +240,7 @@ export async function ingestChunk(db: PoolDb, env: Env, message: ChunkMessage): 
       .where(and(eq(csvUploadChunks.uploadId, message.uploadId), eq(csvUploadChunks.chunkIndex, message.index)));
     return again?.doneAt ? { kind: "done", report: reportOf(message, again) } : { kind: "skipped" };
   }
-  return {
-    kind: "done",
-    report: {
-      index: message.index,
-      rows: parsed.rows.length,
-      records: parsed.records,
-      errorRows: parsed.errorRows,
-      bytes: message.end - message.start,
-      errors: parsed.errors,
-    },
-  };
+  return { kind: "done", report };
 }
 
 function reportOf(

@@ -11,6 +11,7 @@ import { maskId } from "../../../platform/lib/mask.ts";
 import type { QueueConsumer } from "../../../platform/queues/dispatch.ts";
 import { progressOf } from "../progress/upload-progress.ts";
 import { ingestChunk } from "./chunk.ts";
+import { ChunkBudget } from "./chunk-budget.ts";
 import { doneChunkTotals } from "./chunk-totals.ts";
 import { indexUpload } from "./index-upload.ts";
 import { type ChunkMessage, IngestMessage } from "./messages.ts";
@@ -20,11 +21,20 @@ import { reportProgress } from "./progress-recovery.ts";
 import { reconcileUpload } from "./reconcile.ts";
 import { ingestRetryBaseSeconds, ingestRetryDelaySeconds } from "./retry.ts";
 
-/** Chunks processed at once per batch: enough to overlap parsing with Postgres round trips, within 128 MB. */
+/**
+ * Messages handled at once per batch: enough to overlap parsing with Postgres round trips. How many
+ * of them are chunks being parsed and inserted at once is further bounded by their size (chunk-budget.ts).
+ */
 const CONCURRENCY = 3;
 
-async function handleChunk(database: Database, env: Env, config: AppConfig, message: ChunkMessage): Promise<void> {
-  const outcome = await ingestChunk(database.db, env, message);
+async function handleChunk(
+  database: Database,
+  env: Env,
+  config: AppConfig,
+  message: ChunkMessage,
+  budget: ChunkBudget,
+): Promise<void> {
+  const outcome = await ingestChunk(database.db, env, message, budget);
   if (outcome.kind === "skipped") return;
   await recordChunkErrors(database.db, message.uploadId, outcome.report.errors);
   const totals = await doneChunkTotals(database.db, message.uploadId);
@@ -45,6 +55,7 @@ export const consumeIngest: QueueConsumer = async (batch, env) => {
   const config = getConfig(env);
   const database = connect(config, { max: CONCURRENCY + 1, statementTimeoutMs: config.INGEST_STATEMENT_TIMEOUT_MS });
   const retryBase = ingestRetryBaseSeconds(env);
+  const budget = new ChunkBudget();
   try {
     const queue = [...batch.messages];
     const worker = async () => {
@@ -60,7 +71,7 @@ export const consumeIngest: QueueConsumer = async (batch, env) => {
           else if (parsed.data.kind === "index") await indexUpload(database.db, parsed.data.uploadId);
           else if (parsed.data.kind === "reconcile")
             await reconcileUpload(database.db, env, config, parsed.data.uploadId);
-          else await handleChunk(database, env, config, parsed.data);
+          else await handleChunk(database, env, config, parsed.data, budget);
           message.ack();
         } catch (error) {
           const delaySeconds = ingestRetryDelaySeconds(retryBase, message.attempts);
