@@ -19,7 +19,12 @@ function schedule(cells: number[]) {
     }),
   );
   const settle = () => new Promise((resolve) => setTimeout(resolve, 0));
-  return { started, finish, done, settle };
+  /** Finishes work `i` and lets the budget admit what waited for it. */
+  const finishThenSettle = async (i: number) => {
+    finish[i]?.();
+    await settle();
+  };
+  return { started, done, settle, finishThenSettle };
 }
 
 describe("chunk budget", () => {
@@ -30,15 +35,13 @@ describe("chunk budget", () => {
   });
 
   it("runs a 500-column file's chunks (1,000 records) one at a time, in order", async () => {
-    const { started, finish, settle, done } = schedule([500_000, 500_000, 500_000]);
+    const { started, settle, done, finishThenSettle } = schedule([500_000, 500_000, 500_000]);
     await settle();
     expect(started).toEqual([0]);
-    finish[0]?.();
-    await settle();
+    await finishThenSettle(0);
     expect(started).toEqual([0, 1]);
-    finish[1]?.();
-    await settle();
-    finish[2]?.();
+    await finishThenSettle(1);
+    await finishThenSettle(2);
     await Promise.all(done);
     expect(started).toEqual([0, 1, 2]);
   });
@@ -54,13 +57,12 @@ describe("chunk budget", () => {
   });
 
   it("runs a chunk larger than the whole budget alone rather than never", async () => {
-    const { started, finish, settle, done } = schedule([BATCH_CELLS * 4, 10]);
+    const { started, settle, done, finishThenSettle } = schedule([BATCH_CELLS * 4, 10]);
     await settle();
     expect(started).toEqual([0]);
-    finish[0]?.();
-    await settle();
+    await finishThenSettle(0);
     expect(started).toEqual([0, 1]);
-    finish[1]?.();
+    await finishThenSettle(1);
     await Promise.all(done);
   });
 
