@@ -164,74 +164,9 @@ export async function ingestChunk(
 
   const cells = message.records * upload.columns.length;
   const { committed, report } = await budget.run(cells, async () => {
-    const object = await env.FILES.get(upload.r2Key, {
-      range: { offset: message.start, length: message.end - message.start },
-    });
-    if (!object) throw new Error("The uploaded file is missing from storage.");
-    // One range read decoded at once: chunks start and end at LF, never inside a character.
-    const text = new TextDecoder().decode(await object.arrayBuffer());
-    const parsed = parseChunk(
-      text,
-      { delimiter: upload.delimiter ?? ",", newline: upload.newline ?? "\n", columns: upload.columns },
-      message,
-    );
-
-    const table = sql.identifier(partitionName(message.uploadId));
-    const stored = await db.transaction(async (tx) => {
-      // FOR SHARE: a concurrent cancel or delete (which update this row) waits for this chunk, or
-      // this chunk sees their result and writes nothing.
-      const [current] = await tx
-        .select({ status: csvUploads.status })
-        .from(csvUploads)
-        .where(eq(csvUploads.id, message.uploadId))
-        .for("share");
-      if (current?.status !== "processing") return false;
-      const marked = await tx
-        .update(csvUploadChunks)
-        .set({
-          doneAt: new Date(),
-          rowsInserted: parsed.rows.length,
-          recordsRead: parsed.records,
-          errorRows: parsed.errorRows,
-          errors: parsed.errors,
-          // Set, never added to: a chunk that commits again (after a rollback) writes the same partials.
-          stats: parsed.stats,
-        })
-        .where(
-          and(
-            eq(csvUploadChunks.uploadId, message.uploadId),
-            eq(csvUploadChunks.chunkIndex, message.index),
-            isNull(csvUploadChunks.doneAt),
-          ),
-        )
-        .returning({ index: csvUploadChunks.chunkIndex });
-      // Another delivery of this chunk committed first: its rows are in, ours are not needed.
-      if (marked.length === 0) return false;
-      for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
-        const batch = parsed.rows.slice(i, i + INSERT_BATCH);
-        const numbers = `{${batch.map(([rowNumber]) => rowNumber).join(",")}}`;
-        const values = JSON.stringify(batch.map(([, data]) => data));
-        // ROWS FROM zips the row numbers with the parsed array's elements; the payload is parsed to
-        // jsonb once, and each element is stored as it is.
-        await tx.execute(sql`
-          insert into ${table} (upload_id, row_number, data)
-          select ${message.uploadId}::uuid, r.row_number, r.data
-          from rows from (unnest(${numbers}::bigint[]), jsonb_array_elements(${values}::jsonb)) as r(row_number, data)`);
-      }
-      return true;
-    });
+    const parsed = await readChunk(env, upload, message);
     // Only the counts leave the budget: the parsed rows are dropped with this scope.
-    return {
-      committed: stored,
-      report: {
-        index: message.index,
-        rows: parsed.rows.length,
-        records: parsed.records,
-        errorRows: parsed.errorRows,
-        bytes: message.end - message.start,
-        errors: parsed.errors,
-      },
-    };
+    return { committed: await commitChunk(db, message, parsed), report: reportOf(message, storedCounts(parsed)) };
   });
   if (!committed) {
     const [again] = await db
@@ -241,6 +176,84 @@ export async function ingestChunk(
     return again?.doneAt ? { kind: "done", report: reportOf(message, again) } : { kind: "skipped" };
   }
   return { kind: "done", report };
+}
+
+/** The chunk's byte range, read from R2 in one piece and parsed. */
+async function readChunk(
+  env: Env,
+  upload: { r2Key: string; delimiter: string | null; newline: string | null; columns: UploadColumn[] },
+  message: ChunkMessage,
+): Promise<ParsedChunk> {
+  const object = await env.FILES.get(upload.r2Key, {
+    range: { offset: message.start, length: message.end - message.start },
+  });
+  if (!object) throw new Error("The uploaded file is missing from storage.");
+  // One range read decoded at once: chunks start and end at LF, never inside a character.
+  const text = new TextDecoder().decode(await object.arrayBuffer());
+  return parseChunk(
+    text,
+    { delimiter: upload.delimiter ?? ",", newline: upload.newline ?? "\n", columns: upload.columns },
+    message,
+  );
+}
+
+/**
+ * Inserts the parsed rows and marks the chunk done, with its counts, errors and statistics
+ * partials, in one transaction. False when the upload is no longer processing or another delivery
+ * of the chunk committed first: then nothing is written.
+ */
+async function commitChunk(db: PoolDb, message: ChunkMessage, parsed: ParsedChunk): Promise<boolean> {
+  const table = sql.identifier(partitionName(message.uploadId));
+  return db.transaction(async (tx) => {
+    // FOR SHARE: a concurrent cancel or delete (which update this row) waits for this chunk, or
+    // this chunk sees their result and writes nothing.
+    const [current] = await tx
+      .select({ status: csvUploads.status })
+      .from(csvUploads)
+      .where(eq(csvUploads.id, message.uploadId))
+      .for("share");
+    if (current?.status !== "processing") return false;
+    const marked = await tx
+      .update(csvUploadChunks)
+      .set({
+        doneAt: new Date(),
+        ...storedCounts(parsed),
+        // Set, never added to: a chunk that commits again (after a rollback) writes the same partials.
+        stats: parsed.stats,
+      })
+      .where(
+        and(
+          eq(csvUploadChunks.uploadId, message.uploadId),
+          eq(csvUploadChunks.chunkIndex, message.index),
+          isNull(csvUploadChunks.doneAt),
+        ),
+      )
+      .returning({ index: csvUploadChunks.chunkIndex });
+    // Another delivery of this chunk committed first: its rows are in, ours are not needed.
+    if (marked.length === 0) return false;
+    for (let i = 0; i < parsed.rows.length; i += INSERT_BATCH) {
+      const batch = parsed.rows.slice(i, i + INSERT_BATCH);
+      const numbers = `{${batch.map(([rowNumber]) => rowNumber).join(",")}}`;
+      const values = JSON.stringify(batch.map(([, data]) => data));
+      // ROWS FROM zips the row numbers with the parsed array's elements; the payload is parsed to
+      // jsonb once, and each element is stored as it is.
+      await tx.execute(sql`
+        insert into ${table} (upload_id, row_number, data)
+        select ${message.uploadId}::uuid, r.row_number, r.data
+        from rows from (unnest(${numbers}::bigint[]), jsonb_array_elements(${values}::jsonb)) as r(row_number, data)`);
+    }
+    return true;
+  });
+}
+
+/** What the chunk's done marker records of a parsed chunk, and what its report is made from. */
+function storedCounts(parsed: ParsedChunk) {
+  return {
+    rowsInserted: parsed.rows.length,
+    recordsRead: parsed.records,
+    errorRows: parsed.errorRows,
+    errors: parsed.errors,
+  };
 }
 
 function reportOf(

@@ -46,17 +46,18 @@ export async function mergedColumnStats(
 ): Promise<UploadColumnStats[] | null> {
   const merged: UploadColumnStats[] = [];
   for (let from = 0; from < columns.length; from += GROUP_COLUMNS) {
-    const group = await mergedGroup(db, uploadId, columns, from, columns.slice(from, from + GROUP_COLUMNS));
+    const group = await mergedGroup(db, uploadId, columns.length, from, columns.slice(from, from + GROUP_COLUMNS));
     if (!group) return null;
     merged.push(...group);
   }
   return merged;
 }
 
+/** The statistics of `group`, the upload's columns from position `from` on, of the `width` it has in all. */
 async function mergedGroup(
   db: Queryable,
   uploadId: string,
-  columns: readonly UploadColumn[],
+  width: number,
   from: number,
   group: readonly UploadColumn[],
 ): Promise<UploadColumnStats[] | null> {
@@ -85,7 +86,7 @@ async function mergedGroup(
       .orderBy(asc(csvUploadChunks.chunkIndex))
       .limit(pageChunks);
     for (const chunk of page) {
-      if (chunk.width !== columns.length || !merger.add(chunk.partials)) return null;
+      if (chunk.width !== width || !merger.add(chunk.partials)) return null;
     }
     const last = page.at(-1);
     if (!last || page.length < pageChunks) return merger.result();
