@@ -20,7 +20,7 @@ const app = createApp();
 async function sweepIndexes(env: Env): Promise<void> {
   const database = connect(getConfig(env), { max: 1 });
   try {
-    const queued = await sweepMissingIndexes(database.db, env.INGEST_QUEUE);
+    const queued = await sweepMissingIndexes(database.db, env.INGEST_INDEX_QUEUE);
     if (queued > 0) log("info", "re-enqueued index builds", { uploads: queued });
   } catch (error) {
     log("error", "index sweep failed", errorFields(error));
@@ -43,6 +43,8 @@ async function sweepUploads(env: Env): Promise<void> {
 
 const queue = createQueueHandler({
   ingest: consumeIngest,
+  "ingest-chunks": consumeIngest,
+  "ingest-index": consumeIngest,
   "ingest-dlq": consumeIngestDeadLetters,
   email: consumeEmails,
   "email-dlq": consumeEmailDeadLetters,

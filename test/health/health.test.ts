@@ -17,7 +17,7 @@ interface HealthBody {
 }
 
 /**
- * The test environment with KV and both queue producers wrapped so every call is recorded and
+ * The test environment with KV and every queue producer wrapped so every call is recorded and
  * then made on the real binding: what the health check does to them is observed, not faked.
  */
 function recordingEnv(): { env: Env; calls: string[] } {
@@ -37,6 +37,8 @@ function recordingEnv(): { env: Env; calls: string[] } {
     ...testEnv,
     CACHE: record("kv", testEnv.CACHE),
     INGEST_QUEUE: record("ingest", testEnv.INGEST_QUEUE),
+    INGEST_CHUNK_QUEUE: record("ingest-chunks", testEnv.INGEST_CHUNK_QUEUE),
+    INGEST_INDEX_QUEUE: record("ingest-index", testEnv.INGEST_INDEX_QUEUE),
     EMAIL_QUEUE: record("email", testEnv.EMAIL_QUEUE),
   } as Env;
   return { env, calls };
@@ -158,7 +160,16 @@ describe("GET /api/v1/health-check/", () => {
       expect(response.status, role).toBe(200);
       const body = (await response.json()) as HealthBody;
       expect(body).toMatchObject({ status: "ok", deep: true });
-      expect(calls).toEqual(expect.arrayContaining(["kv.put", "kv.get", "ingest.send", "email.send"]));
+      expect(calls).toEqual(
+        expect.arrayContaining([
+          "kv.put",
+          "kv.get",
+          "ingest.send",
+          "ingest-chunks.send",
+          "ingest-index.send",
+          "email.send",
+        ]),
+      );
     }
   });
 });

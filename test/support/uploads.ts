@@ -239,7 +239,7 @@ export async function pendingChunkMessages(uploadId: string, count = 5): Promise
  */
 export async function deliverChunks(messages: ChunkMessage[]): Promise<void> {
   expect(messages.length).toBeGreaterThan(0);
-  const result = await deliver("ingest", messages);
+  const result = await deliver("ingest-chunks", messages);
   expect(result.explicitAcks).toHaveLength(messages.length);
   expect(result.retryMessages).toEqual([]);
 }

@@ -216,7 +216,7 @@ describe("column statistics", () => {
     expect(statsByKey(done)).toEqual(expectedStats());
 
     // A chunk delivered again after completion changes nothing either.
-    await deliver("ingest", [await chunkMessage(upload.id, 1)]);
+    await deliver("ingest-chunks", [await chunkMessage(upload.id, 1)]);
     expect(statsByKey(await getUpload(user, upload.id))).toEqual(expectedStats());
     // Merged once, the chunks' partials are cleared: they would only take space.
     const kept = await withDb((db) =>

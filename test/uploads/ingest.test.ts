@@ -79,7 +79,7 @@ describe("ingestion: at-least-once delivery", () => {
     expect(before?.rowsInserted).toBeGreaterThan(0);
 
     // 1. The same chunk twice in one batch after the upload completed: both acked, nothing added.
-    const late = await deliver("ingest", [message, message]);
+    const late = await deliver("ingest-chunks", [message, message]);
     expect(late.explicitAcks).toHaveLength(2);
     expect(late.retryMessages).toEqual([]);
     expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
@@ -91,7 +91,7 @@ describe("ingestion: at-least-once delivery", () => {
     await uncommit(upload.id, [message]);
     expect((await storedRows(upload.id)).n).toBe(3000 - message.records);
 
-    const twice = await deliver("ingest", [message, message]);
+    const twice = await deliver("ingest-chunks", [message, message]);
     expect(twice.explicitAcks).toHaveLength(2);
     expect(twice.retryMessages).toEqual([]);
     expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
@@ -136,9 +136,9 @@ describe("ingestion: out of order and late delivery", () => {
     expect((await storedRows(upload.id)).n).toBe(3000 - first.records - third.records);
 
     // The later chunk first, then the earlier one.
-    expect((await deliver("ingest", [third])).explicitAcks).toHaveLength(1);
+    expect((await deliver("ingest-chunks", [third])).explicitAcks).toHaveLength(1);
     expect((await storedRows(upload.id)).n).toBe(3000 - first.records);
-    expect((await deliver("ingest", [first])).explicitAcks).toHaveLength(1);
+    expect((await deliver("ingest-chunks", [first])).explicitAcks).toHaveLength(1);
     expect(await storedRows(upload.id)).toEqual({ n: 3000, distinct: 3000 });
     expect(await rowsDigest(upload.id)).toBe(digest);
     expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 3000 });
@@ -150,7 +150,7 @@ describe("ingestion: out of order and late delivery", () => {
     const message = await chunkMessage(upload.id, 1);
     expect((await api(`/csv-data/uploads/${upload.id}/`, { method: "DELETE", token: user.token })).status).toBe(204);
 
-    const late = await deliver("ingest", [message]);
+    const late = await deliver("ingest-chunks", [message]);
     expect(late.explicitAcks).toHaveLength(1);
     expect(late.retryMessages).toEqual([]);
     expect(await partitionExists(upload.id)).toBe(false);
@@ -221,7 +221,7 @@ describe("ingestion: failures", () => {
     await testEnv.FILES.delete(`csv-uploads/${upload.id}`);
     const delays: (number | undefined)[] = [];
     for (const attempts of [1, 2, 3, 4, 5]) {
-      const batch = createMessageBatch("ingest", [
+      const batch = createMessageBatch("ingest-chunks", [
         { id: `backoff-${attempts}`, timestamp: new Date(), attempts, body: message },
       ]);
       // getQueueResult does not report a retry's delay in this runtime, so the call itself is watched.

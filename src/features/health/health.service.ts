@@ -89,7 +89,7 @@ function checkKv(env: Env, deep: boolean): Promise<CheckResult> {
 
 function checkQueues(env: Env, deep: boolean): Promise<CheckResult> {
   return timed("queues", async () => {
-    const producers = [env.INGEST_QUEUE, env.EMAIL_QUEUE];
+    const producers = [env.INGEST_QUEUE, env.INGEST_CHUNK_QUEUE, env.INGEST_INDEX_QUEUE, env.EMAIL_QUEUE];
     if (!deep) {
       if (producers.some((queue) => typeof queue?.send !== "function")) throw new Error("a queue binding is missing");
       return;

@@ -1,5 +1,8 @@
 /**
- * Consumers of the `ingest` queue (planning and chunk messages) and its dead-letter queue.
+ * Consumers of the three ingest queues (`ingest`: planning and reconcile messages; `ingest-chunks`:
+ * chunks; `ingest-index`: index builds) and of their shared dead-letter queue. One consumer serves
+ * all three and handles every kind of message wherever it arrives, so a message queued before the
+ * queues were split still runs.
  * Messages are acked one by one, so one failing chunk does not retry the whole batch; retries back
  * off exponentially (retry.ts); a chunk that fails every retry reaches the dead-letter queue, whose
  * consumer fails the upload.

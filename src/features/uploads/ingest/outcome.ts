@@ -142,7 +142,7 @@ export async function persistOutcome(db: PoolDb, env: Env, uploadId: string, out
   await pushNotifications(env, result.notifications);
   if (outcome.status === "completed") {
     await analysePartition(db, uploadId);
-    await env.INGEST_QUEUE.send({ kind: "index", uploadId } satisfies IndexMessage);
+    await env.INGEST_INDEX_QUEUE.send({ kind: "index", uploadId } satisfies IndexMessage);
   } else await dropPartition(db, uploadId);
   return true;
 }

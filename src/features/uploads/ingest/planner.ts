@@ -1,7 +1,8 @@
 /**
  * The planning step: reads the object once, cuts it into chunks at record boundaries (quote
  * aware), records each chunk's byte range and first row/line in `csv_upload_chunks`, and enqueues
- * one message per chunk in batches. Chunk consumers start while planning continues. Re-running
+ * one message per chunk in batches, on the chunk queue. Chunk consumers start while planning
+ * continues: this message's own queue would hand them out only after it is done. Re-running
  * the planner (queue redelivery) re-derives the same chunks, so its writes are idempotent.
  */
 
@@ -79,7 +80,7 @@ export async function planUpload(db: PoolDb, env: Env, config: AppConfig, messag
         })),
       )
       .onConflictDoNothing();
-    await env.INGEST_QUEUE.sendBatch(
+    await env.INGEST_CHUNK_QUEUE.sendBatch(
       batch.map((plan) => ({
         body: {
           kind: "chunk",
