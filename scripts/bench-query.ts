@@ -22,7 +22,12 @@ import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { partitionName } from "../src/features/uploads/ingest/partition-name.ts";
 import { parseRowQuery, type RowQuery } from "../src/features/uploads/rows/csv-data.query.ts";
-import { afterPosition, pageRowsStatement, whereClause } from "../src/features/uploads/rows/csv-data.sql.ts";
+import {
+  afterPosition,
+  pageRowsStatement,
+  type QueriedRows,
+  whereClause,
+} from "../src/features/uploads/rows/csv-data.sql.ts";
 import type { UploadColumn } from "../src/platform/db/schema.ts";
 import { type ApiClient, ok, scriptClient } from "./lib/api.ts";
 import { integer, ms, seconds, summarise, table, wholeNumber } from "./lib/bench-stats.ts";
@@ -132,13 +137,13 @@ async function ensureUpload(origin: string, timeoutS: number): Promise<LastUploa
 const q = (params: Record<string, string>) => new URLSearchParams({ ...params, nocache: "1" }).toString();
 
 /** The SQL the service runs for a query (the rows from csv-data.sql.ts, the count as listPage builds it), for EXPLAIN. */
-function statementsFor(uploadId: string, query: RowQuery, cursorRow: number | null): { label: string; sql: SQL }[] {
-  const where = whereClause(uploadId, query.filters, query.search);
+function statementsFor(upload: QueriedRows, query: RowQuery, cursorRow: number | null): { label: string; sql: SQL }[] {
+  const where = whereClause(upload, query.filters, query.search);
   const after =
     cursorRow === null ? null : (afterPosition(query.sort, { value: null, rowNumber: cursorRow })[0] ?? null);
   const limit = query.pagination === "cursor" ? query.pageSize + 1 : query.pageSize;
   const offset = query.pagination === "cursor" ? 0 : (query.page - 1) * query.pageSize;
-  const rows = pageRowsStatement(uploadId, query, after, limit, offset);
+  const rows = pageRowsStatement(upload, query, after, limit, offset);
   const statements = [{ label: "rows", sql: rows }];
   if (query.pagination === "page" && (query.filters.length > 0 || query.search)) {
     statements.push({
@@ -333,7 +338,11 @@ async function main(): Promise<void> {
       const params = new URLSearchParams(m.query);
       const query = parseRowQuery(params, columns);
       const cursorRow = query.cursor ? cursorRowNumber(query.cursor) : null;
-      for (const statement of statementsFor(details.id, query, cursorRow)) {
+      for (const statement of statementsFor(
+        { id: details.id, processedRows: details.processed_rows },
+        query,
+        cursorRow,
+      )) {
         const rendered = dialect.sqlToQuery(statement.sql);
         const plan = await db.query<{ "QUERY PLAN": string }>(
           `explain (analyze, buffers) ${rendered.sql}`,

@@ -110,7 +110,11 @@ export async function waitForIndexes(
     const built = names.filter((n) => n.startsWith("cr_")).length;
     const btrees = names.filter((n) => /^cr_[0-9a-f]{32}_c\d+$/.test(n)).length;
     if (btreesAt === null && btrees >= columnCount) btreesAt = Date.now();
-    if (built >= expected) return { doneAt: Date.now(), btreesAt, present: built, expected, stalled: false };
+    // Counting indexes is the fallback for a product that does not record readiness: where it does,
+    // the last index built is not yet "ready" (the statistics are gathered after it).
+    if ((recorded.rowCount ?? 0) === 0 && built >= expected) {
+      return { doneAt: Date.now(), btreesAt, present: built, expected, stalled: false };
+    }
     const building = await client.query(
       "select 1 from pg_stat_progress_create_index p join pg_class c on c.oid = p.relid where c.relname = $1",
       [partition],

@@ -12,6 +12,7 @@ import type { ChunkMessage } from "../../src/features/uploads/ingest/messages.ts
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import type { ProgressState } from "../../src/features/uploads/progress/progress-state.ts";
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
+import { whereClause } from "../../src/features/uploads/rows/csv-data.sql.ts";
 import worker from "../../src/index.ts";
 import { csvUploadChunks, csvUploads, jobs } from "../../src/platform/db/schema.ts";
 import { emailsTo } from "../support/email.ts";
@@ -370,7 +371,8 @@ describe("ingestion: query indexes on values", () => {
     expect(indexes.rows.map((r) => r.indexname)).toEqual([
       `cr_${hex}_c0`,
       `cr_${hex}_c1`,
-      `cr_${hex}_trgm`,
+      `cr_${hex}_trgm0`,
+      `cr_${hex}_trgm1`,
       `${partition}_pkey`,
     ]);
     // The column B-trees are packed full: nothing is added to a completed upload's rows.
@@ -396,5 +398,86 @@ describe("ingestion: query indexes on values", () => {
     expect((await rows("search=label")).count).toBe(300);
     expect((await rows("search=note-02")).count).toBe(100);
     expect((await rows("search=id")).count).toBe(0);
+  });
+});
+
+describe("ingestion: the search index in parts", () => {
+  it("splits the trigram index at half the records read, and a search uses both parts and finds rows on each side", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    // 301 records, three of them rejected (a missing field): 298 rows stored, 301 records read.
+    const lines = ["id,word"];
+    for (let i = 1; i <= 301; i++) lines.push(i % 100 === 0 ? `${i}` : `${i},word${String(i).padStart(3, "0")}x`);
+    const upload = await formUpload(user, `${lines.join("\n")}\n`);
+    expect(await finished(user, upload.id)).toMatchObject({
+      status: "completed",
+      total_rows: 298,
+      processed_rows: 301,
+    });
+    await eventually(async () => {
+      const details = await json<{ indexes_ready: boolean }>(
+        await api(`/csv-data/uploads/${upload.id}/`, { token: user.token }),
+      );
+      return details.indexes_ready ? true : undefined;
+    }, 30_000);
+
+    const partition = partitionName(upload.id);
+    const hex = partition.slice("csv_rows_".length);
+    const parts = await withDb((db) =>
+      db.execute<{ indexname: string; indexdef: string }>(
+        sql`select indexname, indexdef from pg_indexes where tablename = ${partition} and indexname like '%trgm%' order by indexname`,
+      ),
+    );
+    // Bounded by the records read (ceil(301 / 2) = 151), not by the rows stored.
+    expect(parts.rows.map((r) => [r.indexname, r.indexdef.replace(/^.* WHERE /, "")])).toEqual([
+      [`cr_${hex}_trgm0`, "(row_number <= 151)"],
+      [`cr_${hex}_trgm1`, "(row_number > 151)"],
+    ]);
+
+    // The service's own condition, with plain scans ruled out: the planner reaches every part.
+    const where = whereClause({ id: upload.id, processedRows: 301 }, [], "word15");
+    const plan = await withDb((db) =>
+      db.transaction(async (tx) => {
+        await tx.execute(sql`set local enable_seqscan = off`);
+        await tx.execute(sql`set local enable_indexscan = off`);
+        const result = await tx.execute<{ "QUERY PLAN": string }>(sql`explain select 1 from csv_rows where ${where}`);
+        return result.rows.map((row) => row["QUERY PLAN"]).join("\n");
+      }),
+    );
+    expect(plan).toContain(`Bitmap Index Scan on cr_${hex}_trgm0`);
+    expect(plan).toContain(`Bitmap Index Scan on cr_${hex}_trgm1`);
+
+    // Statistics on the searched text: a term in every row is expected to match a good share of them
+    // (112 of 298 here). Partial indexes lend the planner none, and it would guess 1 row for any term.
+    const estimate = await withDb(async (db) => {
+      const every = whereClause({ id: upload.id, processedRows: 301 }, [], "word");
+      const result = await db.execute<{ "QUERY PLAN": [{ Plan: { "Plan Rows": number } }] }>(
+        sql`explain (format json) select 1 from csv_rows where ${every}`,
+      );
+      return result.rows[0]?.["QUERY PLAN"][0].Plan["Plan Rows"] ?? 0;
+    });
+    expect(estimate).toBeGreaterThan(50);
+    // With a histogram four times the default, so that a term in a few percent of a large upload's
+    // rows is not missed by every sampled text.
+    const target = await withDb((db) =>
+      db.execute<{ target: number }>(
+        sql`select stxstattarget as target from pg_statistic_ext where stxname = ${`cr_${hex}_text`}`,
+      ),
+    );
+    expect(target.rows[0]?.target).toBe(400);
+
+    // The rows on either side of the bound, and a term that spans both parts.
+    const search = async (term: string) => {
+      const response = await api(`/csv-data/uploads/${upload.id}/data/?search=${term}&page_size=20`, {
+        token: user.token,
+      });
+      expect(response.status).toBe(200);
+      return (await json<{ results: { row_number: number }[] }>(response)).results.map((r) => r.row_number);
+    };
+    expect(await search("word151x")).toEqual([151]);
+    expect(await search("word152x")).toEqual([152]);
+    expect(await search("word15")).toEqual([150, 151, 152, 153, 154, 155, 156, 157, 158, 159]);
+    expect(await search("word30")).toEqual([301]);
   });
 });

@@ -42,7 +42,13 @@ export async function writeCached(kv: KVNamespace, key: string, value: unknown, 
   }
 }
 
+/**
+ * The shape of a cached upload description: raised whenever a field is added, so a description
+ * cached by an earlier version (without it) is never read as a complete one.
+ */
+const UPLOAD_DESCRIPTION_SHAPE = 2;
+
 /** Where a completed upload's description is cached for its owner; `null` when not cacheable now. */
 export function uploadCacheKey(ownerId: number, uploadsVersion: string | undefined, uploadId: string): string | null {
-  return uploadsVersion ? `upload:u${ownerId}:${uploadsVersion}:${uploadId}` : null;
+  return uploadsVersion ? `upload:s${UPLOAD_DESCRIPTION_SHAPE}:u${ownerId}:${uploadsVersion}:${uploadId}` : null;
 }

@@ -26,6 +26,7 @@ export interface QueryableUpload {
   status: UploadStatus;
   columns: UploadColumn[];
   totalRows: number;
+  processedRows: number;
   dataVersion: number;
 }
 
@@ -42,6 +43,7 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
       status: csvUploads.status,
       columns: csvUploads.columns,
       totalRows: csvUploads.totalRows,
+      processedRows: csvUploads.processedRows,
       dataVersion: csvUploads.dataVersion,
     })
     .from(csvUploads)
@@ -82,7 +84,7 @@ function toResult(upload: QueryableUpload, query: RowQuery, row: RawRow): RowRes
 
 /** The page's rows, as a statement a batch can hold (csv-data.sql.ts says how each kind of page is read). */
 function rowsStatement(db: Db, upload: QueryableUpload, query: RowQuery, after: SQL | null, limit: number, offset = 0) {
-  return db.execute<RawRow>(pageRowsStatement(upload.id, query, after, limit, offset));
+  return db.execute<RawRow>(pageRowsStatement(upload, query, after, limit, offset));
 }
 
 async function selectRows(
@@ -121,10 +123,11 @@ export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery)
       results: page.rows.map((row) => toResult(upload, query, row)),
     };
   }
-  const where = whereClause(upload.id, query.filters, query.search);
+  const where = whereClause(upload, query.filters, query.search);
+  const estimated = whereClause(upload, query.filters, query.search, "estimate");
   const [page, plan, exact] = await db.batch([
     rows,
-    db.execute<PlanRow>(sql`explain (format json) select 1 from csv_rows where ${where}`),
+    db.execute<PlanRow>(sql`explain (format json) select 1 from csv_rows where ${estimated}`),
     db.execute<{ n: string | number }>(
       sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${EXACT_COUNT_LIMIT + 1}) as matching`,
     ),

@@ -1,6 +1,6 @@
 /**
  * SQL fragments for row queries. Values are always bound parameters; the only things written into
- * SQL text are column positions, which are checked integers.
+ * SQL text are column positions and the search index's row-number bounds, which are checked integers.
  *
  * Rows are stored as a JSON array of typed values in column order (see features/uploads/ingest/row-layout.ts), so a
  * column's value is `nullif(data -> position, 'null')`: a jsonb scalar, or SQL NULL when null. jsonb
@@ -10,6 +10,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { columnValue } from "../ingest/row-layout.ts";
+import { inAnySearchIndexPart } from "../ingest/search-index.ts";
 import type { Filter, RowQuery, Sort, TypedValue } from "./csv-data.query.ts";
 
 export { columnValue };
@@ -22,15 +23,37 @@ export function likePattern(text: string): string {
 }
 
 /**
- * A case-insensitive substring test on text that also appears, JSON-escaped, in `data::text`: the
- * trigram index on `data::text` narrows the candidates first, and the exact test decides. Terms with
- * characters JSON escapes (quotes, backslashes, control characters) skip the narrowing.
+ * The rows a query reads: the upload's id, and how many records it read (its last row number),
+ * which fixes the row ranges its search index is built in (search-index.ts).
  */
-function narrowedLike(exact: SQL, term: string): SQL {
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes.
-  if (/["\\\u0000-\u001f]/.test(term)) return exact;
-  return sql`(data::text ilike ${likePattern(term)} and ${exact})`;
+export interface QueriedRows {
+  id: string;
+  processedRows: number;
 }
+
+/**
+ * What a WHERE clause is for. The planner takes the search index's OR over row ranges as
+ * independent ranges and guesses it keeps three rows in four, so the estimate of how many rows
+ * match (reported past the exact-count limit) is asked without it.
+ */
+export type WherePurpose = "read" | "estimate";
+
+/**
+ * A case-insensitive substring test on text that also appears, JSON-escaped, in `data::text`: the
+ * trigram index on `data::text` narrows the candidates first (every part of it, by stating their
+ * row ranges), and the exact test decides. Terms with characters JSON escapes (quotes, backslashes,
+ * control characters) skip the narrowing.
+ */
+function narrowedLike(rows: QueriedRows, purpose: WherePurpose): NarrowedLike {
+  const parts = purpose === "read" ? sql` and ${inAnySearchIndexPart(rows.processedRows)}` : sql``;
+  return (exact, term) => {
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes.
+    if (/["\\\u0000-\u001f]/.test(term)) return exact;
+    return sql`(data::text ilike ${likePattern(term)}${parts} and ${exact})`;
+  };
+}
+
+type NarrowedLike = (exact: SQL, term: string) => SQL;
 
 /**
  * A filter as SQL. Ranges compare jsonb values directly, with no test of their JSON type: every
@@ -39,7 +62,7 @@ function narrowedLike(exact: SQL, term: string): SQL {
  * but hide the column index's statistics from the planner (a function's result is a fixed 0.5 %
  * guess), which then reads and sorts every row of a range instead of walking the sort column's index.
  */
-function comparison(filter: Filter): SQL {
+function comparison(filter: Filter, narrowed: NarrowedLike): SQL {
   const value = columnValue(filter.position);
   const [first] = filter.values;
   switch (filter.op) {
@@ -57,7 +80,7 @@ function comparison(filter: Filter): SQL {
       return sql`${value} >= ${json(first ?? "")}`;
     case "contains": {
       const term = String(first ?? "");
-      return narrowedLike(sql`(${value} #>> '{}') ilike ${likePattern(term)}`, term);
+      return narrowed(sql`(${value} #>> '{}') ilike ${likePattern(term)}`, term);
     }
     case "in":
       return sql`${value} in (select jsonb_array_elements(${JSON.stringify(filter.values)}::jsonb))`;
@@ -67,17 +90,23 @@ function comparison(filter: Filter): SQL {
 }
 
 /** Case-insensitive substring over all values of the row. */
-function searchCondition(term: string): SQL {
-  return narrowedLike(
+function searchCondition(term: string, narrowed: NarrowedLike): SQL {
+  return narrowed(
     sql`exists (select 1 from jsonb_array_elements_text(data) as e(value) where e.value ilike ${likePattern(term)})`,
     term,
   );
 }
 
-export function whereClause(uploadId: string, filters: Filter[], search: string | null): SQL {
-  const conditions: SQL[] = [sql`upload_id = ${uploadId}::uuid`];
-  for (const filter of filters) conditions.push(comparison(filter));
-  if (search) conditions.push(searchCondition(search));
+export function whereClause(
+  rows: QueriedRows,
+  filters: Filter[],
+  search: string | null,
+  purpose: WherePurpose = "read",
+): SQL {
+  const narrowed = narrowedLike(rows, purpose);
+  const conditions: SQL[] = [sql`upload_id = ${rows.id}::uuid`];
+  for (const filter of filters) conditions.push(comparison(filter, narrowed));
+  if (search) conditions.push(searchCondition(search, narrowed));
   return sql.join(conditions, sql` and `);
 }
 
@@ -106,13 +135,14 @@ export function orderClause(sort: Sort | null): SQL {
  *   both or neither; an upload without chunk records (none is the whole table) skips from the start.
  */
 export function pageRowsStatement(
-  uploadId: string,
+  rows: QueriedRows,
   query: Pick<RowQuery, "filters" | "search" | "sort">,
   after: SQL | null,
   limit: number,
   offset: number,
 ): SQL {
-  const where = sql`${whereClause(uploadId, query.filters, query.search)}${after ? sql` and ${after}` : sql``}`;
+  const uploadId = rows.id;
+  const where = sql`${whereClause(rows, query.filters, query.search)}${after ? sql` and ${after}` : sql``}`;
   const sortValue = query.sort ? sql`, (${columnValue(query.sort.position)})::text as sort_value` : sql``;
   const order = orderClause(query.sort);
   if (offset === 0) {
