@@ -63,9 +63,8 @@ export async function startPresignedUpload(user: TestUser, sizeBytes: number, fi
   return json<Upload>(created);
 }
 
-/** The whole presigned flow: create, PUT every part for real, complete (the answer is the caller's to check). */
-export async function presignedUpload(user: TestUser, bytes: Uint8Array, filename = "data.csv") {
-  const upload = await startPresignedUpload(user, bytes.length, filename);
+/** PUTs every part of `bytes` for real to a started presigned upload, then asks to complete it. */
+export async function sendPartsAndComplete(user: TestUser, upload: Upload, bytes: Uint8Array): Promise<Response> {
   const plan = upload.upload;
   if (!plan) throw new Error("a presigned upload without its part URLs");
   const parts = [];
@@ -75,8 +74,13 @@ export async function presignedUpload(user: TestUser, bytes: Uint8Array, filenam
     expect(put.status).toBe(200);
     parts.push({ part_number: part.part_number, etag: put.headers.get("ETag") ?? "" });
   }
-  const completed = await api(`/csv-data/uploads/${upload.id}/complete/`, { token: user.token, json: { parts } });
-  return { upload, completed };
+  return api(`/csv-data/uploads/${upload.id}/complete/`, { token: user.token, json: { parts } });
+}
+
+/** The whole presigned flow: create, PUT every part for real, complete (the answer is the caller's to check). */
+export async function presignedUpload(user: TestUser, bytes: Uint8Array, filename = "data.csv") {
+  const upload = await startPresignedUpload(user, bytes.length, filename);
+  return { upload, completed: await sendPartsAndComplete(user, upload, bytes) };
 }
 
 export async function getUpload(user: TestUser, id: string): Promise<Upload> {
@@ -112,6 +116,14 @@ export async function finished(user: TestUser, id: string, timeoutMs = 30_000): 
       { cause: error },
     );
   });
+}
+
+/** Waits until the upload's details say its query indexes are ready; the details then. */
+export async function indexesReady(user: TestUser, id: string, timeoutMs = 30_000): Promise<Upload> {
+  return eventually(async () => {
+    const details = await getUpload(user, id);
+    return details.indexes_ready ? details : undefined;
+  }, timeoutMs);
 }
 
 /** A new user's upload of `sampleCsv(rows)`, waited for until it ends. */

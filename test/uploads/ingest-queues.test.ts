@@ -15,7 +15,9 @@ import {
   encode,
   finished,
   formUpload,
+  indexesReady,
   sampleCsv,
+  sendPartsAndComplete,
   startPresignedUpload,
   storedRows,
   type Upload,
@@ -49,8 +51,6 @@ describe("ingestion queues", () => {
     // 60,000 rows, about 9 MB: over a hundred 64 KiB chunks, handed out by the planner four at a time.
     const bytes = encode(sampleCsv(60_000));
     const upload = await startPresignedUpload(user, bytes.length);
-    const plan = upload.upload;
-    if (!plan) throw new Error("a presigned upload without its part URLs");
 
     // An uncommitted row for chunk 12 makes the planner's insert of the batch holding chunk 12 wait
     // (ON CONFLICT must know whether this row commits), so planning stops there, mid-file, while the
@@ -67,14 +67,7 @@ describe("ingestion queues", () => {
         });
       },
       async () => {
-        const parts = [];
-        for (const part of plan.parts) {
-          const slice = bytes.subarray((part.part_number - 1) * plan.part_size, part.part_number * plan.part_size);
-          const put = await fetch(part.url, { method: "PUT", body: slice });
-          expect(put.status).toBe(200);
-          parts.push({ part_number: part.part_number, etag: put.headers.get("ETag") ?? "" });
-        }
-        const completed = await api(`/csv-data/uploads/${upload.id}/complete/`, { token: user.token, json: { parts } });
+        const completed = await sendPartsAndComplete(user, upload, bytes);
         expect(completed.status).toBe(202);
         // Planning is stuck before chunk 12, yet the chunks it queued get ingested.
         const counts = await eventually(async () => {
@@ -114,10 +107,6 @@ describe("ingestion queues", () => {
     );
 
     // Released: the first upload's build goes on and its indexes become ready.
-    const ready = await eventually(async () => {
-      const now = await details(first.id);
-      return now.indexes_ready ? now : undefined;
-    }, 60_000);
-    expect(ready.indexes_ready).toBe(true);
+    expect((await indexesReady(user, first.id, 60_000)).indexes_ready).toBe(true);
   });
 });

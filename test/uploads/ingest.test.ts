@@ -16,7 +16,7 @@ import { whereClause } from "../../src/features/uploads/rows/csv-data.sql.ts";
 import worker from "../../src/index.ts";
 import { csvUploadChunks, csvUploads, jobs } from "../../src/platform/db/schema.ts";
 import { emailsTo } from "../support/email.ts";
-import { eventually, testEnv, withDb } from "../support/env.ts";
+import { testEnv, withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import {
   chunkCounts,
@@ -28,6 +28,7 @@ import {
   finishedUpload,
   formUpload,
   getUpload,
+  indexesReady,
   jobOf,
   partitionExists,
   pendingChunkMessages,
@@ -353,13 +354,7 @@ describe("ingestion: query indexes on values", () => {
     }
     const upload = await formUpload(user, `${lines.join("\n")}\n`);
     expect((await finished(user, upload.id)).status).toBe("completed");
-    const ready = await eventually(async () => {
-      const details = await json<{ indexes_ready: boolean }>(
-        await api(`/csv-data/uploads/${upload.id}/`, { token: user.token }),
-      );
-      return details.indexes_ready ? details : undefined;
-    }, 30_000);
-    expect(ready.indexes_ready).toBe(true);
+    expect((await indexesReady(user, upload.id)).indexes_ready).toBe(true);
 
     const partition = partitionName(upload.id);
     const hex = partition.slice("csv_rows_".length);
@@ -415,12 +410,7 @@ describe("ingestion: the search index in parts", () => {
       total_rows: 298,
       processed_rows: 301,
     });
-    await eventually(async () => {
-      const details = await json<{ indexes_ready: boolean }>(
-        await api(`/csv-data/uploads/${upload.id}/`, { token: user.token }),
-      );
-      return details.indexes_ready ? true : undefined;
-    }, 30_000);
+    await indexesReady(user, upload.id);
 
     const partition = partitionName(upload.id);
     const hex = partition.slice("csv_rows_".length);
