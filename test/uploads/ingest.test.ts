@@ -6,7 +6,7 @@ import {
   runDurableObjectAlarm,
   runInDurableObject,
 } from "cloudflare:test";
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { describe, expect, it, vi } from "vitest";
 import type { ChunkMessage } from "../../src/features/uploads/ingest/messages.ts";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
@@ -36,7 +36,7 @@ import {
   type Upload,
   uploadInProgress,
 } from "../support/uploads.ts";
-import { createUser } from "../support/users.ts";
+import { createUser, type TestUser } from "../support/users.ts";
 
 async function chunkRow(uploadId: string, index: number) {
   const [chunk] = await withDb((db) =>
@@ -396,6 +396,25 @@ describe("ingestion: query indexes on values", () => {
   });
 });
 
+/** The plan of `select 1 … where <where>` when neither a sequential nor a plain index scan is allowed. */
+async function planWithoutPlainScans(where: SQL): Promise<string> {
+  return withDb((db) =>
+    db.transaction(async (tx) => {
+      await tx.execute(sql`set local enable_seqscan = off`);
+      await tx.execute(sql`set local enable_indexscan = off`);
+      const result = await tx.execute<{ "QUERY PLAN": string }>(sql`explain select 1 from csv_rows where ${where}`);
+      return result.rows.map((row) => row["QUERY PLAN"]).join("\n");
+    }),
+  );
+}
+
+/** Row numbers of a search's first page (up to 20). */
+async function searchRows(user: TestUser, uploadId: string, term: string): Promise<number[]> {
+  const response = await api(`/csv-data/uploads/${uploadId}/data/?search=${term}&page_size=20`, { token: user.token });
+  expect(response.status).toBe(200);
+  return (await json<{ results: { row_number: number }[] }>(response)).results.map((r) => r.row_number);
+}
+
 describe("ingestion: the search index in parts", () => {
   it("splits the trigram index at half the records read, and a search uses both parts and finds rows on each side", {
     timeout: 60_000,
@@ -426,15 +445,7 @@ describe("ingestion: the search index in parts", () => {
     ]);
 
     // The service's own condition, with plain scans ruled out: the planner reaches every part.
-    const where = whereClause({ id: upload.id, processedRows: 301 }, [], "word15");
-    const plan = await withDb((db) =>
-      db.transaction(async (tx) => {
-        await tx.execute(sql`set local enable_seqscan = off`);
-        await tx.execute(sql`set local enable_indexscan = off`);
-        const result = await tx.execute<{ "QUERY PLAN": string }>(sql`explain select 1 from csv_rows where ${where}`);
-        return result.rows.map((row) => row["QUERY PLAN"]).join("\n");
-      }),
-    );
+    const plan = await planWithoutPlainScans(whereClause({ id: upload.id, processedRows: 301 }, [], "word15"));
     expect(plan).toContain(`Bitmap Index Scan on cr_${hex}_trgm0`);
     expect(plan).toContain(`Bitmap Index Scan on cr_${hex}_trgm1`);
 
@@ -458,16 +469,35 @@ describe("ingestion: the search index in parts", () => {
     expect(target.rows[0]?.target).toBe(400);
 
     // The rows on either side of the bound, and a term that spans both parts.
-    const search = async (term: string) => {
-      const response = await api(`/csv-data/uploads/${upload.id}/data/?search=${term}&page_size=20`, {
-        token: user.token,
-      });
-      expect(response.status).toBe(200);
-      return (await json<{ results: { row_number: number }[] }>(response)).results.map((r) => r.row_number);
-    };
+    const search = (term: string) => searchRows(user, upload.id, term);
     expect(await search("word151x")).toEqual([151]);
     expect(await search("word152x")).toEqual([152]);
     expect(await search("word15")).toEqual([150, 151, 152, 153, 154, 155, 156, 157, 158, 159]);
     expect(await search("word30")).toEqual([301]);
+  });
+
+  it("an upload indexed before the split, as one whole trigram index, is still searched through it", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const lines = ["id,word"];
+    for (let i = 1; i <= 200; i++) lines.push(`${i},word${i}x`);
+    const upload = await formUpload(user, `${lines.join("\n")}\n`);
+    expect((await finished(user, upload.id)).status).toBe("completed");
+    await indexesReady(user, upload.id);
+    const partition = partitionName(upload.id);
+    const hex = partition.slice("csv_rows_".length);
+    // The layout an earlier version built: no parts, one whole index over every row.
+    await withDb(async (db) => {
+      await db.execute(sql.raw(`drop index "cr_${hex}_trgm0", "cr_${hex}_trgm1"`));
+      await db.execute(
+        sql.raw(`create index "cr_${hex}_trgm" on "${partition}" using gin ((data::text) gin_trgm_ops)`),
+      );
+      await db.execute(sql.raw(`analyze "${partition}"`));
+    });
+
+    const plan = await planWithoutPlainScans(whereClause({ id: upload.id, processedRows: 200 }, [], "word15"));
+    expect(plan).toContain(`Bitmap Index Scan on cr_${hex}_trgm  (`);
+    expect(await searchRows(user, upload.id, "word15")).toEqual([15, 150, 151, 152, 153, 154, 155, 156, 157, 158, 159]);
   });
 });
