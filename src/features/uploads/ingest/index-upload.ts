@@ -27,6 +27,16 @@ import { searchIndexPredicates } from "./search-index.ts";
 
 /** Average characters above which a string column is free text and gets no B-tree. */
 export const FREE_TEXT_CHARS = 64;
+/**
+ * A completed upload as its index build needs it: `records` (how many it read, its last row
+ * number) bounds the search index's parts.
+ */
+export interface UploadToIndex {
+  id: string;
+  records: number;
+  columns: UploadColumn[];
+}
+
 /** Histogram entries of the statistics on the searched text (Postgres's default is 100). */
 const SEARCH_STATISTICS_TARGET = 400;
 /** Rows sampled to measure a column's average width: the first rows of the file, cheap to read. */
@@ -58,7 +68,7 @@ export async function freeTextPositions(db: PoolDb, uploadId: string, columns: U
  * more of ANALYZE on a million rows).
  */
 export function rowIndexStatements(
-  upload: { id: string; records: number; columns: UploadColumn[] },
+  upload: UploadToIndex,
   freeText: ReadonlySet<number> = new Set(),
 ): { btrees: SQL[]; searchParts: SQL[]; searchStatistics: SQL[] } {
   // partitionName checks the id is a UUID, so these names are safe identifiers.
@@ -106,10 +116,7 @@ async function buildInTurn(db: PoolDb, statements: SQL[], memoryMb: number): Pro
  * Each part of the trigram index (the longest builds) runs on its own connection, beside the
  * B-trees on another, so the indexes are ready after the longest of them rather than their sum.
  */
-export async function buildRowIndexes(
-  db: PoolDb,
-  upload: { id: string; records: number; columns: UploadColumn[] },
-): Promise<void> {
+export async function buildRowIndexes(db: PoolDb, upload: UploadToIndex): Promise<void> {
   const freeText = await freeTextPositions(db, upload.id, upload.columns);
   const { btrees, searchParts, searchStatistics } = rowIndexStatements(upload, freeText);
   const partMemory = BUILD_MEMORY_MB / searchParts.length;
