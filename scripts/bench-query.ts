@@ -28,7 +28,7 @@ import {
   type QueriedRows,
   whereClause,
 } from "../src/features/uploads/rows/csv-data.sql.ts";
-import type { UploadColumn } from "../src/platform/db/schema.ts";
+import type { UploadColumn, UploadIndexKeys } from "../src/platform/db/schema.ts";
 import { type ApiClient, ok, scriptClient } from "./lib/api.ts";
 import { integer, ms, seconds, summarise, table, wholeNumber } from "./lib/bench-stats.ts";
 import { benchLogin, type LastUpload, partitionIndexes, waitForIndexes } from "./lib/bench-upload.ts";
@@ -140,7 +140,9 @@ const q = (params: Record<string, string>) => new URLSearchParams({ ...params, n
 function statementsFor(upload: QueriedRows, query: RowQuery, cursorRow: number | null): { label: string; sql: SQL }[] {
   const where = whereClause(upload, query.filters, query.search);
   const after =
-    cursorRow === null ? null : (afterPosition(query.sort, { value: null, rowNumber: cursorRow })[0] ?? null);
+    cursorRow === null
+      ? null
+      : (afterPosition(query.sort, { value: null, rowNumber: cursorRow }, upload.indexKeys)[0] ?? null);
   const limit = query.pagination === "cursor" ? query.pageSize + 1 : query.pageSize;
   const offset = query.pagination === "cursor" ? 0 : (query.page - 1) * query.pageSize;
   const rows = pageRowsStatement(upload, query, after, limit, offset);
@@ -334,12 +336,16 @@ async function main(): Promise<void> {
     out();
     out(`EXPLAIN ANALYZE of the queries with p95 > ${TARGET_MS} ms (the service's SQL, run through pg on the dev DB)`);
     const dialect = new PgDialect();
+    const keys = await db.query<{ index_keys: UploadIndexKeys }>("select index_keys from csv_uploads where id = $1", [
+      details.id,
+    ]);
+    const indexKeys = keys.rows[0]?.index_keys ?? "jsonb";
     for (const m of slow) {
       const params = new URLSearchParams(m.query);
       const query = parseRowQuery(params, columns);
       const cursorRow = query.cursor ? cursorRowNumber(query.cursor) : null;
       for (const statement of statementsFor(
-        { id: details.id, processedRows: details.processed_rows },
+        { id: details.id, processedRows: details.processed_rows, indexKeys },
         query,
         cursorRow,
       )) {

@@ -46,6 +46,10 @@ export const UPLOAD_STATUSES = [
 ] as const;
 export type UploadStatus = (typeof UPLOAD_STATUSES)[number];
 
+/** What an upload's column B-trees hold: values in their column's type, or jsonb scalars (older uploads). */
+export const UPLOAD_INDEX_KEYS = ["typed", "jsonb"] as const;
+export type UploadIndexKeys = (typeof UPLOAD_INDEX_KEYS)[number];
+
 export const JOB_STATUSES = ["pending", "running", "completed", "failed", "cancelled"] as const;
 export type JobStatus = (typeof JOB_STATUSES)[number];
 
@@ -365,10 +369,16 @@ export const csvUploads = pgTable(
     completedAt: tstz("completed_at"),
     /** When the completed upload's query indexes were built and its statistics gathered. */
     indexesReadyAt: tstz("indexes_ready_at"),
+    /**
+     * What its column B-trees hold (features/uploads/ingest/row-layout.ts): fixed at creation, so
+     * its indexes and its queries always agree. Uploads created before typed keys are `jsonb`.
+     */
+    indexKeys: text("index_keys").$type<UploadIndexKeys>().notNull().default("typed"),
   },
   (t) => [
     index("csv_uploads_owner_created_idx").on(t.ownerId, t.createdAt),
     check("csv_uploads_status_check", inList("status", UPLOAD_STATUSES)),
+    check("csv_uploads_index_keys_check", inList("index_keys", UPLOAD_INDEX_KEYS)),
   ],
 );
 

@@ -4,7 +4,8 @@
  * during a bulk insert makes it several times slower.
  *
  * What is indexed, values only:
- * - one B-tree per column on `(value, row_number)`, exactly the expression the queries use, serving
+ * - one B-tree per column on `(value, row_number)`, exactly the expression the queries use (the
+ *   value in its column's type, or a jsonb scalar for older uploads: row-layout.ts), serving
  *   equality, ranges, sorting and keyset pagination: except free-text columns (strings averaging
  *   more than `FREE_TEXT_CHARS` characters), whose B-tree would be as large as the column and serve
  *   nothing the trigram index does not (`contains` and search);
@@ -22,19 +23,20 @@ import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { PoolDb } from "../../../platform/db/client.ts";
 import { csvUploads, type UploadColumn } from "../../../platform/db/schema.ts";
 import { partitionName } from "./partition-name.ts";
-import { columnValue } from "./row-layout.ts";
+import { columnKey, type IndexKeys } from "./row-layout.ts";
 import { searchIndexPredicates } from "./search-index.ts";
 
 /** Average characters above which a string column is free text and gets no B-tree. */
 export const FREE_TEXT_CHARS = 64;
 /**
  * A completed upload as its index build needs it: `records` (how many it read, its last row
- * number) bounds the search index's parts.
+ * number) bounds the search index's parts, and `indexKeys` says what its B-trees hold.
  */
 export interface UploadToIndex {
   id: string;
   records: number;
   columns: UploadColumn[];
+  indexKeys: IndexKeys;
 }
 
 /** Histogram entries of the statistics on the searched text (Postgres's default is 100). */
@@ -75,13 +77,13 @@ export function rowIndexStatements(
   const partition = partitionName(upload.id);
   const hex = partition.slice("csv_rows_".length);
   const table = sql.identifier(partition);
-  const btrees = upload.columns
-    .map((_, position) => position)
-    .filter((position) => !freeText.has(position))
-    .map(
-      (position) =>
-        sql`create index if not exists ${sql.raw(`"cr_${hex}_c${position}"`)} on ${table} ((${columnValue(position)}), row_number) with (fillfactor = 100)`,
-    );
+  const btrees = upload.columns.flatMap((column, position) =>
+    freeText.has(position)
+      ? []
+      : [
+          sql`create index if not exists ${sql.raw(`"cr_${hex}_c${position}"`)} on ${table} ((${columnKey(column.type, position, upload.indexKeys)}), row_number) with (fillfactor = 100)`,
+        ],
+  );
   const searchParts = searchIndexPredicates(upload.records).map(
     (predicate, part) =>
       sql`create index if not exists ${sql.raw(`"cr_${hex}_trgm${part}"`)} on ${table} using gin ((data::text) gin_trgm_ops) where ${predicate}`,
@@ -131,7 +133,12 @@ export async function buildRowIndexes(db: PoolDb, upload: UploadToIndex): Promis
 
 export async function indexUpload(db: PoolDb, uploadId: string): Promise<void> {
   const [upload] = await db
-    .select({ id: csvUploads.id, records: csvUploads.processedRows, columns: csvUploads.columns })
+    .select({
+      id: csvUploads.id,
+      records: csvUploads.processedRows,
+      columns: csvUploads.columns,
+      indexKeys: csvUploads.indexKeys,
+    })
     .from(csvUploads)
     .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed")));
   if (!upload) return;

@@ -5,6 +5,8 @@
  * both at the size of the values. Pure and free of Worker types, so scripts share it.
  */
 import { type SQL, sql } from "drizzle-orm";
+import type { UploadColumn, UploadIndexKeys } from "../../../platform/db/schema.ts";
+import { isExactNumber, numberText, type RawJson } from "../../../platform/lib/exact-json.ts";
 
 /** A column's place in the stored array: its index in the upload's `columns`. */
 export function checkedPosition(position: number): number {
@@ -23,6 +25,54 @@ export function checkedPosition(position: number): number {
  */
 export function columnValue(position: number): SQL {
   return sql.raw(`nullif(data -> ${checkedPosition(position)}, 'null'::jsonb)`);
+}
+
+/**
+ * What an upload's column B-trees hold, fixed when the upload is created so that its indexes and
+ * its queries always agree:
+ * - `typed`: the value in its column's type: `numeric` for numbers, `boolean`, and text for
+ *   strings, dates and datetimes. These keys are a third to a half smaller than the jsonb scalar
+ *   (no container header or entry word) and compare without jsonb's type dispatch, so the B-trees
+ *   build in well under half the time;
+ * - `jsonb`: the jsonb scalar (`columnValue`), as uploads created before typed keys were indexed.
+ * Both order values alike: jsonb numbers are `numeric`, and jsonb strings compare as text in the
+ * database's collation. Casting stored values cannot fail: every stored value has its column's
+ * type or is null (ingestion rejects a record whose value does not fit).
+ */
+export type IndexKeys = UploadIndexKeys;
+
+type ColumnType = UploadColumn["type"];
+
+/**
+ * A column's value as its B-tree keys it: SQL NULL when the value is null. Column filters, sorts
+ * and keyset predicates compare this expression, written exactly as the index's, so the planner
+ * can use the index.
+ */
+export function columnKey(type: ColumnType, position: number, keys: IndexKeys): SQL {
+  if (keys === "jsonb") return columnValue(position);
+  const text = `(data ->> ${checkedPosition(position)})`;
+  if (type === "integer" || type === "number") return sql.raw(`(${text}::numeric)`);
+  if (type === "boolean") return sql.raw(`(${text}::boolean)`);
+  return sql.raw(text);
+}
+
+/** A typed value (a filter's, a cursor's) as a bound parameter comparable with `columnKey`. */
+export function keyLiteral(type: ColumnType, value: string | number | boolean | RawJson, keys: IndexKeys): SQL {
+  if (keys === "jsonb") return sql`${JSON.stringify(value)}::jsonb`;
+  if (isExactNumber(value)) return sql`${numberText(value)}::numeric`;
+  if (type === "boolean") return sql`${String(value)}::boolean`;
+  return sql`${String(value)}::text`;
+}
+
+/**
+ * Every value of a JSON array of typed values (an `in` filter's), as a set comparable with
+ * `columnKey`: jsonb elements, or their text cast to the column's key type.
+ */
+export function keyListSelect(type: ColumnType, values: readonly unknown[], keys: IndexKeys): SQL {
+  const list = JSON.stringify(values);
+  if (keys === "jsonb") return sql`select jsonb_array_elements(${list}::jsonb)`;
+  const cast = type === "integer" || type === "number" ? "::numeric" : type === "boolean" ? "::boolean" : "";
+  return sql`select e.value${sql.raw(cast)} from jsonb_array_elements_text(${list}::jsonb) as e(value)`;
 }
 
 /** A stored row (the array) back as `{key: value}` in column order; a missing position is null. */

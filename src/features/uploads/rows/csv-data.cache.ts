@@ -46,7 +46,7 @@ export async function writeCached(kv: KVNamespace, key: string, value: unknown, 
  * The shape of a cached upload description: raised whenever a field is added, so a description
  * cached by an earlier version (without it) is never read as a complete one.
  */
-const UPLOAD_DESCRIPTION_SHAPE = 2;
+const UPLOAD_DESCRIPTION_SHAPE = 3;
 
 /** Where a completed upload's description is cached for its owner; `null` when not cacheable now. */
 export function uploadCacheKey(ownerId: number, uploadsVersion: string | undefined, uploadId: string): string | null {

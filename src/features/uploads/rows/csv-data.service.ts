@@ -7,7 +7,7 @@
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../../platform/db/client.ts";
-import { csvUploads, type UploadColumn, type UploadStatus } from "../../../platform/db/schema.ts";
+import { csvUploads, type UploadColumn, type UploadIndexKeys, type UploadStatus } from "../../../platform/db/schema.ts";
 import { csvRow } from "../../../platform/lib/csv.ts";
 import { ApiError } from "../../../platform/lib/errors.ts";
 import { parseExactJson } from "../../../platform/lib/exact-json.ts";
@@ -28,6 +28,7 @@ export interface QueryableUpload {
   totalRows: number;
   processedRows: number;
   dataVersion: number;
+  indexKeys: UploadIndexKeys;
 }
 
 export interface RowResult {
@@ -45,6 +46,7 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
       totalRows: csvUploads.totalRows,
       processedRows: csvUploads.processedRows,
       dataVersion: csvUploads.dataVersion,
+      indexKeys: csvUploads.indexKeys,
     })
     .from(csvUploads)
     .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.ownerId, ownerId)))
@@ -152,7 +154,7 @@ async function rowsAfter(
 ) {
   if (!position) return selectRows(db, upload, query, null, limit);
   const rows: RawRow[] = [];
-  for (const segment of afterPosition(query.sort, position)) {
+  for (const segment of afterPosition(query.sort, position, upload.indexKeys)) {
     rows.push(...(await selectRows(db, upload, query, segment, limit - rows.length)));
     if (rows.length === limit) break;
   }

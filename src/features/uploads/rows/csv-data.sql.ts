@@ -2,20 +2,16 @@
  * SQL fragments for row queries. Values are always bound parameters; the only things written into
  * SQL text are column positions and the search index's row-number bounds, which are checked integers.
  *
- * Rows are stored as a JSON array of typed values in column order (see features/uploads/ingest/row-layout.ts), so a
- * column's value is `nullif(data -> position, 'null')`: a jsonb scalar, or SQL NULL when null. jsonb
- * compares numbers numerically and strings bytewise, so typed values (numbers as JSON numbers, dates
- * as YYYY-MM-DD, datetimes as ISO strings) compare and sort correctly without casts that could fail,
- * and the same expression is what the per-upload indexes cover.
+ * Rows are stored as a JSON array of typed values in column order (see
+ * features/uploads/ingest/row-layout.ts). A column filter, sort or keyset predicate compares the
+ * column's key (`columnKey`): the value in its column's type, or the jsonb scalar on uploads
+ * indexed that way, exactly the expression the upload's per-column index covers; SQL NULL when
+ * the value is null.
  */
 import { type SQL, sql } from "drizzle-orm";
-import { columnValue } from "../ingest/row-layout.ts";
+import { columnKey, columnValue, type IndexKeys, keyListSelect, keyLiteral } from "../ingest/row-layout.ts";
 import { inAnySearchIndexPart } from "../ingest/search-index.ts";
 import type { Filter, RowQuery, Sort, TypedValue } from "./csv-data.query.ts";
-
-export { columnValue };
-
-const json = (value: TypedValue): SQL => sql`${JSON.stringify(value)}::jsonb`;
 
 /** Escapes LIKE wildcards so `%` and `_` in user input match themselves. */
 export function likePattern(text: string): string {
@@ -23,12 +19,14 @@ export function likePattern(text: string): string {
 }
 
 /**
- * The rows a query reads: the upload's id, and how many records it read (its last row number),
- * which fixes the row ranges its search index is built in (search-index.ts).
+ * The rows a query reads: the upload's id, how many records it read (its last row number), which
+ * fixes the row ranges its search index is built in (search-index.ts), and what its column
+ * indexes hold (row-layout.ts).
  */
 export interface QueriedRows {
   id: string;
   processedRows: number;
+  indexKeys: IndexKeys;
 }
 
 /**
@@ -56,34 +54,37 @@ function narrowedLike(rows: QueriedRows, purpose: WherePurpose): NarrowedLike {
 type NarrowedLike = (exact: SQL, term: string) => SQL;
 
 /**
- * A filter as SQL. Ranges compare jsonb values directly, with no test of their JSON type: every
+ * A filter as SQL. Comparisons take the column's key as it is, with no test of its type: every
  * stored value has its column's type or is null (ingestion rejects a record whose value does not
  * fit), and the filter's value is parsed in the column's type. A type test would change no answer
  * but hide the column index's statistics from the planner (a function's result is a fixed 0.5 %
  * guess), which then reads and sorts every row of a range instead of walking the sort column's index.
  */
-function comparison(filter: Filter, narrowed: NarrowedLike): SQL {
-  const value = columnValue(filter.position);
+function comparison(filter: Filter, narrowed: NarrowedLike, keys: IndexKeys): SQL {
+  const { type } = filter.column;
+  const value = columnKey(type, filter.position, keys);
   const [first] = filter.values;
+  const literal = () => keyLiteral(type, first ?? "", keys);
   switch (filter.op) {
     case "eq":
-      return sql`${value} = ${json(first ?? "")}`;
+      return sql`${value} = ${literal()}`;
     case "ne":
-      return sql`(${value} is not null and ${value} <> ${json(first ?? "")})`;
+      return sql`(${value} is not null and ${value} <> ${literal()})`;
     case "lt":
-      return sql`${value} < ${json(first ?? "")}`;
+      return sql`${value} < ${literal()}`;
     case "lte":
-      return sql`${value} <= ${json(first ?? "")}`;
+      return sql`${value} <= ${literal()}`;
     case "gt":
-      return sql`${value} > ${json(first ?? "")}`;
+      return sql`${value} > ${literal()}`;
     case "gte":
-      return sql`${value} >= ${json(first ?? "")}`;
+      return sql`${value} >= ${literal()}`;
     case "contains": {
+      // The value's text, whatever the key: no B-tree serves a substring, the trigram index does.
       const term = String(first ?? "");
-      return narrowed(sql`(${value} #>> '{}') ilike ${likePattern(term)}`, term);
+      return narrowed(sql`(${columnValue(filter.position)} #>> '{}') ilike ${likePattern(term)}`, term);
     }
     case "in":
-      return sql`${value} in (select jsonb_array_elements(${JSON.stringify(filter.values)}::jsonb))`;
+      return sql`${value} in (${keyListSelect(type, filter.values, keys)})`;
     case "is_null":
       return first === true ? sql`${value} is null` : sql`${value} is not null`;
   }
@@ -105,15 +106,15 @@ export function whereClause(
 ): SQL {
   const narrowed = narrowedLike(rows, purpose);
   const conditions: SQL[] = [sql`upload_id = ${rows.id}::uuid`];
-  for (const filter of filters) conditions.push(comparison(filter, narrowed));
+  for (const filter of filters) conditions.push(comparison(filter, narrowed, rows.indexKeys));
   if (search) conditions.push(searchCondition(search, narrowed));
   return sql.join(conditions, sql` and `);
 }
 
 /** Ordering over the whole result: nulls last either way, ties by ascending row number. */
-export function orderClause(sort: Sort | null): SQL {
+export function orderClause(sort: Sort | null, keys: IndexKeys): SQL {
   if (!sort) return sql`row_number asc`;
-  const value = columnValue(sort.position);
+  const value = columnKey(sort.column.type, sort.position, keys);
   return sort.descending ? sql`${value} desc nulls last, row_number asc` : sql`${value} asc nulls last, row_number asc`;
 }
 
@@ -143,8 +144,9 @@ export function pageRowsStatement(
 ): SQL {
   const uploadId = rows.id;
   const where = sql`${whereClause(rows, query.filters, query.search)}${after ? sql` and ${after}` : sql``}`;
+  // The sort value as jsonb text whatever the key, so a cursor holds it in its exact JSON form.
   const sortValue = query.sort ? sql`, (${columnValue(query.sort.position)})::text as sort_value` : sql``;
-  const order = orderClause(query.sort);
+  const order = orderClause(query.sort, rows.indexKeys);
   if (offset === 0) {
     return sql`
       select row_number, data::text as data${sortValue}
@@ -202,12 +204,12 @@ export interface KeysetPosition {
  * separate predicates because an `or ... is null` would turn each into a full scan; apart, each is
  * one index range scan on (value, row_number).
  */
-export function afterPosition(sort: Sort | null, position: KeysetPosition): SQL[] {
+export function afterPosition(sort: Sort | null, position: KeysetPosition, keys: IndexKeys): SQL[] {
   if (!sort) return [sql`row_number > ${position.rowNumber}`];
-  const value = columnValue(sort.position);
+  const value = columnKey(sort.column.type, sort.position, keys);
   const nullTail = sql`${value} is null`;
   if (position.value === null) return [sql`(${nullTail} and row_number > ${position.rowNumber})`];
-  const last = json(position.value);
+  const last = keyLiteral(sort.column.type, position.value, keys);
   const valued = sort.descending
     ? sql`(${value} is not null and (${value} < ${last} or (${value} = ${last} and row_number > ${position.rowNumber})))`
     : sql`(${value} is not null and (${value}, row_number) > (${last}, ${position.rowNumber}::bigint))`;
