@@ -4,7 +4,7 @@
  */
 import { env } from "cloudflare:workers";
 import { getConfig } from "../../src/platform/config/config.ts";
-import { connect, type Database } from "../../src/platform/db/client.ts";
+import { connect, type Database, type Tx } from "../../src/platform/db/client.ts";
 
 export interface TestEnv extends Env {
   TEST_RELAY_STATS_URL: string;
@@ -28,6 +28,27 @@ export async function withDb<T>(work: (db: Database["db"]) => Promise<T>): Promi
   } finally {
     await handle.end();
   }
+}
+
+/** Thrown to end a holding transaction: rolled back, nothing it wrote is kept. */
+class Release extends Error {}
+
+/**
+ * Runs `work` while `hold` keeps its transaction open (a lock, an uncommitted row), then rolls that
+ * transaction back.
+ */
+export async function whileHolding(hold: (tx: Tx) => Promise<void>, work: () => Promise<void>): Promise<void> {
+  await withDb((db) =>
+    db
+      .transaction(async (tx) => {
+        await hold(tx);
+        await work();
+        throw new Release();
+      })
+      .catch((error: unknown) => {
+        if (!(error instanceof Release)) throw error;
+      }),
+  );
 }
 
 /** Polls until `check` returns a value (not undefined) or the timeout passes. */

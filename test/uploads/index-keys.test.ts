@@ -1,8 +1,9 @@
 /**
- * What a column's B-tree holds. Uploads created now key each value in its column's type (numbers as
- * `numeric`, booleans as `boolean`, strings, dates and datetimes as text); uploads created before
- * typed keys hold jsonb scalars. Each kind is queried through the expression its own indexes
- * cover, and both give the same answers.
+ * What a column's B-tree holds. Index builds now key each value in its column's type (numbers as
+ * `numeric`, booleans as `boolean`, strings, dates and datetimes as text) and record it with the
+ * time the indexes became ready; uploads indexed before typed keys record nothing and hold jsonb
+ * scalars. Each kind is queried through the expression its own indexes cover, and both give the
+ * same answers.
  */
 import { type SQL, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -12,9 +13,17 @@ import type { IndexKeys } from "../../src/features/uploads/ingest/row-layout.ts"
 import { parseRowQuery } from "../../src/features/uploads/rows/csv-data.query.ts";
 import { orderClause, whereClause } from "../../src/features/uploads/rows/csv-data.sql.ts";
 import type { UploadColumn } from "../../src/platform/db/schema.ts";
-import { withDb } from "../support/env.ts";
+import { eventually, whileHolding, withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
-import { finished, formUpload, indexesReady, type Upload } from "../support/uploads.ts";
+import {
+  deliver,
+  finished,
+  formUpload,
+  getUpload,
+  indexesReady,
+  type Upload,
+  uploadInProgress,
+} from "../support/uploads.ts";
 import { createUser, type TestUser } from "../support/users.ts";
 
 const ROWS = 240;
@@ -44,6 +53,8 @@ async function rows(user: TestUser, uploadId: string, query: string): Promise<Pa
   expect(response.status).toBe(200);
   return json<Page>(response);
 }
+
+const numbersOf = (page: Page) => page.results.map((r) => r.row_number);
 
 /** Every row of a cursor walk, `page_size` at a time. */
 async function walk(user: TestUser, uploadId: string, query: string): Promise<number[]> {
@@ -90,11 +101,11 @@ beforeAll(async () => {
     expect(await finished(user, upload.id)).toMatchObject({ status: "completed", total_rows: ROWS });
     await indexesReady(user, upload.id);
   }
-  // The second upload as an earlier version indexed it: jsonb keys, and the upload says so.
+  // The second upload as an earlier version indexed it: jsonb keys, and nothing recorded about them.
   await withDb(async (db) => {
     const hex = hexOf(jsonbKeyed.id);
-    await db.execute(sql.raw(HEADER.map((_, p) => `drop index "cr_${hex}_c${p}"`).join("; ")));
-    await db.execute(sql`update csv_uploads set index_keys = 'jsonb' where id = ${jsonbKeyed.id}`);
+    await db.execute(sql.raw(HEADER.map((_, p) => `drop index "cr_${hex}_k${p}"`).join("; ")));
+    await db.execute(sql`update csv_uploads set index_keys = null where id = ${jsonbKeyed.id}`);
     const { btrees } = rowIndexStatements({
       id: jsonbKeyed.id,
       records: ROWS,
@@ -117,17 +128,17 @@ describe("column index keys", () => {
     const definitions = await withDb((db) =>
       db.execute<{ indexname: string; key: string }>(
         sql`select indexname, regexp_replace(indexdef, '^.* USING btree \\((.*), row_number\\).*$', '\\1') as key
-            from pg_indexes where tablename = ${partitionName(typed.id)} and indexname like ${`cr_${hex}_c%`}
+            from pg_indexes where tablename = ${partitionName(typed.id)} and indexname ~ ${`^cr_${hex}_[ck]\\d+$`}
             order by indexname`,
       ),
     );
     expect(definitions.rows).toEqual([
-      { indexname: `cr_${hex}_c0`, key: "(((data ->> 0))::numeric)" },
-      { indexname: `cr_${hex}_c1`, key: "(((data ->> 1))::numeric)" },
-      { indexname: `cr_${hex}_c2`, key: "(((data ->> 2))::boolean)" },
-      { indexname: `cr_${hex}_c3`, key: "((data ->> 3))" },
-      { indexname: `cr_${hex}_c4`, key: "((data ->> 4))" },
-      { indexname: `cr_${hex}_c5`, key: "((data ->> 5))" },
+      { indexname: `cr_${hex}_k0`, key: "(((data ->> 0))::numeric)" },
+      { indexname: `cr_${hex}_k1`, key: "(((data ->> 1))::numeric)" },
+      { indexname: `cr_${hex}_k2`, key: "(((data ->> 2))::boolean)" },
+      { indexname: `cr_${hex}_k3`, key: "((data ->> 3))" },
+      { indexname: `cr_${hex}_k4`, key: "((data ->> 4))" },
+      { indexname: `cr_${hex}_k5`, key: "((data ->> 5))" },
     ]);
   });
 
@@ -145,18 +156,18 @@ describe("column index keys", () => {
     "queries %s keys through the column's own index: filters and sorts",
     async (keys) => {
       const upload = keys === "typed" ? typed : jsonbKeyed;
-      const hex = hexOf(upload.id);
+      const index = (position: number) => `cr_${hexOf(upload.id)}_${keys === "typed" ? "k" : "c"}${position} `;
       const columns = upload.columns as UploadColumn[];
       const queried = { id: upload.id, processedRows: ROWS, indexKeys: keys };
       for (const [filter, position] of FILTERS) {
         const query = parseRowQuery(new URLSearchParams(filter), columns);
         const plan = await planOf(whereClause(queried, query.filters, null));
-        expect(plan, filter).toContain(`cr_${hex}_c${position} `);
+        expect(plan, filter).toContain(index(position));
       }
       for (const position of [1, 5]) {
         const query = parseRowQuery(new URLSearchParams(`sort_by=${HEADER[position]}`), columns);
         const plan = await planOf(whereClause(queried, [], null), orderClause(query.sort, keys));
-        expect(plan).toContain(`Index Scan using cr_${hex}_c${position} `);
+        expect(plan).toContain(`Index Scan using ${index(position)}`);
       }
     },
   );
@@ -187,7 +198,7 @@ describe("column index keys", () => {
 
     // By the values themselves.
     const data = Array.from({ length: ROWS }, (_, i) => record(i + 1));
-    const numbers = (page: Page) => page.results.map((r) => r.row_number);
+    const numbers = numbersOf;
     expect(numbers(await rows(user, typed.id, `amount=${BIGGER}`))).toEqual([10]);
     expect(numbers(await rows(user, typed.id, `filter[amount][gt]=${BIG}`))).toEqual([10]);
     expect(numbers(await rows(user, typed.id, `filter[amount][in]=${BIG},-10.35`))).toEqual([3, 8]);
@@ -229,5 +240,50 @@ describe("column index keys", () => {
     for (const upload of [typed, jsonbKeyed]) {
       expect(await walk(user, upload.id, "sort_by=city&page_size=17")).toEqual(byCity);
     }
+  });
+
+  it("leaves an upload indexed before typed keys as it is when its index message comes again", async () => {
+    await deliver("ingest-index", [{ kind: "index", uploadId: jsonbKeyed.id }]);
+    const state = await withDb((db) =>
+      db.execute<{ index_keys: string | null; typed_indexes: number }>(
+        sql`select index_keys, (select count(*)::int from pg_indexes where tablename = ${partitionName(jsonbKeyed.id)}
+              and indexname ~ ${`^cr_${hexOf(jsonbKeyed.id)}_k`}) as typed_indexes
+            from csv_uploads where id = ${jsonbKeyed.id}`,
+      ),
+    );
+    expect(state.rows).toEqual([{ index_keys: null, typed_indexes: 0 }]);
+  });
+});
+
+describe("column index keys: an upload's description before its indexes are ready", () => {
+  it("is not kept for later queries, which then use the typed indexes once they are built", {
+    timeout: 90_000,
+  }, async () => {
+    // Mid-ingestion (60,000 rows), so the lock below is taken before any index build starts.
+    const { user: owner, upload } = await uploadInProgress(2);
+    const keyIndex = `cr_${hexOf(upload.id)}_k0`;
+    const scans = async () =>
+      withDb(async (db) => {
+        const result = await db.execute<{ scans: number }>(
+          sql`select coalesce(sum(idx_scan), 0)::int as scans from pg_stat_user_indexes where indexrelname = ${keyIndex}`,
+        );
+        return result.rows[0]?.scans ?? 0;
+      });
+    // The index build (CREATE INDEX takes SHARE) waits while this lock is held; the rows load.
+    await whileHolding(
+      async (tx) => {
+        await tx.execute(sql`lock table ${sql.identifier(partitionName(upload.id))} in row exclusive mode`);
+      },
+      async () => {
+        expect((await finished(owner, upload.id, 60_000)).status).toBe("completed");
+        expect((await getUpload(owner, upload.id)).indexes_ready).toBe(false);
+        expect(numbersOf(await rows(owner, upload.id, "id=1234"))).toEqual([1234]);
+      },
+    );
+    await indexesReady(owner, upload.id, 60_000);
+    expect(await scans()).toBe(0);
+    expect(numbersOf(await rows(owner, upload.id, "id=2345"))).toEqual([2345]);
+    // Statistics reach pg_stat_user_indexes shortly after the query's transaction.
+    expect(await eventually(async () => ((await scans()) > 0 ? true : undefined))).toBe(true);
   });
 });

@@ -6,9 +6,8 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
-import type { Tx } from "../../src/platform/db/client.ts";
 import { csvUploadChunks } from "../../src/platform/db/schema.ts";
-import { eventually, withDb } from "../support/env.ts";
+import { eventually, whileHolding, withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import {
   chunkCounts,
@@ -24,24 +23,6 @@ import {
   uploadInProgress,
 } from "../support/uploads.ts";
 import { createUser } from "../support/users.ts";
-
-/** Thrown to end a holding transaction: rolled back, nothing it wrote is kept. */
-class Release extends Error {}
-
-/** Runs `work` while `hold` keeps its transaction open, then rolls that transaction back. */
-async function whileHolding(hold: (tx: Tx) => Promise<void>, work: () => Promise<void>): Promise<void> {
-  await withDb((db) =>
-    db
-      .transaction(async (tx) => {
-        await hold(tx);
-        await work();
-        throw new Release();
-      })
-      .catch((error: unknown) => {
-        if (!(error instanceof Release)) throw error;
-      }),
-  );
-}
 
 describe("ingestion queues", () => {
   it("an upload's first chunks are ingested while its planning message is still running", {

@@ -364,14 +364,14 @@ describe("ingestion: query indexes on values", () => {
       ),
     );
     expect(indexes.rows.map((r) => r.indexname)).toEqual([
-      `cr_${hex}_c0`,
-      `cr_${hex}_c1`,
+      `cr_${hex}_k0`,
+      `cr_${hex}_k1`,
       `cr_${hex}_trgm0`,
       `cr_${hex}_trgm1`,
       `${partition}_pkey`,
     ]);
     // The column B-trees are packed full: nothing is added to a completed upload's rows.
-    for (const index of indexes.rows.filter((r) => /_c\d+$/.test(r.indexname))) {
+    for (const index of indexes.rows.filter((r) => /_k\d+$/.test(r.indexname))) {
       expect(index.indexdef).toMatch(/WITH \(fillfactor='100'\)$/);
     }
 

@@ -370,10 +370,11 @@ export const csvUploads = pgTable(
     /** When the completed upload's query indexes were built and its statistics gathered. */
     indexesReadyAt: tstz("indexes_ready_at"),
     /**
-     * What its column B-trees hold (features/uploads/ingest/row-layout.ts): fixed at creation, so
-     * its indexes and its queries always agree. Uploads created before typed keys are `jsonb`.
+     * What its column B-trees hold (features/uploads/ingest/row-layout.ts), written with
+     * `indexesReadyAt` by the build that made them, so queries compare what the indexes cover.
+     * Null until then, and on uploads indexed before typed keys, whose B-trees hold jsonb.
      */
-    indexKeys: text("index_keys").$type<UploadIndexKeys>().notNull().default("typed"),
+    indexKeys: text("index_keys").$type<UploadIndexKeys>(),
   },
   (t) => [
     index("csv_uploads_owner_created_idx").on(t.ownerId, t.createdAt),

@@ -19,7 +19,7 @@
  * sets the visibility map, so counts can be answered from the indexes alone. Until
  * `indexes_ready_at` is set, queries are correct but scan the upload's partition.
  */
-import { and, eq, type SQL, sql } from "drizzle-orm";
+import { and, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { PoolDb } from "../../../platform/db/client.ts";
 import { csvUploads, type UploadColumn } from "../../../platform/db/schema.ts";
 import { partitionName } from "./partition-name.ts";
@@ -77,11 +77,14 @@ export function rowIndexStatements(
   const partition = partitionName(upload.id);
   const hex = partition.slice("csv_rows_".length);
   const table = sql.identifier(partition);
+  // Typed keys' B-trees are named `k<position>`, jsonb ones `c<position>`: `if not exists` goes by
+  // name, so a build never takes an index of the other kind, left by an earlier version, for its own.
+  const kind = upload.indexKeys === "typed" ? "k" : "c";
   const btrees = upload.columns.flatMap((column, position) =>
     freeText.has(position)
       ? []
       : [
-          sql`create index if not exists ${sql.raw(`"cr_${hex}_c${position}"`)} on ${table} ((${columnKey(column.type, position, upload.indexKeys)}), row_number) with (fillfactor = 100)`,
+          sql`create index if not exists ${sql.raw(`"cr_${hex}_${kind}${position}"`)} on ${table} ((${columnKey(column.type, position, upload.indexKeys)}), row_number) with (fillfactor = 100)`,
         ],
   );
   const searchParts = searchIndexPredicates(upload.records).map(
@@ -131,20 +134,23 @@ export async function buildRowIndexes(db: PoolDb, upload: UploadToIndex): Promis
   await db.execute(sql`vacuum (analyze) ${sql.identifier(partitionName(upload.id))}`);
 }
 
+/** What the column B-trees this version builds hold. */
+const BUILT_KEYS: IndexKeys = "typed";
+
+/**
+ * Builds a completed upload's indexes and records, with the time, what its B-trees hold. An upload
+ * whose indexes are ready already (a message delivered again) is left as it is, whatever keys an
+ * earlier version gave its B-trees: its queries follow what it records.
+ */
 export async function indexUpload(db: PoolDb, uploadId: string): Promise<void> {
   const [upload] = await db
-    .select({
-      id: csvUploads.id,
-      records: csvUploads.processedRows,
-      columns: csvUploads.columns,
-      indexKeys: csvUploads.indexKeys,
-    })
+    .select({ id: csvUploads.id, records: csvUploads.processedRows, columns: csvUploads.columns })
     .from(csvUploads)
-    .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed")));
+    .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed"), isNull(csvUploads.indexesReadyAt)));
   if (!upload) return;
-  await buildRowIndexes(db, upload);
+  await buildRowIndexes(db, { ...upload, indexKeys: BUILT_KEYS });
   await db
     .update(csvUploads)
-    .set({ indexesReadyAt: new Date(), updatedAt: new Date() })
+    .set({ indexesReadyAt: new Date(), indexKeys: BUILT_KEYS, updatedAt: new Date() })
     .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed")));
 }

@@ -7,12 +7,12 @@
  */
 import { and, eq, type SQL, sql } from "drizzle-orm";
 import type { Db } from "../../../platform/db/client.ts";
-import { csvUploads, type UploadColumn, type UploadIndexKeys, type UploadStatus } from "../../../platform/db/schema.ts";
+import { csvUploads, type UploadColumn, type UploadStatus } from "../../../platform/db/schema.ts";
 import { csvRow } from "../../../platform/lib/csv.ts";
 import { ApiError } from "../../../platform/lib/errors.ts";
 import { parseExactJson } from "../../../platform/lib/exact-json.ts";
 import { errorFields, log } from "../../../platform/lib/log.ts";
-import { rowObject } from "../ingest/row-layout.ts";
+import { type IndexKeys, rowObject } from "../ingest/row-layout.ts";
 import { decodeCursor, encodeCursor, fingerprintHash } from "./csv-data.cursor.ts";
 import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.query.ts";
 import { afterPosition, type KeysetPosition, pageRowsStatement, whereClause } from "./csv-data.sql.ts";
@@ -28,7 +28,10 @@ export interface QueryableUpload {
   totalRows: number;
   processedRows: number;
   dataVersion: number;
-  indexKeys: UploadIndexKeys;
+  /** Whether its query indexes are built: only then is its description final (and cached). */
+  indexesReady: boolean;
+  /** What its column B-trees hold; `jsonb` too before they are built, when queries scan anyway. */
+  indexKeys: IndexKeys;
 }
 
 export interface RowResult {
@@ -46,13 +49,16 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
       totalRows: csvUploads.totalRows,
       processedRows: csvUploads.processedRows,
       dataVersion: csvUploads.dataVersion,
+      indexesReadyAt: csvUploads.indexesReadyAt,
       indexKeys: csvUploads.indexKeys,
     })
     .from(csvUploads)
     .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.ownerId, ownerId)))
     .limit(1);
   if (!upload) throw ApiError.notFound("Upload");
-  return upload;
+  const { indexesReadyAt, indexKeys, ...described } = upload;
+  // Null on uploads indexed before typed keys: their B-trees hold jsonb.
+  return { ...described, indexesReady: indexesReadyAt !== null, indexKeys: indexKeys ?? "jsonb" };
 }
 
 /**
