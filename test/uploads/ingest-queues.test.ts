@@ -7,7 +7,7 @@ import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { csvUploadChunks } from "../../src/platform/db/schema.ts";
-import { eventually, whileHolding, withDb } from "../support/env.ts";
+import { eventually, whileHolding } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import {
   chunkCounts,
