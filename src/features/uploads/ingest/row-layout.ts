@@ -28,13 +28,13 @@ export function columnValue(position: number): SQL {
 }
 
 /**
- * What an upload's column B-trees hold, fixed when the upload is created so that its indexes and
- * its queries always agree:
+ * What an upload's column B-trees hold, recorded by the build that made them (with the time they
+ * became ready), so that its queries compare exactly what its indexes cover:
  * - `typed`: the value in its column's type: `numeric` for numbers, `boolean`, and text for
  *   strings, dates and datetimes. These keys are a third to a half smaller than the jsonb scalar
  *   (no container header or entry word) and compare without jsonb's type dispatch, so the B-trees
  *   build in well under half the time;
- * - `jsonb`: the jsonb scalar (`columnValue`), as uploads created before typed keys were indexed.
+ * - `jsonb`: the jsonb scalar (`columnValue`), as uploads indexed before typed keys hold.
  * Both order values alike: jsonb numbers are `numeric`, and jsonb strings compare as text in the
  * database's collation. Casting stored values cannot fail: every stored value has its column's
  * type or is null (ingestion rejects a record whose value does not fit).

@@ -57,7 +57,8 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
     .limit(1);
   if (!upload) throw ApiError.notFound("Upload");
   const { indexesReadyAt, indexKeys, ...described } = upload;
-  // Null on uploads indexed before typed keys: their B-trees hold jsonb.
+  // Null before the build records its keys (queries scan then, whichever expression they compare)
+  // and on uploads indexed before typed keys, whose B-trees hold jsonb.
   return { ...described, indexesReady: indexesReadyAt !== null, indexKeys: indexKeys ?? "jsonb" };
 }
 
