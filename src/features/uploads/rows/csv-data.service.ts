@@ -30,7 +30,7 @@ export interface QueryableUpload {
   dataVersion: number;
   /** Whether its query indexes are built: only then is its description final (and cached). */
   indexesReady: boolean;
-  /** What its column B-trees hold; `jsonb` too before they are built, when queries scan anyway. */
+  /** What its column B-trees hold, or will hold once built (`queriedKeys`). */
   indexKeys: IndexKeys;
 }
 
@@ -57,9 +57,16 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
     .limit(1);
   if (!upload) throw ApiError.notFound("Upload");
   const { indexesReadyAt, indexKeys, ...described } = upload;
-  // Null before the build records its keys (queries scan then, whichever expression they compare)
-  // and on uploads indexed before typed keys, whose B-trees hold jsonb.
-  return { ...described, indexesReady: indexesReadyAt !== null, indexKeys: indexKeys ?? "jsonb" };
+  return { ...described, indexesReady: indexesReadyAt !== null, indexKeys: queriedKeys(indexKeys, indexesReadyAt) };
+}
+
+/**
+ * The keys a query compares. The build records them when the indexes are ready; until then, the
+ * B-trees it has finished already serve queries, and they are typed (what this version builds).
+ * A ready upload that records nothing was indexed before typed keys: its B-trees hold jsonb.
+ */
+function queriedKeys(recorded: IndexKeys | null, indexesReadyAt: Date | null): IndexKeys {
+  return recorded ?? (indexesReadyAt === null ? "typed" : "jsonb");
 }
 
 /**
