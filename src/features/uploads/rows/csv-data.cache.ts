@@ -4,10 +4,9 @@
  * read: it is served uncached.
  *
  * A completed upload's description (owner check, columns, data version, what its indexes hold) is
- * cached too, once its indexes are ready, under the owner's `uploads` cache version from their edge
- * state: from then on it changes only by being deleted, which replaces that version before the
- * delete answers. With both in KV a cached row page is answered without a trip to the database
- * region.
+ * cached too, under the owner's `uploads` cache version from their edge state: a completed upload
+ * changes only by being deleted, which replaces that version before the delete answers. With both
+ * in KV a cached row page is answered without a trip to the database region.
  */
 import { parseExactJson } from "../../../platform/lib/exact-json.ts";
 import { errorFields, log } from "../../../platform/lib/log.ts";

@@ -39,8 +39,7 @@ const listRowsRoute = route.get(
 
 /**
  * The caller's upload, from KV when its description is cached under the caller's current
- * `uploads` version (only completed uploads whose indexes are ready, which change only by
- * deletion), else from Postgres.
+ * `uploads` version (only completed uploads, which change only by deletion), else from Postgres.
  */
 async function queryableUpload(c: Context<AppEnv>, id: string): Promise<QueryableUpload> {
   const user = c.var.user;
@@ -50,8 +49,7 @@ async function queryableUpload(c: Context<AppEnv>, id: string): Promise<Queryabl
     if (cached.status === "HIT") return cached.value;
   }
   const upload = await loadUploadForQuery(c.var.db(), user.id, id);
-  // Final once its indexes are ready: until then it does not yet say what they hold.
-  if (key && upload.status === "completed" && upload.indexesReady) {
+  if (key && upload.status === "completed") {
     c.executionCtx.waitUntil(writeCached(c.env.CACHE, key, upload, c.var.config.CACHE_TTL_SECONDS));
   }
   return upload;

@@ -28,8 +28,6 @@ export interface QueryableUpload {
   totalRows: number;
   processedRows: number;
   dataVersion: number;
-  /** Whether its query indexes are built: only then is its description final (and cached). */
-  indexesReady: boolean;
   /** What its column B-trees hold, or will hold once built (`queriedKeys`). */
   indexKeys: IndexKeys;
 }
@@ -57,13 +55,18 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
     .limit(1);
   if (!upload) throw ApiError.notFound("Upload");
   const { indexesReadyAt, indexKeys, ...described } = upload;
-  return { ...described, indexesReady: indexesReadyAt !== null, indexKeys: queriedKeys(indexKeys, indexesReadyAt) };
+  return { ...described, indexKeys: queriedKeys(indexKeys, indexesReadyAt) };
 }
 
 /**
  * The keys a query compares. The build records them when the indexes are ready; until then, the
  * B-trees it has finished already serve queries, and they are typed (what this version builds).
  * A ready upload that records nothing was indexed before typed keys: its B-trees hold jsonb.
+ *
+ * So the keys do not change when the indexes become ready, and a description cached before then
+ * stays right. The one exception is a build by the previous version finishing during a deploy,
+ * after this version cached the upload's description: its jsonb B-trees are then unused, and
+ * its filters scan (answering correctly) until that description expires (`CACHE_TTL_SECONDS`).
  */
 function queriedKeys(recorded: IndexKeys | null, indexesReadyAt: Date | null): IndexKeys {
   return recorded ?? (indexesReadyAt === null ? "typed" : "jsonb");
