@@ -21,6 +21,7 @@ import { type SQL, sql } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { partitionName } from "../src/features/uploads/ingest/partition-name.ts";
+import { queriedKeys } from "../src/features/uploads/ingest/row-layout.ts";
 import { parseRowQuery, type RowQuery } from "../src/features/uploads/rows/csv-data.query.ts";
 import {
   afterPosition,
@@ -336,10 +337,11 @@ async function main(): Promise<void> {
     out();
     out(`EXPLAIN ANALYZE of the queries with p95 > ${TARGET_MS} ms (the service's SQL, run through pg on the dev DB)`);
     const dialect = new PgDialect();
-    const keys = await db.query<{ index_keys: UploadIndexKeys }>("select index_keys from csv_uploads where id = $1", [
-      details.id,
-    ]);
-    const indexKeys = keys.rows[0]?.index_keys ?? "jsonb";
+    const keys = await db.query<{ index_keys: UploadIndexKeys | null; indexes_ready_at: Date | null }>(
+      "select index_keys, indexes_ready_at from csv_uploads where id = $1",
+      [details.id],
+    );
+    const indexKeys = queriedKeys(keys.rows[0]?.index_keys ?? null, keys.rows[0]?.indexes_ready_at ?? null);
     for (const m of slow) {
       const params = new URLSearchParams(m.query);
       const query = parseRowQuery(params, columns);

@@ -108,7 +108,8 @@ export async function waitForIndexes(
     }
     const names = await partitionIndexes(client, partition);
     const built = names.filter((n) => n.startsWith("cr_")).length;
-    const btrees = names.filter((n) => /^cr_[0-9a-f]{32}_c\d+$/.test(n)).length;
+    // Column B-trees: `k<n>` with typed keys, `c<n>` with jsonb ones (row-layout.ts).
+    const btrees = names.filter((n) => /^cr_[0-9a-f]{32}_[ck]\d+$/.test(n)).length;
     if (btreesAt === null && btrees >= columnCount) btreesAt = Date.now();
     // Counting indexes is the fallback for a product that does not record readiness: where it does,
     // the last index built is not yet "ready" (the statistics are gathered after it).

@@ -23,7 +23,7 @@ import { and, eq, isNull, type SQL, sql } from "drizzle-orm";
 import type { PoolDb } from "../../../platform/db/client.ts";
 import { csvUploads, type UploadColumn } from "../../../platform/db/schema.ts";
 import { partitionName } from "./partition-name.ts";
-import { columnKey, type IndexKeys } from "./row-layout.ts";
+import { BUILT_INDEX_KEYS, columnKey, type IndexKeys } from "./row-layout.ts";
 import { searchIndexPredicates } from "./search-index.ts";
 
 /** Average characters above which a string column is free text and gets no B-tree. */
@@ -134,9 +134,6 @@ export async function buildRowIndexes(db: PoolDb, upload: UploadToIndex): Promis
   await db.execute(sql`vacuum (analyze) ${sql.identifier(partitionName(upload.id))}`);
 }
 
-/** What the column B-trees this version builds hold. */
-const BUILT_KEYS: IndexKeys = "typed";
-
 /**
  * Builds a completed upload's indexes and records, with the time, what its B-trees hold. An upload
  * whose indexes are ready already (a message delivered again) is left as it is, whatever keys an
@@ -148,9 +145,9 @@ export async function indexUpload(db: PoolDb, uploadId: string): Promise<void> {
     .from(csvUploads)
     .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed"), isNull(csvUploads.indexesReadyAt)));
   if (!upload) return;
-  await buildRowIndexes(db, { ...upload, indexKeys: BUILT_KEYS });
+  await buildRowIndexes(db, { ...upload, indexKeys: BUILT_INDEX_KEYS });
   await db
     .update(csvUploads)
-    .set({ indexesReadyAt: new Date(), indexKeys: BUILT_KEYS, updatedAt: new Date() })
+    .set({ indexesReadyAt: new Date(), indexKeys: BUILT_INDEX_KEYS, updatedAt: new Date() })
     .where(and(eq(csvUploads.id, uploadId), eq(csvUploads.status, "completed")));
 }

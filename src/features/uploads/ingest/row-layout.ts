@@ -43,6 +43,23 @@ export type IndexKeys = UploadIndexKeys;
 
 type ColumnType = UploadColumn["type"];
 
+/** What the column B-trees this version builds hold. */
+export const BUILT_INDEX_KEYS: IndexKeys = "typed";
+
+/**
+ * The keys a query compares. The build records them when the indexes are ready; until then, the
+ * B-trees it has finished already serve queries, and they hold what this version builds.
+ * A ready upload that records nothing was indexed before typed keys: its B-trees hold jsonb.
+ *
+ * So the keys do not change when the indexes become ready, and a description cached before then
+ * stays right. The one exception is a build by the previous version finishing during a deploy,
+ * after this version cached the upload's description: its jsonb B-trees are then unused, and
+ * its filters scan (answering correctly) until that description expires (`CACHE_TTL_SECONDS`).
+ */
+export function queriedKeys(recorded: IndexKeys | null, indexesReadyAt: Date | null): IndexKeys {
+  return recorded ?? (indexesReadyAt === null ? BUILT_INDEX_KEYS : "jsonb");
+}
+
 /**
  * A column's value as its B-tree keys it: SQL NULL when the value is null. Column filters, sorts
  * and keyset predicates compare this expression, written exactly as the index's, so the planner

@@ -12,7 +12,7 @@ import { csvRow } from "../../../platform/lib/csv.ts";
 import { ApiError } from "../../../platform/lib/errors.ts";
 import { parseExactJson } from "../../../platform/lib/exact-json.ts";
 import { errorFields, log } from "../../../platform/lib/log.ts";
-import { type IndexKeys, rowObject } from "../ingest/row-layout.ts";
+import { type IndexKeys, queriedKeys, rowObject } from "../ingest/row-layout.ts";
 import { decodeCursor, encodeCursor, fingerprintHash } from "./csv-data.cursor.ts";
 import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.query.ts";
 import { afterPosition, type KeysetPosition, pageRowsStatement, whereClause } from "./csv-data.sql.ts";
@@ -56,20 +56,6 @@ export async function loadUploadForQuery(db: Db, ownerId: number, uploadId: stri
   if (!upload) throw ApiError.notFound("Upload");
   const { indexesReadyAt, indexKeys, ...described } = upload;
   return { ...described, indexKeys: queriedKeys(indexKeys, indexesReadyAt) };
-}
-
-/**
- * The keys a query compares. The build records them when the indexes are ready; until then, the
- * B-trees it has finished already serve queries, and they are typed (what this version builds).
- * A ready upload that records nothing was indexed before typed keys: its B-trees hold jsonb.
- *
- * So the keys do not change when the indexes become ready, and a description cached before then
- * stays right. The one exception is a build by the previous version finishing during a deploy,
- * after this version cached the upload's description: its jsonb B-trees are then unused, and
- * its filters scan (answering correctly) until that description expires (`CACHE_TTL_SECONDS`).
- */
-function queriedKeys(recorded: IndexKeys | null, indexesReadyAt: Date | null): IndexKeys {
-  return recorded ?? (indexesReadyAt === null ? "typed" : "jsonb");
 }
 
 /**
