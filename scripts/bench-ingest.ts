@@ -24,6 +24,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { Command } from "commander";
 import pg from "pg";
 import { partitionName } from "../src/features/uploads/ingest/partition-name.ts";
+import type { UploadColumn } from "../src/platform/db/schema.ts";
 import { integer, megabytes, perSecond, seconds, wholeNumber } from "./lib/bench-stats.ts";
 import { benchUser, type LastUpload, waitForIndexes } from "./lib/bench-upload.ts";
 import { DEFAULT_GENERATOR, ensureCsv } from "./lib/csv-generator.ts";
@@ -198,7 +199,12 @@ async function main(): Promise<void> {
       // Indexes are built after completion by an `index` queue message; wait for them so the
       // direct load does not compete with CREATE INDEX for the same two cores.
       out("waiting for the per-upload indexes…");
-      const wait = await waitForIndexes(client, d.id, d.columns.length, timeoutMs, (present, expected) =>
+      const indexed = {
+        id: d.id,
+        columns: d.columns.map((c) => ({ ...c, type: c.type as UploadColumn["type"] })),
+        records: d.processed_rows,
+      };
+      const wait = await waitForIndexes(client, indexed, timeoutMs, (present, expected) =>
         out(`  ${present}/${expected} indexes built`),
       );
       const completedAt = Date.parse(d.completed_at);

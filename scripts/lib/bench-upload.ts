@@ -3,8 +3,12 @@
  * upload (written by bench:ingest, read by bench:query) and the wait for an upload's indexes.
  */
 import { setTimeout as sleep } from "node:timers/promises";
+import { PgDialect } from "drizzle-orm/pg-core";
 import type pg from "pg";
+import { freeTextFrom, freeTextQuery, rowIndexStatements } from "../../src/features/uploads/ingest/index-statements.ts";
 import { partitionName } from "../../src/features/uploads/ingest/partition-name.ts";
+import { BUILT_INDEX_KEYS } from "../../src/features/uploads/ingest/row-layout.ts";
+import type { UploadColumn } from "../../src/platform/db/schema.ts";
 import { login, ok, type RetryOptions, type Session, scriptClient } from "./api.ts";
 
 /** What bench:query needs to reuse an ingested upload. */
@@ -71,20 +75,48 @@ export interface IndexWait {
   stalled: boolean;
 }
 
+/** A completed upload as the index wait needs it: `records` is its last row number. */
+export interface IndexedUpload {
+  id: string;
+  columns: UploadColumn[];
+  records: number;
+}
+
 /**
- * Waits until every per-upload index (one B-tree per column, then the trigram index) exists.
+ * How many indexes the product's build gives `upload`: its B-trees (one per column but free-text
+ * ones, decided by the same sample of the stored rows the build takes) and all of them with the
+ * search index's parts. Asked of the product's own statements, so the count follows its rules.
+ */
+export async function expectedIndexes(
+  client: pg.Client,
+  upload: IndexedUpload,
+): Promise<{ btrees: number; all: number }> {
+  const query = freeTextQuery(upload.id, upload.columns);
+  let freeText = new Set<number>();
+  if (query) {
+    const rendered = new PgDialect().sqlToQuery(query);
+    const sampled = await client.query<{ position: number; width: string | null }>(rendered.sql, rendered.params);
+    freeText = freeTextFrom(sampled.rows);
+  }
+  const { btrees, searchParts } = rowIndexStatements({ ...upload, indexKeys: BUILT_INDEX_KEYS }, freeText);
+  return { btrees: btrees.length, all: btrees.length + searchParts.length };
+}
+
+/**
+ * Waits until every per-upload index (the column B-trees, built one after another, beside the
+ * search index's parts) exists and the product records them ready.
  * Gives up after `timeoutMs`, or after a minute with no CREATE INDEX running on the partition and
  * no new index (the `index` message was lost, e.g. when `wrangler dev` reloaded mid-build).
  */
 export async function waitForIndexes(
   client: pg.Client,
-  uploadId: string,
-  columnCount: number,
+  upload: IndexedUpload,
   timeoutMs: number,
   onWait?: (present: number, expected: number) => void,
 ): Promise<IndexWait> {
+  const uploadId = upload.id;
   const partition = partitionName(uploadId);
-  const expected = columnCount + 1;
+  const { btrees: expectedBtrees, all: expected } = await expectedIndexes(client, upload);
   const deadline = Date.now() + timeoutMs;
   let lastReport = 0;
   let lastChange = Date.now();
@@ -110,7 +142,7 @@ export async function waitForIndexes(
     const built = names.filter((n) => n.startsWith("cr_")).length;
     // Column B-trees: `k<n>` with typed keys, `c<n>` with jsonb ones (row-layout.ts).
     const btrees = names.filter((n) => /^cr_[0-9a-f]{32}_[ck]\d+$/.test(n)).length;
-    if (btreesAt === null && btrees >= columnCount) btreesAt = Date.now();
+    if (btreesAt === null && btrees >= expectedBtrees) btreesAt = Date.now();
     // Counting indexes is the fallback for a product that does not record readiness: where it does,
     // the last index built is not yet "ready" (the statistics are gathered after it).
     if ((recorded.rowCount ?? 0) === 0 && built >= expected) {

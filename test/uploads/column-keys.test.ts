@@ -5,7 +5,7 @@
  */
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
-import { rowIndexStatements } from "../../src/features/uploads/ingest/index-upload.ts";
+import { rowIndexStatements } from "../../src/features/uploads/ingest/index-statements.ts";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import { SEARCH_INDEX_PARTS } from "../../src/features/uploads/ingest/search-index.ts";
 import { analyseSample } from "../../src/features/uploads/ingest/validate.ts";

@@ -8,7 +8,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { rowIndexStatements } from "../../src/features/uploads/ingest/index-upload.ts";
+import { rowIndexStatements } from "../../src/features/uploads/ingest/index-statements.ts";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
 import type { IndexKeys } from "../../src/features/uploads/ingest/row-layout.ts";
 import { parseRowQuery } from "../../src/features/uploads/rows/csv-data.query.ts";
