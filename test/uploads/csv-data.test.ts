@@ -314,6 +314,14 @@ describe("row listing: filters compare by type", () => {
       '?filter[name][in]=["50% off_sale, \\"quoted\\"","Person B1"]',
       (r) => r.data.name === "Person B1" || r.data.id === 6,
     ],
+    // A datetime filter is read in any offset and compared in UTC: 14:00 at +01:00 is row 13's 13:00Z.
+    ["?filter[seen_at][eq]=2024-03-14T14:00:00%2B01:00", (r) => r.data.seen_at === "2024-03-14T13:00:00.000Z"],
+    // An integer may carry its sign; a boolean any case.
+    ["?filter[id][eq]=%2B5", (r) => r.data.id === 5],
+    ["?active=TRUE", (r) => r.data.active === true],
+    // Listed numbers are trimmed; listed strings are taken as written, spaces included.
+    ["?filter[amount][in]=3, 4.5", (r) => r.data.amount === 3 || r.data.amount === 4.5],
+    ["?filter[name][in]=Person B1, Person C2", (r) => r.data.name === "Person B1"],
     ["?filter[amount][is_null]=true", (r) => r.data.amount === null],
     ["?filter[seen_at][is_null]=false", (r) => r.data.seen_at !== null],
     ["?search=PERSON Z", (r) => String(r.data.name).toLowerCase().includes("person z")],
@@ -370,6 +378,79 @@ describe("row listing: filters compare by type", () => {
     expect(response.status).toBe(200);
     expect((await json<{ count: number }>(response)).count).toBe(0);
     expect(await results("?page_size=1")).toHaveLength(1);
+  });
+});
+
+describe("row listing: every limit of the query string, on both sides", () => {
+  const count = async (path: string) => {
+    const response = await data(path);
+    expect(response.status, `${path.slice(0, 80)}: ${await response.clone().text()}`).toBe(200);
+    return (await json<{ count: number }>(response)).count;
+  };
+  const refusedField = async (path: string) =>
+    (await refused<{ errors: { field: string; message: string }[] }>(path)).errors[0];
+
+  it("takes an `in` list of up to 500 values, not 501", async () => {
+    const ids = (n: number) => Array.from({ length: n }, (_, i) => i + 1).join(",");
+    expect(await count(`?filter[id][in]=${ids(500)}`)).toBe(rows.length);
+    expect(await refusedField(`?filter[id][in]=${ids(501)}`)).toMatchObject({
+      field: "filter[id][in]",
+      message: "must list between 1 and 500 values",
+    });
+  });
+
+  it("takes a filter value of up to 1,000 characters, not 1,001", async () => {
+    expect(await count(`?name=${"x".repeat(1000)}`)).toBe(0);
+    expect(await refusedField(`?name=${"x".repeat(1001)}`)).toMatchObject({
+      field: "name",
+      message: "must be at most 1000 characters",
+    });
+    expect(await count(`?filter[name][contains]=${"x".repeat(1000)}`)).toBe(0);
+    expect(await refusedField(`?filter[name][contains]=${"x".repeat(1001)}`)).toMatchObject({
+      field: "filter[name][contains]",
+    });
+    expect(await refusedField("?filter[name][contains]=")).toMatchObject({
+      field: "filter[name][contains]",
+      message: "must not be empty",
+    });
+    expect(await refusedField("?name=a%00b")).toMatchObject({
+      field: "name",
+      message: "must not contain NUL characters",
+    });
+  });
+
+  it("takes a search of up to 200 characters, not 201", async () => {
+    expect(await count(`?search=${"x".repeat(200)}`)).toBe(0);
+    expect(await refusedField(`?search=${"x".repeat(201)}`)).toMatchObject({ field: "search" });
+  });
+
+  it("takes page numbers up to 10,000,000, not beyond", async () => {
+    expect(await results("?page=10000000")).toEqual([]);
+    expect(await refusedField("?page=10000001")).toMatchObject({ field: "page" });
+  });
+
+  it("refuses a datetime whose date does not exist, even where the clock would roll it over", async () => {
+    expect(await refusedField("?filter[seen_at][lt]=2024-02-30T00:00:00Z")).toMatchObject({
+      field: "filter[seen_at][lt]",
+    });
+  });
+
+  it("sorts by row number only ascending, the file's own order", async () => {
+    const ordered = await results("?sort_by=row_number&page_size=1000");
+    expect(ordered.map((r) => r.row_number)).toEqual(rows.map((r) => r.row_number));
+    expect(await refusedField("?sort_by=-row_number")).toMatchObject({ field: "sort_by" });
+  });
+
+  it("takes each parameter once", async () => {
+    expect(await refusedField("?search=a&search=b")).toMatchObject({ field: "search" });
+    expect(await refusedField("?page=1&page=2")).toMatchObject({ field: "page" });
+  });
+
+  it("names a column listed twice in `columns` once, in JSON and in CSV", async () => {
+    const page = await results("?columns=name,name&page_size=1");
+    expect(Object.keys(page[0]?.data ?? {})).toEqual(["name"]);
+    const csv = await data("?columns=name,name&format=csv&filter[id][eq]=1");
+    expect(await csv.text()).toBe("row_number,Full Name\r\n1,Person B1\r\n");
   });
 });
 
