@@ -1,7 +1,7 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
 import { sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
-import { SEARCH_INDEX_PARTS } from "../../src/features/uploads/ingest/search-index.ts";
+import { SEARCH_INDEX_PARTS, searchIndexBounds } from "../../src/features/uploads/ingest/search-index.ts";
 import worker from "../../src/index.ts";
 import { csvUploads, type UploadColumn } from "../../src/platform/db/schema.ts";
 import { bumpCacheVersions } from "../../src/platform/edge-state/user-state.client.ts";
@@ -358,6 +358,24 @@ describe("row listing: filters compare by type", () => {
     });
   }
 
+  it("pages a search: page 2 holds the 6th to 10th matches", async () => {
+    const want = expected((r) => valuesInclude(r, "person")).slice(5, 10);
+    expect(want).toHaveLength(5);
+    expect((await results("?search=person&page=2&page_size=5")).map((r) => r.row_number)).toEqual(want);
+    expect((await results("?filter[name][contains]=person&page=2&page_size=5")).map((r) => r.row_number)).toEqual(want);
+  });
+
+  it("finds by search and `contains` the row on the boundary between the search index's parts", async () => {
+    // The parts split the upload's row numbers (42 read): the last row of the first part.
+    const [boundary] = searchIndexBounds(42);
+    const row = rows.find((r) => r.row_number === boundary);
+    const name = String(row?.data.name);
+    expect(name).toMatch(/^Person /);
+    const term = name.slice("Person ".length);
+    expect((await results(`?search=${term}`)).map((r) => r.row_number)).toEqual([boundary]);
+    expect((await results(`?filter[name][contains]=${term}`)).map((r) => r.row_number)).toEqual([boundary]);
+  });
+
   it("rejects values that do not fit the column's type, naming the parameter", async () => {
     for (const query of [
       "?id=abc",
@@ -508,6 +526,18 @@ describe("row listing: cursors", () => {
     }
   });
 
+  it("says there is no next page on a last page exactly as full as the page size", async () => {
+    type CursorPage = { results: Row[]; next: string | null; next_cursor: string | null };
+    expect(rows.length % 20).toBe(0);
+    const first = await json<CursorPage>(await data("?pagination=cursor&page_size=20"));
+    expect(first.results).toHaveLength(20);
+    expect(first.next_cursor).not.toBeNull();
+    const last = await json<CursorPage>(await api(first.next ?? "", { token: owner.token }));
+    expect(last.results.map((r) => r.row_number)).toEqual(rows.slice(20).map((r) => r.row_number));
+    expect(last.next_cursor).toBeNull();
+    expect(last.next).toBeNull();
+  });
+
   it("refuses a cursor kept across a re-ingestion of the upload", async () => {
     const reingested = await createUpload(owner.id, rows);
     const path = `/csv-data/uploads/${reingested}/data/?pagination=cursor&page_size=5`;
@@ -551,6 +581,24 @@ describe("row listing: streaming", () => {
       .split("\n")
       .map((line) => JSON.parse(line) as Row);
     expect(lines.map((r) => r.row_number)).toEqual(expected((r) => (r.data.id as number) > 10));
+  });
+
+  it("streams every row past a full batch of 2,000, and stops at exactly 2,000", async () => {
+    const many: Row[] = Array.from({ length: 2001 }, (_, i) => ({
+      row_number: i + 1,
+      data: { id: i + 1, name: `n${i + 1}`, amount: null, active: i < 2000, joined: null, seen_at: null },
+    }));
+    const big = await createUpload(owner.id, many);
+    const lines = async (query: string) => {
+      const response = await api(`/csv-data/uploads/${big}/data/?format=ndjson${query}`, { token: owner.token });
+      expect(response.status).toBe(200);
+      return (await response.text())
+        .trim()
+        .split("\n")
+        .map((line) => (JSON.parse(line) as Row).row_number);
+    };
+    expect(await lines("")).toEqual(many.map((r) => r.row_number));
+    expect(await lines("&active=true")).toEqual(many.slice(0, 2000).map((r) => r.row_number));
   });
 
   it("streams CSV with original names, RFC 4180 quoting and formula escaping", async () => {
