@@ -11,7 +11,7 @@ import worker from "../../src/index.ts";
 import { csvUploads } from "../../src/platform/db/schema.ts";
 import { testEnv, withDb } from "../support/env.ts";
 import { BASE, runtimeOrigin } from "../support/http.ts";
-import type { Upload } from "../support/uploads.ts";
+import { finished, type Upload } from "../support/uploads.ts";
 import { createUser, type TestUser } from "../support/users.ts";
 
 const limited: Env = Object.assign({}, testEnv, { UPLOAD_QUOTA_BYTES: "1000", UPLOAD_MAX_ACTIVE: "2" });
@@ -82,6 +82,17 @@ describe("upload quota: stored bytes", () => {
     // A file rejected by validation keeps nothing.
     const rejected = await call(user, "/csv-data/uploads/", { body: form("a,b\n\u0000\n") });
     expect(rejected.status).toBe(422);
+    await created(user, 1000);
+  });
+
+  it("frees the bytes of an upload whose ingestion failed", async () => {
+    const user = await createUser();
+    // Nine of ten records have a field too few: far past the allowed error ratio, so it fails.
+    const text = `a,b\n1,2\n${"x\n".repeat(9)}`;
+    const response = await call(user, "/csv-data/uploads/", { body: form(text) });
+    expect(response.status, await response.clone().text()).toBe(202);
+    const upload = (await response.json()) as Upload;
+    expect((await finished(user, upload.id)).status).toBe("failed");
     await created(user, 1000);
   });
 
