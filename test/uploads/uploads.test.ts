@@ -1,11 +1,12 @@
 import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partitions.ts";
+import { SEARCH_INDEX_PARTS } from "../../src/features/uploads/ingest/search-index.ts";
 import { csvUploadChunks, jobs } from "../../src/platform/db/schema.ts";
 import { emailsTo } from "../support/email.ts";
-import { eventually, testEnv, withDb } from "../support/env.ts";
+import { testEnv, withDb } from "../support/env.ts";
 import { api, json, runtimeOrigin } from "../support/http.ts";
-import { encode, finished, presignedUpload, sampleCsv, type Upload } from "../support/uploads.ts";
+import { encode, finished, indexesReady, presignedUpload, sampleCsv, type Upload } from "../support/uploads.ts";
 import { createUser } from "../support/users.ts";
 
 describe("CSV uploads", () => {
@@ -59,18 +60,28 @@ describe("CSV uploads", () => {
       expect(mails[0]?.body).toContain("Rows stored: 150000");
     });
 
-    // Once completed, the upload's query indexes are built in the background...
-    const indexes = await eventually(async () => {
-      const result = await withDb((db) =>
-        db.execute<{ indexname: string }>(
-          sql`select indexname from pg_indexes where tablename = ${partitionName(upload.id)} order by indexname`,
-        ),
+    // Once completed, the upload's query indexes are built in the background: the primary key, a
+    // B-tree per column but the free-text note (120+ characters, column 5), and the search index's
+    // parts. Listed once the upload says they are ready, whichever of them was built last.
+    await indexesReady(user, upload.id, 60_000);
+    const indexes = await withDb(async (db) => {
+      const result = await db.execute<{ indexname: string }>(
+        sql`select indexname from pg_indexes where tablename = ${partitionName(upload.id)} order by indexname`,
       );
-      // The primary key, a B-tree per column but the free-text note (120+ characters), the trigram index.
-      return result.rows.length >= 7 ? result.rows.map((r) => r.indexname) : undefined;
-    }, 30_000);
-    expect(indexes.some((name) => name.endsWith("_trgm0"))).toBe(true);
-    expect(indexes.some((name) => name.endsWith("_c5"))).toBe(false);
+      return result.rows.map((r) => r.indexname.replace(/^cr_[0-9a-f]{32}_/, ""));
+    });
+    expect(indexes).toEqual(
+      expect.arrayContaining([
+        "k0",
+        "k1",
+        "k2",
+        "k3",
+        "k4",
+        ...Array.from({ length: SEARCH_INDEX_PARTS }, (_, i) => `trgm${i}`),
+      ]),
+    );
+    expect(indexes).not.toContain("k5");
+    expect(indexes).toHaveLength(1 + 5 + SEARCH_INDEX_PARTS);
     // ...and the rows answer typed queries end to end.
     const found = await api(
       `/csv-data/uploads/${upload.id}/data/?filter[amount][gte]=10500&filter[amount][lt]=10503&sort_by=-id`,
