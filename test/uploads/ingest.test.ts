@@ -346,11 +346,13 @@ describe("ingestion: query indexes on values", () => {
     timeout: 60_000,
   }, async () => {
     const user = await createUser();
-    // `label` averages exactly 64 characters (indexed), `note` 65 (free text: the trigram index serves it).
-    const lines = ["id,label,note"];
+    // `label` averages exactly 64 characters (indexed), `note` 65 (free text: the trigram index serves
+    // it). `big` holds 70-digit integers: only strings can be free text, so it keeps its B-tree.
+    const big = (tag: string) => `${"9".repeat(66)}${tag}`;
+    const lines = ["id,label,note,big"];
     for (let i = 1; i <= 300; i++) {
       const tag = String(i).padStart(4, "0");
-      lines.push(`${i},label-${tag}-${"l".repeat(53)},note-${tag}-${"n".repeat(55)}`);
+      lines.push(`${i},label-${tag}-${"l".repeat(53)},note-${tag}-${"n".repeat(55)},${big(tag)}`);
     }
     const upload = await formUpload(user, `${lines.join("\n")}\n`);
     expect((await finished(user, upload.id)).status).toBe("completed");
@@ -366,6 +368,7 @@ describe("ingestion: query indexes on values", () => {
     expect(indexes.rows.map((r) => r.indexname)).toEqual([
       `cr_${hex}_k0`,
       `cr_${hex}_k1`,
+      `cr_${hex}_k3`,
       `cr_${hex}_trgm0`,
       `cr_${hex}_trgm1`,
       `${partition}_pkey`,
@@ -385,7 +388,12 @@ describe("ingestion: query indexes on values", () => {
     expect(contains.count).toBe(1);
     expect(contains.results[0]).toEqual({
       row_number: 42,
-      data: { id: 42, label: `label-0042-${"l".repeat(53)}`, note: `note-0042-${"n".repeat(55)}` },
+      data: {
+        id: 42,
+        label: `label-0042-${"l".repeat(53)}`,
+        note: `note-0042-${"n".repeat(55)}`,
+        big: expect.anything(),
+      },
     });
     expect((await rows(`note=note-0007-${"n".repeat(55)}`)).results.map((r) => r.row_number)).toEqual([7]);
     expect((await rows("sort_by=-note&page_size=2")).results.map((r) => r.row_number)).toEqual([300, 299]);
