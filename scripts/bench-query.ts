@@ -32,7 +32,7 @@ import {
 import type { UploadColumn, UploadIndexKeys } from "../src/platform/db/schema.ts";
 import { type ApiClient, ok, scriptClient } from "./lib/api.ts";
 import { integer, ms, seconds, summarise, table, wholeNumber } from "./lib/bench-stats.ts";
-import { benchLogin, expectedIndexes, type LastUpload, partitionIndexes, waitForIndexes } from "./lib/bench-upload.ts";
+import { benchLogin, type LastUpload, partitionIndexes, waitForIndexes } from "./lib/bench-upload.ts";
 import { devDatabaseUrl } from "./lib/dev-state.ts";
 import { LAST_UPLOAD_FILE, ROOT as root } from "./lib/paths.ts";
 import { runMain } from "./lib/run-main.ts";
@@ -224,7 +224,7 @@ async function main(): Promise<void> {
     );
     if (last.indexMs !== null)
       out(`index build (measured by bench:ingest, completed → all built + analysed): ${seconds(last.indexMs)}`);
-    else if (before < (await expectedIndexes(db, indexed)).all && details.completed_at) {
+    else if (before < wait.expected && details.completed_at) {
       out(`index build (completed → all built + analysed): ${seconds(seen - Date.parse(details.completed_at))}`);
     } else out(`index build: already done before this run (waited ${seconds(Date.now() - waitStarted)})`);
 

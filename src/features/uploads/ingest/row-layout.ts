@@ -60,6 +60,12 @@ export function queriedKeys(recorded: IndexKeys | null, indexesReadyAt: Date | n
   return recorded ?? (indexesReadyAt === null ? BUILT_INDEX_KEYS : "jsonb");
 }
 
+/** The cast from a value's text to its typed key: none for strings, dates and datetimes. */
+function typedKeyCast(type: ColumnType): "::numeric" | "::boolean" | "" {
+  if (type === "integer" || type === "number") return "::numeric";
+  return type === "boolean" ? "::boolean" : "";
+}
+
 /**
  * A column's value as its B-tree keys it: SQL NULL when the value is null. Column filters, sorts
  * and keyset predicates compare this expression, written exactly as the index's, so the planner
@@ -68,17 +74,15 @@ export function queriedKeys(recorded: IndexKeys | null, indexesReadyAt: Date | n
 export function columnKey(type: ColumnType, position: number, keys: IndexKeys): SQL {
   if (keys === "jsonb") return columnValue(position);
   const text = `(data ->> ${checkedPosition(position)})`;
-  if (type === "integer" || type === "number") return sql.raw(`(${text}::numeric)`);
-  if (type === "boolean") return sql.raw(`(${text}::boolean)`);
-  return sql.raw(text);
+  const cast = typedKeyCast(type);
+  return sql.raw(cast ? `(${text}${cast})` : text);
 }
 
 /** A typed value (a filter's, a cursor's) as a bound parameter comparable with `columnKey`. */
 export function keyLiteral(type: ColumnType, value: string | number | boolean | RawJson, keys: IndexKeys): SQL {
   if (keys === "jsonb") return sql`${JSON.stringify(value)}::jsonb`;
-  if (isExactNumber(value)) return sql`${numberText(value)}::numeric`;
-  if (type === "boolean") return sql`${String(value)}::boolean`;
-  return sql`${String(value)}::text`;
+  const text = isExactNumber(value) ? numberText(value) : String(value);
+  return sql`${text}${sql.raw(typedKeyCast(type) || "::text")}`;
 }
 
 /**
@@ -88,8 +92,7 @@ export function keyLiteral(type: ColumnType, value: string | number | boolean | 
 export function keyListSelect(type: ColumnType, values: readonly unknown[], keys: IndexKeys): SQL {
   const list = JSON.stringify(values);
   if (keys === "jsonb") return sql`select jsonb_array_elements(${list}::jsonb)`;
-  const cast = type === "integer" || type === "number" ? "::numeric" : type === "boolean" ? "::boolean" : "";
-  return sql`select e.value${sql.raw(cast)} from jsonb_array_elements_text(${list}::jsonb) as e(value)`;
+  return sql`select e.value${sql.raw(typedKeyCast(type))} from jsonb_array_elements_text(${list}::jsonb) as e(value)`;
 }
 
 /** A stored row (the array) back as `{key: value}` in column order; a missing position is null. */
