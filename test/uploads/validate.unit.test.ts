@@ -107,7 +107,7 @@ describe("validation: the layout it decides", () => {
     expect(layout.dataLine).toBe(2);
   });
 
-  it("keeps a first column whose name starts like a byte-order mark's bytes would not", () => {
+  it("without a byte-order mark, the data starts right after the header", () => {
     expect(analyse("id,name\n1,a\n").dataOffset).toBe("id,name\n".length);
   });
 
