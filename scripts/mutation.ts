@@ -52,7 +52,14 @@ export const FEATURES: Record<string, Feature> = {
   },
   tasks: {
     about: "task visibility, changes, assignment and listing",
-    mutate: ["src/features/tasks/tasks.service.ts", "src/features/tasks/dates.ts", "src/features/tasks/write-batch.ts"],
+    mutate: [
+      "src/features/tasks/tasks.service.ts",
+      "src/features/tasks/task-list.ts",
+      "src/features/tasks/task-record.ts",
+      "src/features/tasks/assignments.service.ts",
+      "src/features/tasks/dates.ts",
+      "src/features/tasks/write-batch.ts",
+    ],
     tests: [
       "test/tasks/tasks.test.ts",
       "test/tasks/tasks.list.test.ts",

@@ -6,8 +6,8 @@
 import type { BatchItem, BatchResponse } from "drizzle-orm/batch";
 import type { Db } from "../../platform/db/client.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
+import { facts, taskQuery } from "./task-record.ts";
 import { type Actor, assertCanRead } from "./tasks.policy.ts";
-import { facts, taskQuery } from "./tasks.service.ts";
 
 /** Runs `queries` in one batch behind the task's read and answers their results, in order. */
 export async function readTaskRows<const Q extends readonly [BatchItem<"pg">, ...BatchItem<"pg">[]]>(

@@ -8,6 +8,9 @@ import { errorResponses, etagHeader, jsonContent, notModifiedResponse } from "..
 import { routesTagged } from "../../platform/http/openapi-route.ts";
 import { paginate } from "../../platform/http/pagination.ts";
 import { afterCommit, committedValue } from "./after-commit.ts";
+import { listAssignments, setAssignment } from "./assignments.service.ts";
+import { listTasks } from "./task-list.ts";
+import { getTask, toTaskResponse } from "./task-record.ts";
 import {
   AssignmentPageSchema,
   AssignmentQuerySchema,
@@ -23,17 +26,7 @@ import {
   TaskPageSchema,
   TaskSchema,
 } from "./tasks.schemas.ts";
-import {
-  completeTask,
-  createTask,
-  deleteTask,
-  getTask,
-  listAssignments,
-  listTasks,
-  setAssignment,
-  toTaskResponse,
-  updateTask,
-} from "./tasks.service.ts";
+import { completeTask, createTask, deleteTask, updateTask } from "./tasks.service.ts";
 
 const route = routesTagged("Tasks");
 const cacheHeaders = {

@@ -20,12 +20,14 @@
  * request deleted between 1 and 2) are retried the same way: reading the facts again turns them
  * into the answer the request would have had from the start (404, or the usual 400).
  */
-import { type SQL, sql } from "drizzle-orm";
+import { and, eq, type SQL, sql } from "drizzle-orm";
 import { type Db, PG_FOREIGN_KEY_VIOLATION, pgErrorCode } from "../../platform/db/client.ts";
+import { users } from "../../platform/db/schema.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { type NewNotification, outboxSql } from "../email/outbox.ts";
 import type { TemplateData } from "../email/templates.ts";
-import { type TaskFacts, taskReaders } from "./tasks.policy.ts";
+import { type EventSpec, recordWebhooksSql } from "../webhooks/outbox.ts";
+import { type Actor, type TaskFacts, taskReaders } from "./tasks.policy.ts";
 
 /** SQLSTATE raised by `edge_assert` when the facts a write was decided on changed. */
 export const PG_FACTS_CHANGED = "ET409";
@@ -171,4 +173,55 @@ export function firstRow<T>(result: { rows: T[] }): T {
   const row = result.rows[0];
   if (row === undefined) throw new FactsChanged();
   return row;
+}
+
+/** The outcome of a write: what to answer, whom to email and notify, which webhook deliveries to queue, whose caches to refresh. */
+export interface WriteResult<T> {
+  value: T;
+  emailIds: number[];
+  notifications: NewNotification[];
+  deliveryIds: number[];
+  affectedUserIds: number[];
+}
+
+export interface Caller extends Actor {
+  fullName: string;
+}
+
+/** The active users among `ids`, as a query a `db.batch` can hold. */
+export function activeUsersQuery(db: Db, ids: readonly number[]) {
+  return db
+    .select({ id: users.id })
+    .from(users)
+    .where(and(sql`${users.id} = any(${intArray(ids)})`, eq(users.isActive, true)));
+}
+
+/** 400 unless every one of `ids` is among the active users `found`. */
+export function assertUsersExist(ids: readonly number[], found: readonly { id: number }[], field: string): void {
+  const known = new Set(found.map((row) => row.id));
+  const missing = ids.filter((id) => !known.has(id));
+  if (missing.length > 0) {
+    throw ApiError.badRequest(`Invalid input in ${field}: unknown user ${missing.join(", ")}.`, [
+      { field, message: `unknown user id(s): ${missing.join(", ")}` },
+    ]);
+  }
+}
+
+/** The email ids and notifications of an assignee change's answer. */
+export const assignedOutbox = (result: { rows: { email_ids: number[]; notifications: NewNotification[] }[] }) => {
+  const row = firstRow(result);
+  return { emailIds: row.email_ids, notifications: row.notifications };
+};
+
+/** The ids a statement's `returning` gave. */
+export const returnedIds = (result: { rows: { id: number }[] }): number[] => result.rows.map((row) => row.id);
+
+/** The webhook deliveries of a write's events, as a statement of its batch (after the writes it describes). */
+export function webhookStatement(db: Db, events: readonly EventSpec[]) {
+  return db.execute<{ id: number }>(recordWebhooksSql(events));
+}
+
+/** A batch statement that does nothing: keeps a batch's shape when a step has nothing to do. */
+export function nothing<T extends Record<string, unknown>>(db: Db) {
+  return db.execute<T>(sql`select 1 as id where false`);
 }
