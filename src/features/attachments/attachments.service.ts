@@ -14,9 +14,9 @@ import { ApiError } from "../../platform/lib/errors.ts";
 import { errorFields, log } from "../../platform/lib/log.ts";
 import { type PresignContext, presignGet, presignPut } from "../../platform/storage/presign.ts";
 import { attachmentDeleteStatement, attachmentReadyStatement, recordInserted } from "../tasks/history.ts";
+import { facts, loadTask, TASK_RECORD } from "../tasks/task-record.ts";
 import { readTaskRows } from "../tasks/task-rows.ts";
 import { type Actor, assertCanChangeAttachments, assertCanRead } from "../tasks/tasks.policy.ts";
-import { facts, loadTask, TASK_RECORD } from "../tasks/tasks.service.ts";
 import type { AttachmentResponse } from "./attachments.schemas.ts";
 
 type AttachmentRow = typeof taskAttachments.$inferSelect;

@@ -15,9 +15,9 @@ import { taskComments, tasks } from "../../platform/db/schema.ts";
 import { countedPage, countOf, type Listing, oldestFirst, type PageParams } from "../../platform/http/pagination.ts";
 import { ApiError } from "../../platform/lib/errors.ts";
 import { recordInserted } from "../tasks/history.ts";
+import { facts, TASK_RECORD, taskQuery } from "../tasks/task-record.ts";
 import { readTaskRows } from "../tasks/task-rows.ts";
 import { type Actor, assertCanComment, assertCanDeleteComment } from "../tasks/tasks.policy.ts";
-import { facts, TASK_RECORD, taskQuery } from "../tasks/tasks.service.ts";
 import { assertTaskUnchanged, withRetries } from "../tasks/write-batch.ts";
 
 export interface CommentResponse {
