@@ -339,4 +339,51 @@ describe("attachments", () => {
     noFile.append("other", "x");
     expect((await api(path, { token: org.employee.token, body: noFile })).status).toBe(400);
   });
+
+  it("a file of exactly the size limit is stored whole", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.employee);
+    const limit = 10 * 1024 * 1024;
+    const form = fileForm(new File([new Uint8Array(limit)], "exact.bin"));
+    const created = await api(`/tasks/${task.id}/attachments/`, { token: org.employee.token, body: form });
+    expect(created.status).toBe(201);
+    const attachment = await json<Attachment>(created);
+    expect(attachment.size_bytes).toBe(limit);
+    expect((await testEnv.FILES.head(await r2Key(attachment.id)))?.size).toBe(limit);
+  });
+
+  it("a presigned upload announces up to 5 GiB, and a media type without parameters or anything around it", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.employee);
+    const path = `/tasks/${task.id}/attachments/`;
+    const register = (body: Record<string, unknown>) =>
+      api(path, { token: org.employee.token, json: { filename: "f.bin", size_bytes: 1, ...body } });
+    expect((await register({ size_bytes: 5 * 1024 ** 3 })).status).toBe(201);
+    const over = await register({ size_bytes: 5 * 1024 ** 3 + 1 });
+    expect(over.status).toBe(400);
+    expect((await json(over)).detail).toMatch(/size_bytes/);
+    expect((await register({ content_type: "application/pdf" })).status).toBe(201);
+    for (const content_type of ["text/plain; charset=utf-8", "x text/plain", "text/plain x"]) {
+      const refused = await register({ content_type });
+      expect(refused.status, content_type).toBe(400);
+      expect((await json(refused)).detail, content_type).toMatch(/content_type/);
+    }
+  });
+
+  it("completing refuses an object of another size than announced, larger or smaller", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.employee);
+    for (const stored of ["abcde", "abc"]) {
+      const pending = await json<Attachment>(
+        await api(`/tasks/${task.id}/attachments/`, {
+          token: org.employee.token,
+          json: { filename: "four.txt", size_bytes: 4, content_type: "text/plain" },
+        }),
+      );
+      await testEnv.FILES.put(await r2Key(pending.id), stored);
+      const done = await api(`/attachments/${pending.id}/complete/`, { method: "POST", token: org.employee.token });
+      expect(done.status, stored).toBe(409);
+      expect((await api(`/attachments/${pending.id}/`, { token: org.employee.token })).status, stored).toBe(404);
+    }
+  });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { eventually } from "../support/env.ts";
-import { api, json } from "../support/http.ts";
+import { eventually, testEnv } from "../support/env.ts";
+import { api, callWorker, json } from "../support/http.ts";
 import { createUser, PASSWORD } from "../support/users.ts";
 
 const WINDOW_MS = 60_000;
@@ -149,4 +149,37 @@ describe("per-user rate limit on authenticated routes", () => {
       return;
     }
   }, 180_000);
+});
+
+describe("what the limits key on, and what happens when the limiter fails", () => {
+  it("X-Forwarded-For, which a client sets at will, never names a bucket: 31 attempts under one are not throttled", async () => {
+    await startOfWindow(15_000);
+    const forwarded = `192.0.2.${Math.floor(Math.random() * 254) + 1}`;
+    const statuses: number[] = [];
+    for (let i = 0; i < 31; i++) {
+      const response = await api("/auth/token/refresh/", {
+        json: { refresh_token: "rt_unknown" },
+        headers: { "X-Forwarded-For": forwarded },
+      });
+      statuses.push(response.status);
+    }
+    expect(statuses.filter((status) => status !== 401)).toEqual([]);
+  }, 60_000);
+
+  it("a limiter that fails lets requests through rather than taking the API down", async () => {
+    const user = await createUser();
+    const broken: RateLimit = {
+      limit: async () => {
+        throw new Error("rate limiter unavailable");
+      },
+    };
+    const env = { ...testEnv, USER_RATE_LIMITER: broken, AUTH_RATE_LIMITER: broken };
+    expect((await callWorker(env, "/auth/user/me/", user.token)).status).toBe(200);
+    const login = await callWorker(env, "/auth/user/login/", "", {
+      method: "POST",
+      body: JSON.stringify({ email: user.email, password: PASSWORD }),
+      headers: { "CF-Connecting-IP": "198.51.100.200" },
+    });
+    expect(login.status).toBe(200);
+  });
 });

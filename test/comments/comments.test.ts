@@ -1,4 +1,7 @@
+import { eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { taskComments } from "../../src/platform/db/schema.ts";
+import { withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import { makeOrg } from "../support/org.ts";
 import { makeTask } from "../support/tasks.ts";
@@ -47,5 +50,45 @@ describe("comments", () => {
     expect((await api(`/tasks/${task.id}/`, { method: "DELETE", token: org.employee.token })).status).toBe(204);
     expect((await api(path, { token: org.employee.token })).status).toBe(404);
     expect((await api(`/comments/${comment.id}/`, { method: "DELETE", token: org.ceo.token })).status).toBe(404);
+  });
+
+  it("a comment may hold 10,000 characters, not one more", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.employee);
+    const path = `/tasks/${task.id}/comments/`;
+    const longest = await api(path, { token: org.employee.token, json: { content: "x".repeat(10_000) } });
+    expect(longest.status).toBe(201);
+    expect((await json<{ content: string }>(longest)).content).toHaveLength(10_000);
+    const tooLong = await api(path, { token: org.employee.token, json: { content: "x".repeat(10_001) } });
+    expect(tooLong.status).toBe(400);
+    expect((await json<{ errors: { field: string }[] }>(tooLong)).errors[0]?.field).toBe("content");
+  });
+
+  it("pages of comments written at the same instant neither skip nor repeat one (the id breaks ties)", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.employee);
+    const path = `/tasks/${task.id}/comments/`;
+    const ids: number[] = [];
+    for (let i = 0; i < 40; i++) {
+      const response = await api(path, { token: org.employee.token, json: { content: `comment ${i}` } });
+      ids.push((await json<{ id: number }>(response)).id);
+    }
+    // One instant for all, written in reverse id order so the table's physical order is no help.
+    await withDb(async (db) => {
+      for (const id of [...ids].reverse()) {
+        await db
+          .update(taskComments)
+          .set({ createdAt: sql`'2026-01-01T00:00:00Z'::timestamptz` })
+          .where(eq(taskComments.id, id));
+      }
+    });
+    const paged: number[] = [];
+    for (let page = 1; page <= 6; page++) {
+      const listed = await json<{ results: { id: number }[] }>(
+        await api(`${path}?page_size=7&page=${page}`, { token: org.employee.token }),
+      );
+      paged.push(...listed.results.map((comment) => comment.id));
+    }
+    expect(paged).toEqual([...ids].sort((a, b) => a - b));
   });
 });

@@ -8,7 +8,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { api, callWorker, json, roundTripCounter } from "../support/http.ts";
 import { makeOrg, type Org } from "../support/org.ts";
 import { makeTask } from "../support/tasks.ts";
-import { finished, formUpload, sampleCsv } from "../support/uploads.ts";
+import { finished, formUpload, indexesReady, sampleCsv } from "../support/uploads.ts";
 import { createUser, type TestUser } from "../support/users.ts";
 
 const { env: counted, requestsSoFar: databaseRequests } = roundTripCounter("conditional");
@@ -137,6 +137,27 @@ describe("ETag and If-None-Match on cacheable GETs", () => {
     expect(again.status).toBe(304);
   });
 
+  it("a tagged answer keeps its Content-Type: JSON for a task, CSV for a report", async () => {
+    const task = await get(`/tasks/${taskId}/`, org.manager.token);
+    expect(task.etag).toMatch(STRONG_TAG);
+    expect(task.response.headers.get("Content-Type")).toContain("application/json");
+    const report = await get("/reports/task-status/", org.manager.token);
+    expect(report.etag).toMatch(STRONG_TAG);
+    expect(report.response.headers.get("Content-Type")).toContain("text/csv");
+  });
+
+  it("a write is never answered 304, whatever If-None-Match says", async () => {
+    const { id } = await makeTask(org.manager, { title: "written under If-None-Match" });
+    const patched = await api(`/tasks/${id}/`, {
+      method: "PATCH",
+      token: org.manager.token,
+      json: { title: "written anyway" },
+      headers: { "If-None-Match": "*" },
+    });
+    expect(patched.status).toBe(200);
+    expect((await json<{ title: string }>(patched)).title).toBe("written anyway");
+  });
+
   it("errors carry no tag and are never turned into a 304", async () => {
     const missing = await get("/tasks/2147483000/", org.manager.token, { "If-None-Match": "*" });
     expect(missing.status).toBe(404);
@@ -250,6 +271,9 @@ describe("ETag and If-None-Match on uploads, upload details and row pages", () =
     const upload = await formUpload(owner, sampleCsv(30));
     uploadId = upload.id;
     expect((await finished(owner, uploadId)).status).toBe("completed");
+    // The details say when the indexes become ready, which changes their body (and tag): the
+    // comparisons below need a state that stays put.
+    await indexesReady(owner, uploadId);
   });
 
   it("the upload list and an upload's details answer with a tag and honour If-None-Match", async () => {

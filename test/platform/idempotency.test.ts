@@ -3,13 +3,15 @@
  * and gets the first answer, with exactly one object created; concurrent duplicates create one;
  * another request under a used key is a 422; keys are per user.
  */
+import { runInDurableObject } from "cloudflare:test";
 import { and, count, eq } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { taskComments, tasks } from "../../src/platform/db/schema.ts";
-import { withDb } from "../support/env.ts";
+import { userStateOf } from "../../src/platform/edge-state/user-state.client.ts";
+import { testEnv, withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import { makeOrg, type Org } from "../support/org.ts";
-import { makeTask } from "../support/tasks.ts";
+import { makeTask, whileTaskHistoryFails } from "../support/tasks.ts";
 
 const tasksTitled = (title: string) =>
   withDb(async (db) => (await db.select({ n: count() }).from(tasks).where(eq(tasks.title, title)))[0]?.n ?? 0);
@@ -152,6 +154,50 @@ describe("Idempotency-Key", () => {
     expect(again.status).toBe(400);
     expect(again.headers.get("Idempotent-Replayed")).toBe("true");
     expect(await again.text()).toBe(await first.text());
+  });
+
+  it("a server error is not kept: the retry runs, and creates the one task", async () => {
+    const key = newKey();
+    const title = `after a failure ${key}`;
+    const send = () =>
+      api("/tasks/", { token: org.manager.token, json: { title }, headers: { "Idempotency-Key": key } });
+    // The write's last statement fails, so the whole write rolls back and the client gets a 500.
+    const failed = await whileTaskHistoryFails("true", send);
+    expect(failed.status).toBe(500);
+    expect(await tasksTitled(title)).toBe(0);
+    const retried = await send();
+    expect(retried.status).toBe(201);
+    expect(retried.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(await tasksTitled(title)).toBe(1);
+  });
+
+  it("a key answers its retries for 24 hours, and runs again once that has passed", async () => {
+    const key = newKey();
+    const title = `a day ${key}`;
+    const send = () =>
+      api("/tasks/", { token: org.manager.token, json: { title }, headers: { "Idempotency-Key": key } });
+    const sentAt = Date.now();
+    expect((await send()).status).toBe(201);
+    const stored = `idempotency:${key}`;
+    const state = userStateOf(testEnv, org.manager.id);
+    const expiresAt = await runInDurableObject(
+      state,
+      async (_instance, object) => (await object.storage.get<{ expiresAt: number }>(stored))?.expiresAt,
+    );
+    const day = 24 * 60 * 60_000;
+    expect(expiresAt).toBeGreaterThanOrEqual(sentAt + day - 60_000);
+    expect(expiresAt).toBeLessThanOrEqual(Date.now() + day + 60_000);
+    expect((await send()).headers.get("Idempotent-Replayed")).toBe("true");
+
+    // The day has passed: the key is free again, and the retry is a new request.
+    await runInDurableObject(state, async (_instance, object) => {
+      const entry = await object.storage.get<{ expiresAt: number }>(stored);
+      await object.storage.put(stored, { ...entry, expiresAt: Date.now() - 1 });
+    });
+    const later = await send();
+    expect(later.status).toBe(201);
+    expect(later.headers.get("Idempotent-Replayed")).toBeNull();
+    expect(await tasksTitled(title)).toBe(2);
   });
 
   it("keys belong to their user: another user's same key and body runs on its own", async () => {
