@@ -7,9 +7,9 @@
  * Control:
  * - GET /__deliveries/<name>[?secret=whsec_…]: what `<name>` received, oldest first, each with
  *   `verified` (the signature checked with `secret`; null without one).
- * - POST /__fail/<name> {"count": n, "status": 500, "type"?: "ping", "id"?: "msg_7"}: answer the
- *   next n deliveries to `<name>` (of that event type, or with that `webhook-id`, only, when given)
- *   with `status`, then recover.
+ * - POST /__fail/<name> {"count": n, "status": 500, "type"?: "ping", "id"?: "msg_7", "location"?: url}:
+ *   answer the next n deliveries to `<name>` (of that event type, or with that `webhook-id`, only,
+ *   when given) with `status` (and a `Location` header, for a redirect), then recover.
  */
 import { createServer } from "node:http";
 import { Webhook } from "standardwebhooks";
@@ -29,6 +29,7 @@ interface Failure {
   status: number;
   type?: string;
   id?: string;
+  location?: string;
 }
 
 export interface WebhookReceiver {
@@ -81,7 +82,7 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
         const list = received.get(hook) ?? [];
         list.push({ headers, body, status, at: new Date().toISOString() });
         received.set(hook, list);
-        response.writeHead(status);
+        response.writeHead(status, fails && failure.location ? { Location: failure.location } : {});
         response.end();
         return;
       }
@@ -96,8 +97,8 @@ export async function startWebhookReceiver(): Promise<WebhookReceiver> {
       }
       const failing = /^\/__fail\/([\w-]+)$/.exec(url.pathname)?.[1];
       if (failing && request.method === "POST") {
-        const { count, status, type, id } = JSON.parse(await readText(request)) as Failure;
-        failures.set(failing, { count, status, type, id });
+        const { count, status, type, id, location } = JSON.parse(await readText(request)) as Failure;
+        failures.set(failing, { count, status, type, id, location });
         return reply(200, { ok: true });
       }
       reply(404, { detail: "not found" });

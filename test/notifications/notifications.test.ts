@@ -236,6 +236,22 @@ describe("reading notifications", () => {
     expect((await markAllRead(org.employee)).status).toBe(204);
   });
 
+  it("read-all keeps the time each one already read was first read", async () => {
+    const org = await makeOrg();
+    for (let i = 0; i < 2; i++) await makeTask(org.manager, { assignees: [org.employee.id] });
+    const [newest, oldest] = (await feed(org.employee)).results;
+    if (!newest || !oldest) throw new Error("expected two notifications");
+    expect((await markRead(org.employee, oldest.id)).status).toBe(204);
+    const firstRead = (await feed(org.employee, "?unread=false")).results[0]?.read_at;
+    expect(firstRead).toEqual(expect.any(String));
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect((await markAllRead(org.employee)).status).toBe(204);
+    const after = new Map((await feed(org.employee)).results.map((n) => [n.id, n.read_at]));
+    expect(after.get(oldest.id)).toBe(firstRead);
+    expect(after.get(newest.id)).toEqual(expect.any(String));
+    expect(Date.parse(after.get(newest.id) ?? "")).toBeGreaterThan(Date.parse(firstRead ?? ""));
+  });
+
   it("another user's notifications are invisible and cannot be marked read (404, as an unknown id)", async () => {
     const org = await makeOrg();
     await makeTask(org.manager, { assignees: [org.employee.id] });
@@ -342,6 +358,19 @@ describe("the notification stream", () => {
     expect(employee.messages.map((n) => n.type)).toEqual(["task_assigned", "task_completed"]);
     employee.socket.close();
     colleague.socket.close();
+  });
+
+  it("every notification one write makes for a user is pushed, not only the last", async () => {
+    const org = await makeOrg();
+    const stream = await openStream(org.employee.token);
+    // Creating a task assigned to oneself makes two notifications for its creator.
+    const task = await makeTask(org.employee, { assignees: [org.employee.id] });
+    const listed = (await feed(org.employee)).results.filter((n) => n.task === task.id);
+    expect(listed.map((n) => n.type).sort()).toEqual(["task_assigned", "task_created"]);
+    const pushed = await stream.first(2);
+    const byId = (a: Notification, b: Notification) => a.id - b.id;
+    expect([...pushed].sort(byId)).toEqual([...listed].sort(byId));
+    stream.socket.close();
   });
 
   it("a rolled-back write pushes nothing", async () => {

@@ -229,6 +229,24 @@ describe("upload events", () => {
 });
 
 describe("subscriptions that should hear nothing", () => {
+  it("a subscription hears only the events it asked for", async () => {
+    const narrow = await subscribe(org.hr, ["task.created"]);
+    const task = await makeTask(org.manager, { assignees: [org.employee.id] });
+    await write(`/tasks/${task.id}/`, org.manager.token, { method: "PATCH", json: { title: "heard by one" } });
+    await write(`/tasks/${task.id}/complete/`, org.manager.token, {});
+    await write(`/tasks/${task.id}/`, org.manager.token, { method: "DELETE" });
+    expect((await rowsAbout("task", task.id, narrow.hook.id)).map((row) => row.event)).toEqual(["task.created"]);
+    // The subscription to every event recorded them all.
+    expect((await rowsAbout("task", task.id)).map((row) => row.event)).toEqual([
+      "task.created",
+      "task.assigned",
+      "task.updated",
+      "task.completed",
+      "task.deleted",
+    ]);
+    await unsubscribe(org.hr, narrow.hook.id);
+  });
+
   it("a deactivated subscription and a deleted one record and receive nothing; an active one does", async () => {
     const paused = await subscribe(org.hr, ["task.created"]);
     const removed = await subscribe(org.hr, ["task.created"]);

@@ -64,12 +64,15 @@ export async function received(name: string, secret?: string): Promise<Received[
   return (await response.json()) as Received[];
 }
 
-/** Fails the next `count` deliveries to `name` (only those of event `type`, or of `webhook-id` `id`, when given). */
+/**
+ * Fails the next `count` deliveries to `name` (only those of event `type`, or of `webhook-id` `id`,
+ * when given), answering `status` (with a `Location` header when `location` is given).
+ */
 export async function failNext(
   name: string,
   count: number,
   status: number,
-  only: { type?: string; id?: string } = {},
+  only: { type?: string; id?: string; location?: string } = {},
 ): Promise<void> {
   const response = await fetch(`${testEnv.TEST_WEBHOOK_RECEIVER_URL}/__fail/${name}`, {
     method: "POST",

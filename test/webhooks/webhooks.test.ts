@@ -6,10 +6,11 @@
  * test/webhooks/webhooks.policy.unit.test.ts.
  */
 import { createExecutionContext, createMessageBatch, getQueueResult } from "cloudflare:test";
+import { eq, inArray } from "drizzle-orm";
 import { beforeAll, describe, expect, it, vi } from "vitest";
 import { webhookMessageId } from "../../src/features/webhooks/webhooks.consumer.ts";
 import worker from "../../src/index.ts";
-import { webhookDeliveries } from "../../src/platform/db/schema.ts";
+import { webhookDeliveries, webhookSubscriptions } from "../../src/platform/db/schema.ts";
 import { fromBase64 } from "../../src/platform/lib/base64.ts";
 import { maskId } from "../../src/platform/lib/mask.ts";
 import { eventually, testEnv, withDb } from "../support/env.ts";
@@ -133,6 +134,44 @@ describe("who may manage webhooks", () => {
       expect(response.status, `${init.method ?? "GET"} ${path}`).toBe(404);
     }
     await unsubscribe(ceo, hook.id);
+  });
+
+  it("a subscription's deliveries are its own: its list holds no other's, and another's id is 404 under it", async () => {
+    const a = await subscribe(ceo, ["task.deleted"]);
+    const b = await subscribe(ceo, ["task.deleted"]);
+    const ping = async (id: number) =>
+      json<Delivery>(await api(`/webhooks/${id}/test/`, { method: "POST", token: ceo.token }));
+    const pingA = await ping(a.hook.id);
+    const pingB = await ping(b.hook.id);
+    const listed = await json<{ results: Delivery[] }>(
+      await api(`/webhooks/${a.hook.id}/deliveries/?page_size=100`, { token: ceo.token }),
+    );
+    const ids = listed.results.map((delivery) => delivery.id);
+    expect(ids).toContain(pingA.id);
+    expect(ids).not.toContain(pingB.id);
+    const owners = await withDb((db) =>
+      db
+        .selectDistinct({ subscription: webhookDeliveries.subscriptionId })
+        .from(webhookDeliveries)
+        .where(inArray(webhookDeliveries.id, ids)),
+    );
+    expect(owners).toEqual([{ subscription: a.hook.id }]);
+    expect((await api(`/webhooks/${a.hook.id}/deliveries/${pingB.id}/`, { token: ceo.token })).status).toBe(404);
+    expect((await api(`/webhooks/${b.hook.id}/deliveries/${pingB.id}/`, { token: ceo.token })).status).toBe(200);
+    await unsubscribe(ceo, a.hook.id);
+    await unsubscribe(ceo, b.hook.id);
+  });
+
+  it("a change moves updated_at, which a later GET answers too; created_at stays", async () => {
+    const { hook } = await subscribe(hr, ["task.created"]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const patched = await json<Subscription>(
+      await api(`/webhooks/${hook.id}/`, { method: "PATCH", token: hr.token, json: { description: "changed" } }),
+    );
+    expect(Date.parse(patched.updated_at)).toBeGreaterThan(Date.parse(hook.updated_at));
+    const read = await json<Subscription>(await api(`/webhooks/${hook.id}/`, { token: hr.token }));
+    expect(read).toMatchObject({ description: "changed", updated_at: patched.updated_at, created_at: hook.created_at });
+    await unsubscribe(hr, hook.id);
   });
 });
 
@@ -430,6 +469,60 @@ describe("the consumer, called directly", () => {
     // Deleted with its subscription: a late message finds nothing and sends nothing.
     expect((await consume(row.id, 6)).explicitAcks).toEqual([`m-${row.id}`]);
     expect(await mine()).toHaveLength(2);
+  });
+
+  /** The delivery's detail as its subscription's owner reads it. */
+  async function detailOf(hookId: number, deliveryId: number): Promise<DeliveryDetail> {
+    return json<DeliveryDetail>(await api(`/webhooks/${hookId}/deliveries/${deliveryId}/`, { token: ceo.token }));
+  }
+
+  it("a redirect is not followed: the attempt says so, the delivery is retried, and the other address gets nothing", async () => {
+    const { hook, name, row } = await pendingDelivery(`redirected-${crypto.randomUUID()}`);
+    const elsewhere = await subscribe(ceo, ["task.deleted"]);
+    const messageId = webhookMessageId(row.id);
+    await failNext(name, 1, 307, { id: messageId, location: receiverUrl(elsewhere.name) });
+    const result = await consume(row.id, 1);
+    expect(result.retryMessages).toEqual([{ msgId: `m-${row.id}` }]);
+    expect(result.explicitAcks).toEqual([]);
+    const detail = await detailOf(hook.id, row.id);
+    expect(detail).toMatchObject({ status: "pending", attempts: 1, response_status: 307, delivered_at: null });
+    expect(detail.attempt_log.map((attempt) => [attempt.response_status, attempt.error])).toEqual([
+      [307, "The receiver answered with a redirect, which is not followed."],
+    ]);
+    expect((await receivedWithId(name, messageId)).map((delivery) => delivery.status)).toEqual([307]);
+    expect(await receivedWithId(elsewhere.name, messageId)).toEqual([]);
+    await unsubscribe(ceo, hook.id);
+    await unsubscribe(ceo, elsewhere.hook.id);
+  });
+
+  it("the URL rule is checked again before each delivery: a URL it refuses now is never sent to", async () => {
+    const { hook, row } = await pendingDelivery(`refused-${crypto.randomUUID()}`);
+    // As if the rule had changed since the subscription was made: plain http to a public host.
+    await withDb((db) =>
+      db
+        .update(webhookSubscriptions)
+        .set({ url: "http://hooks.example.com/edge" })
+        .where(eq(webhookSubscriptions.id, hook.id)),
+    );
+    const result = await consume(row.id, 1);
+    expect(result.explicitAcks).toEqual([`m-${row.id}`]);
+    const detail = await detailOf(hook.id, row.id);
+    expect(detail).toMatchObject({ status: "failed", attempts: 1, response_status: null, delivered_at: null });
+    expect(detail.attempt_log.map((attempt) => attempt.error)).toEqual([
+      "Not sent: the URL must use https; plain http is allowed only to localhost or a loopback address in development.",
+    ]);
+    await unsubscribe(ceo, hook.id);
+  });
+
+  it("retries wait twice as long each time, and never more than 12 hours", async () => {
+    const { hook, name, row } = await pendingDelivery(`backoff-${crypto.randomUUID()}`);
+    await failNext(name, 2, 503, { id: webhookMessageId(row.id) });
+    const deployed = { ...testEnv, WEBHOOK_RETRY_BASE_SECONDS: "30" };
+    // The 11th attempt failed: 30 · 2^10 = 30,720 s, under the cap.
+    expect((await consume(row.id, 11, deployed)).retry).toHaveBeenCalledWith({ delaySeconds: 30_720 });
+    // The 12th: 30 · 2^11 = 61,440 s, held to 12 hours.
+    expect((await consume(row.id, 12, deployed)).retry).toHaveBeenCalledWith({ delaySeconds: 43_200 });
+    await unsubscribe(ceo, hook.id);
   });
 
   it("a malformed message is acknowledged without work", async () => {
