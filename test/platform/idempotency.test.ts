@@ -18,6 +18,14 @@ const tasksTitled = (title: string) =>
 
 const newKey = () => `key-${crypto.randomUUID()}`;
 
+/** A task creation under a fresh key: `send` makes the same request each time. */
+function keyedTaskCreate(token: string, about: string) {
+  const key = newKey();
+  const title = `${about} ${key}`;
+  const send = () => api("/tasks/", { token, json: { title }, headers: { "Idempotency-Key": key } });
+  return { key, title, send };
+}
+
 describe("Idempotency-Key", () => {
   let org: Org;
 
@@ -26,10 +34,7 @@ describe("Idempotency-Key", () => {
   });
 
   it("a retry after the answer was lost gets the first answer, replayed, and one task exists", async () => {
-    const key = newKey();
-    const title = `once ${key}`;
-    const send = () =>
-      api("/tasks/", { token: org.manager.token, json: { title }, headers: { "Idempotency-Key": key } });
+    const { key, title, send } = keyedTaskCreate(org.manager.token, "once");
 
     // The first request commits; its answer is dropped unread, as when the connection breaks.
     const lost = await send();
@@ -157,10 +162,7 @@ describe("Idempotency-Key", () => {
   });
 
   it("a server error is not kept: the retry runs, and creates the one task", async () => {
-    const key = newKey();
-    const title = `after a failure ${key}`;
-    const send = () =>
-      api("/tasks/", { token: org.manager.token, json: { title }, headers: { "Idempotency-Key": key } });
+    const { title, send } = keyedTaskCreate(org.manager.token, "after a failure");
     // The write's last statement fails, so the whole write rolls back and the client gets a 500.
     const failed = await whileTaskHistoryFails("true", send);
     expect(failed.status).toBe(500);
@@ -172,10 +174,7 @@ describe("Idempotency-Key", () => {
   });
 
   it("a key answers its retries for 24 hours, and runs again once that has passed", async () => {
-    const key = newKey();
-    const title = `a day ${key}`;
-    const send = () =>
-      api("/tasks/", { token: org.manager.token, json: { title }, headers: { "Idempotency-Key": key } });
+    const { key, title, send } = keyedTaskCreate(org.manager.token, "a day");
     const sentAt = Date.now();
     expect((await send()).status).toBe(201);
     const stored = `idempotency:${key}`;
