@@ -61,6 +61,8 @@ describe("attachments", () => {
       await api(`${origin}/api/v1/attachments/${attachment.id}/`, { token: org.employee.token }),
     );
     expect(detail.download_url).toMatch(/X-Amz-Signature=/);
+    // A download link lives five minutes.
+    expect(new URL(detail.download_url ?? "").searchParams.get("X-Amz-Expires")).toBe("300");
     const download = await fetch(detail.download_url ?? "");
     expect(download.status).toBe(200);
     expect(await download.text()).toBe("hello, attachment");
@@ -262,7 +264,10 @@ describe("attachments", () => {
       expect(created.status).toBe(201);
       return json<Upload>(created);
     };
-    const [staleUpload, freshUpload] = [await startUpload(), await startUpload()];
+    const [staleUpload, freshUpload, queuedUpload] = [await startUpload(), await startUpload(), await startUpload()];
+    // The rule: attachments pending over an hour, uploads awaiting their file over a day.
+    expect(PENDING_ATTACHMENT_MAX_AGE_SECONDS).toBe(3600);
+    expect(AWAITING_UPLOAD_MAX_AGE_SECONDS).toBe(24 * 3600);
 
     // Both sides of each threshold, a minute apart; a ready attachment of any age stays.
     const now = Date.now();
@@ -284,6 +289,11 @@ describe("attachments", () => {
         .update(csvUploads)
         .set({ createdAt: attachmentAge(AWAITING_UPLOAD_MAX_AGE_SECONDS - 60) })
         .where(eq(csvUploads.id, freshUpload.id));
+      // Older than a day but no longer awaiting its file (queued for ingestion): not the sweep's.
+      await db
+        .update(csvUploads)
+        .set({ status: "queued", createdAt: attachmentAge(AWAITING_UPLOAD_MAX_AGE_SECONDS + 60) })
+        .where(eq(csvUploads.id, queuedUpload.id));
     });
     const staleKey = await r2Key(stale);
     const freshKey = await r2Key(fresh);
@@ -309,12 +319,15 @@ describe("attachments", () => {
       (await json<Upload>(await api(`/csv-data/uploads/${id}/`, { token: org.employee.token }))).status;
     expect(await statusOf(staleUpload.id)).toBe("cancelled");
     expect(await statusOf(freshUpload.id)).toBe("awaiting_upload");
+    expect(await statusOf(queuedUpload.id)).toBe("queued");
     // The stale multipart upload was aborted: its part URLs lead nowhere; the fresh one's still work.
     const part = new Uint8Array(5 * 1024 * 1024);
     const stalePart = await fetch(staleUpload.upload?.parts[0]?.url ?? "", { method: "PUT", body: part });
     expect(stalePart.status).toBe(404);
     const freshPart = await fetch(freshUpload.upload?.parts[0]?.url ?? "", { method: "PUT", body: part });
     expect(freshPart.status).toBe(200);
+    // Leave no upload queued without a file behind for the rest of the suite.
+    await withDb((db) => db.update(csvUploads).set({ status: "cancelled" }).where(eq(csvUploads.id, queuedUpload.id)));
   });
 
   it("413 above the size limit, 415 for other media types, 400 for bad metadata", async () => {

@@ -670,6 +670,15 @@ describe("row listing: caching and access", () => {
     expect((await api(path, { token: owner.token })).status).toBe(404);
   });
 
+  it("stops serving cached pages once the upload is deleted through the legacy /delete/ path too", async () => {
+    const id = await createUpload(owner.id, rows.slice(0, 5));
+    const path = `/csv-data/uploads/${id}/data/`;
+    expect((await api(path, { token: owner.token })).headers.get("X-Cache")).toBe("MISS");
+    expect((await api(path, { token: owner.token })).headers.get("X-Cache")).toBe("HIT");
+    expect((await api(`/csv-data/uploads/${id}/delete/`, { method: "DELETE", token: owner.token })).status).toBe(204);
+    expect((await api(path, { token: owner.token })).status).toBe(404);
+  });
+
   it("requires authentication", async () => {
     const response = await api(`/csv-data/uploads/${uploadId}/data/`);
     expect(response.status).toBe(401);

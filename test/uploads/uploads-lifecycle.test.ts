@@ -1,5 +1,6 @@
 import { and, eq, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import * as lifecycle from "../../src/features/uploads/ingest/upload-lifecycle.ts";
 import { progressOf } from "../../src/features/uploads/progress/upload-progress.ts";
 import { csvUploadChunks, csvUploads, emailLog, jobs } from "../../src/platform/db/schema.ts";
 import { emailsTo } from "../support/email.ts";
@@ -62,6 +63,9 @@ describe("cancelling an upload", () => {
     const response = await api(`/csv-data/uploads/${upload.id}/cancel/`, { method: "POST", token: user.token });
     expect(response.status).toBe(202);
     expect(await jobOf(user, upload)).toMatchObject({ status: "cancelled" });
+    // The multipart upload is gone: its part URL leads nowhere.
+    const part = await fetch(upload.upload?.parts[0]?.url ?? "", { method: "PUT", body: "a,b\n1,2\n" });
+    expect(part.status).toBe(404);
     const complete = await api(`/csv-data/uploads/${upload.id}/complete/`, {
       token: user.token,
       json: { parts: [{ part_number: 1, etag: "x" }] },
@@ -287,5 +291,36 @@ describe("deleting an upload", () => {
     expect(await progressOf(testEnv, upload.id).state()).toBeNull();
     const jobs = await json<Job[]>(await api("/jobs/?status=cancelled", { token: user.token }));
     expect(jobs.map((job) => job.id)).toContain(upload.job);
+  });
+});
+
+describe("the lifecycle's own guards (whatever a caller checked before)", () => {
+  const rowOf = async (id: string) => {
+    const [row] = await withDb((db) => db.select().from(csvUploads).where(eq(csvUploads.id, id)));
+    if (!row) throw new Error("no upload row");
+    return row;
+  };
+
+  it("cancel leaves an upload that already ended as it is", async () => {
+    const { user, upload } = await finishedUpload(10);
+    expect(await withDb(async (db) => lifecycle.cancel(db, await rowOf(upload.id)))).toBeUndefined();
+    expect(await getUpload(user, upload.id)).toMatchObject({ status: "completed", total_rows: 10 });
+  });
+
+  it("accept queues only an upload still awaiting its file: a cancelled one stays cancelled", async () => {
+    const user = await createUser();
+    const upload = await startPresignedUpload(user, 100);
+    expect((await api(`/csv-data/uploads/${upload.id}/cancel/`, { method: "POST", token: user.token })).status).toBe(
+      202,
+    );
+    const layout = {
+      delimiter: ",",
+      newline: "\n",
+      columns: [{ key: "a", name: "a", type: "string" as const }],
+      dataOffset: 2,
+    };
+    const row = await rowOf(upload.id);
+    expect(await withDb((db) => db.transaction((tx) => lifecycle.accept(tx, row, layout)))).toBeUndefined();
+    expect(await getUpload(user, upload.id)).toMatchObject({ status: "cancelled" });
   });
 });
