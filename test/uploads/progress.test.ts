@@ -81,6 +81,26 @@ describe("upload progress", () => {
     expect(end.rows_per_second).toBeGreaterThan(0);
   });
 
+  it("while processing, the upload's details count every record read, rejected ones included", {
+    timeout: 60_000,
+  }, async () => {
+    const user = await createUser();
+    const lines = ["id,name,note"];
+    // One record in a hundred has a field too many: rejected, and still read.
+    for (let i = 1; i <= 60_000; i++)
+      lines.push(`${i},Person ${i},plain ${i} ${"x".repeat(60)}${i % 100 === 0 ? ",extra" : ""}`);
+    const upload = await formUpload(user, `${lines.join("\n")}\n`);
+    await processingWith(user, upload.id, 2);
+    const details = await json<{ status: string; total_rows: number; processed_rows: number; error_rows: number }>(
+      await api(`/csv-data/uploads/${upload.id}/`, { token: user.token }),
+    );
+    expect(details.status).toBe("processing");
+    expect(details.error_rows).toBeGreaterThan(0);
+    expect(details.processed_rows).toBe(details.total_rows + details.error_rows);
+    const done = await finished(user, upload.id);
+    expect(done).toMatchObject({ status: "completed", processed_rows: 60_000, total_rows: 59_400, error_rows: 600 });
+  });
+
   it("WebSocket: the current state at once, then progress, then the final state and close", {
     timeout: 60_000,
   }, async () => {
