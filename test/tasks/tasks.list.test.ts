@@ -1,4 +1,7 @@
+import { inArray, sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { tasks } from "../../src/platform/db/schema.ts";
+import { withDb } from "../support/env.ts";
 import { api, json } from "../support/http.ts";
 import { makeOrg } from "../support/org.ts";
 import { makeTask } from "../support/tasks.ts";
@@ -86,6 +89,55 @@ describe("tasks: filters, ordering, pagination, cache", () => {
     expect(second.results.map((t) => t.id)).toEqual(byCreated.slice(3));
     expect(second.next).toBeNull();
     expect(second.previous).toContain("page=1");
+  });
+
+  it("filter edges (strict due dates, pending, search escaped and trimmed) and every ordering both ways", async () => {
+    const user = await createUser({ role: "employee", via: "sql" });
+    const jan = await makeTask(user, { title: "due in january", due_date: "2030-01-15T00:00:00Z" });
+    const none = await makeTask(user, { title: "100 apples" });
+    const edge = await makeTask(user, { title: "100% sure", due_date: "2030-02-01T00:00:00Z" });
+    const slash = await makeTask(user, { title: "path a\\b" });
+    const mar = await makeTask(user, { title: "ab due in march", due_date: "2030-03-01T00:00:00Z" });
+    const ids = async (query: string) => (await list(user.token, query)).results.map((task) => task.id);
+    const sorted = async (query: string) => (await ids(query)).sort((x, y) => x - y);
+    const ascending = (...list: number[]) => [...list].sort((x, y) => x - y);
+
+    // Strict bounds: a task due exactly at the bound is neither before nor after it.
+    expect(await sorted("due_before=2030-02-01T00:00:00Z")).toEqual([jan.id]);
+    expect(await sorted("due_after=2030-02-01T00:00:00Z")).toEqual([mar.id]);
+    expect(await sorted("due_before=2030-02-01T00:00:00.001Z")).toEqual(ascending(jan.id, edge.id));
+    expect(await sorted("due_after=2030-01-31T23:59:59.999Z")).toEqual(ascending(edge.id, mar.id));
+
+    // `pending` is every status but done: a task in progress is pending, not completed.
+    const started = await api(`/tasks/${jan.id}/`, {
+      method: "PATCH",
+      token: user.token,
+      json: { status: "in_progress" },
+    });
+    expect(started.status).toBe(200);
+    expect(await sorted("status=pending")).toEqual(ascending(jan.id, none.id, edge.id, slash.id, mar.id));
+    expect(await sorted("status=completed")).toEqual([]);
+
+    // Search: `%` and `\` are literal characters, and the term is trimmed.
+    expect(await sorted("search=100%25")).toEqual([edge.id]);
+    expect(await sorted("search=a%5Cb")).toEqual([slash.id]);
+    expect(await sorted("search=%20apples%20")).toEqual([none.id]);
+
+    // Newest first by default; tasks without a due date last in either direction, by id.
+    expect(await ids("")).toEqual([mar.id, slash.id, edge.id, none.id, jan.id]);
+    expect(await ids("ordering=due_date")).toEqual([jan.id, edge.id, mar.id, none.id, slash.id]);
+    expect(await ids("ordering=-due_date")).toEqual([mar.id, edge.id, jan.id, slash.id, none.id]);
+    // The PATCH made `jan` the most recently updated.
+    expect((await ids("ordering=-updated_at"))[0]).toBe(jan.id);
+    expect((await ids("ordering=updated_at")).at(-1)).toBe(jan.id);
+
+    // Created at one instant: the id orders them, the same way as the field.
+    const all = [jan.id, none.id, edge.id, slash.id, mar.id];
+    await withDb((db) =>
+      db.update(tasks).set({ createdAt: sql`'2030-01-01T00:00:00Z'::timestamptz` }).where(inArray(tasks.id, all)),
+    );
+    expect(await ids("ordering=created_at")).toEqual(ascending(...all));
+    expect(await ids("ordering=-created_at")).toEqual(ascending(...all).reverse());
   });
 
   it("answers 400 naming the parameter for every bad filter value", async () => {
