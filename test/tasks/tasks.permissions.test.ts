@@ -147,6 +147,20 @@ describe("tasks: who may do what", () => {
     expect(await json(put)).toMatchObject({ status: "done", completed_at: expect.any(String) });
   });
 
+  it("a deleted task's assignment records leave the trail, and its count, for everyone", async () => {
+    type Trail = { count: number; results: { task: number }[] };
+    const org = await makeOrg();
+    const task = await makeTask(org.manager, { assignees: [org.employee.id] });
+    const trail = async (query: string) =>
+      json<Trail>(await api(`/task-assignments/?${query}&page_size=100`, { token: org.ceo.token }));
+    expect((await trail(`task=${task.id}`)).count).toBe(1);
+    expect((await api(`/tasks/${task.id}/`, { method: "DELETE", token: org.manager.token })).status).toBe(204);
+    expect(await trail(`task=${task.id}`)).toMatchObject({ count: 0, results: [] });
+    const byAssignee = await trail(`user=${org.employee.id}`);
+    expect(byAssignee.results.map((row) => row.task)).not.toContain(task.id);
+    expect(byAssignee.count).toBe(byAssignee.results.length);
+  });
+
   it("employees may unassign only themselves; unassign writes audit rows that the task's managers can read", async () => {
     const org = await makeOrg();
     const task = await makeTask(org.employee, { assignees: [org.employee.id] });
