@@ -146,6 +146,32 @@ describe("reports", () => {
     ]);
   });
 
+  it("per-day reports: the range starts at its first day's 00:00:00 UTC exactly and ends before the next day after it", async () => {
+    const user = await createUser({ role: "employee", via: "sql" });
+    const first = await makeTask(user);
+    const second = await makeTask(user);
+    await withDb(async (db) => {
+      await db
+        .update(tasks)
+        .set({ createdAt: new Date("2029-12-31T00:00:00Z") })
+        .where(eq(tasks.id, first.id));
+      await db
+        .update(tasks)
+        .set({ createdAt: new Date("2030-01-02T00:00:00Z") })
+        .where(eq(tasks.id, second.id));
+    });
+    const opened = await api("/reports/opened-per-day/?from=2029-12-31&to=2030-01-01", {
+      token: user.token,
+      headers: { Accept: "application/json", "Cache-Control": "no-cache" },
+    });
+    expect(await json(opened)).toEqual({
+      results: [
+        { date: "2029-12-31", count: 1 },
+        { date: "2030-01-01", count: 0 },
+      ],
+    });
+  });
+
   it("per-day reports: one row per day with zeros, inclusive range, strict dates", async () => {
     const user = await createUser({ role: "employee", via: "sql" });
     const a = await makeTask(user);
