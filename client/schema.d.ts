@@ -543,7 +543,7 @@ export interface paths {
     };
     /**
      * Overdue tasks
-     * @description Visible tasks past due and not done; `days_overdue` in whole days, rounded down.
+     * @description Visible tasks past due and not done; `days_overdue` in whole days, rounded down. Most overdue first; tasks due at the same instant in ascending id order.
      */
     get: operations["getOverdueReport"];
     put?: never;

@@ -146,6 +146,31 @@ describe("reports", () => {
     ]);
   });
 
+  it("overdue: most overdue first, and tasks due at the same instant in id order", async () => {
+    const user = await createUser({ role: "manager", via: "sql" });
+    const titles = ["first", "second", "third", "fourth"];
+    const made: number[] = [];
+    for (const title of titles) made.push((await makeTask(user, { title })).id);
+    const tied = new Date(Date.now() - 2 * 86_400_000);
+    // Updated newest first, so the rows' stored order is the reverse of their ids.
+    for (const id of [...made].reverse()) {
+      await withDb((db) => db.update(tasks).set({ dueDate: tied }).where(eq(tasks.id, id)));
+    }
+    const older = (await makeTask(user, { title: "older" })).id;
+    await withDb((db) =>
+      db
+        .update(tasks)
+        .set({ dueDate: new Date(tied.getTime() - 1) })
+        .where(eq(tasks.id, older)),
+    );
+    const response = await api("/reports/overdue/?nocache=1", {
+      token: user.token,
+      headers: { Accept: "application/json" },
+    });
+    const body = await json<{ results: { id: number }[] }>(response);
+    expect(body.results.map((row) => row.id)).toEqual([older, ...made]);
+  });
+
   it("per-day reports: the range starts at its first day's 00:00:00 UTC exactly and ends before the next day after it", async () => {
     const user = await createUser({ role: "employee", via: "sql" });
     const first = await makeTask(user);

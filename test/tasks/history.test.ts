@@ -221,6 +221,23 @@ describe("task history", () => {
     }
     const entries = (await history(task.id, org.employee.token)).results;
     expect(entries.map((entry) => entry.action)).toEqual(["attachment_added", "created"]);
+    expect(entries[0]?.changes).toEqual({ attachment: [null, pending.id] });
+  });
+
+  it("a presigned attachment deleted before it is completed was never added, so its deletion records nothing", async () => {
+    const task = await makeTask(org.employee, { title: "abandoned file" });
+    const origin = await runtimeOrigin();
+    const pending = await json<{ id: number }>(
+      await api(`${origin}/api/v1/tasks/${task.id}/attachments/`, {
+        token: org.employee.token,
+        json: { filename: "never.txt", size_bytes: 10, content_type: "text/plain" },
+      }),
+    );
+    expect((await api(`/attachments/${pending.id}/`, { method: "DELETE", token: org.employee.token })).status).toBe(
+      204,
+    );
+    const entries = (await history(task.id, org.employee.token)).results;
+    expect(entries.map((entry) => entry.action)).toEqual(["created"]);
   });
 
   it("a refused write records nothing: forbidden fields, a stale If-Match, an unknown assignee", async () => {

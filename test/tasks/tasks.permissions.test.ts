@@ -161,6 +161,29 @@ describe("tasks: who may do what", () => {
     expect(byAssignee.count).toBe(byAssignee.results.length);
   });
 
+  it("someone demoted to employee still reads the assignment records they made, and no others of the task", async () => {
+    type Trail = { count: number; results: { assigned_to: number; assigned_by: number }[] };
+    const org = await makeOrg();
+    const task = await makeTask(org.manager, { assignees: [org.colleague.id] });
+    // A record that does not name them: the CEO adds the employee.
+    expect(
+      (await api(`/tasks/${task.id}/assign/`, { token: org.ceo.token, json: { assignees: [org.employee.id] } })).status,
+    ).toBe(200);
+    const demoted = await api(`/users/${org.manager.id}/`, {
+      method: "PATCH",
+      token: org.ceo.token,
+      json: { role: "employee" },
+    });
+    expect(demoted.status).toBe(200);
+    const trail = await json<Trail>(
+      await api(`/task-assignments/?task=${task.id}&page_size=100`, { token: org.manager.token }),
+    );
+    expect(trail.count).toBe(1);
+    expect(trail.results.map((row) => [row.assigned_to, row.assigned_by])).toEqual([
+      [org.colleague.id, org.manager.id],
+    ]);
+  });
+
   it("employees may unassign only themselves; unassign writes audit rows that the task's managers can read", async () => {
     const org = await makeOrg();
     const task = await makeTask(org.employee, { assignees: [org.employee.id] });

@@ -159,7 +159,8 @@ const statusRoute = route.get("/reports/task-status", "getTaskStatusReport", "Ta
 });
 
 const overdueRoute = route.get("/reports/overdue", "getOverdueReport", "Overdue tasks", {
-  description: "Visible tasks past due and not done; `days_overdue` in whole days, rounded down.",
+  description:
+    "Visible tasks past due and not done; `days_overdue` in whole days, rounded down. Most overdue first; tasks due at the same instant in ascending id order.",
   request: { query: ReportQuerySchema, headers: IfNoneMatchHeaders },
   responses: reportResponses(OverdueReportSchema, "Rows."),
 });
