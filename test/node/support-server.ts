@@ -52,8 +52,9 @@ export async function startSupportServer(
   ];
   const server = createServer((request, response) => {
     const send = (status: number, body: unknown) => sendJson(response, status, body);
-    if (request.url === "/runtime-origin") {
-      const origin = runtimeOrigin();
+    const runtime = /^\/runtime-origin\?id=([\w-]+)$/.exec(request.url ?? "")?.[1];
+    if (runtime) {
+      const origin = runtimeOrigin(runtime);
       send(origin ? 200 : 503, { origin: origin ?? null });
       return;
     }

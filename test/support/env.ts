@@ -11,6 +11,8 @@ export interface TestEnv extends Env {
   TEST_CLOSED_PORT: string;
   /** Node-side helper server (test/node/support-server.ts). */
   TEST_SUPPORT_URL: string;
+  /** This runtime's own id, under which the support server records its HTTP origin (test/node/runtime-origin.ts). */
+  TEST_RUNTIME_ID: string;
   /** Node-side webhook receiver (test/node/webhook-receiver.ts). */
   TEST_WEBHOOK_RECEIVER_URL: string;
 }

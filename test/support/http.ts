@@ -13,7 +13,7 @@ let origin: string | undefined;
 /** The test runtime's real HTTP origin: presigned R2 URLs signed for it reach the local S3 endpoint. */
 export async function runtimeOrigin(): Promise<string> {
   if (!origin) {
-    const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/runtime-origin`);
+    const response = await fetch(`${testEnv.TEST_SUPPORT_URL}/runtime-origin?id=${testEnv.TEST_RUNTIME_ID}`);
     if (!response.ok) throw new Error(`runtime origin unknown: ${response.status}`);
     origin = ((await response.json()) as { origin: string }).origin;
   }
