@@ -164,6 +164,14 @@ export async function partitionExists(uploadId: string): Promise<boolean> {
   return result.rows[0]?.name !== null && result.rows[0]?.name !== undefined;
 }
 
+/**
+ * Waits until the upload's rows partition is gone. A failed upload's is dropped just after the
+ * outcome is written, and the drop first waits for the queries already reading `csv_rows`.
+ */
+export async function partitionDropped(uploadId: string): Promise<void> {
+  await eventually(async () => ((await partitionExists(uploadId)) ? undefined : true), 20_000);
+}
+
 /** Rows stored for the upload and how many distinct row numbers they have. */
 export async function storedRows(uploadId: string): Promise<{ n: number; distinct: number }> {
   const table = sql.identifier(partitionName(uploadId));

@@ -30,6 +30,7 @@ import {
   getUpload,
   indexesReady,
   jobOf,
+  partitionDropped,
   partitionExists,
   pendingChunkMessages,
   storedRows,
@@ -180,7 +181,7 @@ describe("ingestion: failures", () => {
       total_rows: 0,
     });
     expect(done.completed_at).not.toBeNull();
-    expect(await partitionExists(upload.id)).toBe(false);
+    await partitionDropped(upload.id);
     const job = await jobOf(user, upload);
     expect(job).toMatchObject({ status: "failed", error: done.error, message: "Ingestion failed." });
     const progress = await json(await api(`/csv-data/uploads/${upload.id}/progress/`, { token: user.token }));
@@ -250,7 +251,7 @@ describe("ingestion: failures", () => {
     expect(done.status).toBe("failed");
     expect(done.error).toMatch(/failed repeatedly; the upload was stopped\.$/);
     expect(done.total_rows).toBe(0);
-    expect(await partitionExists(upload.id)).toBe(false);
+    await partitionDropped(upload.id);
     expect((await jobOf(user, upload)).status).toBe("failed");
   });
 });

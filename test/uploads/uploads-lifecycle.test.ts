@@ -15,6 +15,7 @@ import {
   getUpload,
   type Job,
   jobOf,
+  partitionDropped,
   partitionExists,
   pendingChunkMessages,
   startPresignedUpload,
@@ -167,7 +168,7 @@ describe("the allowed error ratio (10 %)", () => {
       error_rows: 11,
       error: "11 of 100 records were rejected (11%), above the allowed 10%.",
     });
-    expect(await partitionExists(above.id)).toBe(false);
+    await partitionDropped(above.id);
     expect(await jobOf(user, above)).toMatchObject({ status: "failed" });
   });
 });
