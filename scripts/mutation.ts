@@ -107,7 +107,13 @@ export const FEATURES: Record<string, Feature> = {
       "src/features/uploads/ingest/reconcile.ts",
       "src/features/uploads/progress/upload-progress.ts",
     ],
-    tests: ["test/uploads/ingest.test.ts", "test/uploads/ingest-property.test.ts", "test/uploads/progress.test.ts"],
+    tests: [
+      "test/uploads/ingest.test.ts",
+      "test/uploads/ingest-property.test.ts",
+      "test/uploads/progress.test.ts",
+      "test/uploads/partition-locks.test.ts",
+      "test/uploads/uploads-lifecycle.test.ts",
+    ],
   },
 };
 

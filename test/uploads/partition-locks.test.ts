@@ -27,6 +27,11 @@ async function within(ms: number, request: Promise<Response>): Promise<Response 
   }
 }
 
+/** A row page of the reader's upload, past every cache. */
+function rowPage(reader: { user: { token: string }; upload: { id: string } }): Promise<Response> {
+  return api(`/csv-data/uploads/${reader.upload.id}/data/?nocache=1&page_size=5`, { token: reader.user.token });
+}
+
 /** Whether a backend waits on a lock while running a statement that names `partition`. */
 async function waitingOn(partition: string): Promise<true | undefined> {
   const { rows } = await withDb((db) =>
@@ -37,14 +42,23 @@ async function waitingOn(partition: string): Promise<true | undefined> {
   return Number(rows[0]?.n ?? 0) > 0 ? true : undefined;
 }
 
+/** Whether the partition is attached with its detach left half-way (pending). */
+async function detachPending(partition: string): Promise<boolean> {
+  const { rows } = await withDb((db) =>
+    db.execute<{ pending: boolean | null }>(
+      sql`select (select inhdetachpending from pg_inherits where inhrelid = to_regclass(${partition})) as pending`,
+    ),
+  );
+  return rows[0]?.pending === true;
+}
+
 describe("partitions come and go without stalling other users' row queries", () => {
   it("while a query reads csv_rows, two uploads are deleted at once and another ingested, and row pages answer throughout", async () => {
     const reader = await finishedUpload(200);
     const doomed = await finishedUpload(50);
     const alsoDoomed = await finishedUpload(50);
     const starter = await createUser();
-    const page = () =>
-      api(`/csv-data/uploads/${reader.upload.id}/data/?nocache=1&page_size=5`, { token: reader.user.token });
+    const page = () => rowPage(reader);
 
     let deleting: Promise<Response> | undefined;
     let alsoDeleting: Promise<Response> | undefined;
@@ -77,5 +91,40 @@ describe("partitions come and go without stalling other users' row queries", () 
       expect(await partitionExists(upload.id)).toBe(false);
       expect((await api(`/csv-data/uploads/${upload.id}/`, { token: user.token })).status).toBe(404);
     }
+  });
+
+  it("a detach interrupted half-way is finished by the deletion, which still stalls no row query", async () => {
+    const reader = await finishedUpload(100);
+    const doomed = await finishedUpload(30);
+    const name = partitionName(doomed.upload.id);
+    const holdReader = async (tx: Parameters<Parameters<typeof whileHolding>[0]>[0]) => {
+      await tx.execute(sql`select count(*) from csv_rows where upload_id = ${reader.upload.id}`);
+    };
+    // A concurrent detach commits its first half, waits for the open reader, and is cancelled there.
+    await whileHolding(holdReader, async () => {
+      const detaching = withDb((db) =>
+        db.execute(sql.raw(`alter table csv_rows detach partition "${name}" concurrently`)),
+      )
+        .then(() => "detached")
+        .catch(() => "cancelled");
+      await eventually(() => waitingOn(name), 15_000);
+      await withDb((db) =>
+        db.execute(sql`
+          select pg_cancel_backend(pid) from pg_stat_activity
+          where wait_event_type = 'Lock' and position(${name} in query) > 0`),
+      );
+      expect(await detaching).toBe("cancelled");
+    });
+    expect(await detachPending(name)).toBe(true);
+
+    let deleting: Promise<Response> | undefined;
+    await whileHolding(holdReader, async () => {
+      deleting = api(`/csv-data/uploads/${doomed.upload.id}/`, { method: "DELETE", token: doomed.user.token });
+      await eventually(() => waitingOn(name), 15_000);
+      const during = await within(5_000, rowPage(reader));
+      expect(during === "stalled" ? "stalled" : during.status).toBe(200);
+    });
+    expect((await deleting)?.status).toBe(204);
+    expect(await partitionExists(doomed.upload.id)).toBe(false);
   });
 });
