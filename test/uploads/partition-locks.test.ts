@@ -75,13 +75,13 @@ describe("partitions come and go without stalling other users' row queries", () 
           method: "DELETE",
           token: alsoDoomed.user.token,
         });
-        const during = await within(5_000, page());
+        const during = await within(10_000, page());
         expect(during === "stalled" ? "stalled" : during.status).toBe(200);
 
         // A new upload is planned, partitioned, loaded and settled while the reader stays open.
         const started = await formUpload(starter, sampleCsv(300));
         expect((await finished(starter, started.id, 20_000)).status).toBe("completed");
-        const after = await within(5_000, page());
+        const after = await within(10_000, page());
         expect(after === "stalled" ? "stalled" : after.status).toBe(200);
       },
     );
@@ -121,7 +121,7 @@ describe("partitions come and go without stalling other users' row queries", () 
     await whileHolding(holdReader, async () => {
       deleting = api(`/csv-data/uploads/${doomed.upload.id}/`, { method: "DELETE", token: doomed.user.token });
       await eventually(() => waitingOn(name), 15_000);
-      const during = await within(5_000, rowPage(reader));
+      const during = await within(10_000, rowPage(reader));
       expect(during === "stalled" ? "stalled" : during.status).toBe(200);
     });
     expect((await deleting)?.status).toBe(204);
