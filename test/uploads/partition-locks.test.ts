@@ -9,19 +9,21 @@
 import { sql } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
 import { partitionName } from "../../src/features/uploads/ingest/partition-name.ts";
+import type { Tx } from "../../src/platform/db/client.ts";
 import { eventually, whileHolding, withDb } from "../support/env.ts";
 import { api } from "../support/http.ts";
 import { finished, finishedUpload, formUpload, partitionExists, sampleCsv } from "../support/uploads.ts";
 import { createUser } from "../support/users.ts";
 
-/** The response, or "stalled" when it has not come within `ms`. */
-async function within(ms: number, request: Promise<Response>): Promise<Response | "stalled"> {
+/** The response's status, or "stalled" when it has not come within `ms`. */
+async function statusWithin(ms: number, request: Promise<Response>): Promise<number | "stalled"> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stalled = new Promise<"stalled">((resolve) => {
     timer = setTimeout(() => resolve("stalled"), ms);
   });
   try {
-    return await Promise.race([request, stalled]);
+    const answer = await Promise.race([request, stalled]);
+    return answer === "stalled" ? answer : answer.status;
   } finally {
     clearTimeout(timer);
   }
@@ -30,6 +32,13 @@ async function within(ms: number, request: Promise<Response>): Promise<Response 
 /** A row page of the reader's upload, past every cache. */
 function rowPage(reader: { user: { token: string }; upload: { id: string } }): Promise<Response> {
   return api(`/csv-data/uploads/${reader.upload.id}/data/?nocache=1&page_size=5`, { token: reader.user.token });
+}
+
+/** Holds a transaction's share lock on `csv_rows`, as a long row page or export does. */
+function readingCsvRows(uploadId: string): (tx: Tx) => Promise<void> {
+  return async (tx) => {
+    await tx.execute(sql`select count(*) from csv_rows where upload_id = ${uploadId}`);
+  };
 }
 
 /** Whether a backend waits on a lock while running a statement that names `partition`. */
@@ -58,33 +67,25 @@ describe("partitions come and go without stalling other users' row queries", () 
     const doomed = await finishedUpload(50);
     const alsoDoomed = await finishedUpload(50);
     const starter = await createUser();
-    const page = () => rowPage(reader);
 
     let deleting: Promise<Response> | undefined;
     let alsoDeleting: Promise<Response> | undefined;
-    await whileHolding(
-      async (tx) => {
-        await tx.execute(sql`select count(*) from csv_rows where upload_id = ${reader.upload.id}`);
-      },
-      async () => {
-        deleting = api(`/csv-data/uploads/${doomed.upload.id}/`, { method: "DELETE", token: doomed.user.token });
-        // The deletion has reached Postgres and waits for the open reader.
-        await eventually(() => waitingOn(partitionName(doomed.upload.id)), 15_000);
-        // Another user deletes too while the first deletion waits.
-        alsoDeleting = api(`/csv-data/uploads/${alsoDoomed.upload.id}/`, {
-          method: "DELETE",
-          token: alsoDoomed.user.token,
-        });
-        const during = await within(10_000, page());
-        expect(during === "stalled" ? "stalled" : during.status).toBe(200);
+    await whileHolding(readingCsvRows(reader.upload.id), async () => {
+      deleting = api(`/csv-data/uploads/${doomed.upload.id}/`, { method: "DELETE", token: doomed.user.token });
+      // The deletion has reached Postgres and waits for the open reader.
+      await eventually(() => waitingOn(partitionName(doomed.upload.id)), 15_000);
+      // Another user deletes too while the first deletion waits.
+      alsoDeleting = api(`/csv-data/uploads/${alsoDoomed.upload.id}/`, {
+        method: "DELETE",
+        token: alsoDoomed.user.token,
+      });
+      expect(await statusWithin(10_000, rowPage(reader))).toBe(200);
 
-        // A new upload is planned, partitioned, loaded and settled while the reader stays open.
-        const started = await formUpload(starter, sampleCsv(300));
-        expect((await finished(starter, started.id, 20_000)).status).toBe("completed");
-        const after = await within(10_000, page());
-        expect(after === "stalled" ? "stalled" : after.status).toBe(200);
-      },
-    );
+      // A new upload is planned, partitioned, loaded and settled while the reader stays open.
+      const started = await formUpload(starter, sampleCsv(300));
+      expect((await finished(starter, started.id, 20_000)).status).toBe("completed");
+      expect(await statusWithin(10_000, rowPage(reader))).toBe(200);
+    });
     // Once the reader is gone, both deletions finish.
     expect([(await deleting)?.status, (await alsoDeleting)?.status]).toEqual([204, 204]);
     for (const { user, upload } of [doomed, alsoDoomed]) {
@@ -97,9 +98,7 @@ describe("partitions come and go without stalling other users' row queries", () 
     const reader = await finishedUpload(100);
     const doomed = await finishedUpload(30);
     const name = partitionName(doomed.upload.id);
-    const holdReader = async (tx: Parameters<Parameters<typeof whileHolding>[0]>[0]) => {
-      await tx.execute(sql`select count(*) from csv_rows where upload_id = ${reader.upload.id}`);
-    };
+    const holdReader = readingCsvRows(reader.upload.id);
     // A concurrent detach commits its first half, waits for the open reader, and is cancelled there.
     await whileHolding(holdReader, async () => {
       const detaching = withDb((db) =>
@@ -121,8 +120,7 @@ describe("partitions come and go without stalling other users' row queries", () 
     await whileHolding(holdReader, async () => {
       deleting = api(`/csv-data/uploads/${doomed.upload.id}/`, { method: "DELETE", token: doomed.user.token });
       await eventually(() => waitingOn(name), 15_000);
-      const during = await within(10_000, rowPage(reader));
-      expect(during === "stalled" ? "stalled" : during.status).toBe(200);
+      expect(await statusWithin(10_000, rowPage(reader))).toBe(200);
     });
     expect((await deleting)?.status).toBe(204);
     expect(await partitionExists(doomed.upload.id)).toBe(false);

@@ -66,6 +66,7 @@ export async function dropPartition(db: PoolDb, uploadId: string): Promise<void>
   const deadline = Date.now() + DETACH_WAIT_MS;
   for (let pause = 50; ; pause = Math.min(pause * 2, DETACH_RETRY_MAX_MS)) {
     const state = await partitionState(db, name);
+    if (state === "absent") return;
     try {
       if (state === "attached") {
         await db.execute(sql.raw(`ALTER TABLE csv_rows DETACH PARTITION "${name}" CONCURRENTLY`));
