@@ -156,6 +156,21 @@ describe("validation messages", () => {
     });
   });
 
+  it("with several fields wrong, the sentence gives each field its own message", async () => {
+    const response = await api("/auth/user/login/", {
+      json: { email: 1 },
+      headers: { "CF-Connecting-IP": clientIp() },
+    });
+    expect(response.status).toBe(400);
+    expect(await json<ErrorBody>(response)).toEqual({
+      detail: "Invalid input in email: must be a string; password: is required.",
+      errors: [
+        { field: "email", message: "must be a string" },
+        { field: "password", message: "is required" },
+      ],
+    });
+  });
+
   it("a comment without content, and a body that is not an object", async () => {
     const user = await ceo();
     const task = await json<{ id: number }>(await api("/tasks/", { json: { title: "t" }, token: user.token }));

@@ -86,10 +86,16 @@ export function fieldErrors(error: ZodError, prefix?: string): FieldError[] {
   });
 }
 
-/** The 400 for a list of field errors: the sentence names every field and quotes the first message. */
+/**
+ * The 400 for a list of field errors: the sentence names every field with its own first message
+ * (`Invalid input in email: must be a string; password: is required.`), so it never reads as if
+ * one field's problem were every field's.
+ */
 export function invalidFields(errors: FieldError[]): ApiError {
-  const named = [...new Set(errors.map((e) => e.field))].join(", ");
-  return ApiError.badRequest(`Invalid input in ${named}: ${errors[0]?.message ?? "invalid value"}.`, errors);
+  const firstMessage = new Map<string, string>();
+  for (const { field, message } of errors) if (!firstMessage.has(field)) firstMessage.set(field, message);
+  const parts = [...firstMessage].map(([field, message]) => `${field}: ${message}`);
+  return ApiError.badRequest(`Invalid input in ${parts.length > 0 ? parts.join("; ") : "the request"}.`, errors);
 }
 
 export function validationError(error: ZodError, target?: string): ApiError {
