@@ -118,7 +118,7 @@ export function openApiDocument(app: ReturnType<typeof createRouter>, origin: st
       version: "1.0.0",
       description:
         'Task management with roles and departments, cached reports, and ingestion of very large CSV files, on Cloudflare Workers. Errors are `{"detail": ...}`; every route answers with or without its trailing slash.\n\n' +
-        "Validation: a 400 names each offending field in `errors` (`{field, message}`, the message reading after the field name: `is required`, `must be a string`, `must be at most 200 characters`...) and its `detail` is `Invalid input in <field>: <message>.`, each offending field with its own first message, separated by `; ` A query parameter a route does not list is a 400 naming it and the parameters the route takes (a misspelt filter never widens an answer silently). " +
+        "Validation: a 400 names each offending field in `errors` (`{field, message}`, the message reading after the field name: `is required`, `must be a string`, `must be at most 200 characters`...) and its `detail` is `Invalid input in <field>: <message>.`, each offending field with its own first message, separated by `; ` A query parameter a route does not list is a 400 naming it and the parameters the route takes (a misspelt filter never widens an answer silently). A parameter it does list, given more than once, is a 400 saying it `may be given only once`. " +
         "Reports answer `text/csv` or `application/json` by `Accept` (no header or `*/*`: CSV); an `Accept` that allows neither is a 406 naming both; the original path `/user/tasks/get_task_status_report/`, kept for clients of the task tracker this API replaces, is always CSV.",
     },
     servers: [{ url: origin, description: "This server" }],

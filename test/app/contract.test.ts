@@ -171,6 +171,41 @@ describe("validation messages", () => {
     });
   });
 
+  it("a query parameter given twice is named as given twice, whatever its values", async () => {
+    const user = await ceo();
+    for (const [path, field] of [
+      ["/tasks/?priority=high&priority=low", "priority"],
+      ["/tasks/?status=done&status=done", "status"],
+      ["/users/?page=1&page=2", "page"],
+    ] as const) {
+      const response = await api(path, { token: user.token });
+      expect(response.status, path).toBe(400);
+      expect(await json<ErrorBody>(response), path).toEqual({
+        detail: `Invalid input in ${field}: may be given only once.`,
+        errors: [{ field, message: "may be given only once" }],
+      });
+    }
+    // Given once, the same values are accepted.
+    expect((await api("/tasks/?priority=high", { token: user.token })).status).toBe(200);
+    // A parameter the route does not take stays unknown however often it is given, and other
+    // problems of the same query are still named.
+    const mixed = await json<ErrorBody>(await api("/tasks/?colour=1&colour=2&page=0", { token: user.token }));
+    expect(mixed.errors?.map((e) => e.field).sort()).toEqual(["colour", "page"]);
+    expect(mixed.errors).toContainEqual({ field: "page", message: "must be 1 or more" });
+    expect(mixed.errors?.find((e) => e.field === "colour")?.message).toMatch(/^is not a query parameter/);
+  });
+
+  it("a number past what a double holds exactly is answered with the route's own limit", async () => {
+    const user = await ceo();
+    const page = await json<ErrorBody>(await api("/tasks/?page=99999999999999999999", { token: user.token }));
+    expect(page).toEqual({
+      detail: "Invalid input in page: must be at most 1000000.",
+      errors: [{ field: "page", message: "must be at most 1000000" }],
+    });
+    const id = await json<ErrorBody>(await api("/tasks/99999999999999999999/", { token: user.token }));
+    expect(id.errors).toEqual([{ field: "id", message: "is out of range" }]);
+  });
+
   it("a comment without content, and a body that is not an object", async () => {
     const user = await ceo();
     const task = await json<{ id: number }>(await api("/tasks/", { json: { title: "t" }, token: user.token }));

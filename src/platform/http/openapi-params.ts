@@ -12,9 +12,10 @@ export function wholeNumberText(min: number, max: number, belowMin = `must be ${
     .regex(/^\d+$/, "must be a whole number")
     .transform(Number)
     .pipe(
+      // Digits only, so the number is whole; no `int()` check, whose limit (2^53) would add a
+      // sentence about doubles to the one limit a caller can act on.
       z
         .number()
-        .int()
         .min(min, belowMin)
         .max(max, max >= 2_147_483_647 ? "is out of range" : `must be at most ${max}`),
     );

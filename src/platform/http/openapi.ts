@@ -6,7 +6,7 @@
  */
 import { OpenAPIHono } from "@hono/zod-openapi";
 import type { AppEnv } from "../context/types.ts";
-import { invalidFields, unstorableText, validationError } from "../lib/validation.ts";
+import { invalidFields, invalidQuery, unstorableText, validationError } from "../lib/validation.ts";
 
 /**
  * A router whose validation failures become the API's 400 shape. Trailing slashes are optional.
@@ -16,8 +16,11 @@ import { invalidFields, unstorableText, validationError } from "../lib/validatio
 export function createRouter(): OpenAPIHono<AppEnv> {
   return new OpenAPIHono<AppEnv>({
     strict: false,
-    defaultHook: (result) => {
-      if (!result.success) throw validationError(result.error, result.target);
+    defaultHook: (result, c) => {
+      if (!result.success) {
+        if (result.target === "query") throw invalidQuery(result.error, c.req.queries());
+        throw validationError(result.error, result.target);
+      }
       const unstorable = unstorableText(result.data);
       if (unstorable.length > 0) throw invalidFields(unstorable);
     },

@@ -104,6 +104,24 @@ export function validationError(error: ZodError, target?: string): ApiError {
   return invalidFields(fieldErrors(error, prefix));
 }
 
+/**
+ * A query string's 400. A parameter given twice reaches the schema as a list, which would read
+ * "must be a string" or "must be one of …" about values that may each be valid, so a parameter
+ * the route takes, given more than once, is named as such; every other problem as the schema
+ * found it (a parameter the route does not take stays "not a query parameter", however often).
+ */
+export function invalidQuery(error: ZodError, given: Record<string, string[]>): ApiError {
+  const unknown = new Set(error.issues.flatMap((issue) => (issue.code === "unrecognized_keys" ? issue.keys : [])));
+  const repeated = Object.entries(given)
+    .filter(([name, values]) => values.length > 1 && !unknown.has(name))
+    .map(([name]) => name);
+  if (repeated.length === 0) return validationError(error, "query");
+  return invalidFields([
+    ...repeated.map((field) => ({ field, message: "may be given only once" })),
+    ...fieldErrors(error).filter((e) => !repeated.includes(e.field)),
+  ]);
+}
+
 /** NUL, or half of a UTF-16 surrogate pair without the other half. */
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
 
