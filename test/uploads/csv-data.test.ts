@@ -251,6 +251,77 @@ describe("row listing: counts are exact up to 10,000 matching rows", () => {
   });
 });
 
+describe("row listing: substring counts add up over the search index's parts", () => {
+  // 10,050 rows `{n, t}`: the search index's parts meet after row 5,025. `t` is "alpha" everywhere
+  // but rows 5,026–5,075 ("beta"), and row 5,026 is "beta alpha": 10,001 rows hold "alpha", and
+  // the row on each side of the boundary (5,025 and 5,026) is one of them.
+  let id: string;
+  beforeAll(async () => {
+    id = await withDb(async (db) => {
+      const [upload] = await db
+        .insert(csvUploads)
+        .values({
+          ownerId: owner.id,
+          filename: "parts.csv",
+          sizeBytes: 100_000,
+          r2Key: `test/${crypto.randomUUID()}`,
+          status: "completed",
+          columns: [
+            { key: "n", name: "n", type: "integer" },
+            { key: "t", name: "t", type: "string" },
+          ],
+          totalRows: 10_050,
+          processedRows: 10_050,
+        })
+        .returning({ id: csvUploads.id });
+      const uploadId = upload!.id;
+      await db.execute(
+        sql.raw(
+          `create table csv_rows_${uploadId.replaceAll("-", "")} partition of csv_rows for values in ('${uploadId}')`,
+        ),
+      );
+      await db.execute(
+        sql`insert into csv_rows (upload_id, row_number, data)
+          select ${uploadId}::uuid, i, jsonb_build_array(i,
+            case when i = 5026 then 'beta alpha' when i between 5026 and 5075 then 'beta' else 'alpha' end)
+          from generate_series(1, 10050) i`,
+      );
+      return uploadId;
+    });
+  });
+  const count = async (query: string) => {
+    const response = await api(`/csv-data/uploads/${id}/data/${query}&page_size=1`, { token: owner.token });
+    expect(response.status, query).toBe(200);
+    return json<{ count: number; count_is_estimate: boolean }>(response);
+  };
+
+  it("the parts meet where the test says", () => {
+    expect(searchIndexBounds(10_050)).toEqual([5_025]);
+  });
+
+  it("counts 10,000 matches exactly when they lie on both sides of the boundary", async () => {
+    for (const query of ["?search=alpha&filter[n][ne]=5026", "?filter[t][contains]=ALPHA&filter[n][ne]=5026"]) {
+      expect(await count(query), query).toEqual(expect.objectContaining({ count: 10_000, count_is_estimate: false }));
+    }
+    // Only the rows of the first part (1–5,025), and only those of the second (5,026 and 5,076 on).
+    expect(await count("?search=alpha&filter[n][lte]=5025")).toMatchObject({ count: 5_025, count_is_estimate: false });
+    expect(await count("?search=alpha&filter[n][gt]=5025")).toMatchObject({ count: 4_976, count_is_estimate: false });
+  });
+
+  it("flags 10,001 substring matches as an estimate, never below 10,001", async () => {
+    for (const query of ["?search=alpha", "?filter[t][contains]=lph"]) {
+      const body = await count(query);
+      expect(body.count_is_estimate, query).toBe(true);
+      expect(body.count, query).toBeGreaterThanOrEqual(10_001);
+    }
+  });
+
+  it("counts a few matches in the middle exactly", async () => {
+    expect(await count("?search=beta")).toMatchObject({ count: 50, count_is_estimate: false });
+    expect(await count("?filter[t][contains]=beta%20al")).toMatchObject({ count: 1, count_is_estimate: false });
+  });
+});
+
 describe("row listing: the filter syntax is explained", () => {
   it("answers another API's filter spelling with the exact rewrite, which works", async () => {
     for (const [query, rewrite] of [

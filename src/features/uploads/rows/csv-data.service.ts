@@ -15,7 +15,13 @@ import { errorFields, log } from "../../../platform/lib/log.ts";
 import { type IndexKeys, queriedKeys, rowObject } from "../ingest/row-layout.ts";
 import { decodeCursor, encodeCursor, fingerprintHash } from "./csv-data.cursor.ts";
 import { queryFingerprint, type RowQuery, type TypedValue } from "./csv-data.query.ts";
-import { afterPosition, type KeysetPosition, pageRowsStatement, whereClause } from "./csv-data.sql.ts";
+import {
+  afterPosition,
+  cappedCountStatement,
+  type KeysetPosition,
+  pageRowsStatement,
+  whereClause,
+} from "./csv-data.sql.ts";
 
 export const EXACT_COUNT_LIMIT = 10_000;
 const STREAM_BATCH = 2_000;
@@ -128,14 +134,11 @@ export async function listPage(db: Db, upload: QueryableUpload, query: RowQuery)
       results: page.rows.map((row) => toResult(upload, query, row)),
     };
   }
-  const where = whereClause(upload, query.filters, query.search);
   const estimated = whereClause(upload, query.filters, query.search, "estimate");
   const [page, plan, exact] = await db.batch([
     rows,
     db.execute<PlanRow>(sql`explain (format json) select 1 from csv_rows where ${estimated}`),
-    db.execute<{ n: string | number }>(
-      sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${EXACT_COUNT_LIMIT + 1}) as matching`,
-    ),
+    db.execute<{ n: string | number }>(cappedCountStatement(upload, query, EXACT_COUNT_LIMIT + 1)),
   ]);
   const estimate = Number(plan.rows[0]?.["QUERY PLAN"]?.[0]?.Plan?.["Plan Rows"] ?? 0);
   const n = Number(exact.rows[0]?.n ?? 0);

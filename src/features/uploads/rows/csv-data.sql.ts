@@ -10,7 +10,7 @@
  */
 import { type SQL, sql } from "drizzle-orm";
 import { columnKey, columnValue, type IndexKeys, keyListSelect, keyLiteral } from "../ingest/row-layout.ts";
-import { inAnySearchIndexPart } from "../ingest/search-index.ts";
+import { inAnySearchIndexPart, searchIndexPredicates } from "../ingest/search-index.ts";
 import type { Filter, RowQuery, Sort, TypedValue } from "./csv-data.query.ts";
 
 /** Escapes LIKE wildcards so `%` and `_` in user input match themselves. */
@@ -34,7 +34,35 @@ export interface QueriedRows {
  * independent ranges and guesses it keeps three rows in four, so the estimate of how many rows
  * match (reported past the exact-count limit) is asked without it.
  */
-export type WherePurpose = "read" | "estimate";
+export type WherePurpose = "read" | "estimate" | "one part";
+
+/** Whether the query tests a substring (a search, or a `contains` filter): the search index serves it. */
+export function testsSubstring(query: Pick<RowQuery, "filters" | "search">): boolean {
+  return query.search !== null || query.filters.some((filter) => filter.op === "contains");
+}
+
+/**
+ * The statement that counts a filtered query's rows, stopping at `cap`.
+ *
+ * A query that tests a substring reads the search index, which is built in parts over ranges of
+ * row numbers (search-index.ts). Stated as one OR over the parts, every part's index is read in
+ * full before the first row is counted; counted part after part (`union all`, each branch with
+ * its own range), a part is not read at all once the parts before it reached the cap: a term in
+ * 37,000 rows is counted from the first half's index alone. The ranges do not overlap and cover
+ * every row number, so the sum is the count. Other queries count in one statement, whose B-tree
+ * scan already stops at the cap.
+ */
+export function cappedCountStatement(rows: QueriedRows, query: Pick<RowQuery, "filters" | "search">, cap: number): SQL {
+  if (!testsSubstring(query)) {
+    const where = whereClause(rows, query.filters, query.search);
+    return sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${cap}) as matching`;
+  }
+  const where = whereClause(rows, query.filters, query.search, "one part");
+  const branches = searchIndexPredicates(rows.processedRows).map(
+    (part) => sql`(select 1 from csv_rows where ${where} and ${part})`,
+  );
+  return sql`select count(*) as n from (${sql.join(branches, sql` union all `)} limit ${cap}) as matching`;
+}
 
 /**
  * A case-insensitive substring test on text that also appears, JSON-escaped, in `data::text`: the
@@ -43,6 +71,7 @@ export type WherePurpose = "read" | "estimate";
  * control characters) skip the narrowing.
  */
 function narrowedLike(rows: QueriedRows, purpose: WherePurpose): NarrowedLike {
+  // "one part": the caller states one part's range itself.
   const parts = purpose === "read" ? sql` and ${inAnySearchIndexPart(rows.processedRows)}` : sql``;
   return (exact, term) => {
     // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what JSON escapes.
