@@ -6,6 +6,9 @@
  * - GET /__requests[?to=<address>]: recorded sends, optionally only those to one recipient.
  * - POST /__fail {"count": n, "status": 503, "to"?: "<address>"}: fail the next n sends (to that
  *   recipient only, when `to` is given; test files run concurrently, so tests should scope failures).
+ * - POST /__reject {"to": "<address>", "reason": "..."}: answer the next send to that recipient
+ *   200 with its personalization's `status: "failed"` and that reason, as MailChannels does for
+ *   an address it will not deliver to (a suppressed one).
  * - POST /__reset: forget requests and failures.
  */
 import { createServer, type IncomingMessage } from "node:http";
@@ -49,6 +52,7 @@ export async function startMailStub(): Promise<MailStub> {
   let requests: RecordedRequest[] = [];
   let failures: Failure = { count: 0, status: 503 };
   let failuresByRecipient = new Map<string, Failure>();
+  let rejections = new Map<string, string>();
 
   /** The status a send gets: a scoped failure first, then a global one, else success. */
   function takeFailure(to: string[]): number | null {
@@ -78,6 +82,7 @@ export async function startMailStub(): Promise<MailStub> {
         requests = [];
         failures = { count: 0, status: 503 };
         failuresByRecipient = new Map();
+        rejections = new Map();
         return reply(200, { ok: true });
       }
       if (url.pathname === "/__fail") {
@@ -86,6 +91,12 @@ export async function startMailStub(): Promise<MailStub> {
         if (body?.to) failuresByRecipient.set(body.to.toLowerCase(), failure);
         else failures = failure;
         return reply(200, failure);
+      }
+      if (url.pathname === "/__reject") {
+        const body = (await readJson(request)) as { to?: string; reason?: string } | undefined;
+        if (!body?.to) return reply(400, { error: "to is required" });
+        rejections.set(body.to.toLowerCase(), body.reason ?? "recipient suppressed");
+        return reply(200, { ok: true });
       }
       if (request.method === "POST" && url.pathname === "/tx/v1/send") {
         const body = await readJson(request);
@@ -103,12 +114,15 @@ export async function startMailStub(): Promise<MailStub> {
         if (status === 401) return reply(401, { error: "Missing X-API-Key header." });
         if (status !== 200) return reply(status, { error: "Simulated outage." });
         const personalizations = (body as { personalizations?: unknown[] } | undefined)?.personalizations ?? [];
+        const rejected = to.find((address) => rejections.has(address));
+        const reason = rejected === undefined ? undefined : rejections.get(rejected);
+        if (rejected !== undefined) rejections.delete(rejected);
         return reply(200, {
           request_id: `req_${requests.length}`,
           results: personalizations.map((_p, index) => ({
             index,
             message_id: `<${index}-${Date.now()}@stub>`,
-            status: "sent",
+            ...(reason === undefined ? { status: "sent" } : { status: "failed", reason }),
           })),
         });
       }
