@@ -17,7 +17,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Command } from "commander";
-import { type SQL, sql } from "drizzle-orm";
+import type { SQL } from "drizzle-orm";
 import { PgDialect } from "drizzle-orm/pg-core";
 import pg from "pg";
 import { partitionName } from "../src/features/uploads/ingest/partition-name.ts";
@@ -25,9 +25,9 @@ import { queriedKeys } from "../src/features/uploads/ingest/row-layout.ts";
 import { parseRowQuery, type RowQuery } from "../src/features/uploads/rows/csv-data.query.ts";
 import {
   afterPosition,
+  cappedCountStatement,
   pageRowsStatement,
   type QueriedRows,
-  whereClause,
 } from "../src/features/uploads/rows/csv-data.sql.ts";
 import type { UploadColumn, UploadIndexKeys } from "../src/platform/db/schema.ts";
 import { type ApiClient, ok, scriptClient } from "./lib/api.ts";
@@ -139,7 +139,6 @@ const q = (params: Record<string, string>) => new URLSearchParams({ ...params, n
 
 /** The SQL the service runs for a query (the rows from csv-data.sql.ts, the count as listPage builds it), for EXPLAIN. */
 function statementsFor(upload: QueriedRows, query: RowQuery, cursorRow: number | null): { label: string; sql: SQL }[] {
-  const where = whereClause(upload, query.filters, query.search);
   const after =
     cursorRow === null
       ? null
@@ -151,7 +150,7 @@ function statementsFor(upload: QueriedRows, query: RowQuery, cursorRow: number |
   if (query.pagination === "page" && (query.filters.length > 0 || query.search)) {
     statements.push({
       label: "count",
-      sql: sql`select count(*) as n from (select 1 from csv_rows where ${where} limit ${EXACT_COUNT_LIMIT + 1}) as matching`,
+      sql: cappedCountStatement(upload, query, EXACT_COUNT_LIMIT + 1),
     });
   }
   return statements;
