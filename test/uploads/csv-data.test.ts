@@ -1,5 +1,5 @@
 import { createExecutionContext, createScheduledController, waitOnExecutionContext } from "cloudflare:test";
-import { sql } from "drizzle-orm";
+import { type SQL, sql } from "drizzle-orm";
 import { beforeAll, describe, expect, it } from "vitest";
 import { SEARCH_INDEX_PARTS, searchIndexBounds } from "../../src/features/uploads/ingest/search-index.ts";
 import worker from "../../src/index.ts";
@@ -198,33 +198,44 @@ describe("row listing: pages", () => {
   });
 });
 
+/**
+ * A completed upload of 10,050 rows whose `data` is `row(i)` for row i, written straight into its
+ * partition: ingesting them through the API would cost far more.
+ */
+async function completedUploadOf(filename: string, columns: UploadColumn[], row: (i: SQL) => SQL): Promise<string> {
+  return withDb(async (db) => {
+    const [upload] = await db
+      .insert(csvUploads)
+      .values({
+        ownerId: owner.id,
+        filename,
+        sizeBytes: 100_000,
+        r2Key: `test/${crypto.randomUUID()}`,
+        status: "completed",
+        columns,
+        totalRows: 10_050,
+        processedRows: 10_050,
+      })
+      .returning({ id: csvUploads.id });
+    const id = upload!.id;
+    await db.execute(
+      sql.raw(`create table csv_rows_${id.replaceAll("-", "")} partition of csv_rows for values in ('${id}')`),
+    );
+    await db.execute(
+      sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, i, ${row(sql`i`)} from generate_series(1, 10050) i`,
+    );
+    return id;
+  });
+}
+
 describe("row listing: counts are exact up to 10,000 matching rows", () => {
   let bigId: string;
   beforeAll(async () => {
-    // 10,050 rows `{n}` straight into a partition: ingesting them through the API would cost far more.
-    bigId = await withDb(async (db) => {
-      const [upload] = await db
-        .insert(csvUploads)
-        .values({
-          ownerId: owner.id,
-          filename: "big.csv",
-          sizeBytes: 100_000,
-          r2Key: `test/${crypto.randomUUID()}`,
-          status: "completed",
-          columns: [{ key: "n", name: "n", type: "integer" }],
-          totalRows: 10_050,
-          processedRows: 10_050,
-        })
-        .returning({ id: csvUploads.id });
-      const id = upload!.id;
-      await db.execute(
-        sql.raw(`create table csv_rows_${id.replaceAll("-", "")} partition of csv_rows for values in ('${id}')`),
-      );
-      await db.execute(
-        sql`insert into csv_rows (upload_id, row_number, data) select ${id}::uuid, i, jsonb_build_array(i) from generate_series(1, 10050) i`,
-      );
-      return id;
-    });
+    bigId = await completedUploadOf(
+      "big.csv",
+      [{ key: "n", name: "n", type: "integer" }],
+      (i) => sql`jsonb_build_array(${i})`,
+    );
   });
   const count = async (query: string) => {
     const response = await api(`/csv-data/uploads/${bigId}/data/${query}&page_size=1`, { token: owner.token });
@@ -257,37 +268,15 @@ describe("row listing: substring counts add up over the search index's parts", (
   // the row on each side of the boundary (5,025 and 5,026) is one of them.
   let id: string;
   beforeAll(async () => {
-    id = await withDb(async (db) => {
-      const [upload] = await db
-        .insert(csvUploads)
-        .values({
-          ownerId: owner.id,
-          filename: "parts.csv",
-          sizeBytes: 100_000,
-          r2Key: `test/${crypto.randomUUID()}`,
-          status: "completed",
-          columns: [
-            { key: "n", name: "n", type: "integer" },
-            { key: "t", name: "t", type: "string" },
-          ],
-          totalRows: 10_050,
-          processedRows: 10_050,
-        })
-        .returning({ id: csvUploads.id });
-      const uploadId = upload!.id;
-      await db.execute(
-        sql.raw(
-          `create table csv_rows_${uploadId.replaceAll("-", "")} partition of csv_rows for values in ('${uploadId}')`,
-        ),
-      );
-      await db.execute(
-        sql`insert into csv_rows (upload_id, row_number, data)
-          select ${uploadId}::uuid, i, jsonb_build_array(i,
-            case when i = 5026 then 'beta alpha' when i between 5026 and 5075 then 'beta' else 'alpha' end)
-          from generate_series(1, 10050) i`,
-      );
-      return uploadId;
-    });
+    id = await completedUploadOf(
+      "parts.csv",
+      [
+        { key: "n", name: "n", type: "integer" },
+        { key: "t", name: "t", type: "string" },
+      ],
+      (i) =>
+        sql`jsonb_build_array(${i}, case when ${i} = 5026 then 'beta alpha' when ${i} between 5026 and 5075 then 'beta' else 'alpha' end)`,
+    );
   });
   const count = async (query: string) => {
     const response = await api(`/csv-data/uploads/${id}/data/${query}&page_size=1`, { token: owner.token });
