@@ -4,9 +4,12 @@
  * user's edge state object being wiped, reset or unreachable costs speed, never correctness.
  */
 import { runInDurableObject } from "cloudflare:test";
+import { eq } from "drizzle-orm";
 import { describe, expect, it } from "vitest";
+import { users } from "../../src/platform/db/schema.ts";
 import { userStateOf } from "../../src/platform/edge-state/user-state.client.ts";
-import { testEnv } from "../support/env.ts";
+import { SNAPSHOT_MAX_AGE_MS } from "../../src/platform/edge-state/user-state.ts";
+import { testEnv, withDb } from "../support/env.ts";
 import { api, callWorker, clientIp, json } from "../support/http.ts";
 import { makeOrg, type Org } from "../support/org.ts";
 import { makeTask } from "../support/tasks.ts";
@@ -262,5 +265,59 @@ describe("logins at the edge", () => {
     expect(reused.status).toBe(401);
     expect((await api("/auth/user/me/", { token: next.access_token })).status).toBe(401);
     expect((await api("/auth/user/me/", { token: login.access_token })).status).toBe(401);
+  });
+});
+
+describe("how long the edge state trusts what it read", () => {
+  /** Moves the stored snapshot of `userId`'s account back in time by `ms`. */
+  async function ageSnapshot(userId: number, ms: number): Promise<void> {
+    await runInDurableObject(userState(userId), async (_instance, state) => {
+      const snapshot = await state.storage.get<{ loadedAt: number }>("snapshot");
+      expect(snapshot, "a snapshot to age").toBeDefined();
+      await state.storage.put("snapshot", { ...snapshot, loadedAt: (snapshot?.loadedAt ?? 0) - ms });
+    });
+  }
+
+  it("a change nobody announced is seen once the snapshot is older than SNAPSHOT_MAX_AGE_MS, not before", async () => {
+    const user = await createUser({ role: "manager" });
+    // The users list is for managers (200) and refused to employees (403), by the role the object holds.
+    const listStatus = async () => (await api("/users/", { token: user.token })).status;
+    expect(await listStatus()).toBe(200);
+    // Changed straight in Postgres, with no notification to the object (as a lost one would be).
+    await withDb((db) => db.update(users).set({ role: "employee" }).where(eq(users.id, user.id)));
+    await ageSnapshot(user.id, SNAPSHOT_MAX_AGE_MS - 10_000);
+    expect(await listStatus()).toBe(200);
+    await ageSnapshot(user.id, 11_000);
+    expect(await listStatus()).toBe(403);
+  });
+
+  it("a role changed and changed back serves none of the answers cached before, even ones its old role could see", async () => {
+    const org = await makeOrg();
+    // A second manager of the department, not its recorded manager: only the role makes them a reader.
+    const manager = await createUser({ role: "manager", departmentId: org.departmentId });
+    const task = await makeTask(org.employee, { department: org.departmentId, title: `tag-${crypto.randomUUID()}` });
+    const list = async () => {
+      const response = await api("/tasks/", { token: manager.token });
+      const page = await json<{ results: { id: number; title: string }[] }>(response);
+      return { cache: response.headers.get("X-Cache"), title: page.results.find((t) => t.id === task.id)?.title };
+    };
+    await list();
+    expect((await list()).cache).toBe("HIT");
+    const setRole = async (role: string) => {
+      const response = await api(`/users/${manager.id}/`, { method: "PATCH", json: { role }, token: org.hr.token });
+      expect(response.status).toBe(200);
+    };
+    await setRole("employee");
+    // While an employee, they are not among the task's readers whose caches a write renews.
+    const renamed = await api(`/tasks/${task.id}/`, {
+      method: "PATCH",
+      json: { title: "renamed while away" },
+      token: org.employee.token,
+    });
+    expect(renamed.status).toBe(200);
+    await setRole("manager");
+    const back = await list();
+    expect(back.cache).toBe("MISS");
+    expect(back.title).toBe("renamed while away");
   });
 });
