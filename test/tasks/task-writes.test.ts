@@ -118,6 +118,39 @@ describe("assigning through PUT and PATCH", () => {
   });
 });
 
+describe("who loses a task when someone else assigns it", () => {
+  it("the manager who was its last assigner stops being served a cached list or detail with it", async () => {
+    const org = await makeOrg();
+    const task = await makeTask(org.employee, { department: org.departmentId });
+    const assign = async (token: string, assignees: number[]) => {
+      const response = await api(`/tasks/${task.id}/assign/`, { json: { assignees }, token });
+      expect(response.status).toBe(200);
+    };
+    await assign(org.manager.token, [org.employee.id]);
+    const moved = await api(`/tasks/${task.id}/`, {
+      method: "PATCH",
+      json: { department: org.otherDepartmentId },
+      token: org.ceo.token,
+    });
+    expect(moved.status).toBe(200);
+    // Outside their department now, the task is the manager's only as its last assigner.
+    const ids = async () => {
+      const response = await api("/tasks/", { token: org.manager.token });
+      const page = await json<{ results: TaskBody[] }>(response);
+      return { cache: response.headers.get("X-Cache"), ids: page.results.map((t) => t.id) };
+    };
+    expect((await ids()).ids).toContain(task.id);
+    expect((await ids()).cache).toBe("HIT");
+    expect((await api(`/tasks/${task.id}/`, { token: org.manager.token })).status).toBe(200);
+
+    await assign(org.ceo.token, [org.outsider.id]);
+    const after = await ids();
+    expect(after.cache).toBe("MISS");
+    expect(after.ids).not.toContain(task.id);
+    expect((await api(`/tasks/${task.id}/`, { token: org.manager.token })).status).toBe(404);
+  });
+});
+
 describe("creating", () => {
   it("an explicit department: null is kept, not replaced by the creator's department", async () => {
     const org = await makeOrg();
