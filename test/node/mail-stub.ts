@@ -54,6 +54,18 @@ export async function startMailStub(): Promise<MailStub> {
   let failuresByRecipient = new Map<string, Failure>();
   let rejections = new Map<string, string>();
 
+  /** The reason a 200 refuses one of `to`, once per `/__reject`, or undefined to send normally. */
+  function takeRejection(to: string[]): string | undefined {
+    for (const address of to) {
+      const reason = rejections.get(address);
+      if (reason !== undefined) {
+        rejections.delete(address);
+        return reason;
+      }
+    }
+    return undefined;
+  }
+
   /** The status a send gets: a scoped failure first, then a global one, else success. */
   function takeFailure(to: string[]): number | null {
     for (const address of to) {
@@ -114,9 +126,7 @@ export async function startMailStub(): Promise<MailStub> {
         if (status === 401) return reply(401, { error: "Missing X-API-Key header." });
         if (status !== 200) return reply(status, { error: "Simulated outage." });
         const personalizations = (body as { personalizations?: unknown[] } | undefined)?.personalizations ?? [];
-        const rejected = to.find((address) => rejections.has(address));
-        const reason = rejected === undefined ? undefined : rejections.get(rejected);
-        if (rejected !== undefined) rejections.delete(rejected);
+        const reason = takeRejection(to);
         return reply(200, {
           request_id: `req_${requests.length}`,
           results: personalizations.map((_p, index) => ({

@@ -37,7 +37,7 @@ export interface QueriedRows {
 export type WherePurpose = "read" | "estimate" | "one part";
 
 /** Whether the query tests a substring (a search, or a `contains` filter): the search index serves it. */
-export function testsSubstring(query: Pick<RowQuery, "filters" | "search">): boolean {
+function testsSubstring(query: Pick<RowQuery, "filters" | "search">): boolean {
   return query.search !== null || query.filters.some((filter) => filter.op === "contains");
 }
 
